@@ -1,0 +1,1 @@
+"""Thin adapters: OS calls in, core types out; ``OSError`` is translated here, at the edge."""

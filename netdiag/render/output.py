@@ -1,0 +1,93 @@
+"""One object that knows where text goes: data to stdout, everything else to stderr, colour only on terminals.
+
+Decided once per process (explicit flag, then ``NO_COLOR`` / ``FORCE_COLOR``, then ``isatty``), so every
+command renders the same way and nothing writes escape codes into a pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from netdiag.core.catalog import Explanation
+
+_STYLES = {
+    "bold": "1",
+    "dim": "2",
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "blue": "34",
+    "magenta": "35",
+    "cyan": "36",
+}
+
+
+def colour_wanted(stream: TextIO, *, no_color_flag: bool = False) -> bool:
+    """Colour on a terminal only; ``--no-color`` and ``NO_COLOR`` win, ``FORCE_COLOR`` forces it."""
+    if no_color_flag or os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+
+
+@dataclass
+class Output:
+    """Writes data to ``out`` (stdout) and messages to ``err`` (stderr), styled only when wanted."""
+
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)
+    no_color: bool = False
+
+    def __post_init__(self) -> None:
+        self.out_colour = colour_wanted(self.out, no_color_flag=self.no_color)
+        self.err_colour = colour_wanted(self.err, no_color_flag=self.no_color)
+
+    @property
+    def interactive(self) -> bool:
+        """True when a person watches stderr: progress bars and live views are allowed."""
+        isatty = getattr(self.err, "isatty", None)
+        return bool(isatty and isatty())
+
+    def style(self, text: str, *styles: str, stream: str = "out") -> str:
+        enabled = self.out_colour if stream == "out" else self.err_colour
+        if not enabled or not styles:
+            return text
+        codes = ";".join(_STYLES[s] for s in styles)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
+    def data(self, text: str = "") -> None:
+        """A line of the command's result (stdout)."""
+        print(text, file=self.out, flush=True)
+
+    def info(self, text: str = "") -> None:
+        """A message for the person, not part of the data (stderr)."""
+        print(text, file=self.err, flush=True)
+
+    def warn(self, text: str) -> None:
+        print(self.style("warning: ", "yellow", "bold", stream="err") + text, file=self.err, flush=True)
+
+    def error(self, text: str) -> None:
+        print(self.style("error: ", "red", "bold", stream="err") + text, file=self.err, flush=True)
+
+    def explanation(self, explanation: Explanation, *, stream: str = "err") -> None:
+        """Print a catalog entry: what it means, likely causes, numbered fixes."""
+        write = self.info if stream == "err" else self.data
+        for line in format_explanation(explanation):
+            write(line)
+
+
+def format_explanation(explanation: Explanation) -> list[str]:
+    """The plain-text form of an explanation, shared by every command and the docs."""
+    lines = [f"  What it means: {explanation.meaning}"]
+    if explanation.likely_causes:
+        lines.append("  Likely causes:")
+        lines.extend(f"    - {cause}" for cause in explanation.likely_causes)
+    if explanation.fixes:
+        lines.append("  How to fix it:")
+        lines.extend(f"    {n}. {fix}" for n, fix in enumerate(explanation.fixes, start=1))
+    return lines

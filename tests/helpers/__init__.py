@@ -1,0 +1,1 @@
+"""Test helpers: waits with deadlines, running the CLI, network namespaces (see each module)."""
