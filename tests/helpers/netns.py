@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 CLIENT_ADDR = "198.18.0.1"
 SERVER_ADDR = "198.18.0.2"
@@ -116,3 +117,19 @@ def two_hosts() -> Iterator[TwoHosts]:
     finally:
         _delete_namespace(client_name)
         _delete_namespace(server_name)
+
+
+@contextmanager
+def namespace_resolv_conf(ns: Namespace, text: str) -> Iterator[Path]:
+    """Give ``ns`` its own /etc/resolv.conf (``ip netns exec`` bind-mounts /etc/netns/NAME/resolv.conf).
+
+    Only commands started after this take effect; the file and its directory are removed afterwards.
+    """
+    directory = Path("/etc/netns") / ns.name
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "resolv.conf"
+    path.write_text(text)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

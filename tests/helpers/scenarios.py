@@ -1,0 +1,196 @@
+"""The firewall test bed: one table of network situations, what `probe` and `explain` must say about each.
+
+Shared by tests/scenarios/test_probe_matrix.py (probe) and the explain tests, and rendered into
+docs/firewall-matrix.md (tests/scenarios/test_probe_matrix.py checks the page still matches the table).
+
+Every scenario runs on the ``net`` fixture (two namespaces on a veth pair, 198.18.0.1 <-> 198.18.0.2, no
+default route). ``stage(scenario, net)`` builds it: a listener in the server namespace (or none), iptables
+rules in the server namespace's INPUT chain, a resolv.conf for the probing namespace when the scenario
+needs one; it yields the namespace to run netdiag in and the target to give it::
+
+    with stage(scenario, net) as staged:
+        result = run_netdiag("probe", staged.target, "--timeout", str(staged.timeout),
+                             netns=staged.namespace.name)
+
+Refinements to the table in the brief (with reasons):
+
+* ``reject-host-unreachable``: explain's expected cause is ``firewall-reject``, not ``host-unreachable``.
+  The ICMP host-unreachable comes *from the target's own address* (probe reports it as
+  ``ProbeResult.icmp_from``); a host that sends ICMP about itself is up, so only a firewall rule on it
+  says that. An absent host (``absent-host``) gets its EHOSTUNREACH from our own kernel (ARP failed)
+  and stays ``host-unreachable``.
+* ``reject-port-unreachable`` needs to watch ICMP (a raw socket, root). The table holds the root answer
+  (``filtered``/``port-unreach``) and, for documentation, the answer without root
+  (``closed``/``conn-refused``, indistinguishable from a RST).
+"""
+
+from __future__ import annotations
+
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+from helpers.netns import SERVER_ADDR, Namespace, TwoHosts, namespace_resolv_conf
+from netdiag.core.catalog import Cause
+from netdiag.core.probe import PortState, Reason
+from netdiag.core.targets import format_endpoint
+
+SCENARIO_PORT = 8000
+ABSENT_HOST = "198.18.0.3"  # on the veth link's /24, but nobody has it: ARP fails after ~3 s
+UNROUTED_HOST = "198.19.0.1"  # inside 198.18.0.0/15, outside the link's /24: no route at all
+UNRESOLVABLE_NAME = "nothing.invalid"  # RFC 6761: .invalid never resolves
+
+_LISTENER = """
+import socket, sys
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind((sys.argv[1], int(sys.argv[2])))
+sock.listen(16)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One network situation and the verdicts netdiag owes it."""
+
+    name: str
+    summary: str  # what is set up, in one line for docs/firewall-matrix.md
+    listen_on: str | None  # address the server namespace's listener binds (None: nothing listens)
+    rules: tuple[tuple[str, ...], ...]  # iptables arguments, run in the server namespace
+    probe_from: str  # "client" or "server": the namespace netdiag runs in
+    target_host: str
+    state: PortState  # probe, as root (ICMP observable)
+    reason: Reason
+    cause: Cause  # explain's verdict
+    timeout: float = 1.0  # --timeout to pass: short for DROP, above ARP's ~3 s for the absent host
+    resolver: str | None = None  # nameserver for the probing namespace's resolv.conf
+    state_without_root: PortState | None = None  # when ICMP cannot be watched, if different
+    reason_without_root: Reason | None = None
+    note: str = ""
+
+    @property
+    def target(self) -> str:
+        return format_endpoint(self.target_host, SCENARIO_PORT)
+
+
+def _reject(kind: str) -> tuple[tuple[str, ...], ...]:
+    return (("-A", "INPUT", "-p", "tcp", "--dport", str(SCENARIO_PORT), "-j", "REJECT",
+             "--reject-with", kind),)
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "open", "a listener on 198.18.0.2:8000", SERVER_ADDR, (), "client", SERVER_ADDR,
+        PortState.OPEN, Reason.SYN_ACK, Cause.OK,
+    ),
+    Scenario(
+        "nothing-listening", "nothing listens on 198.18.0.2:8000", None, (), "client", SERVER_ADDR,
+        PortState.CLOSED, Reason.CONN_REFUSED, Cause.NOTHING_LISTENING,
+    ),
+    Scenario(
+        "drop", "a listener behind iptables -j DROP", SERVER_ADDR,
+        (("-A", "INPUT", "-p", "tcp", "--dport", str(SCENARIO_PORT), "-j", "DROP"),), "client", SERVER_ADDR,
+        PortState.FILTERED, Reason.NO_RESPONSE, Cause.FIREWALL_DROP, timeout=0.5,
+        note="silence until --timeout; an absent host behind a router looks the same",
+    ),
+    Scenario(
+        "reject-port-unreachable", "a listener behind REJECT --reject-with icmp-port-unreachable",
+        SERVER_ADDR, _reject("icmp-port-unreachable"), "client", SERVER_ADDR,
+        PortState.FILTERED, Reason.PORT_UNREACH, Cause.FIREWALL_REJECT,
+        state_without_root=PortState.CLOSED, reason_without_root=Reason.CONN_REFUSED,
+        note="both end connect() with ECONNREFUSED; only the ICMP quote (raw socket, root) tells them apart",
+    ),
+    Scenario(
+        "reject-tcp-reset", "a listener behind REJECT --reject-with tcp-reset", SERVER_ADDR,
+        _reject("tcp-reset"), "client", SERVER_ADDR,
+        PortState.CLOSED, Reason.CONN_REFUSED, Cause.NOTHING_LISTENING,
+        note="a forged RST is identical on the wire to a closed port's RST: no tool can tell them apart",
+    ),
+    Scenario(
+        "reject-admin-prohibited", "a listener behind REJECT --reject-with icmp-admin-prohibited",
+        SERVER_ADDR, _reject("icmp-admin-prohibited"), "client", SERVER_ADDR,
+        PortState.FILTERED, Reason.ADMIN_PROHIBITED, Cause.FIREWALL_REJECT,
+        state_without_root=PortState.UNREACHABLE, reason_without_root=Reason.HOST_UNREACH,
+        note="EHOSTUNREACH either way; the ICMP code (13) says 'administratively prohibited'",
+    ),
+    Scenario(
+        "reject-host-unreachable", "a listener behind REJECT --reject-with icmp-host-unreachable",
+        SERVER_ADDR, _reject("icmp-host-unreachable"), "client", SERVER_ADDR,
+        PortState.UNREACHABLE, Reason.HOST_UNREACH, Cause.FIREWALL_REJECT,
+        note="the ICMP comes from the target's own address (icmp_from): it is up, a rule on it rejects",
+    ),
+    Scenario(
+        "loopback-only-bind", "listener on 127.0.0.1:8000; probed as 198.18.0.2:8000 on the same host",
+        "127.0.0.1", (), "server", SERVER_ADDR,
+        PortState.CLOSED, Reason.CONN_REFUSED, Cause.LOOPBACK_ONLY_BIND,
+        note="probe sees a plain refusal; explain finds the 127.0.0.1 listener with psutil",
+    ),
+    Scenario(
+        "absent-host", "198.18.0.3: on the link, but no such host (ARP gets no answer)", None, (),
+        "client", ABSENT_HOST,
+        PortState.UNREACHABLE, Reason.HOST_UNREACH, Cause.HOST_UNREACHABLE, timeout=5.0,
+        note="Linux gives up ARP after ~3 s and reports EHOSTUNREACH",
+    ),
+    Scenario(
+        "no-route", "198.19.0.1 from a namespace without a default route", None, (), "client",
+        UNROUTED_HOST, PortState.UNREACHABLE, Reason.NET_UNREACH, Cause.NO_ROUTE,
+        note="ENETUNREACH at once: the packet is never sent",
+    ),
+    Scenario(
+        "dns-failure", "nothing.invalid, resolved via a nameserver (198.18.0.2) where no DNS server runs",
+        None, (), "client", UNRESOLVABLE_NAME,
+        PortState.ERROR, Reason.DNS_FAILURE, Cause.DNS_FAILURE, resolver=SERVER_ADDR,
+        note="the resolver's query gets ICMP port-unreachable, so the failure is quick",
+    ),
+)
+
+SCENARIOS_BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
+
+
+@dataclass(frozen=True)
+class StagedScenario:
+    """A scenario built on a ``net`` fixture: where to run netdiag and what to give it."""
+
+    scenario: Scenario
+    namespace: Namespace
+    target: str
+    timeout: float
+
+
+@contextmanager
+def stage(scenario: Scenario, net: TwoHosts) -> Iterator[StagedScenario]:
+    """Build ``scenario`` on ``net`` (listener, rules, resolver) and tear the listener down afterwards."""
+    with ExitStack() as stack:
+        if scenario.listen_on is not None:
+            stack.enter_context(_listener(net.server, scenario.listen_on, SCENARIO_PORT))
+        for rule in scenario.rules:
+            net.server.iptables(*rule)
+        namespace = net.client if scenario.probe_from == "client" else net.server
+        if scenario.resolver is not None:
+            stack.enter_context(namespace_resolv_conf(
+                namespace, f"nameserver {scenario.resolver}\noptions timeout:1 attempts:1\n"))
+        yield StagedScenario(scenario, namespace, scenario.target, scenario.timeout)
+
+
+@contextmanager
+def _listener(ns: Namespace, host: str, port: int) -> Iterator[subprocess.Popen[str]]:
+    """A bare TCP listener inside ``ns`` (never accepts; the kernel completes handshakes for it)."""
+    process = ns.popen(sys.executable, "-c", _LISTENER, host, str(port), stdin=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 15)
+        line = process.stdout.readline() if ready else ""
+        if line.strip() != "ready":
+            process.kill()
+            _, err = process.communicate(timeout=10)
+            raise RuntimeError(f"scenario listener on {host}:{port} did not start: {err}")
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
