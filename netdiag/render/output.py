@@ -25,14 +25,21 @@ _STYLES = {
 }
 
 
+def _is_terminal(stream: TextIO | None) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
 def colour_wanted(stream: TextIO, *, no_color_flag: bool = False) -> bool:
     """Colour on a terminal only; ``--no-color`` and ``NO_COLOR`` win, ``FORCE_COLOR`` forces it."""
     if no_color_flag or os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR"):
         return True
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty()) and os.environ.get("TERM") != "dumb"
+    return _is_terminal(stream) and os.environ.get("TERM") != "dumb"
 
 
 @dataclass
@@ -50,8 +57,16 @@ class Output:
     @property
     def interactive(self) -> bool:
         """True when a person watches stderr: progress bars and live views are allowed."""
-        isatty = getattr(self.err, "isatty", None)
-        return bool(isatty and isatty())
+        return _is_terminal(self.err)
+
+    @property
+    def data_to_terminal(self) -> bool:
+        """True when stdout is a terminal: tables for a person; otherwise a program may be reading."""
+        return _is_terminal(self.out)
+
+    def can_prompt(self, stdin: TextIO | None = None) -> bool:
+        """True when a person can answer a prompt: stdin and stderr are both terminals."""
+        return _is_terminal(stdin if stdin is not None else sys.stdin) and self.interactive
 
     def style(self, text: str, *styles: str, stream: str = "out") -> str:
         enabled = self.out_colour if stream == "out" else self.err_colour

@@ -1,0 +1,247 @@
+"""The conventions every netdiag command follows, checked on the real CLI (docs/index.md lists them)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+import subprocess
+import sys
+
+import pytest
+from helpers.cli import NETDIAG, netdiag_env, run_netdiag
+
+from netdiag.cli.common import example_command, example_lines, examples, first_example, runs_command
+from netdiag.cli.main import COMMAND_MODULES, app
+from netdiag.core.exit_status import ExitStatus
+from netdiag.render.output import Output, colour_wanted
+
+NEWCOMER_ORDER = ["tour", "listen", "connect", "sockets", "interfaces", "probe", "explain", "handshake",
+                  "load"]
+
+
+def _commands() -> dict[str, object]:
+    import typer
+
+    return dict(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+# --- help and examples -----------------------------------------------------------------------------------
+
+
+def test_root_help_lists_every_command_in_newcomer_order_with_an_example() -> None:
+    result = run_netdiag("--help")
+    assert result.returncode == ExitStatus.OK
+    section = result.stdout.split("Commands, in the order you will need them:", 1)[1]
+    starts = [section.index(f"\n  {name} ") for name in NEWCOMER_ORDER]
+    assert starts == sorted(starts)
+    assert "\n              $ netdiag tour" in section
+    assert "Exit codes: 0 ok, 1 the network said no" in result.stdout
+
+
+def test_command_modules_are_registered_in_newcomer_order() -> None:
+    assert [m.__name__.rsplit(".", 1)[1] for m in COMMAND_MODULES] == NEWCOMER_ORDER
+    assert list(_commands()) == NEWCOMER_ORDER
+
+
+@pytest.mark.parametrize("name", NEWCOMER_ORDER)
+def test_every_command_help_ends_with_examples_of_itself(name: str) -> None:
+    command = _commands()[name]
+    assert first_example(name, command.epilog) is not None, (  # type: ignore[attr-defined]
+        f"`netdiag {name} --help` must end with examples (netdiag.cli.common.examples) that run it"
+    )
+    text = run_netdiag(name, "--help").stdout
+    assert text.rstrip().splitlines()[-1].strip().startswith(("netdiag", "sudo netdiag")), text
+
+
+def _example_arguments(example: str) -> list[str]:
+    """The arguments after ``netdiag`` as the shell would pass them (first command of a pipe, no `&`)."""
+    command = example_command(example).split(" | ", 1)[0].rstrip("& ").strip()
+    words = shlex.split(command)
+    if words[:1] == ["sudo"]:
+        words = words[1:]
+    return [w for w in words[1:] if w != "--no-color"]
+
+
+@pytest.mark.parametrize("name", NEWCOMER_ORDER)
+def test_every_example_parses_against_the_real_command(name: str) -> None:
+    """An example in the help that the CLI would reject is worse than none: parse each one for real."""
+    import typer
+
+    root = typer.main.get_command(app)
+    command = _commands()[name]
+    for example in example_lines(command.epilog):  # type: ignore[attr-defined]
+        if not runs_command(example, name):
+            continue
+        args = _example_arguments(example)
+        assert args[0] == name, example
+        parent = root.make_context("netdiag", [name], resilient_parsing=True)
+        with command.make_context(name, args[1:], parent=parent) as context:  # type: ignore[attr-defined]
+            assert context.command is command, example
+
+
+def test_examples_epilog_keeps_one_example_per_line() -> None:
+    epilog = examples("netdiag tour", "netdiag tour --pause   # lecture mode")
+    assert example_lines(epilog) == ["netdiag tour", "netdiag tour --pause   # lecture mode"]
+    assert first_example("tour", epilog) == "netdiag tour"
+    assert first_example("probe", epilog) is None
+    assert runs_command("sudo netdiag handshake 127.0.0.1:80", "handshake")
+
+
+def test_tour_help_shows_examples_unwrapped() -> None:
+    text = run_netdiag("tour", "--help").stdout
+    assert "\n    netdiag tour\n    netdiag tour --pause" in text
+
+
+# --- version and completion ------------------------------------------------------------------------------
+
+
+def test_version_is_printed_before_anything_else_runs() -> None:
+    result = run_netdiag("--version", "tour")
+    assert result.returncode == ExitStatus.OK
+    assert result.stdout.startswith("netdiag ")
+    assert "listen" not in result.stdout
+
+
+def test_shell_completion_script_and_completion_of_a_command_name() -> None:
+    script = run_netdiag("--show-completion", "bash")
+    assert script.returncode == ExitStatus.OK
+    assert "_netdiag_completion" in script.stdout
+    env = netdiag_env(_NETDIAG_COMPLETE="complete_bash", COMP_WORDS="netdiag soc", COMP_CWORD="1")
+    completed = subprocess.run([os.path.join(os.path.dirname(sys.executable), "netdiag")],
+                               capture_output=True, text=True, env=env, timeout=30)
+    assert completed.stdout.split() == ["sockets"]
+
+
+# --- colour ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "flag", "terminal", "wanted"),
+    [
+        ({}, False, True, True),
+        ({}, False, False, False),
+        ({"NO_COLOR": "1"}, False, True, False),
+        ({}, True, True, False),
+        ({"FORCE_COLOR": "1"}, False, False, True),
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False, True, False),
+        ({"FORCE_COLOR": "1"}, True, True, False),
+        ({"TERM": "dumb"}, False, True, False),
+    ],
+)
+def test_colour_only_on_a_terminal_and_never_with_no_color(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], flag: bool, terminal: bool, wanted: bool
+) -> None:
+    for name in ("NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    stream = _Terminal() if terminal else io.StringIO()
+    assert colour_wanted(stream, no_color_flag=flag) is wanted
+
+
+def test_output_sends_data_to_stdout_and_messages_to_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    out, err = _Terminal(), io.StringIO()
+    o = Output(out=out, err=err)
+    o.data(o.style("LISTEN", "green"))
+    o.warn("listing incomplete")
+    o.error("refused")
+    assert out.getvalue() == "\x1b[32mLISTEN\x1b[0m\n"
+    assert err.getvalue() == "warning: listing incomplete\nerror: refused\n"
+    assert o.data_to_terminal and not o.interactive
+
+
+@pytest.mark.parametrize(
+    ("args", "extra_env", "escapes"),
+    [
+        (["tour"], {"NO_COLOR": "", "FORCE_COLOR": "1"}, True),
+        (["--no-color", "tour"], {"NO_COLOR": "", "FORCE_COLOR": "1"}, False),
+        (["tour"], {"NO_COLOR": "1", "FORCE_COLOR": "1"}, False),
+        (["tour"], {"NO_COLOR": ""}, False),  # a pipe is not a terminal
+    ],
+)
+def test_cli_colour_follows_flag_environment_and_terminal(
+    args: list[str], extra_env: dict[str, str], escapes: bool
+) -> None:
+    result = run_netdiag(*args, env=netdiag_env(**extra_env))
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert ("\x1b[" in result.stdout) is escapes
+
+
+# --- exit codes and the error boundary -------------------------------------------------------------------
+
+
+def _run_with_injected_command(body: str) -> subprocess.CompletedProcess[str]:
+    """Run the real entry point with one extra command whose body is ``body`` (a failure to provoke)."""
+    program = (
+        "import errno, socket\n"
+        "from netdiag.cli import main\n"
+        "@main.app.command(name='boom')\n"
+        "def boom() -> None:\n"
+        f"    {body}\n"
+        "main.run(['boom'])\n"
+    )
+    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=30,
+                          env=netdiag_env())
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "phrase"),
+    [
+        ("raise KeyboardInterrupt", ExitStatus.INTERRUPTED, ""),
+        ("raise ConnectionRefusedError(errno.ECONNREFUSED, 'Connection refused')",
+         ExitStatus.NETWORK_SAID_NO, "nothing is listening"),
+        ("raise ConnectionResetError(errno.ECONNRESET, 'Connection reset by peer')",
+         ExitStatus.NETWORK_SAID_NO, "aborted the connection"),
+        ("raise OSError(errno.EHOSTUNREACH, 'No route to host')", ExitStatus.NETWORK_SAID_NO,
+         "cannot be reached"),
+        ("raise socket.gaierror(-2, 'Name or service not known')", ExitStatus.NETWORK_SAID_NO,
+         "Name not resolved"),
+        ("raise PermissionError(errno.EPERM, 'Operation not permitted')", ExitStatus.NO_PRIVILEGES,
+         "sudo"),
+        ("from netdiag.core.failures import UsageError; raise UsageError('bad target')", ExitStatus.USAGE,
+         "error: bad target"),
+    ],
+)
+def test_the_error_boundary_turns_failures_into_exit_codes_without_traceback(
+    body: str, status: ExitStatus, phrase: str
+) -> None:
+    result = _run_with_injected_command(body)
+    assert result.returncode == status, result.stderr
+    assert "Traceback" not in result.stderr
+    assert phrase in result.stderr
+
+
+def test_a_bug_still_traces_back() -> None:
+    """The boundary catches network events, not bugs: a ValueError must stay loud."""
+    result = _run_with_injected_command("raise ValueError('a bug')")
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "ValueError: a bug" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["tour"], ["tour", "--help"]])
+def test_a_closed_stdout_ends_quietly(args: list[str]) -> None:
+    """`netdiag ... | head`: stdout's reader is gone before netdiag writes; no traceback, exit 0."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([*NETDIAG, *args], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                                timeout=60, env=netdiag_env(), stdin=subprocess.DEVNULL)
+    finally:
+        os.close(write_end)
+    assert result.returncode == ExitStatus.OK
+    assert result.stderr == ""
+
+
+def test_no_arguments_shows_help_as_a_usage_error() -> None:
+    result = run_netdiag()
+    assert result.returncode == ExitStatus.USAGE
+    assert "Usage: netdiag" in result.stderr
