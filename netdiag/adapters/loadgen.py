@@ -1,0 +1,340 @@
+"""The load generator: N asyncio clients sending requests to an echo server and checking every byte back.
+
+Why asyncio: one thread can keep thousands of connections busy, so ``--clients 1000`` costs memory, not
+threads. Every client runs a closed loop (send one request, wait for its full echo, repeat), optionally
+paced to a total ``--rate``. The run is bounded twice: clients stop *starting* requests at ``duration``,
+and whatever is still waiting is cancelled at ``plan.hard_stop``. Nothing here prints; errors met before
+the load starts (name not resolved, nothing listening, target not on this host) are raised as netdiag
+failures with the catalog's explanation; errors during the load are counted by kind in the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import time
+from array import array
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from netdiag.core.catalog import Cause, classify_os_error, explanation_for
+from netdiag.core.failures import NetworkFailure
+from netdiag.core.loadplan import HEADER_LEN, LoadPlan, is_local_address, make_payload, remote_refusal
+from netdiag.core.loadstats import (
+    ErrorKind,
+    LatencySummary,
+    LoadReport,
+    error_kind_for_errno,
+    merge_error_counts,
+)
+from netdiag.core.targets import format_endpoint
+
+T = TypeVar("T")
+
+_BACKOFF_FIRST_S = 0.02
+_BACKOFF_MAX_S = 0.5
+
+
+@dataclass
+class ClientTally:
+    """What one client saw; merged into the report at the end."""
+
+    latencies: array[float] = field(default_factory=lambda: array("d"))
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    connections: int = 0
+    errors: dict[ErrorKind, int] = field(default_factory=dict)
+    first_error: str | None = None
+
+    def error(self, kind: ErrorKind, detail: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+        if self.first_error is None:
+            self.first_error = f"{kind.value}: {detail}"
+
+
+def resolve_target(plan: LoadPlan, *, allow_remote: bool) -> list[tuple[int, str]]:
+    """(family, address) pairs for the target, refusing non-local ones before any packet is sent."""
+    kind = socket.SOCK_DGRAM if plan.udp else socket.SOCK_STREAM
+    try:
+        infos = socket.getaddrinfo(plan.host, plan.port, type=kind)
+    except socket.gaierror as exc:
+        raise NetworkFailure(
+            f"Cannot resolve '{plan.host}': {exc.strerror}.", explanation=explanation_for(Cause.DNS_FAILURE)
+        ) from exc
+    addresses: list[tuple[int, str]] = []
+    for family, _type, _proto, _name, sockaddr in infos:
+        pair = (int(family), str(sockaddr[0]))
+        if pair not in addresses:
+            addresses.append(pair)
+    if not allow_remote:
+        local = _local_addresses(addresses)
+        for _family, address in addresses:
+            if not is_local_address(address, local):
+                raise remote_refusal(plan.host, address)
+    return addresses
+
+
+def _local_addresses(addresses: list[tuple[int, str]]) -> list[str]:
+    """This host's interface addresses, asked of psutil only when a target is not plainly loopback."""
+    if all(is_local_address(address, ()) for _family, address in addresses):
+        return []
+    import psutil  # imported here: only a non-loopback target needs the interface list
+
+    return [a.address for addrs in psutil.net_if_addrs().values() for a in addrs
+            if a.family in (socket.AF_INET, socket.AF_INET6)]
+
+
+def run_load(plan: LoadPlan, *, allow_remote: bool = False,
+             addresses: list[tuple[int, str]] | None = None) -> LoadReport:
+    """Resolve and check (unless ``addresses`` come from ``resolve_target``), then load the target for
+    ``plan.duration`` seconds and report what happened."""
+    if addresses is None:
+        addresses = resolve_target(plan, allow_remote=allow_remote)
+    return asyncio.run(_run(plan, addresses))
+
+
+async def _run(plan: LoadPlan, addresses: list[tuple[int, str]]) -> LoadReport:
+    family, address = await _preflight(plan, addresses)
+    tallies = [ClientTally() for _ in range(plan.clients)]
+    start = time.perf_counter()
+    deadline = start + plan.duration
+    client = _udp_client if plan.udp else _tcp_client
+    tasks = [asyncio.ensure_future(client(i, plan, family, address, tallies[i], deadline))
+             for i in range(plan.clients)]
+    _done, pending = await asyncio.wait(tasks, timeout=plan.hard_stop)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=1.0)
+    elapsed = time.perf_counter() - start
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]  # a bug in a client: let it show
+    samples = array("d")
+    for tally in tallies:
+        samples.extend(tally.latencies)
+    first_errors = [t.first_error for t in tallies if t.first_error]
+    return LoadReport(
+        target=format_endpoint(address, plan.port),
+        proto="udp" if plan.udp else "tcp",
+        clients=plan.clients,
+        size=plan.size,
+        rate=plan.rate,
+        elapsed=elapsed,
+        requests=len(samples),
+        bytes_sent=sum(t.bytes_sent for t in tallies),
+        bytes_received=sum(t.bytes_received for t in tallies),
+        connections=sum(t.connections for t in tallies),
+        latency=LatencySummary.of(samples),
+        errors=merge_error_counts(t.errors for t in tallies),
+        first_error=first_errors[0] if first_errors else None,
+    )
+
+
+async def _preflight(plan: LoadPlan, addresses: list[tuple[int, str]]) -> tuple[int, str]:
+    """The first address that answers; if none does, fail once with the explanation, not N times."""
+    failures: list[str] = []
+    last: NetworkFailure | None = None
+    for family, address in addresses:
+        where = format_endpoint(address, plan.port)
+        try:
+            if plan.udp:
+                await _udp_round_trip_check(plan, family, address)
+            else:
+                _reader, writer = await _bounded(
+                    asyncio.open_connection(address, plan.port, family=family), plan.timeout)
+                writer.close()
+            return family, address
+        except (OSError, asyncio.TimeoutError) as exc:
+            cause = _cause_of(exc)
+            failures.append(f"{explanation_for(cause).title.lower()} on {where}")
+            last = NetworkFailure(
+                f"Cannot load {plan.host}:{plan.port}: {'; '.join(failures)}.",
+                explanation=explanation_for(cause),
+            )
+    assert last is not None, "getaddrinfo returned no address"
+    raise last
+
+
+def _cause_of(exc: BaseException) -> Cause:
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        return Cause.TIMEOUT
+    if isinstance(exc, OSError):
+        return classify_os_error(exc.errno, "connect")
+    return Cause.UNKNOWN
+
+
+async def _bounded(awaitable: Awaitable[T], timeout: float) -> T:
+    """``awaitable`` with a timeout (``asyncio.timeout`` where it exists: cheaper than ``wait_for``)."""
+    if sys.version_info >= (3, 11):
+        async with asyncio.timeout(timeout):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, timeout)
+
+
+async def _backoff(failures: int, deadline: float) -> None:
+    """Wait a little before reconnecting after a failed connection (never past the deadline)."""
+    delay = min(_BACKOFF_FIRST_S * 2 ** min(failures, 5), _BACKOFF_MAX_S)
+    await asyncio.sleep(max(0.0, min(delay, deadline - time.perf_counter())))
+
+
+async def _pace(plan: LoadPlan, start: float, sent: int) -> None:
+    """With ``--rate``, wait until this client's next slot; a late client sends at once (no burst)."""
+    interval = plan.per_client_interval
+    if interval is not None:
+        delay = start + sent * interval - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+async def _tcp_client(index: int, plan: LoadPlan, family: int, address: str, tally: ClientTally,
+                      deadline: float) -> None:
+    """Connect, send/verify requests until the deadline; on an error, count it and reconnect."""
+    sequence = 0
+    failures = 0
+    start = time.perf_counter()
+    while time.perf_counter() < deadline:
+        try:
+            reader, writer = await _bounded(
+                asyncio.open_connection(address, plan.port, family=family), plan.timeout)
+        except (OSError, asyncio.TimeoutError) as exc:
+            _count_exception(tally, exc, "connect")
+            failures += 1
+            await _backoff(failures, deadline)
+            continue
+        tally.connections += 1
+        try:
+            while time.perf_counter() < deadline:
+                await _pace(plan, start, sequence)
+                payload = make_payload(index, sequence, plan.size)
+                sequence += 1
+                sent_at = time.perf_counter()
+                writer.write(payload)
+                tally.bytes_sent += len(payload)
+                echoed = await _bounded(reader.readexactly(len(payload)), plan.timeout)
+                latency = time.perf_counter() - sent_at
+                tally.bytes_received += len(echoed)
+                if echoed != payload:
+                    tally.error(ErrorKind.MISMATCH, _mismatch_detail(payload, echoed))
+                    break  # the stream is out of step: start again on a fresh connection
+                tally.latencies.append(latency)
+                failures = 0
+        except asyncio.IncompleteReadError as exc:
+            tally.bytes_received += len(exc.partial)
+            tally.error(ErrorKind.CLOSED, f"server closed the connection after {len(exc.partial)} of "
+                                          f"{exc.expected} echoed bytes")
+            failures += 1
+        except (OSError, asyncio.TimeoutError) as exc:
+            _count_exception(tally, exc, "echo")
+            failures += 1
+        finally:
+            writer.close()
+        if failures:
+            await _backoff(failures, deadline)
+
+
+def _count_exception(tally: ClientTally, exc: BaseException, during: str) -> None:
+    if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+        kind = error_kind_for_errno(exc.errno)
+        tally.error(kind, f"{during}: {exc.strerror or exc}")
+    else:
+        tally.error(ErrorKind.TIMEOUT, f"{during}: no answer within the --timeout")
+
+
+def _mismatch_detail(sent: bytes, echoed: bytes) -> str:
+    common = min(len(sent), len(echoed))
+    at = next((i for i in range(common) if sent[i] != echoed[i]), common)
+    return (f"echo differs from what was sent at byte {at}: "
+            f"sent {sent[at:at + 8]!r}, got {echoed[at:at + 8]!r}")
+
+
+class _DatagramClient(asyncio.DatagramProtocol):
+    """Queues every datagram and ICMP error a connected UDP socket receives."""
+
+    def __init__(self) -> None:
+        self.inbox: asyncio.Queue[bytes | OSError] = asyncio.Queue()
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        self.inbox.put_nowait(data)
+
+    def error_received(self, exc: Exception) -> None:
+        if isinstance(exc, OSError):
+            self.inbox.put_nowait(exc)
+
+
+async def _open_udp(plan: LoadPlan, family: int, address: str
+                    ) -> tuple[asyncio.DatagramTransport, _DatagramClient]:
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.create_datagram_endpoint(
+        _DatagramClient, remote_addr=(address, plan.port), family=family)
+    return transport, protocol
+
+
+async def _udp_round_trip_check(plan: LoadPlan, family: int, address: str) -> None:
+    """Preflight for UDP: one datagram must come back (UDP has no connect to tell us otherwise)."""
+    transport, protocol = await _open_udp(plan, family, address)
+    try:
+        transport.sendto(make_payload(0, 0, min(plan.size, 64)))
+        answer = await _bounded(protocol.inbox.get(), plan.timeout)
+        if isinstance(answer, OSError):
+            raise answer
+    finally:
+        transport.close()
+
+
+async def _udp_client(index: int, plan: LoadPlan, family: int, address: str, tally: ClientTally,
+                      deadline: float) -> None:
+    """One connected UDP socket; a reply that never comes within the timeout counts as ``timeout``."""
+    transport, protocol = await _open_udp(plan, family, address)
+    tally.connections += 1
+    sequence = 0
+    start = time.perf_counter()
+    try:
+        while time.perf_counter() < deadline:
+            await _pace(plan, start, sequence)
+            payload = make_payload(index, sequence, plan.size)
+            sent_at = time.perf_counter()
+            transport.sendto(payload)
+            tally.bytes_sent += len(payload)
+            try:
+                echoed = await _bounded(_next_reply(protocol, index, sequence, plan.size), plan.timeout)
+            except asyncio.TimeoutError:
+                tally.error(ErrorKind.TIMEOUT, "udp: no echo within the --timeout (datagram lost)")
+                sequence += 1
+                continue
+            except OSError as exc:
+                _count_exception(tally, exc, "udp")
+                sequence += 1
+                await _backoff(1, deadline)
+                continue
+            latency = time.perf_counter() - sent_at
+            tally.bytes_received += len(echoed)
+            sequence += 1
+            if echoed != payload:
+                tally.error(ErrorKind.MISMATCH, _mismatch_detail(payload, echoed))
+            else:
+                tally.latencies.append(latency)
+    finally:
+        transport.close()
+
+
+async def _next_reply(protocol: _DatagramClient, index: int, sequence: int, size: int) -> bytes:
+    """The next datagram that is not a late echo of an earlier (already timed-out) request."""
+    while True:
+        item = await protocol.inbox.get()
+        if isinstance(item, OSError):
+            raise item
+        if not _is_stale(item, index, sequence, size):
+            return item
+
+
+def _is_stale(reply: bytes, index: int, sequence: int, size: int) -> bool:
+    if size <= HEADER_LEN:
+        return False
+    for earlier in range(max(0, sequence - 8), sequence):
+        if reply == make_payload(index, earlier, size):
+            return True
+    return False
+

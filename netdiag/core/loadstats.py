@@ -1,0 +1,162 @@
+"""What a load run measured: latency percentiles, throughput, and errors counted by kind.
+
+Pure arithmetic on numbers the load generator collected; no sockets, no clocks. Kept apart from the
+generator so the statistics can be tested exactly (a percentile is easy to get subtly wrong) and so the
+JSON report has one definition shared by ``netdiag load``, the soak benchmark and the docs.
+
+Percentiles use the *nearest-rank* method: p99 of 1,000 samples is the 990th smallest. It never
+interpolates, so every reported figure is a latency that some request actually had.
+"""
+
+from __future__ import annotations
+
+import errno as errno_codes
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class ErrorKind(str, Enum):
+    """Why one request (or one connection attempt) failed; JSON uses the values."""
+
+    REFUSED = "refused"  # connect() got RST / ICMP port unreachable: nothing listening (or max clients)
+    RESET = "reset"  # the established connection was reset by the peer
+    TIMEOUT = "timeout"  # no (complete) answer within the per-request timeout; for UDP, a lost datagram
+    MISMATCH = "mismatch"  # the echo came back, but not byte for byte what was sent
+    CLOSED = "closed"  # the server closed the connection (EOF) before echoing everything
+    UNREACHABLE = "unreachable"  # EHOSTUNREACH / ENETUNREACH
+    OTHER = "other"  # any other OSError (its errno name is kept in the message, not here)
+
+
+_KIND_BY_ERRNO: dict[int, ErrorKind] = {
+    errno_codes.ECONNREFUSED: ErrorKind.REFUSED,
+    errno_codes.ECONNRESET: ErrorKind.RESET,
+    errno_codes.EPIPE: ErrorKind.RESET,
+    errno_codes.ECONNABORTED: ErrorKind.RESET,
+    errno_codes.ETIMEDOUT: ErrorKind.TIMEOUT,
+    errno_codes.EHOSTUNREACH: ErrorKind.UNREACHABLE,
+    errno_codes.ENETUNREACH: ErrorKind.UNREACHABLE,
+}
+
+
+def error_kind_for_errno(code: int | None) -> ErrorKind:
+    """The kind of a failed socket call from its errno (``None``: a timeout raised by our own clock)."""
+    if code is None:
+        return ErrorKind.TIMEOUT
+    return _KIND_BY_ERRNO.get(code, ErrorKind.OTHER)
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted values (``fraction`` in 0..1); 0.0 for no values."""
+    if not sorted_values:
+        return 0.0
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"percentile fraction {fraction} is outside 0..1")
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Latency of the successful requests, in seconds."""
+
+    count: int
+    p50: float
+    p90: float
+    p99: float
+    max: float
+    mean: float
+
+    @classmethod
+    def of(cls, samples: Iterable[float]) -> LatencySummary:
+        ordered = sorted(samples)
+        if not ordered:
+            return cls(0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return cls(
+            count=len(ordered),
+            p50=percentile(ordered, 0.50),
+            p90=percentile(ordered, 0.90),
+            p99=percentile(ordered, 0.99),
+            max=ordered[-1],
+            mean=sum(ordered) / len(ordered),
+        )
+
+    def as_ms(self) -> dict[str, float]:
+        """The summary in milliseconds, rounded to microseconds (the JSON ``latency_ms`` object)."""
+        return {
+            "p50": _ms(self.p50),
+            "p90": _ms(self.p90),
+            "p99": _ms(self.p99),
+            "max": _ms(self.max),
+            "mean": _ms(self.mean),
+        }
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """One finished run: what was asked, what happened, and the figures derived from it."""
+
+    target: str
+    proto: str
+    clients: int
+    size: int
+    rate: float | None
+    elapsed: float
+    requests: int
+    bytes_sent: int
+    bytes_received: int
+    connections: int
+    latency: LatencySummary
+    errors: Mapping[ErrorKind, int] = field(default_factory=dict)
+    first_error: str | None = None
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def mb_per_s(self) -> float:
+        """Echoed payload per second in both directions, in megabytes (10**6 bytes)."""
+        moved = self.bytes_sent + self.bytes_received
+        return moved / self.elapsed / 1e6 if self.elapsed > 0 else 0.0
+
+    def as_record(self) -> dict[str, Any]:
+        """The documented JSON object (docs/load.md, "JSON output")."""
+        return {
+            "target": self.target,
+            "proto": self.proto,
+            "clients": self.clients,
+            "size": self.size,
+            "rate": self.rate,
+            "elapsed_s": round(self.elapsed, 3),
+            "requests": self.requests,
+            "requests_per_s": round(self.requests_per_s, 1),
+            "mb_per_s": round(self.mb_per_s, 3),
+            "bytes_sent": self.bytes_sent,
+            "bytes_received": self.bytes_received,
+            "connections": self.connections,
+            "latency_ms": self.latency.as_ms(),
+            "errors": {kind.value: self.errors.get(kind, 0) for kind in ErrorKind},
+            "error_count": self.error_count,
+            "first_error": self.first_error,
+        }
+
+
+def merge_error_counts(counts: Iterable[Mapping[ErrorKind, int]]) -> dict[ErrorKind, int]:
+    """Sum per-client error counts into one mapping (kinds that never happened are left out)."""
+    total: dict[ErrorKind, int] = {}
+    for one in counts:
+        for kind, n in one.items():
+            if n:
+                total[kind] = total.get(kind, 0) + n
+    return total
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 3)

@@ -1,0 +1,147 @@
+"""`netdiag load` as users run it: output formats, exit codes, and the refusal of other hosts."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+from helpers.cli import run_netdiag
+from helpers.netns import TwoHosts
+
+from netdiag.core.exit_status import ExitStatus
+
+ECHO_SERVER = """
+import socket, sys, threading
+srv = socket.create_server((sys.argv[1], 0))
+print(srv.getsockname()[1], flush=True)
+def echo(conn):
+    with conn:
+        while data := conn.recv(65536):
+            conn.sendall(data)
+while True:
+    conn, _ = srv.accept()
+    threading.Thread(target=echo, args=(conn,), daemon=True).start()
+"""
+
+
+@pytest.fixture
+def echo_port() -> Iterator[int]:
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=_echo, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def _echo(conn: socket.socket) -> None:
+    with conn:
+        try:
+            while data := conn.recv(65536):
+                conn.sendall(data)
+        except OSError:
+            pass
+
+
+def test_json_report(echo_port: int) -> None:
+    result = run_netdiag("load", f"127.0.0.1:{echo_port}", "--clients", "2", "--duration", "0.5",
+                         "--size", "200", "--format", "json")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    report = json.loads(result.stdout)
+    assert report["target"] == f"127.0.0.1:{echo_port}"
+    assert report["requests"] > 0
+    assert report["bytes_received"] == report["requests"] * 200
+    assert report["error_count"] == 0
+    assert set(report["latency_ms"]) == {"p50", "p90", "p99", "max", "mean"}
+    assert set(report["errors"]) >= {"refused", "reset", "timeout", "mismatch"}
+
+
+def test_table_report(echo_port: int) -> None:
+    result = run_netdiag("load", f"127.0.0.1:{echo_port}", "-c", "1", "-d", "0.3")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    header, row = result.stdout.strip().splitlines()
+    assert "REQ/S" in header and "P99 MS" in header
+    assert row.split()[0] == f"127.0.0.1:{echo_port}"
+
+
+def test_refused_is_explained_with_exit_1() -> None:
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    try:
+        result = run_netdiag("load", f"127.0.0.1:{holder.getsockname()[1]}", "-d", "1")
+    finally:
+        holder.close()
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "Traceback" not in result.stderr
+    assert "connection refused" in result.stderr
+    assert "nothing is listening" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["192.0.2.1:7"],
+        ["127.0.0.1:7", "--duration", "301"],
+        ["127.0.0.1:7", "--clients", "0"],
+        ["127.0.0.1:7", "--udp", "--size", "70000"],
+        ["not-a-target"],
+    ],
+)
+def test_usage_errors(args: list[str]) -> None:
+    result = run_netdiag("load", *args)
+    assert result.returncode == ExitStatus.USAGE
+    assert "Traceback" not in result.stderr
+    assert "error:" in result.stderr
+
+
+def _output_packets(net: TwoHosts) -> int:
+    listing = net.client.run("iptables", "-w", "-L", "OUTPUT", "-v", "-x", "-n").stdout
+    rule = next(line for line in listing.splitlines() if net.server_addr in line)
+    return int(rule.split()[0])
+
+
+@pytest.mark.root
+def test_non_local_target_is_refused_before_any_packet(net: TwoHosts) -> None:
+    net.client.iptables("-A", "OUTPUT", "-d", net.server_addr)  # a counting rule, no verdict
+    server = net.server.popen(sys.executable, "-c", ECHO_SERVER, net.server_addr)
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        refused = run_netdiag("load", f"{net.server_addr}:{port}", "-d", "1", netns=net.client.name)
+        assert refused.returncode == ExitStatus.USAGE, refused.stderr
+        assert "--allow-remote" in refused.stderr
+        assert _output_packets(net) == 0
+        # The counter can move: with --allow-remote the same run reaches the server.
+        allowed = run_netdiag("load", f"{net.server_addr}:{port}", "-d", "0.3", "-c", "1",
+                              "--allow-remote", "-f", "json", netns=net.client.name)
+        assert allowed.returncode == ExitStatus.OK, allowed.stderr
+        assert json.loads(allowed.stdout)["requests"] > 0
+        assert _output_packets(net) > 0
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+
+
+@pytest.mark.root
+def test_address_of_a_local_interface_is_allowed(net: TwoHosts) -> None:
+    server = net.client.popen(sys.executable, "-c", ECHO_SERVER, net.client_addr)
+    try:
+        assert server.stdout is not None
+        port = int(server.stdout.readline())
+        result = run_netdiag("load", f"{net.client_addr}:{port}", "-d", "0.3", "-c", "1",
+                             netns=net.client.name)
+        assert result.returncode == ExitStatus.OK, result.stderr
+    finally:
+        server.kill()
+        server.wait(timeout=10)

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from netdiag.core.loadstats import (
+    ErrorKind,
+    LatencySummary,
+    LoadReport,
+    error_kind_for_errno,
+    merge_error_counts,
+    percentile,
+)
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 1001)]  # 1..1000
+    assert percentile(values, 0.50) == 500.0
+    assert percentile(values, 0.90) == 900.0
+    assert percentile(values, 0.99) == 990.0
+    assert percentile(values, 1.0) == 1000.0
+    assert percentile(values, 0.0) == 1.0
+
+
+def test_percentile_of_one_and_of_none() -> None:
+    assert percentile([7.0], 0.99) == 7.0
+    assert percentile([], 0.5) == 0.0
+    with pytest.raises(ValueError):
+        percentile([1.0], 1.5)
+
+
+def test_summary_sorts_its_samples() -> None:
+    summary = LatencySummary.of([0.003, 0.001, 0.002, 0.010])
+    assert (summary.count, summary.p50, summary.max) == (4, 0.002, 0.010)
+    assert summary.as_ms()["p99"] == 10.0
+    assert LatencySummary.of([]).count == 0
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (errno.ECONNREFUSED, ErrorKind.REFUSED),
+        (errno.ECONNRESET, ErrorKind.RESET),
+        (errno.EPIPE, ErrorKind.RESET),
+        (errno.ETIMEDOUT, ErrorKind.TIMEOUT),
+        (None, ErrorKind.TIMEOUT),
+        (errno.EHOSTUNREACH, ErrorKind.UNREACHABLE),
+        (errno.ENETUNREACH, ErrorKind.UNREACHABLE),
+        (errno.EMFILE, ErrorKind.OTHER),
+    ],
+)
+def test_error_kinds_by_errno(code: int | None, kind: ErrorKind) -> None:
+    assert error_kind_for_errno(code) is kind
+
+
+def test_report_record_has_every_kind_and_rates() -> None:
+    errors = merge_error_counts([{ErrorKind.RESET: 1}, {ErrorKind.RESET: 2, ErrorKind.MISMATCH: 1}, {}])
+    report = LoadReport(target="127.0.0.1:1", proto="tcp", clients=2, size=10, rate=None, elapsed=2.0,
+                        requests=100, bytes_sent=1000, bytes_received=1000, connections=2,
+                        latency=LatencySummary.of([0.001] * 100), errors=errors, first_error="reset: x")
+    record = report.as_record()
+    assert record["requests_per_s"] == 50.0
+    assert record["mb_per_s"] == 0.001
+    assert record["errors"] == {"refused": 0, "reset": 3, "timeout": 0, "mismatch": 1, "closed": 0,
+                                "unreachable": 0, "other": 0}
+    assert record["error_count"] == 4
+    assert record["latency_ms"]["p50"] == 1.0
