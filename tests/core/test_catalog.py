@@ -1,0 +1,101 @@
+"""The catalog is complete, readable, and its errno tables agree with this machine's own numbers."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+
+import pytest
+
+from netdiag.core.catalog import (
+    CATALOG,
+    Cause,
+    classify_exception,
+    classify_os_error,
+    explanation_for,
+    fill_placeholders,
+)
+from netdiag.core.errno_tables import ALL_ENTRIES, LINUX_ERRNO, LINUX_GAI, entries_for_number
+
+
+@pytest.mark.parametrize("cause", list(Cause), ids=lambda c: c.value)
+def test_every_cause_has_an_entry_that_reads_well(cause: Cause) -> None:
+    entry = CATALOG[cause]
+    assert entry.cause is cause
+    assert entry.title and entry.meaning.endswith(".")
+    if cause is not Cause.OK:
+        assert entry.fixes, f"{cause.value} tells the user no fix"
+    if cause not in (Cause.OK, Cause.UNKNOWN):
+        assert entry.likely_causes, f"{cause.value} names no likely cause"
+
+
+def test_explanation_for_falls_back_to_unknown() -> None:
+    assert explanation_for(Cause.TIMEOUT).title == "Timed out"
+    assert explanation_for("not-a-cause").cause is Cause.UNKNOWN  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("code", "operation", "port", "expected"),
+    [
+        (errno.ECONNREFUSED, "connect", None, Cause.NOTHING_LISTENING),
+        (errno.ETIMEDOUT, "connect", None, Cause.TIMEOUT),
+        (errno.EADDRINUSE, "bind", 8000, Cause.ADDRESS_IN_USE),
+        (errno.EACCES, "bind", 80, Cause.PRIVILEGED_PORT),
+        (errno.EACCES, "bind", 50000, Cause.PORT_RESERVED),
+        (errno.EPERM, "connect", 80, Cause.FIREWALL_DROP),
+        (errno.EADDRNOTAVAIL, "bind", 80, Cause.ADDRESS_NOT_LOCAL),
+        (errno.EHOSTUNREACH, "connect", None, Cause.HOST_UNREACHABLE),
+        (errno.ENETUNREACH, "connect", None, Cause.NO_ROUTE),
+        (errno.ECONNRESET, "recv", None, Cause.CONNECTION_RESET),
+        (errno.EPIPE, "send", None, Cause.BROKEN_PIPE),
+        (errno.ECONNABORTED, "accept", None, Cause.CONNECTION_ABORTED),
+        (errno.ENOENT, "connect", None, Cause.UNKNOWN),
+        (None, "connect", None, Cause.UNKNOWN),
+    ],
+)
+def test_classify_os_error(code: int | None, operation: str, port: int | None, expected: Cause) -> None:
+    assert classify_os_error(code, operation, port=port) is expected  # type: ignore[arg-type]
+
+
+def test_classify_exception_knows_gaierror_and_socket_timeouts() -> None:
+    assert classify_exception(socket.gaierror(socket.EAI_NONAME, "x"), "resolve") is Cause.DNS_FAILURE
+    assert classify_exception(TimeoutError("timed out"), "connect") is Cause.TIMEOUT
+    assert classify_exception(ConnectionRefusedError(errno.ECONNREFUSED, "x"), "connect") \
+        is Cause.NOTHING_LISTENING
+    assert classify_exception(ValueError("x"), "connect") is Cause.UNKNOWN
+
+
+def test_fill_placeholders_replaces_whole_words_only() -> None:
+    text = "netdiag sockets --listening --port PORT; connect to HOST:PORT (REPORT stays)"
+    assert fill_placeholders(text, host="127.0.0.1", port=8000) == \
+        "netdiag sockets --listening --port 8000; connect to 127.0.0.1:8000 (REPORT stays)"
+    assert fill_placeholders("HOST:PORT", port=1) == "HOST:1"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="checks the Linux table on Linux")
+@pytest.mark.parametrize("entry", LINUX_ERRNO, ids=lambda e: e.symbol)
+def test_linux_errno_table_matches_this_kernel(entry: object) -> None:
+    assert getattr(errno, entry.symbol) == entry.number  # type: ignore[attr-defined]
+    assert os.strerror(entry.number) == entry.message  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="checks glibc's numbers on Linux")
+@pytest.mark.parametrize("entry", LINUX_GAI, ids=lambda e: e.symbol)
+def test_linux_getaddrinfo_table_matches_this_libc(entry: object) -> None:
+    symbol = entry.symbol  # type: ignore[attr-defined]
+    if hasattr(socket, symbol):
+        assert getattr(socket, symbol) == entry.number  # type: ignore[attr-defined]
+
+
+def test_the_same_number_has_different_readings_per_platform() -> None:
+    assert {(e.platform, e.symbol) for e in entries_for_number(61)} == {("macos", "ECONNREFUSED")}
+    assert {(e.platform, e.symbol) for e in entries_for_number(111)} == {("linux", "ECONNREFUSED")}
+    assert {e.platform for e in entries_for_number(13)} == {"linux", "macos", "windows"}
+
+
+def test_every_table_entry_points_to_a_cause_with_an_explanation() -> None:
+    assert all(entry.cause in CATALOG for entry in ALL_ENTRIES)
+    keys = [(e.platform, e.kind, e.number) for e in ALL_ENTRIES]
+    assert len(keys) == len(set(keys)), "a number appears twice in one platform's table"

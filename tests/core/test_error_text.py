@@ -1,0 +1,136 @@
+"""Pasted errors from Python, Winsock, curl, ssh, nc, Java, Node and Go, read into a cause (a table)."""
+
+from __future__ import annotations
+
+import pytest
+
+from netdiag.core.catalog import Cause
+from netdiag.core.error_text import read_error_text
+
+CASES: list[tuple[str, Cause, str | None]] = [
+    ("ConnectionRefusedError: [Errno 111] Connection refused", Cause.NOTHING_LISTENING, "linux"),
+    ("ConnectionRefusedError: [Errno 61] Connection refused", Cause.NOTHING_LISTENING, "macos"),
+    ("ConnectionRefusedError: [WinError 10061] No connection could be made because the target machine "
+     "actively refused it", Cause.NOTHING_LISTENING, "windows"),
+    ("[WinError 10061] No connection could be made because the target machine actively refused it",
+     Cause.NOTHING_LISTENING, "windows"),
+    ("socket.gaierror: [Errno -2] Name or service not known", Cause.DNS_FAILURE, "linux"),
+    ("socket.gaierror: [Errno -3] Temporary failure in name resolution", Cause.DNS_FAILURE, "linux"),
+    ("socket.gaierror: [Errno 8] nodename nor servname provided, or not known", Cause.DNS_FAILURE, "macos"),
+    ("socket.gaierror: [Errno 11001] getaddrinfo failed", Cause.DNS_FAILURE, "windows"),
+    ("nc: connect to 127.0.0.1 port 8000 (tcp) failed: Connection refused", Cause.NOTHING_LISTENING, None),
+    ("curl: (7) Failed to connect to localhost port 8000 after 0 ms: Couldn't connect to server",
+     Cause.NOTHING_LISTENING, None),
+    ("curl: (6) Could not resolve host: nosuch.invalid", Cause.DNS_FAILURE, None),
+    ("curl: (28) Connection timed out after 2001 milliseconds", Cause.TIMEOUT, None),
+    ("ssh: connect to host 127.0.0.1 port 22: Connection refused", Cause.NOTHING_LISTENING, None),
+    ("ssh: Could not resolve hostname nosuch: Name or service not known", Cause.DNS_FAILURE, None),
+    ("java.net.ConnectException: Connection refused: connect", Cause.NOTHING_LISTENING, None),
+    ("java.net.UnknownHostException: nosuch", Cause.DNS_FAILURE, None),
+    ("java.net.BindException: Address already in use", Cause.ADDRESS_IN_USE, None),
+    ("java.net.SocketTimeoutException: connect timed out", Cause.TIMEOUT, None),
+    ("Error: connect ECONNREFUSED 127.0.0.1:8000", Cause.NOTHING_LISTENING, None),
+    ("Error: listen EADDRINUSE: address already in use :::3000", Cause.ADDRESS_IN_USE, None),
+    ("Error: getaddrinfo ENOTFOUND nosuch", Cause.DNS_FAILURE, None),
+    ("Error: read ECONNRESET", Cause.CONNECTION_RESET, None),
+    ("dial tcp 127.0.0.1:8000: connect: connection refused", Cause.NOTHING_LISTENING, None),
+    ("dial tcp 192.0.2.1:80: i/o timeout", Cause.TIMEOUT, None),
+    ("ECONNREFUSED", Cause.NOTHING_LISTENING, None),
+    ("WSAECONNREFUSED", Cause.NOTHING_LISTENING, "windows"),
+    ("OSError: [Errno 98] Address already in use", Cause.ADDRESS_IN_USE, "linux"),
+    ("OSError: [Errno 48] Address already in use", Cause.ADDRESS_IN_USE, "macos"),
+    ("OSError: [WinError 10048] Only one usage of each socket address (protocol/network address/port) is "
+     "normally permitted", Cause.ADDRESS_IN_USE, "windows"),
+    ("OSError: [Errno 99] Cannot assign requested address", Cause.ADDRESS_NOT_LOCAL, "linux"),
+    ("OSError: [Errno 113] No route to host", Cause.HOST_UNREACHABLE, "linux"),
+    ("OSError: [Errno 101] Network is unreachable", Cause.NO_ROUTE, "linux"),
+    ("ConnectionResetError: [Errno 104] Connection reset by peer", Cause.CONNECTION_RESET, "linux"),
+    ("ConnectionResetError: [WinError 10054] An existing connection was forcibly closed by the remote host",
+     Cause.CONNECTION_RESET, "windows"),
+    ("BrokenPipeError: [Errno 32] Broken pipe", Cause.BROKEN_PIPE, None),
+    ("ConnectionAbortedError: [WinError 10053] An established connection was aborted by the software in "
+     "your host machine", Cause.CONNECTION_ABORTED, "windows"),
+    ("TimeoutError: timed out", Cause.TIMEOUT, None),
+    ("socket.timeout: timed out", Cause.TIMEOUT, None),
+    ("TimeoutError: [Errno 110] Connection timed out", Cause.TIMEOUT, "linux"),
+    ("TimeoutError: [WinError 10060] A connection attempt failed because the connected party did not "
+     "properly respond after a period of time", Cause.TIMEOUT, "windows"),
+]
+
+
+@pytest.mark.parametrize(("text", "cause", "platform"), CASES, ids=[c[0][:48] for c in CASES])
+def test_pasted_errors(text: str, cause: Cause, platform: str | None) -> None:
+    reading = read_error_text(text)
+    assert reading.cause is cause, reading
+    assert reading.platform == platform
+
+
+@pytest.mark.parametrize(
+    ("text", "cause"),
+    [
+        ("s.bind(('0.0.0.0', 80))\nPermissionError: [Errno 13] Permission denied", Cause.PRIVILEGED_PORT),
+        ("Error: listen EACCES: permission denied 0.0.0.0:80", Cause.PRIVILEGED_PORT),
+        ("Error: listen EACCES: permission denied 0.0.0.0:50000", Cause.PORT_RESERVED),
+        ("OSError: [WinError 10013] An attempt was made to access a socket in a way forbidden by its access "
+         "permissions", Cause.PORT_RESERVED),
+        ("s.connect(('127.0.0.1', 80))\nPermissionError: [Errno 1] Operation not permitted",
+         Cause.FIREWALL_DROP),
+    ],
+)
+def test_permission_errors_depend_on_operation_port_and_platform(text: str, cause: Cause) -> None:
+    assert read_error_text(text).cause is cause
+
+
+@pytest.mark.parametrize(
+    ("number", "cause", "symbols"),
+    [
+        ("111", Cause.NOTHING_LISTENING, {("linux", "ECONNREFUSED")}),
+        ("61", Cause.NOTHING_LISTENING, {("macos", "ECONNREFUSED")}),
+        ("10061", Cause.NOTHING_LISTENING, {("windows", "WSAECONNREFUSED")}),
+        ("-2", Cause.DNS_FAILURE, {("linux", "EAI_NONAME")}),
+        ("8", Cause.DNS_FAILURE, {("macos", "EAI_NONAME")}),
+        ("11001", Cause.DNS_FAILURE, {("windows", "WSAHOST_NOT_FOUND")}),
+        ("104", Cause.CONNECTION_RESET, {("linux", "ECONNRESET")}),
+        ("54", Cause.CONNECTION_RESET, {("macos", "ECONNRESET")}),
+    ],
+)
+def test_bare_numbers_name_their_platform(number: str, cause: Cause, symbols: set[tuple[str, str]]) -> None:
+    reading = read_error_text(number)
+    assert reading.cause is cause
+    assert {(e.platform, e.symbol) for e in reading.readings} == symbols
+
+
+def test_an_ambiguous_number_lists_every_platform_and_says_so() -> None:
+    reading = read_error_text("13")
+    assert {e.platform for e in reading.readings} == {"linux", "macos", "windows"}
+    assert any("--platform" in note for note in reading.notes)
+    assert read_error_text("13", platform="windows").cause is Cause.PORT_RESERVED
+
+
+def test_running_platform_orders_the_readings() -> None:
+    assert read_error_text("13", running_on="windows").readings[0].platform == "windows"
+    assert read_error_text("13", running_on="linux").readings[0].platform == "linux"
+
+
+def test_a_number_unknown_on_the_given_platform_is_unknown() -> None:
+    reading = read_error_text("61", platform="linux")
+    assert reading.cause is Cause.UNKNOWN
+    assert "Linux" in reading.notes[0]
+
+
+@pytest.mark.parametrize("text", ["hello world", "9999", "KeyError: 'x'", ""])
+def test_unrecognised_text_is_unknown_and_says_so(text: str) -> None:
+    reading = read_error_text(text)
+    assert reading.cause is Cause.UNKNOWN
+    assert not reading.recognised
+    assert reading.notes
+
+
+def test_a_timeout_says_both_firewall_and_absent_host() -> None:
+    note = " ".join(read_error_text("TimeoutError: timed out").notes)
+    assert "firewall" in note and "absent" in note
+
+
+def test_port_and_operation_are_read_from_the_text() -> None:
+    reading = read_error_text("nc: connect to 127.0.0.1 port 8000 (tcp) failed: Connection refused")
+    assert (reading.operation, reading.port) == ("connect", 8000)
