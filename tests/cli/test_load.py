@@ -145,3 +145,27 @@ def test_address_of_a_local_interface_is_allowed(net: TwoHosts) -> None:
     finally:
         server.kill()
         server.wait(timeout=10)
+
+
+def test_against_the_lab_echo_server() -> None:
+    from lab.runner import running_lab_server
+
+    with running_lab_server("echo_server") as server:
+        result = run_netdiag("load", server.address, "-c", "4", "-d", "0.5", "--size", "5000", "-f", "json")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    report = json.loads(result.stdout)
+    assert report["requests"] > 0 and report["error_count"] == 0
+
+
+def test_lab_udp_server_truncates_large_datagrams_as_mismatches() -> None:
+    from lab.runner import running_lab_server
+
+    with running_lab_server("udp_echo_server") as server:
+        small = run_netdiag("load", server.address, "--udp", "-c", "2", "-d", "0.4", "-f", "json")
+        large = run_netdiag("load", server.address, "--udp", "-c", "1", "-d", "0.4", "--size", "2000",
+                            "-f", "json")
+    assert small.returncode == ExitStatus.OK, small.stderr
+    assert json.loads(small.stdout)["requests"] > 0
+    assert large.returncode == ExitStatus.NETWORK_SAID_NO  # recvfrom(1024) keeps 1,024 of 2,000 bytes
+    assert json.loads(large.stdout)["errors"]["mismatch"] > 0
+    assert "mismatch" in large.stderr
