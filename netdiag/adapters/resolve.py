@@ -47,3 +47,11 @@ def _numeric(host: str, family: int) -> list[str] | None:
 
 def _unique(addresses: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(addresses))
+
+
+def lookup_service(name: str, proto: str) -> int | None:
+    """The port of a service name from the system's services database (/etc/services), or None."""
+    try:
+        return socket.getservbyname(name, proto)
+    except OSError:
+        return None

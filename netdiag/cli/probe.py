@@ -1,18 +1,144 @@
-"""`netdiag probe`: placeholder until its issue lands (see the issue tracker)."""
+"""`netdiag probe`: is this port open, closed or filtered, and why (nmap's words, plus a reason).
+
+Only typer and cheap core modules are imported here; the prober, the resolver and tabulate (table output
+only) are imported inside the command so ``netdiag probe ... --format json`` starts fast.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from netdiag.cli.common import FormatOption, OutputFormat, examples, output
 from netdiag.core.failures import UsageError
+from netdiag.core.probe import ProbeResult, Proto
+from netdiag.core.targets import ProbeTarget, ServiceLookup, parse_port_spec, parse_probe_target
+
+HELP = """Probe TCP/UDP ports: open, closed, filtered, and why.
+
+TARGET is HOST:PORTS or [IPv6]:PORTS; PORTS is a list of numbers, ranges and service names
+(22,80,8000-8010,https). Every address a name resolves to is probed. States and reasons use nmap's words:
+open (syn-ack), closed (conn-refused), filtered (no-response, port-unreach, admin-prohibited),
+unreachable (host-unreach, net-unreach), error (dns-failure); with --udp: open (udp-response),
+closed (port-unreach), open|filtered (no-response).
+
+Exit codes: 0 every port open, 1 any port not open, 2 usage error.
+"""
+
+EPILOG = examples(
+    "netdiag probe 127.0.0.1:8000",
+    "netdiag probe localhost:22,80,443 [::1]:8000",
+    "netdiag probe 127.0.0.1:1-1024 --format json",
+    "netdiag probe 127.0.0.1:53 --udp --timeout 1",
+    "netdiag probe 127.0.0.1:8000 --explain",
+)
+
+TABLE_COLUMNS = ("host", "address", "port", "proto", "state", "reason", "rtt_ms")
+STATE_STYLES = {"open": ("green",), "closed": ("red",), "filtered": ("yellow",),
+                "open|filtered": ("yellow",), "unreachable": ("magenta",), "error": ("red", "bold")}
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        name="probe",
-        help="Probe TCP/UDP ports: open, closed, filtered, and why.",
-    )(probe_command)
+    app.command(name="probe", help=HELP, epilog=EPILOG)(probe_command)
 
 
-def probe_command() -> None:
-    raise UsageError("netdiag probe is not available yet.")
+def probe_command(
+    targets: Annotated[list[str], typer.Argument(metavar="TARGET...", help="HOST:PORTS to probe.",
+                                                 show_default=False)],
+    udp: Annotated[bool, typer.Option("--udp", "-u", help="Probe UDP instead of TCP.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", "-t", min=0.001, max=3600,
+                                           help="Seconds to wait for each answer.")] = 2.0,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, max=100_000,
+                                             help="Most probes in flight at once.")] = 1000,
+    fmt: FormatOption = OutputFormat.table,
+    explain: Annotated[bool, typer.Option("--explain", "-e",
+                                          help="Add the likely cause and how to fix it.")] = False,
+    show_all: Annotated[bool, typer.Option("--all", "-a",
+                                           help="List every port, even in big scans.")] = False,
+    ports: Annotated[str | None, typer.Option("--ports", "-p", metavar="PORTS",
+                                              help="Ports for targets given without any (HOST).")] = None,
+    ipv4: Annotated[bool, typer.Option("-4", help="Probe IPv4 addresses only.")] = False,
+    ipv6: Annotated[bool, typer.Option("-6", help="Probe IPv6 addresses only.")] = False,
+) -> None:
+    """Probe the ports of every TARGET and report state, reason and round-trip time."""
+    import socket
+
+    from netdiag.adapters.probe_targets import probe_targets
+    from netdiag.adapters.resolve import lookup_service
+    from netdiag.core.probe_report import probe_exit_status, summarize
+
+    if ipv4 and ipv6:
+        raise UsageError("-4 and -6 exclude each other: give one, or neither for both families.")
+    proto = Proto.UDP if udp else Proto.TCP
+    parsed = parse_targets(targets, proto=proto, ports=ports, lookup=lookup_service)
+    family = socket.AF_INET if ipv4 else socket.AF_INET6 if ipv6 else socket.AF_UNSPEC
+
+    out = output()
+    from netdiag.render.progress import progress_bar
+
+    total = sum(len(t.ports) for t in parsed)
+    bar = progress_bar(out.err, interactive=out.interactive, total=total,
+                       label=f"probing {total} {proto.value} ports")
+    try:
+        run = probe_targets(parsed, proto=proto, timeout=timeout, concurrency=concurrency, family=family,
+                            progress=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    for failure in run.resolution_failures:
+        out.error(failure.failure.message)
+    report = summarize(run.results, show_all=show_all)
+    render_results(report.shown, fmt=fmt.value, explain=explain)
+    for group in report.hidden:
+        out.info(group.sentence())
+    if explain and fmt == OutputFormat.table:
+        explain_causes(report.shown)
+    if run.concurrency < concurrency:
+        out.warn(f"probed at most {run.concurrency} ports at once: the open-files limit (ulimit -n) "
+                 "allows no more.")
+    raise typer.Exit(int(probe_exit_status(run.results)))
+
+
+def parse_targets(texts: list[str], *, proto: Proto, ports: str | None,
+                  lookup: ServiceLookup | None) -> list[ProbeTarget]:
+    """Every TARGET parsed before anything is sent, so a typo costs no probe (usage error, exit 2)."""
+    default_ports = parse_port_spec(ports, lookup=lookup, proto=proto.value) if ports else None
+    return [parse_probe_target(text, lookup=lookup, proto=proto.value, default_ports=default_ports)
+            for text in texts]
+
+
+def render_results(results: list[ProbeResult], *, fmt: str, explain: bool) -> None:
+    from netdiag.core.probe_report import result_record
+    from netdiag.render.records import render_records
+
+    out = output()
+    records = [result_record(r, explain=explain) for r in results]
+    if fmt == "table":
+        for record in records:
+            record["state"] = out.style(str(record["state"]), *STATE_STYLES.get(str(record["state"]), ()))
+    columns = list(TABLE_COLUMNS)
+    if explain and fmt != "json":
+        columns.append("cause")
+    if not records and fmt == "table":
+        return
+    out.data(render_records(records, fmt, columns))
+
+
+def explain_causes(results: list[ProbeResult]) -> None:
+    """After the table: each distinct cause once, with what it means and how to fix it (stderr)."""
+    from netdiag.core.catalog import Cause, explanation_for
+    from netdiag.core.probe import probe_cause
+
+    out = output()
+    seen: list[Cause] = []
+    for result in results:
+        cause = probe_cause(result)
+        if cause == Cause.OK or cause in seen:
+            continue
+        seen.append(cause)
+        entry = explanation_for(cause)
+        out.info(f"\n{cause.value}: {entry.title} "
+                 f"(e.g. {result.host}:{result.port} {result.state.value}/{result.reason.value})")
+        out.explanation(entry)

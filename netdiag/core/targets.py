@@ -7,6 +7,7 @@ Pure string work; no name resolution happens here (that is an adapter's job), so
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from netdiag.core.failures import UsageError
@@ -14,6 +15,13 @@ from netdiag.core.failures import UsageError
 MAX_PORT = 65535
 
 ENDPOINT_FORMS = "HOST:PORT, [IPv6]:PORT (for example 127.0.0.1:8000, localhost:8000, [::1]:8000)"
+PROBE_TARGET_FORMS = (
+    "HOST:PORTS or [IPv6]:PORTS, where PORTS is a list like 22,80,8000-8010 or service names "
+    "(for example 127.0.0.1:8000, localhost:22,80,443, [::1]:http, 127.0.0.1:1-1024)"
+)
+
+ServiceLookup = Callable[[str, str], int | None]
+"""``(name, proto) -> port`` (None when unknown); the CLI passes one backed by /etc/services."""
 
 
 @dataclass(frozen=True)
@@ -91,3 +99,100 @@ def parse_listen_address(text: str, *, default_host: str = "127.0.0.1") -> Endpo
     if stripped.isdigit():
         return Endpoint(host=default_host, port=parse_port(stripped, allow_zero=True))
     return parse_endpoint(stripped, allow_zero_port=True)
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    """A host and the ports to probe on it, as typed (the host is not resolved here)."""
+
+    host: str
+    ports: tuple[int, ...]
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{format_port_list(self.ports)}"
+
+
+def parse_probe_target(
+    text: str,
+    *,
+    lookup: ServiceLookup | None = None,
+    proto: str = "tcp",
+    default_ports: tuple[int, ...] | None = None,
+) -> ProbeTarget:
+    """Parse ``HOST:PORTS`` / ``[IPv6]:PORTS`` (or a bare ``HOST`` when ``default_ports`` is given).
+
+    ``PORTS`` is a comma list of numbers, ranges (``8000-8010``, ``1-`` up to 65535, ``-1024`` from 1)
+    and service names, looked up with ``lookup`` for ``proto``; duplicates are dropped, order is kept.
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise UsageError(f"An empty target: expected {PROBE_TARGET_FORMS}.")
+    if default_ports is not None and _is_bare_host(stripped):
+        return ProbeTarget(host=stripped.strip("[]"), ports=default_ports)
+    try:
+        host, port_text = split_host_port(stripped)
+    except UsageError as err:
+        raise UsageError(f"{err.message} Probe targets are {PROBE_TARGET_FORMS}.") from None
+    return ProbeTarget(host=host, ports=parse_port_spec(port_text, lookup=lookup, proto=proto))
+
+
+def parse_port_spec(text: str, *, lookup: ServiceLookup | None = None, proto: str = "tcp") -> tuple[int, ...]:
+    """``22,80,8000-8010,http`` -> the ports, in the order given, without duplicates."""
+    if not text.strip():
+        raise UsageError("No port given: add one after the colon, for example HOST:80 or HOST:1-1024.")
+    ports: dict[int, None] = {}
+    for item in text.split(","):
+        for port in _parse_port_item(item.strip(), lookup, proto):
+            ports[port] = None
+    return tuple(ports)
+
+
+def format_port_list(ports: tuple[int, ...]) -> str:
+    """``(1, 2, 3, 80)`` -> ``1-3,80``: the compact form users type (and nmap prints)."""
+    parts: list[str] = []
+    start = previous = None
+    for port in sorted(set(ports)):
+        if previous is not None and port == previous + 1:
+            previous = port
+            continue
+        if start is not None:
+            parts.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = port
+    if start is not None:
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+    return ",".join(parts)
+
+
+def _is_bare_host(text: str) -> bool:
+    if text.startswith("[") and text.endswith("]"):
+        return is_ipv6_literal(text[1:-1])
+    return ":" not in text or is_ipv6_literal(text)
+
+
+def _parse_port_item(item: str, lookup: ServiceLookup | None, proto: str) -> range | tuple[int]:
+    if not item:
+        raise UsageError("An empty item in the port list (two commas in a row?): write it like 22,80,443.")
+    if "-" in item and item.replace("-", "").isdigit():
+        low_text, _, high_text = item.partition("-")
+        low = parse_port(low_text) if low_text else 1
+        high = parse_port(high_text) if high_text else MAX_PORT
+        if low > high:
+            raise UsageError(f"The range {item} goes backwards: write {high}-{low}.")
+        return range(low, high + 1)
+    if item.isdigit():
+        return (parse_port(item),)
+    return (_lookup_service(item, lookup, proto),)
+
+
+def _lookup_service(name: str, lookup: ServiceLookup | None, proto: str) -> int:
+    valid_name = name.replace("-", "").replace("_", "").isalnum() and not name.startswith("-")
+    if not valid_name:
+        raise UsageError(
+            f"'{name}' is neither a port, a range nor a service name: use forms like 80, 8000-8010, http.")
+    port = lookup(name.lower(), proto) if lookup is not None else None
+    if port is None:
+        raise UsageError(
+            f"Unknown service name '{name}' for {proto.upper()}: use the port number instead "
+            "(see /etc/services for known names).")
+    return port

@@ -1,0 +1,92 @@
+"""From what the user typed to probe results: resolve every target, then probe every address and port.
+
+Every address a name resolves to is probed (IPv6 and IPv4), because "refused on ::1, open on 127.0.0.1" is
+itself the diagnosis of a server bound to one family. A name that does not resolve becomes ``error`` /
+``dns-failure`` rows, so one bad name does not hide the answers for the other targets.
+"""
+
+from __future__ import annotations
+
+import resource
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from netdiag.adapters.prober import ProbeJob, Progress, scan_tcp, scan_udp
+from netdiag.adapters.resolve import resolve_host
+from netdiag.core.failures import NetworkFailure
+from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
+from netdiag.core.targets import ProbeTarget
+
+_SPARE_DESCRIPTORS = 64  # for stdio, the epoll and ICMP sockets, and whatever the interpreter holds
+
+
+@dataclass(frozen=True)
+class ResolutionFailure:
+    host: str
+    failure: NetworkFailure
+
+
+@dataclass(frozen=True)
+class ProbeRun:
+    results: list[ProbeResult]
+    resolution_failures: list[ResolutionFailure]
+    concurrency: int  # what was actually used (capped by the open-files limit)
+
+
+def probe_targets(
+    targets: Sequence[ProbeTarget],
+    *,
+    proto: Proto = Proto.TCP,
+    timeout: float = 2.0,
+    concurrency: int = 1000,
+    family: int = socket.AF_UNSPEC,
+    progress: Progress | None = None,
+) -> ProbeRun:
+    """Resolve and probe ``targets``; results follow the targets' order, then address, then port."""
+    slots: list[ProbeResult | list[ProbeJob]] = []
+    failures: list[ResolutionFailure] = []
+    for target in targets:
+        try:
+            addresses = resolve_host(target.host, family)
+        except NetworkFailure as failure:
+            failures.append(ResolutionFailure(target.host, failure))
+            slots.extend(_unresolved(target, proto))
+            continue
+        for address in addresses:
+            slots.append([ProbeJob(target.host, address, port) for port in target.ports])
+    jobs = [job for slot in slots if isinstance(slot, list) for job in slot]
+    in_flight = usable_concurrency(concurrency)
+    scan = scan_udp if proto == Proto.UDP else scan_tcp
+    scanned = iter(scan(jobs, timeout=timeout, concurrency=in_flight, progress=progress) if jobs else [])
+    results: list[ProbeResult] = []
+    for slot in slots:
+        if isinstance(slot, list):
+            results.extend(next(scanned) for _ in slot)
+        else:
+            results.append(slot)
+    return ProbeRun(results, failures, in_flight)
+
+
+def usable_concurrency(requested: int) -> int:
+    """``requested``, after raising the soft open-files limit as far as the hard limit allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = requested + _SPARE_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+            soft = new_soft
+        except (ValueError, OSError):
+            pass  # keep the old limit and cap below
+    if soft == resource.RLIM_INFINITY:
+        return max(1, requested)
+    return max(1, min(requested, soft - _SPARE_DESCRIPTORS))
+
+
+def _unresolved(target: ProbeTarget, proto: Proto) -> list[ProbeResult]:
+    return [
+        ProbeResult(host=target.host, address=None, port=port, proto=proto, state=PortState.ERROR,
+                    reason=Reason.DNS_FAILURE, rtt_ms=None)
+        for port in target.ports
+    ]

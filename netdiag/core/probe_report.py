@@ -1,0 +1,97 @@
+"""From probe results to what the user sees: which rows to show, the summary of the rest, the exit code.
+
+A 65,535-port scan has a few interesting rows and tens of thousands of identical "closed" ones, so, like
+nmap's "Not shown: 65532 closed tcp ports (conn-refused)", big uniform groups of a multi-port target are
+counted instead of listed (``--all`` lists everything). Open ports are always listed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from netdiag.core.catalog import explanation_for
+from netdiag.core.exit_status import ExitStatus
+from netdiag.core.probe import PortState, ProbeResult, Proto, Reason, probe_cause
+
+LIST_EVERYTHING_UP_TO = 25  # a target with at most this many ports is always listed in full
+SMALL_GROUP = 10  # groups this small stay listed even in a big scan: they are the interesting ones
+
+RECORD_FIELDS = ("host", "address", "port", "proto", "state", "reason", "rtt_ms")
+EXPLAIN_FIELDS = ("cause", "explanation")
+
+
+@dataclass(frozen=True)
+class HiddenGroup:
+    """Rows left out of the listing: ``count`` ports of one address with the same state and reason."""
+
+    host: str
+    address: str | None
+    proto: Proto
+    state: PortState
+    reason: Reason
+    count: int
+
+    def sentence(self) -> str:
+        where = self.host if self.address in (None, self.host) else f"{self.host} ({self.address})"
+        return (f"Not shown: {self.count} {self.state.value} {self.proto.value} ports "
+                f"({self.reason.value}) on {where}; --all lists them.")
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    shown: list[ProbeResult]
+    hidden: list[HiddenGroup]
+
+
+def summarize(results: Sequence[ProbeResult], *, show_all: bool = False) -> ProbeReport:
+    """Split ``results`` into rows to list and groups to count (see the module docstring)."""
+    if show_all:
+        return ProbeReport(list(results), [])
+    per_address = Counter((r.host, r.address) for r in results)
+    groups = Counter((r.host, r.address, r.proto, r.state, r.reason) for r in results)
+
+    def hidden(r: ProbeResult) -> bool:
+        return (r.state != PortState.OPEN and per_address[(r.host, r.address)] > LIST_EVERYTHING_UP_TO
+                and groups[(r.host, r.address, r.proto, r.state, r.reason)] > SMALL_GROUP)
+
+    shown = [r for r in results if not hidden(r)]
+    hidden_groups = [
+        HiddenGroup(host, address, proto, state, reason, count)
+        for (host, address, proto, state, reason), count in groups.items()
+        if state != PortState.OPEN and per_address[(host, address)] > LIST_EVERYTHING_UP_TO
+        and count > SMALL_GROUP
+    ]
+    return ProbeReport(shown, hidden_groups)
+
+
+def probe_exit_status(results: Sequence[ProbeResult]) -> ExitStatus:
+    """0 when every probed port is open (and there was at least one), 1 otherwise."""
+    if results and all(r.state == PortState.OPEN for r in results):
+        return ExitStatus.OK
+    return ExitStatus.NETWORK_SAID_NO
+
+
+def result_record(result: ProbeResult, *, explain: bool = False) -> dict[str, object]:
+    """The documented JSON object for one result (``cause`` and ``explanation`` with ``explain``)."""
+    record: dict[str, object] = {
+        "host": result.host,
+        "address": result.address,
+        "port": result.port,
+        "proto": result.proto.value,
+        "state": result.state.value,
+        "reason": result.reason.value,
+        "rtt_ms": result.rtt_ms,
+    }
+    if explain:
+        cause = probe_cause(result)
+        entry = explanation_for(cause)
+        record["cause"] = cause.value
+        record["explanation"] = {
+            "title": entry.title,
+            "meaning": entry.meaning,
+            "likely_causes": list(entry.likely_causes),
+            "fixes": list(entry.fixes),
+        }
+    return record
