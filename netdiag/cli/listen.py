@@ -1,18 +1,116 @@
-"""`netdiag listen`: placeholder until its issue lands (see the issue tracker)."""
+"""`netdiag listen [HOST:]PORT`: the lab's servers (echo, reply, greet, chat, sink) on TCP or UDP.
+
+Thin on purpose: parse the options, build ``ServerSettings``, hand over to ``netdiag.adapters.servers``
+(imported inside the command, so ``netdiag --help`` stays fast). The protocols themselves are sans-I/O
+handlers in ``netdiag.core.protocols``.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from netdiag.cli.common import examples, output
 from netdiag.core.failures import UsageError
+from netdiag.core.protocols.options import (
+    DEFAULT_MAX_CLIENTS,
+    DEFAULT_MAX_LINE,
+    DEFAULT_MAX_QUEUE,
+    UDP_MODES,
+    Engine,
+    LogFormat,
+    Mode,
+)
+from netdiag.core.targets import format_endpoint, parse_listen_address
+
+HELP = """Run a lab server (echo, reply, greet, chat, sink) on TCP or UDP.
+
+Binds 127.0.0.1 unless you give another host; port 0 lets the OS pick a free port. Every connection,
+message and close is logged on stdout (one line per event; --log json for scripts). Ctrl-C or SIGTERM
+stops it cleanly (exit 0).
+
+Modes: echo sends every byte back; reply answers each message with `accepted` (`close` gets `closed` and
+ends that connection); greet sends `You are connected`, prints the first message and closes; chat is a
+line-based room (/nick NAME, /who, /quit); sink only reads. A client that never sent a newline (the lab's
+clients) has one message per send(); after its first newline, messages are lines (nc, telnet).
+
+Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 could not bind (address in use, not local), 2 usage error,
+3 privileged port without root.
+"""
+
+EPILOG = examples(
+    "netdiag listen 8000                        # echo server on 127.0.0.1:8000",
+    "netdiag listen 0 --mode reply              # reply server on a free port",
+    "netdiag listen 127.0.0.1:9000 --mode chat  # then: nc 127.0.0.1 9000 (in two terminals)",
+    "netdiag listen 9000 --udp --mode sink      # print every datagram",
+    "netdiag listen 8000 --engine threads       # thread per client, like the lab's server",
+    "netdiag listen 0 --log json                # machine-readable events, one JSON object per line",
+)
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        name="listen",
-        help="Run a lab server (echo, reply, greet, chat, sink) on TCP or UDP.",
-    )(listen_command)
+    app.command(name="listen", help=HELP, epilog=EPILOG)(listen_command)
 
 
-def listen_command() -> None:
-    raise UsageError("netdiag listen is not available yet.")
+def listen_command(
+    address: Annotated[str, typer.Argument(metavar="[HOST:]PORT",
+                                           help="Port (binds 127.0.0.1), or HOST:PORT / [IPv6]:PORT.")],
+    mode: Annotated[Mode, typer.Option("--mode", "-m", help="What the server does with each client.")]
+    = Mode.ECHO,
+    udp: Annotated[bool, typer.Option("--udp", "-u", help="UDP instead of TCP (modes echo and sink).")]
+    = False,
+    host: Annotated[str | None, typer.Option("--host", help="Address to bind (overrides HOST:); "
+                                             "0.0.0.0 or :: means every interface.")] = None,
+    engine: Annotated[Engine, typer.Option("--engine", help="asyncio (default) or threads "
+                                           "(one thread per client, like the lab).")] = Engine.ASYNCIO,
+    log: Annotated[LogFormat, typer.Option("--log", help="Event log on stdout: human lines or JSON lines.")]
+    = LogFormat.HUMAN,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log only 'listening' and 'shutdown' "
+                                        "(benchmarks).")] = False,
+    max_clients: Annotated[int, typer.Option("--max-clients", min=1, help="Connections served at once; "
+                                             "more are told so and closed.")] = DEFAULT_MAX_CLIENTS,
+    max_line: Annotated[int, typer.Option("--max-line", min=1, help="Longest message in bytes (reply, "
+                                          "greet, chat); longer: the client is told and disconnected.")]
+    = DEFAULT_MAX_LINE,
+    max_queue: Annotated[int, typer.Option("--max-queue", min=1, help="Chat: bytes waiting for one slow "
+                                           "reader before it is dropped.")] = DEFAULT_MAX_QUEUE,
+    idle_timeout: Annotated[float | None, typer.Option("--idle-timeout", min=0.001, help="Close a "
+                                                       "connection silent for this many seconds.")]
+    = None,
+) -> None:
+    from netdiag.adapters.servers import EventLog, ServerSettings, run_server
+    from netdiag.adapters.servers.binding import addresses_for_others, raise_open_files_limit
+
+    endpoint = parse_listen_address(address)
+    bind_host = host if host is not None else endpoint.host
+    if udp and mode not in UDP_MODES:
+        raise UsageError(f"--udp works with --mode echo or sink, not {mode.value} "
+                         "(reply, greet and chat need connections: drop --udp).")
+    settings = ServerSettings(
+        host=bind_host, port=endpoint.port, mode=mode, udp=udp, engine=engine, log=log, quiet=quiet,
+        max_clients=max_clients, max_line=max_line, max_queue=max_queue, idle_timeout=idle_timeout,
+    )
+    out = output()
+    soft, hard = raise_open_files_limit()
+    if not udp and soft < max_clients + 32:
+        out.warn(f"this process may open only {soft} files (hard limit {hard}), fewer than "
+                 f"--max-clients {max_clients}: clients beyond that wait in the backlog. "
+                 "Raise it with: ulimit -Hn (as root) or LimitNOFILE= in a systemd unit.")
+
+    def on_ready(bound_host: str, port: int) -> None:
+        others = addresses_for_others(bound_host)
+        if bound_host in ("0.0.0.0", "::"):
+            out.warn(f"listening on every interface of this machine ({bound_host}): anyone who can reach "
+                     "it can connect. Use 127.0.0.1 to keep it local.")
+            for other, interface in others:
+                out.info(f"  other machines can use {format_endpoint(other, port)}  ({interface})")
+            if not others:
+                out.info("  this machine has no address outside loopback: other machines cannot reach it")
+        if log is LogFormat.HUMAN:
+            target = format_endpoint("127.0.0.1" if bound_host in ("0.0.0.0", "") else
+                                     "::1" if bound_host == "::" else bound_host, port)
+            kind = " --udp" if udp else ""
+            out.info(f"try it: netdiag connect {target}{kind}   (Ctrl-C stops the server)")
+
+    run_server(settings, EventLog(log, quiet=quiet), on_ready)

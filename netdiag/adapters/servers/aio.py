@@ -1,0 +1,257 @@
+"""The asyncio engine (default): one ``asyncio.Protocol`` per connection on low-level transports.
+
+No streams: ``data_received`` hands the bytes straight to the sans-I/O handler and writes what it answers,
+which is what keeps this engine close to a bare Protocol echo server. Flow control: when a client does not
+read our answers, its transport pauses *reading* from it (``pause_writing``), so it cannot make us buffer
+without bound; in chat, deliveries to a client whose write buffer passes ``--max-queue`` drop that client
+(``slow-reader``) instead of delaying anyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from netdiag.core.protocols.actions import Action, CloseReason, Mode, Send
+from netdiag.core.protocols.chat import ChatRoom
+from netdiag.core.protocols.events import TEXT_LIMIT, EventKind
+from netdiag.core.protocols.factory import make_handler
+from netdiag.core.protocols.handlers import ConnectionHandler, refusal_notice
+from netdiag.core.protocols.text import printable
+from netdiag.core.targets import format_endpoint
+
+from .eventlog import EventLog
+from .settings import ServerSettings
+
+SHUTDOWN_GRACE = 0.5
+"""Seconds the shutdown waits for goodbyes to be written before aborting what is left."""
+LINGER = 2.0
+"""Seconds a connection closed for a limit keeps draining input, so the client reads our notice."""
+
+
+def peer_name(address: Any) -> str:
+    return format_endpoint(str(address[0]), int(address[1])) if address else "?"
+
+
+class Hub:
+    """State shared by all connections of one server: settings, log, open connections, chat room."""
+
+    def __init__(self, settings: ServerSettings, log: EventLog, loop: asyncio.AbstractEventLoop) -> None:
+        self.settings, self.log, self.loop = settings, log, loop
+        self.connections: dict[int, TcpConnection] = {}
+        self.room = ChatRoom() if settings.mode is Mode.CHAT else None
+        self.ids = itertools.count(1)
+        self.stopping = False
+        self.all_closed = asyncio.Event()
+        self.all_closed.set()
+
+    def handler_for(self, conn_id: int, peer: str) -> ConnectionHandler:
+        s = self.settings
+        return make_handler(s.mode, conn_id, peer, room=self.room, max_line=s.max_line,
+                            idle_timeout=s.idle_timeout)
+
+    def perform(self, origin: TcpConnection | None, actions: list[Action]) -> None:
+        """Carry out a handler's actions; ``to=None`` targets ``origin``."""
+        for action in actions:
+            target = origin if action.to is None else self.connections.get(action.to)
+            if target is None or target.closed:
+                continue
+            if type(action) is Send:
+                target.write(action.data)
+            else:
+                target.close(action.reason)  # type: ignore[union-attr]
+
+    def forget(self, conn: TcpConnection) -> None:
+        self.connections.pop(conn.conn_id, None)
+        if not self.connections:
+            self.all_closed.set()
+
+
+class TcpConnection(asyncio.Protocol):
+    __slots__ = ("closed", "conn_id", "handler", "hub", "idle_timer", "last_active", "peer", "reason",
+                 "refused", "transport", "verbose")
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.verbose = hub.log.verbose
+        self.closed = False
+        self.refused = False
+        self.reason = CloseReason.EOF
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self.last_active = 0.0
+
+    # -- asyncio callbacks -------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        hub = self.hub
+        self.peer = peer_name(transport.get_extra_info("peername"))
+        self.conn_id = next(hub.ids)
+        if hub.stopping or len(hub.connections) >= hub.settings.max_clients:
+            self.refuse()
+            return
+        hub.connections[self.conn_id] = self
+        hub.all_closed.clear()
+        if self.verbose:
+            hub.log.emit(EventKind.CONNECT, peer=self.peer)
+        self.handler = hub.handler_for(self.conn_id, self.peer)
+        timeout = hub.settings.idle_timeout
+        if timeout is not None:
+            self.last_active = hub.loop.time()
+            self.idle_timer = hub.loop.call_later(timeout, self.check_idle)
+        hub.perform(self, self.handler.connected())
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if self.idle_timer is not None:
+            self.last_active = self.hub.loop.time()
+        if self.verbose:
+            self.hub.log.emit(EventKind.RECV, peer=self.peer, bytes=len(data),
+                              text=printable(data[:TEXT_LIMIT], limit=TEXT_LIMIT))
+        self.hub.perform(self, self.handler.received(data))
+
+    def eof_received(self) -> bool:
+        if self.closed:
+            self.transport.close()  # lingering after a limit: the client has read our notice
+        else:
+            self.hub.perform(self, self.handler.ended())
+        return True  # keep our half open: pending replies still go out after the client's FIN
+
+    def pause_writing(self) -> None:
+        self.transport.pause_reading()  # the client is not reading: stop reading it too
+
+    def resume_writing(self) -> None:
+        if not self.closed:
+            self.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.refused:
+            return
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+        if not self.closed:
+            self.closed = True
+            self.reason = CloseReason.RESET if exc is not None else CloseReason.EOF
+            if self.verbose:
+                if exc is not None:
+                    self.hub.log.emit(EventKind.RESET, peer=self.peer)
+                else:
+                    self.hub.log.emit(EventKind.CLOSE, peer=self.peer, by="client", reason="eof")
+        self.hub.forget(self)
+        self.hub.perform(None, self.handler.lost(self.reason))
+
+    # -- what handlers and the hub ask for -----------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        transport = self.transport
+        transport.write(data)
+        if self.verbose:
+            self.hub.log.emit(EventKind.SEND, peer=self.peer, bytes=len(data))
+        if self.hub.room is not None and transport.get_write_buffer_size() > self.hub.settings.max_queue:
+            self.close(CloseReason.SLOW_READER, abort=True)
+
+    def close(self, reason: CloseReason, *, abort: bool = False) -> None:
+        """End this connection from the server side (after what is queued, unless ``abort``)."""
+        if self.closed:
+            return
+        self.closed, self.reason = True, reason
+        if self.verbose:
+            by = "client" if reason is CloseReason.EOF else "server"
+            self.hub.log.emit(EventKind.CLOSE, peer=self.peer, by=by, reason=reason.value)
+        if abort:
+            self.transport.abort()
+        elif reason is CloseReason.LINE_TOO_LONG:
+            self.linger()
+        else:
+            self.transport.close()
+
+    def linger(self) -> None:
+        """Send our notice and FIN but keep reading (and discarding) for a moment: closing with unread
+        input would make the kernel answer with RST, and the client might never see why it was cut off."""
+        transport = self.transport
+        if transport.can_write_eof():
+            transport.write_eof()
+        transport.resume_reading()
+        self.hub.loop.call_later(LINGER, transport.close)
+
+    def refuse(self) -> None:
+        self.refused = self.closed = True
+        self.transport.write(refusal_notice(self.hub.settings.max_clients))
+        self.transport.close()
+        self.hub.log.emit(EventKind.REFUSED, peer=self.peer, reason=CloseReason.MAX_CLIENTS.value)
+
+    def check_idle(self) -> None:
+        if self.closed:
+            return
+        timeout = self.hub.settings.idle_timeout or 0.0
+        due = self.last_active + timeout
+        if self.hub.loop.time() >= due:
+            self.idle_timer = None
+            self.hub.perform(self, self.handler.closing(CloseReason.IDLE_TIMEOUT))
+        else:
+            self.idle_timer = self.hub.loop.call_at(due, self.check_idle)
+
+
+class UdpEndpoint(asyncio.DatagramProtocol):
+    """``--udp``: each datagram logged with its source; echoed back in echo mode."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self.echo = hub.settings.mode is Mode.ECHO
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        log = self.hub.log
+        if log.verbose:
+            log.emit(EventKind.DATAGRAM, peer=peer_name(addr), bytes=len(data),
+                     text=printable(data[:TEXT_LIMIT], limit=TEXT_LIMIT))
+        if self.echo:
+            self.transport.sendto(data, addr)
+            if log.verbose:
+                log.emit(EventKind.SEND, peer=peer_name(addr), bytes=len(data))
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # ICMP errors for earlier replies (the client went away): nothing to do for a server
+
+
+async def serve(sock: socket.socket, settings: ServerSettings, log: EventLog,
+                announce: Callable[[], None]) -> int:
+    """Serve on the already-bound ``sock`` until SIGINT/SIGTERM, then shut down cleanly."""
+    loop = asyncio.get_running_loop()
+    hub = Hub(settings, log, loop)
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    if settings.udp:
+        transport, _ = await loop.create_datagram_endpoint(lambda: UdpEndpoint(hub), sock=sock)
+        announce()
+        await stop.wait()
+        transport.close()
+        return 0
+    server = await loop.create_server(lambda: TcpConnection(hub), sock=sock, backlog=4096)
+    announce()
+    await stop.wait()
+    return await shut_down(hub, server)
+
+
+async def shut_down(hub: Hub, server: asyncio.Server) -> int:
+    """Stop accepting, say goodbye (chat), close every connection; abort stragglers after the grace."""
+    hub.stopping = True
+    server.close()
+    open_now = list(hub.connections.values())
+    for conn in open_now:
+        hub.perform(conn, conn.handler.closing(CloseReason.SHUTDOWN))
+    try:
+        await asyncio.wait_for(hub.all_closed.wait(), SHUTDOWN_GRACE)
+    except asyncio.TimeoutError:
+        for conn in list(hub.connections.values()):
+            conn.transport.abort()
+        await asyncio.sleep(0)
+    return len(open_now)

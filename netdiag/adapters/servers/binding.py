@@ -1,0 +1,135 @@
+"""Opening the listening socket, and explaining why it could not be opened.
+
+Bind errors become ``NetworkFailure`` / ``PrivilegeError`` with the catalog's explanation plus what this
+machine says about the port: which process holds it (psutil), or that only TIME_WAIT leftovers do.
+Also: raising the open-files limit, and the addresses other machines should use for a wildcard bind.
+"""
+
+from __future__ import annotations
+
+import errno
+import resource
+import socket
+from dataclasses import replace
+
+from netdiag.core.catalog import Cause, classify_os_error, explanation_for
+from netdiag.core.failures import NetworkFailure, PrivilegeError, UsageError
+from netdiag.core.targets import format_endpoint, is_ipv6_literal
+
+from .settings import BACKLOG
+
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def open_listener(host: str, port: int, *, udp: bool = False) -> socket.socket:
+    """A bound (and, for TCP, listening) socket; bind errors are explained, never traced back."""
+    family = _family_of(host)
+    kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+    sock = socket.socket(family, kind)
+    try:
+        if not udp:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and host in ("::", ""):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # "::" serves IPv4 too
+        sock.bind((host, port))
+        if not udp:
+            sock.listen(BACKLOG)
+    except OSError as exc:
+        sock.close()
+        raise bind_failure(exc, host, port, udp=udp) from exc
+    return sock
+
+
+def _family_of(host: str) -> socket.AddressFamily:
+    if is_ipv6_literal(host):
+        return socket.AF_INET6
+    try:
+        socket.inet_pton(socket.AF_INET, host)
+    except OSError:
+        raise UsageError(
+            f"'{host}' is not an IP address: netdiag listen binds an address of this machine, "
+            "for example 127.0.0.1 (this machine only), 0.0.0.0 or :: (every interface)."
+        ) from None
+    return socket.AF_INET
+
+
+def bind_failure(exc: OSError, host: str, port: int, *, udp: bool) -> NetworkFailure | PrivilegeError:
+    """The explained failure for a bind error (the catalog gives the words, this machine the facts)."""
+    where = f"{'UDP' if udp else 'TCP'} {format_endpoint(host, port)}"
+    cause = classify_os_error(exc.errno, "bind", port=port)
+    explanation = explanation_for(cause)
+    if cause is Cause.PRIVILEGED_PORT:
+        return PrivilegeError(f"Cannot listen on {where}: ports below 1024 need root.",
+                              explanation=explanation)
+    if cause is Cause.ADDRESS_IN_USE:
+        holder = describe_port_holders(port, udp=udp)
+        explanation = replace(explanation, meaning=f"{explanation.meaning} {holder}")
+        return NetworkFailure(f"Cannot listen on {where}: the address is already in use.",
+                              explanation=explanation)
+    if cause is Cause.ADDRESS_NOT_LOCAL:
+        return NetworkFailure(f"Cannot listen on {where}: {host} is not an address of this machine.",
+                              explanation=explanation)
+    if exc.errno == errno.EACCES:
+        return PrivilegeError(f"Cannot listen on {where}: permission denied ({exc.strerror}).",
+                              explanation=explanation)
+    return NetworkFailure(f"Cannot listen on {where}: {exc.strerror or exc}.", explanation=explanation)
+
+
+def describe_port_holders(port: int, *, udp: bool) -> str:
+    """Who holds ``port`` here: a live listener (named), only TIME_WAIT leftovers, or nobody visible."""
+    import psutil
+
+    kind = "udp" if udp else "tcp"
+    try:
+        connections = psutil.net_connections(kind=kind)
+    except psutil.AccessDenied:
+        return f"This user may not list other users' sockets; run: sudo netdiag sockets --port {port}"
+    mine = [c for c in connections if c.laddr and c.laddr.port == port]
+    holders = [c for c in mine if udp or c.status in (psutil.CONN_LISTEN, psutil.CONN_NONE)]
+    if holders:
+        return "It is held by " + ", ".join(_process_of(c.pid) for c in holders[:3]) + "."
+    states = sorted({c.status for c in mine})
+    if states == [psutil.CONN_TIME_WAIT]:
+        return ("No process listens there: only TIME_WAIT leftovers of closed connections remain; "
+                "they expire within a minute.")
+    if mine:
+        return f"Sockets in state {', '.join(states)} use it (no listener)."
+    return "No socket visible to this user holds it (another network namespace or container?)."
+
+
+def _process_of(pid: int | None) -> str:
+    import psutil
+
+    if pid is None:
+        return "a process this user cannot see (try with sudo)"
+    try:
+        return f"{psutil.Process(pid).name()} (pid {pid})"
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return f"pid {pid}"
+
+
+def raise_open_files_limit() -> tuple[int, int]:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (each connection is a file); return both."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft, hard
+
+
+def addresses_for_others(host: str) -> list[tuple[str, str]]:
+    """For a wildcard bind: (address, interface) pairs other machines can use (loopback left out)."""
+    if host not in WILDCARDS:
+        return []
+    import psutil
+
+    want = {socket.AF_INET} if host == "0.0.0.0" else {socket.AF_INET, socket.AF_INET6}
+    found: list[tuple[str, str]] = []
+    for name, addrs in psutil.net_if_addrs().items():
+        for addr in addrs:
+            if addr.family in want and not addr.address.startswith(("127.", "::1", "fe80")):
+                found.append((addr.address, name))
+    return found

@@ -1,0 +1,321 @@
+"""The thread engine (``--engine threads``): one thread per client, as in the classic lab.
+
+Deliberately plain so it can be shown next to the lab's code: ``accept()`` in a loop, one thread per
+connection doing blocking ``recv()`` and ``sendall()``. It drives the same sans-I/O handlers as the asyncio
+engine, so the two behave the same and only the concurrency model differs.
+
+Chat needs two more things than the lab shows: a lock around the shared room, and a writer thread with a
+bounded outbox per client, so a client that stops reading is dropped (``slow-reader``) instead of
+blocking the thread of whoever is talking.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import signal
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from types import FrameType
+
+from netdiag.core.protocols.actions import Action, CloseReason, Mode, Send
+from netdiag.core.protocols.chat import ChatRoom
+from netdiag.core.protocols.events import TEXT_LIMIT, EventKind
+from netdiag.core.protocols.factory import make_handler
+from netdiag.core.protocols.handlers import ConnectionHandler, refusal_notice
+from netdiag.core.protocols.text import printable
+
+from .aio import LINGER, SHUTDOWN_GRACE, peer_name
+from .eventlog import EventLog
+from .settings import ServerSettings
+
+POLL = 0.1
+"""How often the accept loop looks at the stop flag (seconds); bounds shutdown latency."""
+RECV_SIZE = 65536
+
+
+class Outbox:
+    """A bounded queue of bytes for one chat client, drained by its writer thread."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.size = limit, 0
+        self.items: deque[bytes | None] = deque()
+        self.ready = threading.Condition()
+
+    def put(self, data: bytes | None) -> bool:
+        """Queue ``data`` (``None``: close after the rest); False when over the limit."""
+        with self.ready:
+            if data is not None and self.size + len(data) > self.limit:
+                return False
+            self.items.append(data)
+            self.size += len(data or b"")
+            self.ready.notify()
+            return True
+
+    def get(self) -> bytes | None:
+        with self.ready:
+            while not self.items:
+                self.ready.wait()
+            data = self.items.popleft()
+            self.size -= len(data or b"")
+            return data
+
+
+class ThreadServer:
+    def __init__(self, sock: socket.socket, settings: ServerSettings, log: EventLog) -> None:
+        self.sock, self.settings, self.log = sock, settings, log
+        self.room = ChatRoom() if settings.mode is Mode.CHAT else None
+        self.connections: dict[int, ThreadConnection] = {}
+        self.lock = threading.RLock()  # guards connections and every handler call (the room is shared)
+        self.ids = itertools.count(1)
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+
+    def handler_for(self, conn_id: int, peer: str) -> ConnectionHandler:
+        s = self.settings
+        return make_handler(s.mode, conn_id, peer, room=self.room, max_line=s.max_line,
+                            idle_timeout=s.idle_timeout)
+
+    def perform(self, origin: ThreadConnection | None, actions: list[Action]) -> None:
+        for action in actions:
+            with self.lock:
+                target = origin if action.to is None else self.connections.get(action.to)
+            if target is None or target.closed:
+                continue
+            if type(action) is Send:
+                target.send(action.data)
+            else:
+                target.close(action.reason)  # type: ignore[union-attr]
+
+    def serve_forever(self) -> int:
+        """Accept until told to stop, one thread per client; return how many were open at the end."""
+        self.sock.settimeout(POLL)
+        while not self.stop.is_set():
+            try:
+                client, address = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # EMFILE and friends: the client waits in the backlog; try again
+                self.stop.wait(POLL)
+                continue
+            self.start_client(client, peer_name(address))
+        self.sock.close()
+        return self.shut_down()
+
+    def start_client(self, client: socket.socket, peer: str) -> None:
+        client.settimeout(None)
+        with self.lock:
+            full = len(self.connections) >= self.settings.max_clients
+            if not full:
+                conn = ThreadConnection(self, client, next(self.ids), peer)
+                self.connections[conn.conn_id] = conn
+        if full:
+            self.refuse(client, peer)
+            return
+        thread = threading.Thread(target=conn.run, name=f"client {peer}", daemon=True)
+        self.threads = [t for t in self.threads if t.is_alive()]
+        self.threads.append(thread)
+        thread.start()
+
+    def refuse(self, client: socket.socket, peer: str) -> None:
+        with contextlib.suppress(OSError):
+            client.sendall(refusal_notice(self.settings.max_clients))
+        client.close()
+        self.log.emit(EventKind.REFUSED, peer=peer, reason=CloseReason.MAX_CLIENTS.value)
+
+    def shut_down(self) -> int:
+        with self.lock:
+            open_now = list(self.connections.values())
+        for conn in open_now:
+            with self.lock:
+                actions = conn.handler.closing(CloseReason.SHUTDOWN)
+            self.perform(conn, actions)
+        deadline = time.monotonic() + SHUTDOWN_GRACE
+        for thread in list(self.threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return len(open_now)
+
+
+class ThreadConnection:
+    def __init__(self, server: ThreadServer, sock: socket.socket, conn_id: int, peer: str) -> None:
+        self.server, self.sock, self.conn_id, self.peer = server, sock, conn_id, peer
+        self.log = server.log
+        self.closed = False
+        self.reason = CloseReason.EOF
+        self.handler = server.handler_for(conn_id, peer)
+        self.outbox = Outbox(server.settings.max_queue) if server.room is not None else None
+        self.send_lock = threading.Lock()
+
+    def run(self) -> None:
+        """The client's thread: greet, then recv -> handler -> send until either side closes."""
+        server = self.server
+        if self.log.verbose:
+            self.log.emit(EventKind.CONNECT, peer=self.peer)
+        if self.outbox is not None:
+            writer = threading.Thread(target=self.write_loop, name=f"writer {self.peer}", daemon=True)
+            server.threads.append(writer)
+            writer.start()
+        if server.settings.idle_timeout is not None:
+            self.sock.settimeout(server.settings.idle_timeout)
+        try:
+            with server.lock:
+                actions = self.handler.connected()
+            server.perform(self, actions)
+            self.read_loop()
+            if self.reason is CloseReason.LINE_TOO_LONG:
+                self.drain()
+        finally:
+            self.finish()
+
+    def drain(self) -> None:
+        """Read and discard until the client closes (bounded): closing with unread input would make the
+        kernel send RST, and the client might never read why it was cut off."""
+        self.sock.settimeout(LINGER)
+        try:
+            while self.sock.recv(RECV_SIZE):
+                pass
+        except OSError:
+            pass
+
+    def read_loop(self) -> None:
+        server = self.server
+        while not self.closed:
+            try:
+                data = self.sock.recv(RECV_SIZE)
+            except TimeoutError:
+                with server.lock:
+                    actions = self.handler.closing(CloseReason.IDLE_TIMEOUT)
+                server.perform(self, actions)
+                return
+            except OSError:  # ECONNRESET, or our own shutdown() from another thread
+                if not self.closed:
+                    self.lost_by_client(reset=True)
+                return
+            if self.closed:
+                return
+            if not data:
+                with server.lock:
+                    actions = self.handler.ended()
+                server.perform(self, actions)
+                return
+            if self.log.verbose:
+                self.log.emit(EventKind.RECV, peer=self.peer, bytes=len(data),
+                              text=printable(data[:TEXT_LIMIT], limit=TEXT_LIMIT))
+            with server.lock:
+                actions = self.handler.received(data)
+            server.perform(self, actions)
+
+    def lost_by_client(self, *, reset: bool) -> None:
+        self.closed = True
+        self.reason = CloseReason.RESET if reset else CloseReason.EOF
+        if self.log.verbose:
+            if reset:
+                self.log.emit(EventKind.RESET, peer=self.peer)
+            else:
+                self.log.emit(EventKind.CLOSE, peer=self.peer, by="client", reason="eof")
+
+    def finish(self) -> None:
+        """Leave the room and forget this connection; the socket closes once the writer is done."""
+        server = self.server
+        with server.lock:
+            server.connections.pop(self.conn_id, None)
+            actions = self.handler.lost(self.reason)
+        server.perform(None, actions)
+        if self.outbox is None:
+            self.release()
+        else:
+            self.outbox.put(None)
+
+    def send(self, data: bytes) -> None:
+        if self.outbox is not None:
+            if not self.outbox.put(data):
+                self.close(CloseReason.SLOW_READER, abort=True)
+                return
+        else:
+            try:
+                with self.send_lock:
+                    self.sock.sendall(data)
+            except OSError:
+                self.lost_by_client(reset=True)
+                return
+        if self.log.verbose:
+            self.log.emit(EventKind.SEND, peer=self.peer, bytes=len(data))
+
+    def write_loop(self) -> None:
+        """Chat only: drain the outbox to the socket; ``None`` means everything is written, close."""
+        assert self.outbox is not None
+        while (data := self.outbox.get()) is not None:
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                break
+        self.release()
+
+    def close(self, reason: CloseReason, *, abort: bool = False) -> None:
+        """End the connection from the server side; the reader thread wakes up and finishes."""
+        if self.closed:
+            return
+        self.closed, self.reason = True, reason
+        if self.log.verbose:
+            by = "client" if reason is CloseReason.EOF else "server"
+            self.log.emit(EventKind.CLOSE, peer=self.peer, by=by, reason=reason.value)
+        if reason is CloseReason.LINE_TOO_LONG and not abort:
+            how = socket.SHUT_WR  # the reader thread lingers: see drain()
+        else:
+            how = socket.SHUT_RDWR if abort or self.outbox is None else socket.SHUT_RD
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(how)
+
+    def release(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+
+def serve(sock: socket.socket, settings: ServerSettings, log: EventLog, announce: Callable[[], None]) -> int:
+    """Run the thread engine until SIGINT/SIGTERM; return the number of connections closed at the end."""
+    if settings.udp:
+        return serve_udp(sock, settings, log, announce)
+    server = ThreadServer(sock, settings, log)
+    _stop_on_signals(server.stop)
+    announce()
+    return server.serve_forever()
+
+
+def serve_udp(sock: socket.socket, settings: ServerSettings, log: EventLog,
+              announce: Callable[[], None]) -> int:
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    sock.settimeout(POLL)
+    announce()
+    while not stop.is_set():
+        try:
+            data, address = sock.recvfrom(RECV_SIZE)
+        except TimeoutError:
+            continue
+        except OSError:  # ICMP error for an earlier reply: the client went away
+            continue
+        peer = peer_name(address)
+        if log.verbose:
+            log.emit(EventKind.DATAGRAM, peer=peer, bytes=len(data),
+                     text=printable(data[:TEXT_LIMIT], limit=TEXT_LIMIT))
+        if settings.mode is Mode.ECHO:
+            try:
+                sock.sendto(data, address)
+            except OSError:
+                continue
+            if log.verbose:
+                log.emit(EventKind.SEND, peer=peer, bytes=len(data))
+    sock.close()
+    return 0
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)

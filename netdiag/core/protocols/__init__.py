@@ -1,0 +1,46 @@
+"""The lab's protocols, sans-I/O: no networking code at all (the idea of python-hyper/h11).
+
+Theory of operation
+-------------------
+A server engine (``netdiag.adapters.servers``: asyncio or threads) accepts a connection and asks
+``factory.make_handler`` for a handler (``handlers.py``, ``chat.py``). From then on the engine only moves
+bytes: it feeds what it reads to the handler and performs the actions the handler returns (``Send``
+bytes to this or another connection, ``Close`` with a ``CloseReason``). Everything the lab protocols
+*mean* lives here, so both engines behave identically and the protocols are tested without a socket.
+
+Modes: ``echo`` (bytes back, unframed), ``reply`` (``accepted`` / ``close`` -> ``closed``), ``greet``
+(``You are connected``, one message, close), ``chat`` (a room, see ``chat.py``), ``sink`` (read only).
+
+Framing (``framing.py``): a connection that has never sent a newline is a lab client and each chunk is one
+message; from its first newline on it is a line client, messages end at ``\\n`` (``\\r\\n`` too) and
+partial lines are buffered. Replies end with ``\\n`` for line clients, with nothing for lab clients.
+
+Limits live here and say why: ``max_line`` (64 KiB) bounds what one connection can make the server buffer;
+an over-long message gets an explanation and the connection is closed (``line-too-long``).
+
+Text from clients is made safe in ``text.py``; the event log's two renderings live in ``events.py``.
+This package itself imports only ``options`` (the CLI builds its options from it at start-up); import
+the other modules by name.
+"""
+
+from __future__ import annotations
+
+from netdiag.core.protocols.options import (
+    DEFAULT_MAX_CLIENTS,
+    DEFAULT_MAX_LINE,
+    DEFAULT_MAX_QUEUE,
+    UDP_MODES,
+    Engine,
+    LogFormat,
+    Mode,
+)
+
+__all__ = [
+    "DEFAULT_MAX_CLIENTS",
+    "DEFAULT_MAX_LINE",
+    "DEFAULT_MAX_QUEUE",
+    "UDP_MODES",
+    "Engine",
+    "LogFormat",
+    "Mode",
+]

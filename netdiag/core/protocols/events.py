@@ -1,0 +1,70 @@
+"""The server's event log, as data: the kinds of event and their two renderings (human line, JSON).
+
+The JSON form is a contract shared by tests and scripts (docs/listen.md, "JSON log"): one object per line,
+``event`` first, ``time`` a Unix float, ``peer`` as ``host:port`` (``[v6]:port``). The human form is one
+line per event with a local timestamp, meant for a projector.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from enum import Enum
+from typing import Any
+
+TEXT_LIMIT = 1000
+"""Longest ``text`` shown for one chunk or datagram (the byte count is always exact)."""
+
+
+class EventKind(str, Enum):
+    LISTENING = "listening"
+    CONNECT = "connect"
+    RECV = "recv"
+    SEND = "send"
+    CLOSE = "close"
+    RESET = "reset"
+    REFUSED = "refused"
+    DATAGRAM = "datagram"
+    SHUTDOWN = "shutdown"
+
+
+def to_json(kind: EventKind, fields: dict[str, Any]) -> str:
+    return json.dumps({"event": kind.value, **fields}, ensure_ascii=False)
+
+
+def _clock(unix_time: float) -> str:
+    local = time.localtime(unix_time)
+    return time.strftime("%H:%M:%S", local) + f".{int(unix_time % 1 * 1000):03d}"
+
+
+def to_human(kind: EventKind, fields: dict[str, Any]) -> str:
+    """One line for people: ``12:03:04.117  127.0.0.1:50123  received 5 bytes: hello``."""
+    peer = fields.get("peer", "")
+    detail = _HUMAN[kind](fields)
+    return f"{_clock(fields['time'])}  {peer + '  ' if peer else ''}{detail}"
+
+
+def _listening(f: dict[str, Any]) -> str:
+    where = f"[{f['host']}]:{f['port']}" if ":" in f["host"] else f"{f['host']}:{f['port']}"
+    return f"listening on {f['proto'].upper()} {where}  (mode {f['mode']}, engine {f['engine']})"
+
+
+def _close(f: dict[str, Any]) -> str:
+    return f"closed by {f['by']} ({f['reason']})"
+
+
+def _shutdown(f: dict[str, Any]) -> str:
+    return f"shut down ({f.get('closed', 0)} connection(s) closed)"
+
+
+_HUMAN = {
+    EventKind.LISTENING: _listening,
+    EventKind.CONNECT: lambda f: "connected",
+    EventKind.RECV: lambda f: f"received {f['bytes']} bytes: {f['text']}",
+    EventKind.SEND: lambda f: f"sent {f['bytes']} bytes",
+    EventKind.CLOSE: _close,
+    EventKind.RESET: lambda f: "connection reset by the client (RST)",
+    EventKind.REFUSED: lambda f: f"refused: {f['reason']}",
+    EventKind.DATAGRAM: lambda f: f"datagram of {f['bytes']} bytes: {f['text']}",
+    EventKind.SHUTDOWN: _shutdown,
+}

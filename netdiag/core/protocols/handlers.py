@@ -1,0 +1,154 @@
+"""The lab protocols as sans-I/O connection handlers: bytes in, actions out, no socket anywhere.
+
+One handler object per connection, driven by whichever engine accepted it. The engine calls:
+
+* ``connected()`` once, right after accept;
+* ``received(data)`` for every chunk read (any size: the handler frames it);
+* ``ended()`` when the client half-closes (EOF): the handler flushes and asks to close;
+* ``closing(reason)`` when the *server* ends the connection (idle timeout, shutdown): the handler may
+  say goodbye first;
+* ``lost(reason)`` exactly once when the connection is gone for any reason; only chat uses it, to tell
+  the room.
+
+Each returns a list of ``Send`` / ``Close`` actions for the engine to perform in order. The engine logs
+``recv`` / ``send`` / ``close`` itself, so handlers stay about the protocol only.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from netdiag.core.protocols.actions import Action, Close, CloseReason, Send
+from netdiag.core.protocols.framing import DEFAULT_MAX_LINE, MessageFramer
+
+GREETING = b"You are connected"
+ACCEPTED = b"accepted"
+CLOSED = b"closed"
+CLOSE_COMMAND = b"close"
+
+
+class ConnectionHandler(Protocol):
+    """What every engine drives (see the module docstring for when each method is called)."""
+
+    def connected(self) -> list[Action]: ...
+
+    def received(self, data: bytes) -> list[Action]: ...
+
+    def ended(self) -> list[Action]: ...
+
+    def closing(self, reason: CloseReason) -> list[Action]: ...
+
+    def lost(self, reason: CloseReason) -> list[Action]: ...
+
+
+def too_long_notice(max_line: int) -> bytes:
+    """What a client that sent an over-long message is told before it is disconnected."""
+    return f"error: message longer than {max_line} bytes, closing the connection\n".encode()
+
+
+def refusal_notice(max_clients: int) -> bytes:
+    """What a client is told when the server already holds ``--max-clients`` connections."""
+    return (f"server busy: {max_clients} clients connected already (--max-clients), "
+            "try again later\n").encode()
+
+
+def idle_notice(idle_timeout: float) -> bytes:
+    return f"idle for {idle_timeout:g} s, closing the connection\n".encode()
+
+
+class _Quiet:
+    """Defaults: nothing on connect, close on EOF, no goodbye, nothing to tell anyone when lost."""
+
+    def connected(self) -> list[Action]:
+        return []
+
+    def ended(self) -> list[Action]:
+        return [Close(CloseReason.EOF)]
+
+    def closing(self, reason: CloseReason) -> list[Action]:
+        return [Close(reason)]
+
+    def lost(self, reason: CloseReason) -> list[Action]:
+        return []
+
+
+class EchoHandler(_Quiet):
+    """Every byte back, unframed: byte-exact whatever the chunking (pending replies go out after EOF)."""
+
+    __slots__ = ()
+
+    def received(self, data: bytes) -> list[Action]:
+        return [Send(data)]
+
+
+class SinkHandler(_Quiet):
+    """Reads and discards (the engine's log shows what arrived); never answers."""
+
+    __slots__ = ()
+
+    def received(self, data: bytes) -> list[Action]:
+        return []
+
+
+class _Framed(_Quiet):
+    """Base of the message-based modes: frames input, enforces the size limit, handles end of stream."""
+
+    def __init__(self, *, max_line: int = DEFAULT_MAX_LINE, idle_timeout: float | None = None) -> None:
+        self.framer = MessageFramer(max_line=max_line)
+        self.idle_timeout = idle_timeout
+        self.done = False
+
+    def received(self, data: bytes) -> list[Action]:
+        if self.done:
+            return []
+        framed = self.framer.feed(data)
+        actions: list[Action] = []
+        for message in framed.messages:
+            actions += self.message(message)
+            if self.done:
+                return actions
+        if framed.too_long:
+            self.done = True
+            actions += [Send(too_long_notice(self.framer.max_line)), Close(CloseReason.LINE_TOO_LONG)]
+        return actions
+
+    def ended(self) -> list[Action]:
+        actions: list[Action] = []
+        if not self.done:
+            for message in self.framer.finish():
+                actions += self.message(message)
+                if self.done:
+                    return actions
+        self.done = True
+        return [*actions, Close(CloseReason.EOF)]
+
+    def closing(self, reason: CloseReason) -> list[Action]:
+        self.done = True
+        if reason is CloseReason.IDLE_TIMEOUT and self.idle_timeout is not None:
+            return [Send(idle_notice(self.idle_timeout)), Close(reason)]
+        return [Close(reason)]
+
+    def message(self, message: bytes) -> list[Action]:
+        raise NotImplementedError
+
+
+class ReplyHandler(_Framed):
+    """``accepted`` for each message; ``close`` (any case, whitespace ignored) gets ``closed`` and ends."""
+
+    def message(self, message: bytes) -> list[Action]:
+        newline = self.framer.newline
+        if message.strip().lower() == CLOSE_COMMAND:
+            self.done = True
+            return [Send(CLOSED + newline), Close(CloseReason.QUIT)]
+        return [Send(ACCEPTED + newline)]
+
+
+class GreetHandler(_Framed):
+    """Greets on connect, reads one message (the log prints it), then closes; the server keeps going."""
+
+    def connected(self) -> list[Action]:
+        return [Send(GREETING)]
+
+    def message(self, message: bytes) -> list[Action]:
+        self.done = True
+        return [Close(CloseReason.GREETED)]

@@ -1,0 +1,129 @@
+"""A real ``netdiag listen`` process for tests: started on 127.0.0.1:0, followed through its JSON log.
+
+::
+
+    with running_server("--mode", "reply") as server:
+        with socket.create_connection((server.host, server.port)) as client:
+            ...
+        server.wait_for(lambda e: e["event"] == "close")
+
+The reader thread parses every stdout line into ``server.events``; ``wait_for`` polls them with a
+deadline (no sleeps). On exit the server gets SIGTERM and must exit 0 quickly, with no traceback: every
+test that uses this helper also checks clean shutdown.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from helpers.cli import popen_netdiag
+from helpers.waiting import wait_until
+
+Event = dict[str, Any]
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 5.0
+
+
+@dataclass
+class ServerHandle:
+    process: subprocess.Popen[str]
+    events: list[Event] = field(default_factory=list)
+    stderr_lines: list[str] = field(default_factory=list)
+    host: str = ""
+    port: int = 0
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def wait_for(self, predicate: Callable[[Event], bool], timeout: float = 5.0,
+                 what: str = "") -> Event:
+        """The first event (in order) that satisfies ``predicate``; fail after ``timeout`` seconds."""
+        def found() -> Event | None:
+            return next((e for e in list(self.events) if predicate(e)), None)
+
+        return wait_until(found, timeout=timeout, what=what or "a matching server event")  # type: ignore[return-value]
+
+    def wait_for_event(self, kind: str, timeout: float = 5.0, **fields: Any) -> Event:
+        """The first ``kind`` event whose fields include ``fields`` (e.g. ``peer=...``, ``reason=...``)."""
+        return self.wait_for(
+            lambda e: e.get("event") == kind and all(e.get(k) == v for k, v in fields.items()),
+            timeout, what=f"event {kind} {fields}")
+
+    def of(self, kind: str, **fields: Any) -> list[Event]:
+        return [e for e in list(self.events)
+                if e.get("event") == kind and all(e.get(k) == v for k, v in fields.items())]
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> int:
+        """Signal the server and return its exit code (fails if it does not exit within ``timeout``)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=5)
+            raise AssertionError(f"server did not exit within {timeout}s of signal {signum}") from None
+
+
+def _read_events(handle: ServerHandle) -> None:
+    assert handle.process.stdout is not None
+    for line in handle.process.stdout:
+        try:
+            handle.events.append(json.loads(line))
+        except json.JSONDecodeError:
+            handle.events.append({"event": "unparsed", "line": line})
+
+
+def _read_stderr(handle: ServerHandle) -> None:
+    assert handle.process.stderr is not None
+    for line in handle.process.stderr:
+        handle.stderr_lines.append(line)
+
+
+@contextmanager
+def running_server(*listen_args: str, address: str = "127.0.0.1:0",
+                   check_exit: bool = True) -> Iterator[ServerHandle]:
+    """Start ``netdiag listen ADDRESS --log json LISTEN_ARGS``; yield once it listens; SIGTERM at the end.
+
+    ``check_exit`` asserts that the server exits 0 on SIGTERM without a traceback (turn it off only in
+    tests that stop the server themselves and check the exit on their own).
+    """
+    process = popen_netdiag("listen", address, "--log", "json", *listen_args)
+    handle = ServerHandle(process)
+    readers = [threading.Thread(target=_read_events, args=(handle,), daemon=True),
+               threading.Thread(target=_read_stderr, args=(handle,), daemon=True)]
+    for reader in readers:
+        reader.start()
+    try:
+        def started_or_gone() -> bool:
+            listening = any(e.get("event") == "listening" for e in list(handle.events))
+            return listening or process.poll() is not None
+
+        wait_until(started_or_gone, timeout=START_TIMEOUT, what="netdiag listen to start")
+        if process.poll() is not None:
+            for reader in readers:
+                reader.join(timeout=2)
+            raise AssertionError(
+                f"netdiag listen did not start (exit {process.poll()}):\n{''.join(handle.stderr_lines)}")
+        listening = next(e for e in handle.events if e.get("event") == "listening")
+        handle.host, handle.port = listening["host"], listening["port"]
+        yield handle
+    finally:
+        code = handle.stop() if process.poll() is None else process.returncode
+        for reader in readers:
+            reader.join(timeout=2)
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    if check_exit:
+        stderr = "".join(handle.stderr_lines)
+        assert code == 0, f"netdiag listen exited {code}:\n{stderr}"
+        assert "Traceback" not in stderr, stderr
