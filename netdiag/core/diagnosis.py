@@ -1,0 +1,464 @@
+"""The diagnosis engine of ``netdiag explain HOST:PORT``: observations in, one verdict out. Pure.
+
+Theory of operation. The adapter (``netdiag.adapters.diagnose``) gathers *facts* into ``Observations``:
+what the name resolved to, which route and source address the kernel would use, who listens on this host,
+what each per-address connection attempt got back, and what the firewall rules say. This module never
+touches the network: it turns those facts into a checklist (``Step``s, built in
+``netdiag.core.diagnosis_steps``) and a ``Diagnosis`` by walking ``RULES`` in order. Each rule looks for
+one cause and returns the sentence that justifies it, or None; the first rule that speaks wins. The order
+is the reasoning: a failed lookup explains everything after it; a successful connection needs no excuse;
+a listener seen on the wrong address, family, protocol or port explains a refusal better than "nothing
+listens"; a silent port on a host known to be there is a firewall, on a host that may be absent a timeout.
+
+Every attempt is kept, per address: "refused on ::1, open on 127.0.0.1" is itself a fact.
+"""
+
+from __future__ import annotations
+
+import errno as errno_codes
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from netdiag.core.catalog import Cause, explanation_for, fill_placeholders
+from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
+from netdiag.core.sockets import SocketRow
+from netdiag.core.targets import format_endpoint
+
+
+class StepStatus(str, Enum):
+    OK = "ok"
+    WARNING = "warning"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of the checklist: what was checked, how it went, and the facts behind it."""
+
+    name: str
+    status: StepStatus
+    summary: str
+    details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RouteObservation:
+    """Which source address and interface the kernel would use to reach ``address`` (or why none)."""
+
+    address: str
+    source_address: str | None = None
+    interface: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    """A firewall rule that concerns the port, as the tool printed it, with its action."""
+
+    text: str
+    action: str  # "drop", "reject", "accept"
+    tool: str  # "iptables", "ip6tables", "nft"
+
+
+@dataclass(frozen=True)
+class FirewallObservation:
+    """What the firewall of this host (this network namespace) says about the port, read without changes."""
+
+    readable: bool
+    tools: tuple[str, ...] = ()
+    rules: tuple[FirewallRule, ...] = ()
+    default_policies: tuple[str, ...] = ()  # e.g. "iptables INPUT policy DROP"
+    note: str | None = None  # why it could not be read (not root, no tool, not Linux)
+
+    @property
+    def blocking_rules(self) -> tuple[FirewallRule, ...]:
+        return tuple(rule for rule in self.rules if rule.action in ("drop", "reject"))
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Every fact ``explain`` gathered about one target; None/empty means "not looked" or "not known"."""
+
+    host: str
+    port: int
+    proto: Proto = Proto.TCP
+    addresses: tuple[str, ...] = ()
+    resolve_error: str | None = None
+    routes: tuple[RouteObservation, ...] = ()
+    local_target: bool = False
+    listeners: tuple[SocketRow, ...] | None = None
+    listing_note: str | None = None
+    attempts: tuple[ProbeResult, ...] = ()
+    firewall: FirewallObservation | None = None
+    neighbour_reachable: bool | None = None
+    platform: str = "linux"
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The verdict: a cause code, one sentence, the facts behind it, and numbered fixes."""
+
+    cause: Cause
+    verdict: str
+    reasons: tuple[str, ...]
+    fixes: tuple[str, ...]
+    steps: tuple[Step, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.cause == Cause.OK
+
+
+# --- Facts derived from observations (small, named, reused by rules and steps) ---------------------------
+
+
+def is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def family_of(address: str) -> int:
+    """4 or 6 (IPv4-mapped IPv6 addresses count as 4: they carry IPv4 traffic)."""
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return 0
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return 4
+    return parsed.version
+
+
+def _unmapped(address: str) -> str:
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return address
+
+
+def serves(row: SocketRow, address: str) -> bool:
+    """Whether a listening socket bound to ``row.local_address`` receives connections to ``address``.
+
+    ``0.0.0.0`` takes every IPv4 address; ``::`` every IPv6 address and, with Linux's default
+    ``bindv6only=0``, IPv4 too (psutil cannot see IPV6_V6ONLY, so this is the common case).
+    """
+    bound = _unmapped(row.local_address)
+    if bound == "0.0.0.0":
+        return family_of(address) == 4
+    if bound == "::":
+        return True
+    return bound == _unmapped(address)
+
+
+def listening(rows: tuple[SocketRow, ...] | None, proto: Proto) -> list[SocketRow]:
+    """Rows that accept traffic for ``proto``: TCP sockets in LISTEN, unconnected UDP sockets."""
+    if not rows:
+        return []
+    if proto == Proto.TCP:
+        return [r for r in rows if r.proto == "tcp" and r.state == "LISTEN"]
+    return [r for r in rows if r.proto == "udp" and r.remote_address in (None, "", "0.0.0.0", "::")]
+
+
+def near_ports(port: int) -> list[int]:
+    """Ports a person plausibly meant instead of ``port``: typos, off-by-one, the usual swaps."""
+    candidates = [port + 1, port - 1, port + 10, port - 10, port * 10]
+    if port % 10 == 0:
+        candidates.append(port // 10)
+    candidates.extend(_COMMON_SWAPS.get(port, ()))
+    return [p for p in dict.fromkeys(candidates) if 0 < p <= 65535 and p != port]
+
+
+_COMMON_SWAPS: dict[int, tuple[int, ...]] = {
+    80: (8080, 8000, 443),
+    443: (8443, 80),
+    8000: (8080, 8888, 5000, 3000),
+    8080: (8000, 80, 8081, 8888),
+    8443: (443,),
+    8888: (8000, 8080),
+    5000: (8000, 5001),
+    3000: (8000, 3001),
+}
+
+
+def describe_row(row: SocketRow) -> str:
+    who = f" (pid {row.pid} {row.process})" if row.pid is not None else ""
+    return f"{row.proto} {format_endpoint(row.local_address, row.local_port or 0)}{who}"
+
+
+def describe_attempt(attempt: ProbeResult) -> str:
+    rtt = f", {attempt.rtt_ms:.1f} ms" if attempt.rtt_ms is not None else ""
+    sender = ""
+    if attempt.icmp_from is not None:
+        sender = " from the target itself" if attempt.icmp_from == attempt.address else \
+            f" from {attempt.icmp_from}"
+    where = attempt.address or attempt.host
+    return f"{attempt.state.value} on {where} ({attempt.reason.value}{sender}{rtt})"
+
+
+def _failed(obs: Observations) -> list[ProbeResult]:
+    return [a for a in obs.attempts if not _answered_ok(a, obs)]
+
+
+def _answered_ok(attempt: ProbeResult, obs: Observations) -> bool:
+    if attempt.state == PortState.OPEN:
+        return True
+    # UDP: silence from a port where this host's own UDP socket listens is a server that did not reply.
+    return (attempt.proto == Proto.UDP and attempt.state == PortState.OPEN_FILTERED
+            and any(serves(row, attempt.address or "") and row.local_port == obs.port
+                    for row in listening(obs.listeners, Proto.UDP)))
+
+
+def _all_failed(obs: Observations) -> bool:
+    return bool(obs.attempts) and len(_failed(obs)) == len(obs.attempts)
+
+
+def _reasons(obs: Observations) -> set[Reason]:
+    return {a.reason for a in _failed(obs)}
+
+
+def _exact_listeners(obs: Observations, proto: Proto, port: int) -> list[SocketRow]:
+    return [row for row in listening(obs.listeners, proto) if row.local_port == port]
+
+
+def _serving(obs: Observations, rows: list[SocketRow]) -> list[SocketRow]:
+    return [row for row in rows if any(serves(row, address) for address in obs.addresses)]
+
+
+def _other_proto(proto: Proto) -> Proto:
+    return Proto.UDP if proto == Proto.TCP else Proto.TCP
+
+
+# --- The rules, in order: each returns the sentence that justifies its cause, or None ----------------------
+
+
+def _dns_failed(obs: Observations) -> str | None:
+    if obs.resolve_error is None:
+        return None
+    return f"'{obs.host}' did not resolve to any address ({obs.resolve_error})."
+
+
+def _connected(obs: Observations) -> str | None:
+    good = [a for a in obs.attempts if _answered_ok(a, obs)]
+    if not good:
+        return None
+    first = good[0]
+    if first.state == PortState.OPEN_FILTERED:
+        return (f"A UDP server listens on {format_endpoint(first.address or obs.host, obs.port)}; it did not "
+                "answer the empty probe datagram, which UDP servers need not do.")
+    return f"The port answered: {describe_attempt(first)}."
+
+
+def _no_route(obs: Observations) -> str | None:
+    routes_failed = bool(obs.routes) and all(route.error for route in obs.routes)
+    if _all_failed(obs) and _reasons(obs) == {Reason.NET_UNREACH}:
+        return "Every attempt ended in 'network unreachable'."
+    if routes_failed and not any(a.state == PortState.OPEN for a in obs.attempts):
+        targets = ", ".join(route.address for route in obs.routes)
+        return f"This machine has no route to {targets} ({obs.routes[0].error})."
+    return None
+
+
+def _loopback_only(obs: Observations) -> str | None:
+    if not (obs.local_target and _all_failed(obs)):
+        return None
+    rows = _exact_listeners(obs, obs.proto, obs.port)
+    if _serving(obs, rows):
+        return None
+    loopback_rows = [row for row in rows if is_loopback(row.local_address)]
+    targets_not_loopback = all(not is_loopback(address) for address in obs.addresses)
+    if loopback_rows and targets_not_loopback:
+        bound = ", ".join(describe_row(row) for row in loopback_rows)
+        return (f"A server listens on port {obs.port}, but only on loopback ({bound}); "
+                f"{', '.join(obs.addresses)} is not a loopback address, so it is refused.")
+    return None
+
+
+def _other_family(obs: Observations) -> str | None:
+    if not (obs.local_target and _all_failed(obs)):
+        return None
+    rows = _exact_listeners(obs, obs.proto, obs.port)
+    if not rows or _serving(obs, rows):
+        return None
+    asked = {family_of(address) for address in obs.addresses}
+    other = [row for row in rows if family_of(row.local_address) not in asked]
+    if not other:
+        return None
+    bound = ", ".join(describe_row(row) for row in other)
+    asked_text = " and ".join(f"IPv{f}" for f in sorted(asked))
+    return (f"A server listens on port {obs.port} over IPv{family_of(other[0].local_address)} only "
+            f"({bound}), but {', '.join(obs.addresses)} is {asked_text}.")
+
+
+def _other_protocol(obs: Observations) -> str | None:
+    if not (obs.local_target and _all_failed(obs)):
+        return None
+    if _serving(obs, _exact_listeners(obs, obs.proto, obs.port)):
+        return None
+    other = _serving(obs, _exact_listeners(obs, _other_proto(obs.proto), obs.port))
+    if not other:
+        return None
+    return (f"You asked for {obs.proto.value.upper()}, but the server on port {obs.port} uses "
+            f"{_other_proto(obs.proto).value.upper()} ({describe_row(other[0])}).")
+
+
+def _near_port(obs: Observations) -> str | None:
+    if not (obs.local_target and _all_failed(obs)):
+        return None
+    if _exact_listeners(obs, obs.proto, obs.port):
+        return None
+    for candidate in near_ports(obs.port):
+        rows = _serving(obs, _exact_listeners(obs, obs.proto, candidate))
+        if rows:
+            return (f"Nothing listens on port {obs.port}, but a server listens on the nearby port "
+                    f"{candidate} ({describe_row(rows[0])}).")
+    return None
+
+
+def _local_firewall_rejects(obs: Observations) -> bool:
+    return obs.firewall is not None and any(rule.action == "reject" for rule in obs.firewall.rules)
+
+
+def _rejected(obs: Observations) -> str | None:
+    if not _all_failed(obs):
+        return None
+    for attempt in _failed(obs):
+        if attempt.reason == Reason.ADMIN_PROHIBITED and attempt.errno not in _LOCAL_DENIAL:
+            return f"An ICMP 'administratively prohibited' came back: {describe_attempt(attempt)}."
+        if attempt.reason == Reason.HOST_UNREACH and attempt.icmp_from is not None \
+                and attempt.icmp_from == attempt.address:
+            return ("The target itself answered 'host unreachable', which only a firewall rule on it "
+                    f"says: {describe_attempt(attempt)}.")
+        if attempt.proto == Proto.TCP and attempt.reason == Reason.PORT_UNREACH:
+            return ("A TCP connection got an ICMP port-unreachable; a closed TCP port answers with a reset, "
+                    f"so a firewall REJECT rule answered: {describe_attempt(attempt)}.")
+    refusals = {Reason.CONN_REFUSED, Reason.PORT_UNREACH}
+    if _reasons(obs) <= refusals and _local_firewall_rejects(obs):
+        assert obs.firewall is not None
+        rule = next(r for r in obs.firewall.rules if r.action == "reject")
+        return f"The refusal comes from this host's firewall: {rule.tool} {rule.text}"
+    return None
+
+
+_LOCAL_DENIAL = (errno_codes.EPERM, errno_codes.EACCES)
+
+
+def _refused(obs: Observations) -> str | None:
+    if not _all_failed(obs) or not (_reasons(obs) & {Reason.CONN_REFUSED, Reason.PORT_UNREACH}):
+        return None
+    refused = [a for a in _failed(obs) if a.reason in (Reason.CONN_REFUSED, Reason.PORT_UNREACH)]
+    facts = "; ".join(describe_attempt(a) for a in refused)
+    if obs.local_target and obs.listeners is not None:
+        proto = obs.proto.value.upper()
+        return f"This host answered, and no {proto} socket listens on port {obs.port}: {facts}."
+    return f"The host answered, but nothing accepts connections on port {obs.port}: {facts}."
+
+
+def _reset(obs: Observations) -> str | None:
+    if not _all_failed(obs) or Reason.RESET not in _reasons(obs):
+        return None
+    return "The connection was reset: " + "; ".join(describe_attempt(a) for a in _failed(obs)) + "."
+
+
+def _host_unreachable(obs: Observations) -> str | None:
+    if not _all_failed(obs) or Reason.HOST_UNREACH not in _reasons(obs):
+        return None
+    return "The host cannot be reached: " + "; ".join(describe_attempt(a) for a in _failed(obs)) + "."
+
+
+def _silent(obs: Observations) -> list[ProbeResult]:
+    return [a for a in _failed(obs) if a.reason == Reason.NO_RESPONSE]
+
+
+def _dropped(obs: Observations) -> str | None:
+    if not _all_failed(obs):
+        return None
+    local_denial = [a for a in _failed(obs) if a.errno in _LOCAL_DENIAL]
+    if local_denial:
+        return ("This machine refused to send the packet ('operation not permitted'): an OUTPUT rule of the "
+                "local firewall drops it.")
+    silent = _silent(obs)
+    if not silent:
+        return None
+    if obs.firewall is not None and obs.firewall.blocking_rules:
+        rule = obs.firewall.blocking_rules[0]
+        return f"No answer, and this host's firewall has a rule for the port: {rule.tool} {rule.text}"
+    if obs.firewall is not None and obs.firewall.default_policies and obs.local_target:
+        return f"No answer, and this host's firewall drops by default: {obs.firewall.default_policies[0]}."
+    if obs.local_target:
+        return "The target is this machine, so it is there: a silent port on it can only be a firewall."
+    answered = [a for a in obs.attempts if a.reason != Reason.NO_RESPONSE]
+    if answered:
+        return (f"The port is silent on {silent[0].address}, but the host answered on another address "
+                f"({describe_attempt(answered[0])}): it is there, and a firewall drops the port.")
+    if obs.neighbour_reachable:
+        return (f"No answer on port {obs.port}, but {silent[0].address} answered ARP / neighbour discovery "
+                "on the local link: the host is up, so a firewall drops the port.")
+    return None
+
+
+def _timed_out(obs: Observations) -> str | None:
+    if not _all_failed(obs) or not _silent(obs):
+        return None
+    return (f"No answer within {obs.timeout:g} s, and nothing shows whether the host is there: a firewall "
+            "that drops packets and an absent host look the same from here.")
+
+
+def _unexplained(obs: Observations) -> str | None:
+    if not obs.attempts:
+        return "No connection attempt could be made."
+    return "The attempt failed in a way netdiag does not know: " + \
+        "; ".join(describe_attempt(a) for a in obs.attempts) + "."
+
+
+Rule = tuple[Cause, Callable[[Observations], "str | None"]]
+
+RULES: tuple[Rule, ...] = (
+    (Cause.DNS_FAILURE, _dns_failed),
+    (Cause.OK, _connected),
+    (Cause.NO_ROUTE, _no_route),
+    (Cause.LOOPBACK_ONLY_BIND, _loopback_only),
+    (Cause.WRONG_ADDRESS_FAMILY, _other_family),
+    (Cause.PROTOCOL_MISMATCH, _other_protocol),
+    (Cause.NEAR_PORT, _near_port),
+    (Cause.FIREWALL_REJECT, _rejected),
+    (Cause.NOTHING_LISTENING, _refused),
+    (Cause.CONNECTION_RESET, _reset),
+    (Cause.HOST_UNREACHABLE, _host_unreachable),
+    (Cause.FIREWALL_DROP, _dropped),
+    (Cause.TIMEOUT, _timed_out),
+    (Cause.UNKNOWN, _unexplained),
+)
+
+
+def diagnose(obs: Observations) -> Diagnosis:
+    """Walk ``RULES`` in order; the first rule with a reason names the cause."""
+    from netdiag.core.diagnosis_steps import build_steps, specific_fixes
+
+    for cause, rule in RULES:
+        reason = rule(obs)
+        if reason is None:
+            continue
+        entry = explanation_for(cause)
+        host = obs.addresses[0] if obs.addresses and cause != Cause.DNS_FAILURE else obs.host
+        generic = tuple(fill_placeholders(fix, host=host, port=obs.port) for fix in entry.fixes)
+        fixes = tuple(dict.fromkeys(specific_fixes(cause, obs) + generic))
+        verdict = f"{entry.title}: {reason}" if cause != Cause.OK else reason
+        return Diagnosis(cause, verdict, _supporting_facts(obs, reason), fixes, build_steps(obs))
+    raise AssertionError("the last rule always speaks")  # pragma: no cover
+
+
+def _supporting_facts(obs: Observations, reason: str) -> tuple[str, ...]:
+    facts = [reason]
+    if len(obs.attempts) > 1:
+        facts.extend(f"Attempt: {describe_attempt(a)}." for a in obs.attempts)
+    if obs.listing_note and obs.local_target:
+        facts.append(f"The socket listing is incomplete: {obs.listing_note}")
+    return tuple(facts)

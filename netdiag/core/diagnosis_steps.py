@@ -1,0 +1,167 @@
+"""The checklist of ``netdiag explain HOST:PORT`` (one ``Step`` per check) and the target-specific fixes.
+
+Pure: built from ``Observations`` only. Step names are stable JSON values: ``resolve``, ``route``,
+``listeners``, ``connect``, ``firewall``, ``os-firewall``.
+"""
+
+from __future__ import annotations
+
+from netdiag.core.catalog import Cause
+from netdiag.core.diagnosis import (
+    Observations,
+    Step,
+    StepStatus,
+    describe_attempt,
+    describe_row,
+    family_of,
+    is_loopback,
+    listening,
+    near_ports,
+    serves,
+)
+from netdiag.core.probe import PortState, Proto
+from netdiag.core.targets import format_endpoint
+
+
+def build_steps(obs: Observations) -> tuple[Step, ...]:
+    steps = [_resolve_step(obs)]
+    if obs.resolve_error is None:
+        steps.extend([_route_step(obs), _listeners_step(obs), _connect_step(obs), _firewall_step(obs)])
+        hint = _os_firewall_step(obs)
+        if hint is not None:
+            steps.append(hint)
+    return tuple(steps)
+
+
+def _resolve_step(obs: Observations) -> Step:
+    if obs.resolve_error is not None:
+        return Step("resolve", StepStatus.FAILED, f"cannot resolve {obs.host}: {obs.resolve_error}")
+    if list(obs.addresses) == [obs.host]:
+        return Step("resolve", StepStatus.OK, f"{obs.host} is an address: no lookup needed")
+    families = ", ".join(f"IPv{family_of(a)} {a}" for a in obs.addresses)
+    return Step("resolve", StepStatus.OK, f"{obs.host} resolves to {families}")
+
+
+def _route_step(obs: Observations) -> Step:
+    if not obs.routes:
+        return Step("route", StepStatus.SKIPPED, "route not checked")
+    lines = []
+    for route in obs.routes:
+        if route.error:
+            lines.append(f"no route to {route.address}: {route.error}")
+        else:
+            local = " (this machine)" if route.interface and is_loopback(route.source_address or "") else ""
+            lines.append(f"to {route.address} from {route.source_address} via "
+                         f"{route.interface or 'an unknown interface'}{local}")
+    failed = sum(1 for route in obs.routes if route.error)
+    status = StepStatus.OK if not failed else StepStatus.FAILED if failed == len(obs.routes) \
+        else StepStatus.WARNING
+    return Step("route", status, lines[0], tuple(lines[1:]))
+
+
+def _listeners_step(obs: Observations) -> Step:
+    if not obs.local_target:
+        return Step("listeners", StepStatus.SKIPPED,
+                    "the target is another machine: its listening sockets cannot be seen from here")
+    if obs.listeners is None:
+        why = f": {obs.listing_note}" if obs.listing_note else ""
+        return Step("listeners", StepStatus.SKIPPED, f"could not list this machine's sockets{why}")
+    proto = obs.proto
+    exact = [row for row in listening(obs.listeners, proto) if row.local_port == obs.port]
+    serving = [row for row in exact if any(serves(row, a) for a in obs.addresses)]
+    details = tuple(f"listening: {describe_row(row)}" for row in exact)
+    if obs.listing_note:
+        details += (f"listing incomplete: {obs.listing_note}",)
+    if serving:
+        return Step("listeners", StepStatus.OK,
+                    f"{describe_row(serving[0])} listens and accepts {', '.join(obs.addresses)}", details)
+    if exact:
+        where = ", ".join(format_endpoint(row.local_address, obs.port) for row in exact)
+        summary = f"a {proto.value.upper()} server listens on port {obs.port}, but only on {where}"
+        return Step("listeners", StepStatus.FAILED, summary, details)
+    other = [row for row in listening(obs.listeners, Proto.UDP if proto == Proto.TCP else Proto.TCP)
+             if row.local_port == obs.port]
+    near = [row for row in listening(obs.listeners, proto) if row.local_port in near_ports(obs.port)]
+    extra = tuple(f"on the other protocol: {describe_row(row)}" for row in other) + \
+        tuple(f"on a nearby port: {describe_row(row)}" for row in near)
+    return Step("listeners", StepStatus.FAILED,
+                f"nothing listens on {proto.value.upper()} port {obs.port} on this machine", details + extra)
+
+
+def _connect_step(obs: Observations) -> Step:
+    if not obs.attempts:
+        return Step("connect", StepStatus.SKIPPED, "no connection attempted")
+    lines = tuple(describe_attempt(a) for a in obs.attempts)
+    opened = [a for a in obs.attempts if a.state in (PortState.OPEN,)]
+    udp_silent = obs.proto == Proto.UDP and all(a.state == PortState.OPEN_FILTERED for a in obs.attempts)
+    verb = "UDP probe" if obs.proto == Proto.UDP else "connect"
+    if len(opened) == len(obs.attempts):
+        status = StepStatus.OK
+    elif opened or udp_silent:
+        status = StepStatus.WARNING
+    else:
+        status = StepStatus.FAILED
+    return Step("connect", status, f"{verb}: {lines[0]}", lines[1:])
+
+
+def _firewall_step(obs: Observations) -> Step:
+    fw = obs.firewall
+    scope = "this host's rules (this network namespace's; the server's own firewall can differ)" \
+        if not obs.local_target else "this host's rules (rules are per network namespace)"
+    if fw is None:
+        return Step("firewall", StepStatus.SKIPPED, "firewall not read")
+    if not fw.readable:
+        return Step("firewall", StepStatus.WARNING, f"cannot read the firewall: {fw.note}", (scope,))
+    details = tuple(f"{rule.tool}: {rule.text}" for rule in fw.rules) + fw.default_policies + (scope,)
+    tools = "/".join(fw.tools) or "firewall"
+    if fw.blocking_rules:
+        rule = fw.blocking_rules[0]
+        return Step("firewall", StepStatus.FAILED, f"{rule.tool} {rule.action}s port {obs.port}: {rule.text}",
+                    details)
+    if fw.default_policies:
+        return Step("firewall", StepStatus.WARNING,
+                    f"no {tools} rule for port {obs.port}, but {fw.default_policies[0]}", details)
+    return Step("firewall", StepStatus.OK, f"no {tools} rule blocks port {obs.port}", details)
+
+
+def _os_firewall_step(obs: Observations) -> Step | None:
+    if obs.platform == "windows":
+        return Step("os-firewall", StepStatus.SKIPPED,
+                    "Windows Defender Firewall is not read: check its inbound rules for the port",
+                    ("PowerShell: Get-NetFirewallRule -Direction Inbound -Enabled True | "
+                     f"Get-NetFirewallPortFilter | Where-Object LocalPort -eq {obs.port}",
+                     f"Test from the client: Test-NetConnection {obs.host} -Port {obs.port}"))
+    if obs.platform == "macos":
+        return Step("os-firewall", StepStatus.SKIPPED,
+                    "the macOS application firewall is not read: it filters per program, not per port",
+                    ("/usr/libexec/ApplicationFirewall/socketfilterfw --getglobalstate",
+                     "/usr/libexec/ApplicationFirewall/socketfilterfw --listapps",
+                     "pf rules: sudo pfctl -sr"))
+    return None
+
+
+def specific_fixes(cause: Cause, obs: Observations) -> tuple[str, ...]:
+    """Fixes that name this target's real addresses and ports, shown before the catalog's general ones."""
+    rows = listening(obs.listeners, obs.proto)
+    same_port = [row for row in rows if row.local_port == obs.port]
+    if cause == Cause.LOOPBACK_ONLY_BIND and same_port:
+        bound = same_port[0]
+        return (f"Connect to {format_endpoint(bound.local_address, obs.port)} from this machine, or restart "
+                f"the server bound to 0.0.0.0:{obs.port} to accept {', '.join(obs.addresses)}.",)
+    if cause == Cause.WRONG_ADDRESS_FAMILY and same_port:
+        bound = same_port[0]
+        wildcard = "[::]" if family_of(bound.local_address) == 4 else "0.0.0.0"
+        return (f"Connect to {format_endpoint(bound.local_address, obs.port)} (the address the server uses), "
+                f"or make the server listen on {wildcard}:{obs.port} as well.",)
+    if cause == Cause.NEAR_PORT:
+        for candidate in near_ports(obs.port):
+            if any(row.local_port == candidate for row in rows):
+                return (f"Use port {candidate}: netdiag connect {format_endpoint(obs.host, candidate)}",
+                        f"Or restart the server on port {obs.port}.")
+    if cause == Cause.PROTOCOL_MISMATCH:
+        flag = "" if obs.proto == Proto.UDP else " --udp"
+        return (f"Use the server's protocol: netdiag explain {format_endpoint(obs.host, obs.port)}{flag}",)
+    if cause == Cause.NOTHING_LISTENING and obs.local_target:
+        return (f"Start the server on port {obs.port}, for example: netdiag listen "
+                f"{format_endpoint(obs.addresses[0] if obs.addresses else '127.0.0.1', obs.port)}",)
+    return ()
