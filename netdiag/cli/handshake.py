@@ -1,18 +1,189 @@
-"""`netdiag handshake`: placeholder until its issue lands (see the issue tracker)."""
+"""`netdiag handshake`: capture a real TCP connection and draw it as a sequence diagram.
+
+Only typer and cheap core modules are imported here; scapy (through ``netdiag.adapters.capture``) and the
+renderer are imported inside the command, so no other command and no ``--help`` ever loads scapy.
+"""
 
 from __future__ import annotations
 
+import json
+from typing import Annotated
+
 import typer
 
-from netdiag.core.failures import UsageError
+from netdiag.cli.common import ReportFormat, ReportFormatOption, examples, output
+from netdiag.core.catalog import Cause, explanation_for
+from netdiag.core.failures import NetworkFailure, UsageError
+from netdiag.core.targets import format_endpoint, parse_endpoint
+
+HELP = """Capture a TCP handshake and draw it as a sequence diagram.
+
+Active (HOST:PORT): netdiag starts a capture, connects (the client socket is bound first, so the capture
+names the exact connection), optionally sends --message, closes, and draws every segment: the handshake
+(SYN, SYN-ACK, ACK), the data, and the teardown (FIN/ACK or RST). Sequence numbers are relative (the SYN
+is seq=0, as in Wireshark); --absolute shows the real ones, as tcpdump -S does. A refused port shows
+SYN -> RST,ACK; a filtered one shows the SYN retransmitted with growing gaps until --timeout.
+
+Passive (--watch PORT): print each new connection to or from PORT as it happens, until Ctrl-C or --count.
+
+Capturing needs root or CAP_NET_RAW (sudo, or setcap on the interpreter).
+
+Exit codes: 0 accepted (watch: stopped normally), 1 refused, filtered or reset, 2 usage error,
+3 no capture privileges (or capture unavailable).
+"""
+
+EPILOG = examples(
+    "sudo netdiag handshake 127.0.0.1:8000",
+    "sudo netdiag handshake localhost:8000 --message 'hello' --absolute",
+    "sudo netdiag handshake 127.0.0.1:8000 --format json --pcap handshake.pcap",
+    "sudo netdiag handshake 127.0.0.1:9 --timeout 3",
+    "sudo netdiag handshake --watch 8000 --count 5",
+)
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        name="handshake",
-        help="Capture a TCP handshake and draw it as a sequence diagram.",
-    )(handshake_command)
+    app.command(name="handshake", help=HELP, epilog=EPILOG)(handshake_command)
 
 
-def handshake_command() -> None:
-    raise UsageError("netdiag handshake is not available yet.")
+def handshake_command(
+    target: Annotated[str | None, typer.Argument(metavar="[HOST:PORT]", show_default=False,
+                                                 help="Where to connect (active mode).")] = None,
+    watch: Annotated[int | None, typer.Option("--watch", "-w", metavar="PORT", min=1, max=65535,
+                                              help="Watch connections to/from PORT instead.")] = None,
+    message: Annotated[str | None, typer.Option("--message", "-m",
+                                                help="Send this text and a newline.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", "-t", min=0.01, max=600,
+                                           help="Seconds to wait for the handshake and the reply.")] = 5.0,
+    absolute: Annotated[bool, typer.Option("--absolute", "-S",
+                                           help="Absolute sequence numbers (as tcpdump -S).")] = False,
+    fmt: ReportFormatOption = ReportFormat.text,
+    pcap: Annotated[str | None, typer.Option("--pcap", metavar="FILE",
+                                             help="Also write the captured segments to a pcap file.")] = None,
+    iface: Annotated[str | None, typer.Option("--iface", "-i",
+                                              help="Capture on this interface.")] = None,
+    count: Annotated[int | None, typer.Option("--count", "-c", min=1,
+                                              help="Watch: stop after N connections have ended.")] = None,
+) -> None:
+    if (target is None) == (watch is None):
+        raise UsageError("Give either HOST:PORT (connect and capture) or --watch PORT (watch), not both "
+                         "and not neither. Example: netdiag handshake 127.0.0.1:8000")
+    if watch is not None:
+        if message is not None or pcap is not None:
+            raise UsageError("--message and --pcap apply to the active mode (HOST:PORT), not to --watch.")
+        watch_connections(watch, iface=iface, count=count, absolute=absolute, fmt=fmt)
+        return
+    assert target is not None
+    if count is not None:
+        raise UsageError("--count applies to --watch only.")
+    capture_and_draw(target, message=message, timeout=timeout, absolute=absolute, fmt=fmt, pcap=pcap,
+                     iface=iface)
+
+
+def capture_and_draw(target: str, *, message: str | None, timeout: float, absolute: bool,
+                     fmt: ReportFormat, pcap: str | None, iface: str | None) -> None:
+    """The active mode: capture one connection, draw it, and end with the exit status it deserves."""
+    endpoint = parse_endpoint(target)
+    from netdiag.adapters import capture
+    from netdiag.core.handshake import Outcome, analyse_connection
+    from netdiag.render.records import to_json
+    from netdiag.render.sequence import analysis_document, render_diagram
+
+    address = capture.resolve_target(endpoint.host)
+    payload = (message + "\n").encode() if message is not None else None
+    result = capture.capture_connection(address, endpoint.port, interface=iface, message=payload,
+                                        timeout=timeout, keep_packets=pcap is not None)
+    out = output()
+    if pcap is not None:
+        capture.write_pcap(result.packets, pcap)
+    server = format_endpoint(address, endpoint.port)
+    if not result.segments:
+        _no_segments(result, server)
+    analysis = analyse_connection(result.segments, client=result.client, server=result.server,
+                                  waited=result.waited)
+    if fmt is ReportFormat.json:
+        out.data(to_json(analysis_document(analysis, interface=result.interface)))
+    else:
+        out.info(f"Captured on {result.interface}: {format_endpoint(*result.client)} -> {server}")
+        for line in render_diagram(analysis, absolute=absolute,
+                                   paint=lambda text, style: out.style(text, style)):
+            out.data(line)
+    if result.missed:
+        out.warn(f"the kernel counted {result.missed} more segment(s) on this connection than the "
+                 "capture holds; the diagram may be incomplete (a busy machine drops packets).")
+    if pcap is not None:
+        out.info(f"Wrote {len(result.packets)} packets to {pcap} (open it with tcpdump -r or Wireshark).")
+    failures = {
+        Outcome.REFUSED: (f"Connection to {server} refused: the SYN was answered with RST,ACK.",
+                          Cause.NOTHING_LISTENING),
+        Outcome.FILTERED: (f"No answer from {server} in {result.waited:.1f} s: the SYN was never answered "
+                           "(filtered).", Cause.TIMEOUT),
+        Outcome.RESET: (f"The connection to {server} was reset (RST).", Cause.CONNECTION_RESET),
+        Outcome.INCOMPLETE: (f"The handshake with {server} did not complete.", Cause.UNKNOWN),
+    }
+    if analysis.outcome in failures:
+        text, cause = failures[analysis.outcome]
+        raise NetworkFailure(text, explanation=explanation_for(cause))
+
+
+def _no_segments(result: object, server: str) -> None:
+    from netdiag.adapters.capture import ConnectionCapture, ConnectStatus
+
+    assert isinstance(result, ConnectionCapture)
+    if result.status is ConnectStatus.UNREACHABLE:
+        raise NetworkFailure(f"Cannot reach {server}: {result.os_error}.",
+                             explanation=explanation_for(Cause.HOST_UNREACHABLE))
+    raise NetworkFailure(
+        f"The capture on {result.interface} saw no segment of the connection to {server} (the socket "
+        f"said: {result.status.value}). Is {result.interface} the interface the traffic uses? "
+        "Try --iface.", explanation=explanation_for(Cause.UNKNOWN))
+
+
+def watch_connections(port: int, *, iface: str | None, count: int | None, absolute: bool,
+                      fmt: ReportFormat) -> None:
+    """The passive mode: print each new connection on ``port`` as it opens and when it ends."""
+    from netdiag.adapters import capture
+    from netdiag.core.handshake import ConnectionTracker, WatchEventKind
+
+    out = output()
+    tracker = ConnectionTracker()
+    ended = 0
+    interfaces = [iface] if iface else None
+    try:
+        with capture.watch_port(port, interfaces) as watch:
+            out.info(f"Watching TCP port {port} on {', '.join(watch.interfaces)}: each new connection "
+                     "appears as it happens (Ctrl-C to stop).")
+            while count is None or ended < count:
+                segment = watch.next_segment(0.2)
+                if segment is None:
+                    continue
+                for event in tracker.feed(segment):
+                    _print_event(event, absolute=absolute, fmt=fmt)
+                    if event.kind is WatchEventKind.ENDED:
+                        ended += 1
+    except KeyboardInterrupt:
+        out.info(f"Stopped: {ended} connection(s) seen to the end.")
+
+
+def _print_event(event: object, *, absolute: bool, fmt: ReportFormat) -> None:
+    from netdiag.core.handshake import WatchEvent, WatchEventKind
+    from netdiag.render.sequence import render_header, render_rows, segment_record, summary_record
+
+    assert isinstance(event, WatchEvent)
+    out = output()
+    analysis = event.analysis
+    if fmt is ReportFormat.json:
+        out.data(json.dumps({"event": event.kind.value,
+                             "segments": [segment_record(r) for r in event.new_rows],
+                             "summary": summary_record(analysis)}))
+        return
+    width = 72
+    if event.kind is WatchEventKind.OPENED:
+        out.data("")
+        out.data(render_header(analysis, width))
+    for line in render_rows(event.new_rows, absolute=absolute, width=width,
+                            paint=lambda text, style: out.style(text, style)):
+        out.data(line)
+    if event.kind is WatchEventKind.OPENED and analysis.handshake_rtt is not None:
+        out.data(f"{'':13}handshake done, RTT {analysis.handshake_rtt * 1000:.3f} ms")
+    if event.kind is WatchEventKind.ENDED:
+        out.data(f"{'':13}Reading: {analysis.reading}")
