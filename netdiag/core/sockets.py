@@ -1,8 +1,99 @@
-"""Socket rows as ``ss`` shows them: the shared data type of ``sockets``, ``explain`` and the tour."""
+"""Socket rows as ``ss`` shows them: the shared data type of ``sockets``, ``explain`` and the tour.
+
+A row is one kernel socket seen from this machine. The adapters (psutil everywhere, netlink sock_diag on
+Linux) fill rows; everything here is pure so filters, summaries and the ``--watch`` diff can be tested
+without a socket. State words follow ``ss`` (``LISTEN``, ``TIME_WAIT``, ``UNCONN`` ...) with ``-``
+written ``_`` and one exception: ``ESTAB`` is written ``ESTABLISHED``, the word the lab's ``netstat``
+uses and the one students search for.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any
+
+# The documented, stable JSON keys of ``netdiag sockets --format json`` (docs/sockets.md), in order.
+SOCKET_FIELDS: tuple[str, ...] = (
+    "proto", "family", "local_address", "local_port", "remote_address", "remote_port", "state", "pid",
+    "process",
+)
+
+
+class SocketState(str, Enum):
+    """Socket states in ss's words (``-`` written ``_``; ``ESTAB`` written ``ESTABLISHED``)."""
+
+    ESTABLISHED = "ESTABLISHED"
+    SYN_SENT = "SYN_SENT"
+    SYN_RECV = "SYN_RECV"
+    FIN_WAIT_1 = "FIN_WAIT_1"
+    FIN_WAIT_2 = "FIN_WAIT_2"
+    TIME_WAIT = "TIME_WAIT"
+    UNCONN = "UNCONN"
+    CLOSE_WAIT = "CLOSE_WAIT"
+    LAST_ACK = "LAST_ACK"
+    LISTEN = "LISTEN"
+    CLOSING = "CLOSING"
+    UNKNOWN = "UNKNOWN"
+
+
+# Linux's TCP state numbers (include/net/tcp_states.h), as /proc/net/tcp and sock_diag report them.
+# TCP_CLOSE (7) is what ss calls UNCONN; TCP_NEW_SYN_RECV (12) is a request socket ss shows as SYN-RECV.
+KERNEL_TCP_STATES: dict[int, SocketState] = {
+    1: SocketState.ESTABLISHED,
+    2: SocketState.SYN_SENT,
+    3: SocketState.SYN_RECV,
+    4: SocketState.FIN_WAIT_1,
+    5: SocketState.FIN_WAIT_2,
+    6: SocketState.TIME_WAIT,
+    7: SocketState.UNCONN,
+    8: SocketState.CLOSE_WAIT,
+    9: SocketState.LAST_ACK,
+    10: SocketState.LISTEN,
+    11: SocketState.CLOSING,
+    12: SocketState.SYN_RECV,
+}
+
+# psutil's status strings (psutil.CONN_*) in our words.
+PSUTIL_STATES: dict[str, SocketState] = {
+    "ESTABLISHED": SocketState.ESTABLISHED,
+    "SYN_SENT": SocketState.SYN_SENT,
+    "SYN_RECV": SocketState.SYN_RECV,
+    "FIN_WAIT1": SocketState.FIN_WAIT_1,
+    "FIN_WAIT2": SocketState.FIN_WAIT_2,
+    "TIME_WAIT": SocketState.TIME_WAIT,
+    "CLOSE": SocketState.UNCONN,
+    "CLOSE_WAIT": SocketState.CLOSE_WAIT,
+    "LAST_ACK": SocketState.LAST_ACK,
+    "LISTEN": SocketState.LISTEN,
+    "CLOSING": SocketState.CLOSING,
+    "BOUND": SocketState.UNCONN,  # Solaris/AIX wording
+    "IDLE": SocketState.UNCONN,
+}
+
+# Every spelling a user (or ss, netstat, psutil) may use for a state, lower case, ``-`` as ``_``.
+_STATE_ALIASES: dict[str, SocketState] = {
+    **{state.value.lower(): state for state in SocketState},
+    **{name.lower(): state for name, state in PSUTIL_STATES.items()},
+    "estab": SocketState.ESTABLISHED,
+    "syn_recv": SocketState.SYN_RECV,
+    "syn_received": SocketState.SYN_RECV,
+    "listening": SocketState.LISTEN,
+    "close": SocketState.UNCONN,
+    "closed": SocketState.UNCONN,
+    "unconnected": SocketState.UNCONN,
+}
+
+
+def parse_state(word: str) -> SocketState | None:
+    """The state a word names in any common spelling (``estab``, ``TIME-WAIT``, ``fin_wait1``), or None."""
+    return _STATE_ALIASES.get(word.strip().lower().replace("-", "_"))
+
+
+def state_words() -> list[str]:
+    """The state words users can type, for help and error messages."""
+    return [s.value for s in SocketState if s is not SocketState.UNKNOWN]
 
 
 @dataclass(frozen=True)
@@ -23,3 +114,54 @@ class SocketRow:
     state: str
     pid: int | None
     process: str | None
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON object of this row (keys in ``SOCKET_FIELDS`` order)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SocketListing:
+    """What a listing found, and whether it is everything.
+
+    ``complete`` is False when the OS hid something (owners of other users' sockets without root, or only
+    the user's own processes on macOS); ``note`` says what is missing and how to see it.
+    """
+
+    rows: list[SocketRow]
+    complete: bool = True
+    note: str | None = None
+
+
+# Sockets that legitimately have no owning process: the kernel keeps them after close().
+OWNERLESS_STATES = frozenset({SocketState.TIME_WAIT.value})
+
+
+def udp_state(remote_address: str | None) -> SocketState:
+    """UDP has no states; ss calls a connected UDP socket ESTAB and any other UNCONN."""
+    return SocketState.ESTABLISHED if remote_address else SocketState.UNCONN
+
+
+def sort_key(row: SocketRow) -> tuple[Any, ...]:
+    """A stable, readable order: protocol, then local port, address, peer."""
+    return (row.proto, row.local_port or 0, row.family, row.local_address, row.remote_address or "",
+            row.remote_port or 0, row.pid or 0)
+
+
+def sorted_rows(rows: Iterable[SocketRow]) -> list[SocketRow]:
+    return sorted(rows, key=sort_key)
+
+
+def format_endpoint(address: str | None, port: int | None) -> str:
+    """``127.0.0.1:8000``, ``[::1]:8000``, ``*`` parts where nothing is bound or connected, paths as is."""
+    if port is None:
+        return address or "*"
+    host = address or "*"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def unowned_count(rows: Iterable[SocketRow]) -> int:
+    """Rows whose owner is unknown although they should have one (not TIME_WAIT)."""
+    return sum(1 for row in rows if row.pid is None and row.state not in OWNERLESS_STATES)
