@@ -1,9 +1,12 @@
-"""The ``netdiag`` command: the root callback, command registration, and the one error boundary.
+"""The ``netdiag`` command: the root callback, lazy command loading, and the one error boundary.
 
-Commands are registered in the order a newcomer needs them, and ``netdiag --help`` lists them in that
-order, each with its first example. Each command module imports only typer and cheap core modules at
-import time; psutil, scapy and the adapters are imported inside the command, so ``netdiag --help`` and
-``netdiag --version`` stay fast (bench/startup.py measures it).
+Start-up is a feature: ``netdiag --help`` and ``--version`` must cost little more than importing typer
+(bench/startup.py measures it). So the command modules are not imported here. ``COMMANDS`` names each
+command, its module, a one-line summary and a first example, in the order a newcomer needs them; the root
+help is made from that table alone, and a command's module is imported (and its typer command built) only
+when that command runs, shows its help, or is completed. ``netdiag probe`` therefore never pays for
+``listen`` or ``handshake``. tests/cli/test_conventions.py checks that every summary's example parses
+against the real command.
 
 Exit codes (``netdiag.core.exit_status.ExitStatus``; docs/exit-codes.md is generated from it):
 ``NetdiagError`` subclasses carry their own; click usage errors are 2; Ctrl-C anywhere is 130 without a
@@ -14,8 +17,10 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import sys
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
+from importlib import import_module
 from textwrap import wrap
 from typing import Annotated, Any, NoReturn
 
@@ -23,18 +28,7 @@ import typer
 from typer.core import TyperGroup
 
 from netdiag import __version__
-from netdiag.cli import (
-    connect,
-    explain,
-    handshake,
-    interfaces,
-    listen,
-    load,
-    probe,
-    sockets,
-    tour,
-)
-from netdiag.cli.common import configure_output, first_example, output
+from netdiag.cli.common import configure_output, output
 from netdiag.core.exit_status import ExitStatus
 from netdiag.core.failures import NetdiagError, NetworkFailure, PrivilegeError
 
@@ -50,8 +44,41 @@ EPILOG = """Exit codes: 0 ok, 1 the network said no (refused, timed out, filtere
 `netdiag COMMAND --help` shows a command's options and more examples. Colour only on a terminal;
 NO_COLOR or --no-color turn it off."""
 
+
+@dataclass(frozen=True)
+class CommandEntry:
+    """One command as the root help shows it; ``module`` (netdiag.cli.NAME) holds its ``register(app)``."""
+
+    name: str
+    summary: str
+    example: str
+
+    @property
+    def module(self) -> str:
+        return f"netdiag.cli.{self.name}"
+
+
 # Newcomer order: see it work, run the lab, look at sockets, then diagnose, then go deeper.
-COMMAND_MODULES = (tour, listen, connect, sockets, interfaces, probe, explain, handshake, load)
+COMMANDS: tuple[CommandEntry, ...] = (
+    CommandEntry("tour", "Watch a server, a client and their sockets (loopback only).",
+                 "netdiag tour --pause"),
+    CommandEntry("listen", "Run a lab server: echo, reply, greet, chat or sink; TCP or UDP.",
+                 "netdiag listen 8000 --mode echo"),
+    CommandEntry("connect", "Connect to a server, send lines, print the replies.",
+                 "netdiag connect 127.0.0.1:8000 --message hello"),
+    CommandEntry("sockets", "Every socket, its state and its process, like ss / netstat -an.",
+                 "netdiag sockets --listening"),
+    CommandEntry("interfaces", "Interfaces, and the address others should use to reach you.",
+                 "netdiag interfaces"),
+    CommandEntry("probe", "Probe TCP/UDP ports: open, closed or filtered, and why.",
+                 "netdiag probe 127.0.0.1:22,80,8000-8010"),
+    CommandEntry("explain", "Diagnose a failed connection, or explain a pasted error.",
+                 "netdiag explain 127.0.0.1:8000"),
+    CommandEntry("handshake", "Capture a TCP handshake and draw it (needs root).",
+                 "sudo netdiag handshake 127.0.0.1:8000"),
+    CommandEntry("load", "Load an echo server with N clients for a bounded time.",
+                 "netdiag load 127.0.0.1:8000 --clients 100"),
+)
 
 # errno values that are network events even when no adapter translated them (the safety net below).
 _NETWORK_ERRNOS = frozenset(
@@ -60,26 +87,76 @@ _NETWORK_ERRNOS = frozenset(
 )
 
 
+def build_command(entry: CommandEntry) -> Any:
+    """Import the command's module and build its click command, with the root's help conventions."""
+    module = import_module(entry.module)
+    single = typer.Typer(rich_markup_mode=None, add_completion=False)
+    module.register(single)
+    command = typer.main.get_command(single)
+    nested = getattr(command, "commands", None)
+    if nested is not None:  # a module that registered a group, or several commands: take ours
+        command = nested[entry.name]
+    command.name = entry.name
+    return command
+
+
+class LazyCommands(MutableMapping[str, Any]):
+    """The root group's commands: names known up front, each built on first use."""
+
+    def __init__(self, entries: tuple[CommandEntry, ...]) -> None:
+        self._entries = {entry.name: entry for entry in entries}
+        self._built: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            self._built[name] = build_command(self._entries[name])  # KeyError for unknown names
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._built[name] = command
+        self._entries.setdefault(name, CommandEntry(name, "", ""))
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
+        self._built.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entry(self, name: str) -> CommandEntry:
+        return self._entries[name]
+
+
 class NetdiagGroup(TyperGroup):
-    """The root command group: newcomer-ordered command list with examples, and a quiet closed pipe."""
+    """The root group: lazily built commands, a newcomer-ordered help with examples, a quiet closed pipe."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        extra = kwargs.pop("commands", None) or {}
+        super().__init__(**kwargs)
+        self.commands = LazyCommands(COMMANDS)
+        for name, command in dict(extra).items():  # commands registered on `app` directly (tests)
+            self.commands[name] = command
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
-        """List each command with its one-line help and, under it, its first example."""
-        commands = [(name, self.commands[name]) for name in self.list_commands(ctx)
-                    if not self.commands[name].hidden]
-        if not commands:
-            return
-        name_width = max(len(name) for name, _ in commands) + 2
+        """List each command with its one-line summary and, under it, an example (no module imported)."""
+        commands: LazyCommands = self.commands  # type: ignore[assignment]
+        entries = [commands.entry(name) for name in commands]
+        name_width = max(len(entry.name) for entry in entries) + 2
         text_width = max(formatter.width - formatter.current_indent - name_width - 2, 30)
         with formatter.section("Commands, in the order you will need them"):
-            for name, command in commands:
-                summary = wrap(command.get_short_help_str(limit=300), text_width) or [""]
-                formatter.write_text(f"{name:<{name_width}}{summary[0]}")
+            for entry in entries:
+                summary = wrap(entry.summary, text_width) or [""]
+                formatter.write_text(f"{entry.name:<{name_width}}{summary[0]}")
                 for line in summary[1:]:
                     formatter.write_text(f"{'':<{name_width}}{line}")
-                example = first_example(name, command.epilog)
-                if example:
-                    formatter.write_text(f"{'':<{name_width}}$ {example}")
+                if entry.example:
+                    formatter.write_text(f"{'':<{name_width}}$ {entry.example}")
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         try:  # --help and --version print while the context is made
@@ -127,10 +204,6 @@ def root(
     configure_output(no_color=no_color)
 
 
-for module in COMMAND_MODULES:
-    module.register(app)
-
-
 def run(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn every deliberate failure into a message and an exit code."""
     try:
@@ -161,11 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return int(ExitStatus.OK)
-    except (ConnectionError, TimeoutError, socket.gaierror) as exc:
-        # Safety net: an adapter should have translated this. Still a network event: explain, no traceback.
-        return _report_untranslated(exc)
     except OSError as exc:
-        if exc.errno in _NETWORK_ERRNOS or isinstance(exc, PermissionError):
+        # Safety net: an adapter should have translated this. A network event still gets no traceback.
+        if _is_network_event(exc):
             return _report_untranslated(exc)
         raise
     return result if isinstance(result, int) else int(ExitStatus.OK)
@@ -178,6 +249,16 @@ def _report(err: NetdiagError) -> None:
         out.explanation(err.explanation)
 
 
+def _is_name_error(exc: OSError) -> bool:
+    socket_module = sys.modules.get("socket")  # a gaierror means socket is loaded: no import at start-up
+    return socket_module is not None and isinstance(exc, socket_module.gaierror)
+
+
+def _is_network_event(exc: OSError) -> bool:
+    return (isinstance(exc, (ConnectionError, TimeoutError, PermissionError)) or _is_name_error(exc)
+            or exc.errno in _NETWORK_ERRNOS)
+
+
 def _report_untranslated(exc: OSError) -> int:
     from netdiag.core.catalog import Cause, classify_os_error, explanation_for
 
@@ -185,7 +266,7 @@ def _report_untranslated(exc: OSError) -> int:
         failure: NetdiagError = PrivilegeError(
             f"Permission denied: {exc.strerror or exc}. Run it with sudo, or as a user allowed to do this."
         )
-    elif isinstance(exc, socket.gaierror):
+    elif _is_name_error(exc):
         failure = NetworkFailure(f"Name not resolved: {exc}", explanation=explanation_for(Cause.DNS_FAILURE))
     else:
         cause = classify_os_error(exc.errno, "connect", timed_out=isinstance(exc, TimeoutError))

@@ -12,7 +12,7 @@ import pytest
 from helpers.cli import NETDIAG, netdiag_env, run_netdiag
 
 from netdiag.cli.common import example_command, example_lines, examples, first_example, runs_command
-from netdiag.cli.main import COMMAND_MODULES, app
+from netdiag.cli.main import COMMANDS, app
 from netdiag.core.exit_status import ExitStatus
 from netdiag.render.output import Output, colour_wanted
 
@@ -40,13 +40,55 @@ def test_root_help_lists_every_command_in_newcomer_order_with_an_example() -> No
     section = result.stdout.split("Commands, in the order you will need them:", 1)[1]
     starts = [section.index(f"\n  {name} ") for name in NEWCOMER_ORDER]
     assert starts == sorted(starts)
-    assert "\n              $ netdiag tour" in section
+    assert "\n              $ netdiag tour --pause" in section
     assert "Exit codes: 0 ok, 1 the network said no" in result.stdout
 
 
-def test_command_modules_are_registered_in_newcomer_order() -> None:
-    assert [m.__name__.rsplit(".", 1)[1] for m in COMMAND_MODULES] == NEWCOMER_ORDER
-    assert list(_commands()) == NEWCOMER_ORDER
+def test_commands_are_listed_in_newcomer_order_and_each_module_registers_its_command() -> None:
+    assert [entry.name for entry in COMMANDS] == NEWCOMER_ORDER
+    commands = _commands()
+    assert list(commands) == NEWCOMER_ORDER
+    for name, command in commands.items():
+        assert command.name == name  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("entry", COMMANDS, ids=lambda e: e.name)
+def test_root_help_example_runs_its_command_and_parses(entry: object) -> None:
+    import typer
+
+    name, example = entry.name, entry.example  # type: ignore[attr-defined]
+    assert runs_command(example, name)
+    args = _example_arguments(example)
+    parent = typer.main.get_command(app).make_context("netdiag", [name], resilient_parsing=True)
+    command = _commands()[name]
+    with command.make_context(name, args[1:], parent=parent) as context:  # type: ignore[attr-defined]
+        assert context.command is command
+
+
+def test_help_and_version_import_no_command_module() -> None:
+    """The root help is made from the COMMANDS table: no command module (nor its core imports) loads."""
+    probe = (
+        "import sys, contextlib, io\n"
+        "from netdiag.cli.main import main\n"
+        "for args in (['--help'], ['--version']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()): main(args)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('netdiag.cli.') and m not in\n"
+        "             ('netdiag.cli.main', 'netdiag.cli.common')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_running_one_command_imports_only_that_command_module() -> None:
+    probe = (
+        "import sys, contextlib, io\n"
+        "from netdiag.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()): main(['load', '--help'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith('netdiag.cli.') and m not in\n"
+        "             ('netdiag.cli.main', 'netdiag.cli.common')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "['netdiag.cli.load']", result.stderr
 
 
 @pytest.mark.parametrize("name", NEWCOMER_ORDER)

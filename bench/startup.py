@@ -1,0 +1,104 @@
+"""Start-up time of `netdiag --help` and `netdiag --version`, as whole processes, against `import typer`.
+
+Target (issue 5): each at most 1.5x the wall time of `python -c "import typer"` (the floor for any typer
+CLI), measured in the same run. Runs are interleaved (one of each per round) so a busy machine slows all
+of them alike; the median of many rounds is reported, with the ratio to the typer reference.
+
+    ./dev bench startup [--rounds 40]
+
+It also checks, once, that neither command imported scapy, psutil or tabulate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TARGET_RATIO = 1.5
+HEAVY = ("scapy", "psutil", "tabulate")
+
+
+def _netdiag_script() -> str:
+    script = Path(sys.executable).with_name("netdiag")
+    return str(script) if script.exists() else ""
+
+
+def cases() -> dict[str, list[str]]:
+    script = _netdiag_script()
+    found = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        'python -c "import typer" (reference)': [sys.executable, "-c", "import typer"],
+        "python -m netdiag --help": [sys.executable, "-m", "netdiag", "--help"],
+        "python -m netdiag --version": [sys.executable, "-m", "netdiag", "--version"],
+    }
+    if script:
+        found["netdiag --help"] = [script, "--help"]
+        found["netdiag --version"] = [script, "--version"]
+    return found
+
+
+def time_once(argv: list[str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    # No timeout here: with one, Popen.wait polls with sleeps of up to 50 ms and quantises the result.
+    returncode = subprocess.call(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if returncode != 0:
+        raise SystemExit(f"{argv} exited {returncode}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def heavy_modules(args: list[str]) -> list[str]:
+    probe = (
+        f"import sys; from netdiag.cli.main import main; main({args!r}); "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    return eval(result.stdout.strip().splitlines()[-1])  # a list literal we printed ourselves
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=40, help="runs of each command (default 40)")
+    options = parser.parse_args()
+
+    commands = cases()
+    for argv in commands.values():  # warm the page cache and .pyc files
+        time_once(argv)
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(options.rounds):
+        for name, argv in commands.items():
+            wall, cpu = time_once(argv)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+
+    reference_name = 'python -c "import typer" (reference)'
+    reference = statistics.median(walls[reference_name])
+    reference_cpu = statistics.median(cpus[reference_name])
+    print(f"{options.rounds} rounds, median per whole process (Python {sys.version.split()[0]})")
+    print(f"{'command':<40} {'wall ms':>8} {'min ms':>7} {'ratio':>6} {'cpu ms':>7} {'ratio':>6}")
+    worst = 0.0
+    for name in commands:
+        median, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
+        ratio = median / reference
+        if "netdiag" in name:
+            worst = max(worst, ratio)
+        print(f"{name:<40} {median * 1000:>8.1f} {min(walls[name]) * 1000:>7.1f} {ratio:>5.2f}x"
+              f" {cpu * 1000:>7.1f} {cpu / reference_cpu:>5.2f}x")
+    for args in (["--help"], ["--version"]):
+        print(f"heavy modules imported by netdiag {args[0]}: {heavy_modules(args) or 'none'}")
+    verdict = "meets" if worst <= TARGET_RATIO else "MISSES"
+    print(f"worst netdiag ratio {worst:.2f}x: {verdict} the {TARGET_RATIO}x target")
+    return 0 if worst <= TARGET_RATIO else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
