@@ -1,18 +1,226 @@
-"""`netdiag connect`: placeholder until its issue lands (see the issue tracker)."""
+"""`netdiag connect HOST:PORT`: the lab's client, done properly (interactive, scripted, TCP or UDP)."""
 
 from __future__ import annotations
 
+import re
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
-from netdiag.core.failures import UsageError
+from netdiag.cli.common import examples, output
+from netdiag.core.failures import NetworkFailure, UsageError
+from netdiag.core.targets import parse_endpoint
+
+if TYPE_CHECKING:
+    from netdiag.adapters.client import ClientEvent, Connection
+    from netdiag.render.output import Output
+
+HELP = """Connect to a server, send what you type (or each --message), print the replies as they arrive.
+
+Interactive (no --message): each line typed on stdin is sent (with its newline), and replies are printed
+as they arrive, so a chat works. End of input (Ctrl-D, or the end of a pipe) closes our sending side
+(TCP FIN) and waits up to --timeout for the rest of the replies.
+
+Scripted (--message, repeatable): each message is sent exactly as given, by default WITHOUT a newline,
+the way the lab's clients send (one message per send()); its reply is awaited up to --timeout and
+printed. For line-based servers (nc, chat, telnet-style) add --newline lf or --crlf.
+
+Every address the name resolves to is tried in turn (for example ::1 then 127.0.0.1); -v shows each
+attempt and the timings (name resolution, TCP connect, first reply) on stderr. Replies go to stdout,
+everything else to stderr.
+
+Exit codes: 0 connected and every message answered; 1 the network said no (refused, timed out, reset,
+name not resolved, UDP port unreachable, a message without reply, messages left unsent because the
+server closed first); 2 usage error (bad HOST:PORT or option); 130 interrupted (Ctrl-C).
+"""
+
+
+class Newline(str, Enum):
+    """What ends each message sent: nothing (the lab's clients), ``\\n``, or ``\\r\\n``."""
+
+    none = "none"
+    lf = "lf"
+    crlf = "crlf"
+
+
+_ENDINGS = {Newline.none: b"", Newline.lf: b"\n", Newline.crlf: b"\r\n"}
 
 
 def register(app: typer.Typer) -> None:
     app.command(
         name="connect",
-        help="Connect to a server, send lines or --message, print the replies.",
+        help=HELP,
+        epilog=examples(
+            "netdiag connect 127.0.0.1:8000   # type lines, see replies; Ctrl-D to end",
+            "netdiag connect 127.0.0.1:8000 --message hello --message close",
+            "netdiag connect localhost:8000 -m hi -v   # show each address tried and the timings",
+            "netdiag connect 127.0.0.1:8000 --newline lf -m 'a line for nc or chat'",
+            "netdiag connect 127.0.0.1:9000 --udp -m ping --timeout 2",
+        ),
     )(connect_command)
 
 
-def connect_command() -> None:
-    raise UsageError("netdiag connect is not available yet.")
+def connect_command(
+    target: Annotated[str, typer.Argument(help="HOST:PORT or [IPv6]:PORT, e.g. 127.0.0.1:8000.")],
+    message: Annotated[
+        list[str] | None,
+        typer.Option("--message", "-m", metavar="TEXT", help="Send this message and print its reply "
+                     "(repeatable, in order). Without it, stdin lines are sent."),
+    ] = None,
+    udp: Annotated[
+        bool, typer.Option("--udp", "-u", help="Send UDP datagrams instead of a TCP stream.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", "-t", min=0.01, help="Seconds to wait for each connect attempt, "
+                            "each reply, and the server's close after our end of input.")
+    ] = 5.0,
+    newline: Annotated[
+        Newline | None,
+        typer.Option("--newline", "-n", help="End each message with none, lf or crlf (default: none for "
+                     "--message, lf for stdin lines)."),
+    ] = None,
+    crlf: Annotated[
+        bool, typer.Option("--crlf", "-C", help="Same as --newline crlf (like ncat -C).")
+    ] = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Do not wait for a reply to each --message (sink servers).")
+    ] = False,
+    ipv4: Annotated[bool, typer.Option("-4", help="Use IPv4 addresses only.")] = False,
+    ipv6: Annotated[bool, typer.Option("-6", help="Use IPv6 addresses only.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show each address tried and the timings on stderr.")
+    ] = False,
+) -> None:
+    import socket
+
+    from netdiag.adapters.client import exchange_messages, interactive_session, open_connection
+
+    endpoint = parse_endpoint(target)
+    if ipv4 and ipv6:
+        raise UsageError("-4 and -6 exclude each other: choose one address family, or neither for both.")
+    if crlf and newline not in (None, Newline.crlf):
+        raise UsageError(f"--crlf contradicts --newline {newline.value if newline else ''}: use one of them.")
+    family = socket.AF_INET if ipv4 else socket.AF_INET6 if ipv6 else 0
+    ending = Newline.crlf if crlf else newline
+    out = output()
+    connection = open_connection(endpoint.host, endpoint.port, udp=udp, timeout=timeout, family=family)
+    with connection:
+        _report_connected(out, connection, verbose=verbose, interactive=not message)
+        if message:
+            suffix = _ENDINGS[ending or Newline.none]
+            messages = [text.encode() + suffix for text in message]
+            events = exchange_messages(connection, messages, timeout=timeout, wait_for_replies=not no_wait)
+        else:
+            events = interactive_session(connection, _stdin_lines(_ENDINGS[ending or Newline.lf]),
+                                         timeout=timeout)
+        problems = _render(out, events, connection, verbose=verbose)
+        if verbose:
+            _report_timings(out, connection)
+    if problems:
+        raise NetworkFailure(" ".join(problems))
+
+
+def _stdin_lines(ending: bytes) -> Iterator[bytes]:
+    """Each stdin line with its own line ending replaced by ``ending``."""
+    for line in sys.stdin.buffer:
+        yield line.rstrip(b"\r\n") + ending
+
+
+def _report_connected(out: Output, connection: Connection, *, verbose: bool, interactive: bool) -> None:
+    if verbose:
+        addresses = ", ".join(a.address for a in connection.attempts)
+        out.info(f"resolved {connection.target} in {_ms(connection.timings.resolve)} "
+                 f"({len(connection.attempts)} address(es) tried: {addresses})")
+        for attempt in connection.attempts:
+            out.info(f"  {attempt.outcome} on {attempt.address} in {_ms(attempt.seconds)}"
+                     + (f" ({attempt.detail})" if attempt.detail else ""))
+    if connection.udp:
+        if interactive or verbose:
+            out.info(f"UDP socket aimed at {connection.peer} from {connection.local} (UDP has no "
+                     "handshake: a closed port shows only as a missing reply or an ICMP error).")
+    elif interactive or verbose:
+        out.info(f"Connected to {connection.peer} from {connection.local}."
+                 + (" Type lines to send; Ctrl-D ends." if interactive and sys.stdin.isatty() else ""))
+
+
+def _render(out: Output, events: Iterable[ClientEvent], connection: Connection, *,
+            verbose: bool) -> list[str]:
+    """Print each event; return the sentences that make the run a failure (exit 1)."""
+    from netdiag.adapters.client import (
+        HalfClosed,
+        NoReply,
+        PeerClosed,
+        PeerKeptOpen,
+        Received,
+        Sent,
+        Unsent,
+    )
+
+    unanswered: list[NoReply] = []
+    problems: list[str] = []
+    for event in events:
+        if isinstance(event, Received):
+            out.data(reply_text(event.data))
+        elif isinstance(event, Sent) and verbose:
+            out.info(f"> sent {len(event.data)} byte(s)")
+        elif isinstance(event, NoReply):
+            unanswered.append(event)
+            out.warn(f"no reply to {_shown(event.message)} within {event.timeout:g} s")
+        elif isinstance(event, PeerClosed):
+            out.info("Connection closed by the server.")
+        elif isinstance(event, HalfClosed) and verbose:
+            out.info("end of input: sent FIN (shutdown SHUT_WR), waiting for the server to finish")
+        elif isinstance(event, PeerKeptOpen):
+            out.info(f"The server kept the connection open {event.timeout:g} s after our end of input; "
+                     "closing it.")
+        elif isinstance(event, Unsent):
+            problems.append(f"The server closed the connection before {len(event.messages)} message(s) "
+                            f"could be sent ({', '.join(_shown(m) for m in event.messages)}).")
+    if unanswered:
+        problems.insert(0, _no_reply_sentence(unanswered, connection))
+    return problems
+
+
+def _no_reply_sentence(unanswered: Sequence[object], connection: Connection) -> str:
+    count = len(unanswered)
+    if connection.udp:
+        return (f"No reply to {count} datagram(s) from {connection.peer}. UDP has no handshake, so "
+                "silence is all a client sees when nothing answers: the server may not be running "
+                "(and no ICMP error came back), may not reply, or a firewall drops the datagrams.")
+    return (f"No reply to {count} message(s) from {connection.peer}. The connection is open, so the "
+            "server got them but did not answer: it may wait for a newline (try --newline lf), or it "
+            "never answers (a sink: use --no-wait).")
+
+
+def _report_timings(out: Output, connection: Connection) -> None:
+    timings = connection.timings
+    first = ("no reply received" if timings.first_reply is None
+             else f"first reply {_ms(timings.first_reply)}")
+    what = "socket set up" if connection.udp else "TCP connect"
+    out.info(f"timings: name resolution {_ms(timings.resolve)}, {what} {_ms(timings.connect)}, {first}")
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.2f} ms"
+
+
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def reply_text(data: bytes) -> str:
+    """A reply as printable text: UTF-8 (invalid bytes as ``\\xNN``), control characters escaped.
+
+    Escaping keeps a hostile or binary server from driving the terminal (no escape sequences reach
+    it); CR-LF line ends become plain newlines; one trailing newline is dropped (printing adds one).
+    """
+    text = data.decode("utf-8", errors="backslashreplace").replace("\r\n", "\n")
+    if text.endswith("\n"):
+        text = text[:-1]
+    return _UNSAFE.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def _shown(message: bytes) -> str:
+    return repr(message.decode("utf-8", errors="backslashreplace"))
