@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,14 @@ def list_sockets(kinds: Sequence[str] = ("tcp", "udp"), *, engine: str = "auto")
     ``netlink`` or ``psutil``.
     """
     wanted = _check_kinds(kinds)
+    if engine not in ("auto", "netlink", "psutil"):
+        raise ValueError(f"unknown engine {engine!r}")
+    if engine != "psutil" and sys.platform.startswith("linux"):
+        from netdiag.adapters.sock_diag import list_sockets_netlink
+
+        listing = list_sockets_netlink(wanted)
+        if listing is not None:
+            return listing
     return list_sockets_psutil(wanted)
 
 

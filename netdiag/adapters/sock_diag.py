@@ -1,0 +1,189 @@
+"""The Linux fast path: sockets from netlink sock_diag (what ``ss`` uses), owners from one /proc scan.
+
+psutil reads /proc/net/tcp{,6} and /proc/net/udp{,6} as text and scans every process's fds; at 10,000
+connections that text parsing is the bottleneck. ``NETLINK_SOCK_DIAG`` hands the same table over as
+binary records (``struct inet_diag_msg``), so we ask for it once per family and protocol, then map socket
+inodes to pids with a single pass over ``/proc/*/fd``. Unix sockets come from ``/proc/net/unix`` (which
+carries the listening flag psutil drops). Any netlink refusal returns None and the caller uses psutil.
+
+Struct layouts are from ``linux/inet_diag.h`` and ``linux/netlink.h``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import struct
+from collections.abc import Iterator, Sequence
+
+from netdiag.adapters.psutil_sockets import finish_listing, process_names
+from netdiag.core.sockets import KERNEL_TCP_STATES, SocketListing, SocketRow, SocketState
+
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLM_F_REQUEST = 0x1
+NLM_F_DUMP = 0x300
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+ALL_STATES = 0xFFFFFFFF
+
+_NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
+# inet_diag_req_v2: family, protocol, ext, pad, states, then inet_diag_sockid (ports/addresses big-endian).
+_REQUEST = struct.Struct("=BBBxI48x")
+# inet_diag_msg: family, state, timer, retrans; sockid: sport, dport (big-endian), src[16], dst[16], if,
+# cookie[2]; then expires, rqueue, wqueue, uid, inode.
+_MESSAGE_HEAD = struct.Struct("=BB2x")
+_PORTS = struct.Struct("!HH")
+_MESSAGE_TAIL = struct.Struct("=12xII")  # skip expires/rqueue/wqueue; uid, inode
+_ADDRESSES_AT = 8
+_TAIL_AT = 4 + 48
+_MESSAGE_LEN = 72
+
+_PROTOCOLS = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
+_FAMILIES = ((socket.AF_INET, "ipv4"), (socket.AF_INET6, "ipv6"))
+_SO_ACCEPTCON = 0x10000  # /proc/net/unix Flags bit of a listening socket
+_SS_CONNECTING, _SS_CONNECTED = 2, 3
+
+
+class NetlinkUnavailable(Exception):
+    """The kernel (or a sandbox) refused sock_diag: the caller falls back to psutil."""
+
+
+def list_sockets_netlink(kinds: Sequence[str]) -> SocketListing | None:
+    """Sockets of ``kinds`` via sock_diag and /proc, or None when netlink is not available here."""
+    try:
+        found = list(_inet_sockets([k for k in kinds if k in _PROTOCOLS]))
+    except NetlinkUnavailable:
+        return None
+    if "unix" in kinds:
+        found.extend(_unix_sockets())
+    owners = socket_owners({inode for inode, _ in found})
+    names = process_names(set(owners.values()))
+    rows = []
+    for inode, row in found:
+        pid = owners.get(inode)
+        if pid is not None:
+            row = SocketRow(row.proto, row.family, row.local_address, row.local_port, row.remote_address,
+                            row.remote_port, row.state, pid, names.get(pid))
+        rows.append(row)
+    return finish_listing(rows)
+
+
+def _inet_sockets(protocols: Sequence[str]) -> Iterator[tuple[int, SocketRow]]:
+    try:
+        channel = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
+    except (OSError, AttributeError) as exc:  # no AF_NETLINK, or a sandbox forbids it
+        raise NetlinkUnavailable(str(exc)) from exc
+    with channel:
+        for proto in protocols:
+            for family, family_name in _FAMILIES:
+                yield from _dump(channel, family, family_name, proto)
+
+
+def _dump(channel: socket.socket, family: int, family_name: str,
+          proto: str) -> Iterator[tuple[int, SocketRow]]:
+    """One SOCK_DIAG_BY_FAMILY dump: every socket of one family and protocol, in every state."""
+    request = _REQUEST.pack(family, _PROTOCOLS[proto], 0, ALL_STATES)
+    header = _NLMSGHDR.pack(_NLMSGHDR.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP,
+                            1, 0)
+    try:
+        channel.send(header + request)
+    except OSError as exc:
+        raise NetlinkUnavailable(str(exc)) from exc
+    addresses: dict[bytes, str] = {}
+    address_len = 4 if family == socket.AF_INET else 16
+    while True:
+        try:
+            data = channel.recv(1 << 20)
+        except OSError as exc:
+            raise NetlinkUnavailable(str(exc)) from exc
+        offset = 0
+        while offset + _NLMSGHDR.size <= len(data):
+            length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+            if kind == NLMSG_DONE:
+                return
+            if kind == NLMSG_ERROR:
+                code = -struct.unpack_from("=i", data, offset + _NLMSGHDR.size)[0]
+                if code in (errno.ENOENT, errno.EAFNOSUPPORT) and family == socket.AF_INET6:
+                    return  # IPv6 disabled: no IPv6 sockets, not a failure
+                raise NetlinkUnavailable(os.strerror(code))
+            if length < _NLMSGHDR.size or offset + length > len(data):
+                raise NetlinkUnavailable("truncated netlink message")
+            body = offset + _NLMSGHDR.size
+            if length - _NLMSGHDR.size >= _MESSAGE_LEN:
+                yield _row(data, body, family_name, proto, address_len, addresses)
+            offset += (length + 3) & ~3
+        if not data:
+            return
+
+
+def _row(data: bytes, at: int, family_name: str, proto: str, address_len: int,
+         addresses: dict[bytes, str]) -> tuple[int, SocketRow]:
+    _family, kernel_state = _MESSAGE_HEAD.unpack_from(data, at)
+    local_port, remote_port = _PORTS.unpack_from(data, at + 4)
+    src = data[at + _ADDRESSES_AT: at + _ADDRESSES_AT + address_len]
+    dst = data[at + _ADDRESSES_AT + 16: at + _ADDRESSES_AT + 16 + address_len]
+    _uid, inode = _MESSAGE_TAIL.unpack_from(data, at + _TAIL_AT)
+    remote = _address(dst, addresses) if remote_port else None
+    state = KERNEL_TCP_STATES.get(kernel_state, SocketState.UNKNOWN)
+    row = SocketRow(proto, family_name, _address(src, addresses), local_port, remote,
+                    remote_port or None, state.value, None, None)
+    return inode, row
+
+
+def _address(raw: bytes, cache: dict[bytes, str]) -> str:
+    text = cache.get(raw)
+    if text is None:
+        text = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+        cache[raw] = text
+    return text
+
+
+def _unix_sockets() -> Iterator[tuple[int, SocketRow]]:
+    """``/proc/net/unix``: Num RefCount Protocol Flags Type St Inode [Path]."""
+    try:
+        with open("/proc/net/unix", encoding="utf-8", errors="replace") as table:
+            lines = table.read().splitlines()[1:]
+    except OSError:
+        return
+    for line in lines:
+        fields = line.split(None, 7)
+        if len(fields) < 7:
+            continue
+        flags, st, inode = int(fields[3], 16), int(fields[5], 16), int(fields[6])
+        path = fields[7] if len(fields) > 7 else ""
+        if flags & _SO_ACCEPTCON:
+            state = SocketState.LISTEN
+        elif st == _SS_CONNECTED:
+            state = SocketState.ESTABLISHED
+        elif st == _SS_CONNECTING:
+            state = SocketState.SYN_SENT
+        else:
+            state = SocketState.UNCONN
+        yield inode, SocketRow("unix", "unix", path, None, None, None, state.value, None, None)
+
+
+def socket_owners(inodes: set[int]) -> dict[int, int]:
+    """Socket inode -> the lowest pid holding it, from one pass over /proc/*/fd (what ss -p does)."""
+    owners: dict[int, int] = {}
+    try:
+        pids = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
+    except OSError:
+        return owners
+    for pid in pids:
+        directory = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(directory)
+        except OSError:  # gone, or another user's process without root
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(f"{directory}/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inode = int(target[8:-1])
+                if inode in inodes and inode not in owners:
+                    owners[inode] = pid
+    return owners

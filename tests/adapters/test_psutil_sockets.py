@@ -1,0 +1,151 @@
+"""The socket listing against the kernel: real loopback sockets, compared with iproute2's ss."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+from helpers.socket_set import controlled_sockets, run_ss
+
+from netdiag.adapters import psutil_sockets
+from netdiag.adapters.psutil_sockets import list_sockets, list_sockets_psutil
+from netdiag.core.sockets import SocketRow, SocketState
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE_WORDS = {s.value for s in SocketState}
+
+
+def check_row(row: SocketRow) -> None:
+    """The invariants every row keeps, whatever the engine (psutil's tests have one such validator)."""
+    assert row.proto in ("tcp", "udp", "unix")
+    assert row.family in ("ipv4", "ipv6", "unix")
+    assert row.state in STATE_WORDS and row.state != "UNKNOWN", row
+    if row.proto != "unix":
+        assert isinstance(row.local_port, int) and 0 <= row.local_port < 65536
+        assert (row.remote_address is None) == (row.remote_port is None)
+        assert ":" in row.local_address if row.family == "ipv6" else "." in row.local_address
+    if row.process is not None:
+        assert row.pid is not None
+    if row.proto == "tcp" and row.state == "LISTEN":
+        assert row.remote_address is None
+
+
+def comparable(rows: list[SocketRow], ours: object) -> set[tuple[object, ...]]:
+    return {(r.proto, r.local_address, r.local_port, r.remote_address, r.remote_port, r.state, r.pid)
+            for r in rows if ours(r.local_port, r.remote_port)}  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("engine", ["auto", "psutil"])
+def test_listing_equals_ss_field_by_field(engine: str) -> None:
+    with controlled_sockets() as opened:
+        ss_rows = run_ss("-tunap")
+        listing = list_sockets(("tcp", "udp"), engine=engine)
+        expected = {(r.proto, r.local_address, r.local_port, r.remote_address, r.remote_port, r.state,
+                     next(iter(r.pids), None)) for r in ss_rows if opened.ours(r.local_port, r.remote_port)}
+    for row in listing.rows:
+        check_row(row)
+    got = comparable(listing.rows, opened.ours)
+    assert got == expected
+    # What the set holds: 2 listeners, 2 pairs (4 rows), a TIME_WAIT, 2 UDP unconnected, 1 UDP connected.
+    states = sorted(state for (_p, _a, _lp, _ra, _rp, state, _pid) in got)
+    assert states == sorted(["LISTEN"] * 2 + ["ESTABLISHED"] * 5 + ["TIME_WAIT"] + ["UNCONN"] * 2)
+
+
+def test_owner_is_resolved_once_per_pid_and_time_wait_has_none() -> None:
+    with controlled_sockets() as opened:
+        rows = [r for r in list_sockets().rows if opened.ours(r.local_port, r.remote_port)]
+    name = psutil.Process().name()
+    for row in rows:
+        if row.state == "TIME_WAIT":
+            assert (row.pid, row.process) == (None, None)
+        else:
+            assert (row.pid, row.process) == (os.getpid(), name)
+
+
+def test_process_names_looks_each_pid_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = psutil.Process
+
+    def counting(pid: int) -> psutil.Process:
+        calls.append(pid)
+        return real(pid)
+
+    with controlled_sockets():
+        monkeypatch.setattr(psutil, "Process", counting)
+        list_sockets_psutil()
+    assert calls.count(os.getpid()) == 1
+
+
+def test_unix_sockets_are_listed_with_their_path(tmp_path: Path) -> None:
+    path = str(tmp_path / "lab.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(path)
+        server.listen()
+        rows = [r for r in list_sockets(("unix",)).rows if r.local_address == path]
+    assert len(rows) == 1
+    assert (rows[0].proto, rows[0].family, rows[0].pid, rows[0].state) == ("unix", "unix", os.getpid(),
+                                                                          "LISTEN")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root to run a child as another user")
+def test_other_users_sockets_appear_without_owner_and_one_note() -> None:
+    probe = (
+        f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); "
+        "from netdiag.adapters.psutil_sockets import list_sockets; l = list_sockets(); "
+        "print(json.dumps({'complete': l.complete, 'note': l.note, "
+        "'rows': [r.to_record() for r in l.rows]}))"
+    )
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", probe],
+            capture_output=True, text=True, timeout=60, cwd="/",
+        )
+    assert result.returncode == 0, result.stderr
+    import json
+
+    seen = json.loads(result.stdout)
+    mine = [r for r in seen["rows"] if r["local_port"] == port]
+    assert mine and mine[0]["state"] == "LISTEN"
+    assert (mine[0]["pid"], mine[0]["process"]) == (None, None)
+    assert seen["complete"] is False
+    assert "sudo netdiag sockets" in seen["note"]
+
+
+def test_refused_listing_falls_back_to_own_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS refuses net_connections without root; that OS cannot run here, so its refusal is simulated."""
+
+    def refuse(kind: str = "inet") -> list[object]:
+        raise psutil.AccessDenied()
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        monkeypatch.setattr(psutil, "net_connections", refuse)
+        listing = psutil_sockets.list_sockets_psutil(("tcp",))
+    assert any(r.local_port == port and r.pid == os.getpid() for r in listing.rows)
+    assert listing.complete is False
+    assert listing.note is not None and "sudo" in listing.note
+
+
+def test_netlink_fast_path_and_psutil_return_the_same_sockets(tmp_path: Path) -> None:
+    path = str(tmp_path / "both.sock")
+    with controlled_sockets() as opened, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as unix:
+        unix.bind(path)
+        unix.listen()
+        fast = list_sockets(("tcp", "udp", "unix"), engine="netlink")
+        portable = list_sockets(("tcp", "udp", "unix"), engine="psutil")
+    for rows in (fast.rows, portable.rows):
+        assert comparable(rows, opened.ours)
+    assert comparable(fast.rows, opened.ours) == comparable(portable.rows, opened.ours)
+    # psutil cannot tell a listening Unix socket from an idle one; the rest of the row must agree.
+    [fast_unix] = [r for r in fast.rows if r.local_address == path]
+    [portable_unix] = [r for r in portable.rows if r.local_address == path]
+    assert fast_unix.state == "LISTEN"
+    assert fast_unix.to_record() | {"state": None} == portable_unix.to_record() | {"state": None}
