@@ -1,18 +1,125 @@
-"""`netdiag explain`: placeholder until its issue lands (see the issue tracker)."""
+"""`netdiag explain`: why a connection fails (a checklist and a verdict), or what a pasted error means.
+
+Only typer and cheap core modules are imported here; the resolver, prober, psutil and the firewall reader
+are imported inside the command, and ``--error`` needs none of them.
+"""
 
 from __future__ import annotations
 
+import sys
+from enum import Enum
+from typing import Annotated
+
 import typer
 
+from netdiag.cli.common import ReportFormat, ReportFormatOption, examples, output
+from netdiag.core.exit_status import ExitStatus
 from netdiag.core.failures import UsageError
+
+HELP = """Diagnose a failed connection, or explain a pasted error message.
+
+With TARGET (HOST:PORT or [IPv6]:PORT): a step-by-step checklist (name resolution, route, who listens on
+this machine, the connection attempt on every address, the firewall rules readable here) ending in a
+verdict: the most likely cause, why, and numbered fixes.
+
+With --error TEXT: what an error message or error number means (Python, Windows, curl, ssh, nc, Java,
+Node, Go), the likely causes and the fixes. The same number means different things on Linux, macOS and
+Windows: each reading names its platform, or give --platform. Use --error - to read the text from stdin.
+
+JSON output carries a stable `cause` code (docs/troubleshooting.md lists them all).
+
+Exit codes: 0 the connection works (or the error was recognised), 1 it does not (or the error is not
+recognised), 2 usage error.
+"""
+
+EPILOG = examples(
+    "netdiag explain 127.0.0.1:8000",
+    "netdiag explain localhost:5353 --udp --timeout 1",
+    "netdiag explain 127.0.0.1:8000 --format json",
+    "netdiag explain --error 'ConnectionRefusedError: [Errno 111] Connection refused'",
+    "netdiag explain --error '[WinError 10061] No connection could be made ...'",
+    "netdiag explain --error 61 --platform macos",
+    "python3 client.py 2>&1 | tail -1 | netdiag explain --error -",
+)
+
+
+class PlatformChoice(str, Enum):
+    linux = "linux"
+    macos = "macos"
+    windows = "windows"
 
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        name="explain",
-        help="Diagnose a failed connection, or explain a pasted error message.",
-    )(explain_command)
+    app.command(name="explain", help=HELP, epilog=EPILOG)(explain_command)
 
 
-def explain_command() -> None:
-    raise UsageError("netdiag explain is not available yet.")
+def explain_command(
+    target: Annotated[str | None, typer.Argument(metavar="[TARGET]", help="HOST:PORT to diagnose.",
+                                                 show_default=False)] = None,
+    error: Annotated[str | None, typer.Option("--error", "-e", metavar="TEXT",
+                                              help="An error message or number to explain ('-': stdin).",
+                                              show_default=False)] = None,
+    platform: Annotated[PlatformChoice | None, typer.Option(
+        "--platform", help="Where the --error came from (default: every platform that knows it).",
+        show_default=False)] = None,
+    udp: Annotated[bool, typer.Option("--udp", "-u", help="Diagnose UDP instead of TCP.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", "-t", min=0.001, max=3600,
+                                           help="Seconds to wait for the connection attempt.")] = 2.0,
+    fmt: ReportFormatOption = ReportFormat.text,
+) -> None:
+    """Diagnose TARGET, or explain --error TEXT."""
+    if (target is None) == (error is None):
+        raise UsageError("Give a TARGET to diagnose (netdiag explain 127.0.0.1:8000) or --error TEXT to "
+                         "explain, not both and not neither.")
+    if error is not None:
+        status = explain_error(error, platform=platform.value if platform else None, fmt=fmt)
+    else:
+        if platform is not None:
+            raise UsageError("--platform applies to --error only: a TARGET is diagnosed from this machine.")
+        assert target is not None
+        status = explain_target(target, udp=udp, timeout=timeout, fmt=fmt)
+    raise typer.Exit(int(status))
+
+
+def explain_error(text: str, *, platform: str | None, fmt: ReportFormat) -> ExitStatus:
+    from netdiag.core.errno_tables import platform_of
+    from netdiag.core.error_text import read_error_text
+    from netdiag.render.explanation import error_reading_lines, error_reading_record
+    from netdiag.render.records import to_json
+
+    if text == "-":
+        text = sys.stdin.read()
+    if not text.strip():
+        raise UsageError("--error needs the text of an error message, or an error number.")
+    reading = read_error_text(text.strip(), platform=platform,  # type: ignore[arg-type]
+                              running_on=platform_of(sys.platform))
+    out = output()
+    if fmt == ReportFormat.json:
+        out.data(to_json(error_reading_record(reading)))
+    else:
+        for line in error_reading_lines(reading, style=out.style):
+            out.data(line)
+    return ExitStatus.OK if reading.recognised else ExitStatus.NETWORK_SAID_NO
+
+
+def explain_target(text: str, *, udp: bool, timeout: float, fmt: ReportFormat) -> ExitStatus:
+    from netdiag.adapters.diagnose import gather_observations
+    from netdiag.core.diagnosis import diagnose
+    from netdiag.core.probe import Proto
+    from netdiag.core.targets import parse_endpoint
+    from netdiag.render.explanation import checklist_lines, diagnosis_record
+    from netdiag.render.records import to_json
+
+    endpoint = parse_endpoint(text)
+    out = output()
+    if fmt == ReportFormat.text and out.interactive:
+        out.info(f"checking {endpoint} (up to {timeout:g} s for the connection attempt) ...")
+    obs = gather_observations(endpoint.host, endpoint.port, proto=Proto.UDP if udp else Proto.TCP,
+                              timeout=timeout)
+    diagnosis = diagnose(obs)
+    if fmt == ReportFormat.json:
+        out.data(to_json(diagnosis_record(obs, diagnosis)))
+    else:
+        for line in checklist_lines(obs, diagnosis, style=out.style):
+            out.data(line)
+    return ExitStatus.OK if diagnosis.ok else ExitStatus.NETWORK_SAID_NO

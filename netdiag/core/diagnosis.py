@@ -448,7 +448,8 @@ def diagnose(obs: Observations) -> Diagnosis:
             continue
         entry = explanation_for(cause)
         host = obs.addresses[0] if obs.addresses and cause != Cause.DNS_FAILURE else obs.host
-        generic = tuple(fill_placeholders(fix, host=host, port=obs.port) for fix in entry.fixes)
+        generic = tuple(fill_placeholders(fix, host=host, port=obs.port) for fix in entry.fixes
+                        if "netdiag explain" not in fix)  # we are that command already
         fixes = tuple(dict.fromkeys(specific_fixes(cause, obs) + generic))
         verdict = f"{entry.title}: {reason}" if cause != Cause.OK else reason
         return Diagnosis(cause, verdict, _supporting_facts(obs, reason), fixes, build_steps(obs))

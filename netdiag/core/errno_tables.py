@@ -146,3 +146,12 @@ def entries_for_symbol(symbol: str) -> tuple[ErrnoEntry, ...]:
     """Every entry whose symbol is ``symbol`` (case-insensitive; ``WSAECONNREFUSED`` is Windows only)."""
     wanted = symbol.upper()
     return tuple(entry for entry in ALL_ENTRIES if entry.symbol == wanted)
+
+
+def platform_of(sys_platform: str) -> Platform:
+    """Our platform word for a ``sys.platform`` value (anything not Windows or macOS reads as Linux)."""
+    if sys_platform.startswith(("win", "cygwin")):
+        return "windows"
+    if sys_platform == "darwin":
+        return "macos"
+    return "linux"

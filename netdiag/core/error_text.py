@@ -256,8 +256,9 @@ def _notes_for(cause: Cause, readings: tuple[ErrnoEntry, ...], platform: Platfor
                ambiguous: bool) -> tuple[str, ...]:
     notes: list[str] = []
     if ambiguous:
-        per_platform = "; ".join(f"{PLATFORM_NAMES[e.platform]}: {e.symbol} ({e.message})" for e in readings)
-        notes.append(f"This number means different things per platform ({per_platform}). "
+        per_platform = "; ".join(f"{PLATFORM_NAMES[e.platform]}: {e.symbol} -> {e.cause.value}"
+                                 for e in readings)
+        notes.append(f"This number reads differently per platform ({per_platform}). "
                      "Say where it came from with --platform linux|macos|windows.")
     if cause == Cause.TIMEOUT:
         notes.append("A timeout alone cannot tell a firewall that drops packets from a host that is absent: "

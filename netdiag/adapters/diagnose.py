@@ -1,0 +1,75 @@
+"""Gather the facts ``netdiag explain HOST:PORT`` reasons about: resolution, routes, listeners, one attempt
+per address, firewall rules, the neighbour table. Only observation: nothing is changed, and the only
+packets sent are the connection attempts themselves (UDP connects for the route send none).
+
+Every gathering step catches the failures it expects and records them as facts (a name that does not
+resolve, a listing that needs root, a firewall that cannot be read): the diagnosis engine decides.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from netdiag.adapters.firewall import read_firewall
+from netdiag.adapters.prober import ProbeJob, scan_tcp, scan_udp
+from netdiag.adapters.resolve import resolve_host
+from netdiag.adapters.route import local_addresses, neighbour_answered, route_to
+from netdiag.core.diagnosis import Observations, is_loopback
+from netdiag.core.errno_tables import platform_of
+from netdiag.core.failures import NetworkFailure
+from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
+from netdiag.core.sockets import SocketRow
+
+
+def gather_observations(host: str, port: int, *, proto: Proto = Proto.TCP,
+                        timeout: float = 2.0) -> Observations:
+    """Every fact about ``host:port`` that can be read from this machine without changing anything."""
+    base = Observations(host=host, port=port, proto=proto, platform=platform_of(sys.platform),
+                        timeout=timeout)
+    try:
+        addresses = tuple(resolve_host(host))
+    except NetworkFailure as failure:
+        return _replace(base, resolve_error=_resolver_words(failure.message))
+    routes = tuple(route_to(address) for address in addresses)
+    mine = local_addresses()
+    local_target = any(is_loopback(a) or a.split("%", 1)[0] in mine for a in addresses)
+    listeners, note = _listeners() if local_target else (None, None)
+    attempts = _attempts(host, addresses, port, proto, timeout)
+    neighbour = None
+    if not local_target and any(a.reason == Reason.NO_RESPONSE for a in attempts):
+        answers = [neighbour_answered(a) for a in addresses if ":" not in a or not a.startswith("fe80")]
+        neighbour = True if any(answers) else (False if False in answers else None)
+    return _replace(base, addresses=addresses, routes=routes, local_target=local_target,
+                    listeners=listeners, listing_note=note, attempts=attempts,
+                    firewall=read_firewall(port, proto.value), neighbour_reachable=neighbour)
+
+
+def _replace(obs: Observations, **changes: object) -> Observations:
+    from dataclasses import replace
+
+    return replace(obs, **changes)  # type: ignore[arg-type]
+
+
+def _resolver_words(message: str) -> str:
+    """The resolver's own words from resolve_host's sentence ("Cannot resolve 'x': <words>.")."""
+    _, sep, words = message.partition("': ")
+    return words.rstrip(".") if sep else message
+
+
+def _listeners() -> tuple[tuple[SocketRow, ...] | None, str | None]:
+    from netdiag.adapters.psutil_sockets import list_sockets
+
+    listing = list_sockets(("tcp", "udp"))
+    return tuple(listing.rows), (None if listing.complete else listing.note)
+
+
+def _attempts(host: str, addresses: tuple[str, ...], port: int, proto: Proto,
+              timeout: float) -> tuple[ProbeResult, ...]:
+    """One attempt per address, all at once (a silent address costs one timeout, not one each)."""
+    jobs = [ProbeJob(host, address, port) for address in addresses]
+    try:
+        results = scan_udp(jobs, timeout=timeout) if proto == Proto.UDP else scan_tcp(jobs, timeout=timeout)
+    except OSError as exc:  # a local failure before any packet (no sockets left, ...) is a fact too
+        return tuple(ProbeResult(host, a, port, proto, PortState.ERROR, Reason.LOCAL_ERROR, None, exc.errno)
+                     for a in addresses)
+    return tuple(results)

@@ -1,0 +1,85 @@
+"""Read this host's firewall rules for one port, without changing anything (Linux: nft and iptables).
+
+Only read-only listing commands run (``nft list ruleset``, ``iptables -S``, ``ip6tables -S``), each with a
+timeout. Reading needs root (CAP_NET_ADMIN): without it the tools fail with "Permission denied" /
+"Operation not permitted", and the observation says so instead of guessing. Rules belong to a network
+namespace: what is read here is the firewall of the namespace this process runs in.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from netdiag.core.diagnosis import FirewallObservation, FirewallRule
+from netdiag.core.firewall_rules import managed_by_iptables, parse_iptables, parse_nft
+
+COMMAND_TIMEOUT = 3.0
+_PRIVILEGE_WORDS = ("permission denied", "operation not permitted", "must be root")
+
+
+class _Unreadable(Exception):
+    """A tool ran but could not list its rules; ``args[0]`` says why."""
+
+
+def read_firewall(port: int, proto: str = "tcp", *, command_prefix: Sequence[str] = (),
+                  timeout: float = COMMAND_TIMEOUT) -> FirewallObservation:
+    """The rules of every installed tool that concern ``proto``/``port``, and the dropping policies.
+
+    ``command_prefix`` runs the tools elsewhere (tests pass ``ip netns exec NAME``).
+    """
+    if not sys.platform.startswith("linux"):
+        return FirewallObservation(readable=False, note="netdiag reads Linux firewalls only (nft, iptables)")
+    rules: list[FirewallRule] = []
+    policies: list[str] = []
+    tools: list[str] = []
+    problems: list[str] = []
+    for tool in ("iptables", "ip6tables"):
+        try:
+            text = _run([*command_prefix, tool, "-w", "-S"], timeout)
+        except _Unreadable as why:
+            problems.append(f"{tool}: {why.args[0]}")
+            continue
+        found, dropping = parse_iptables(text, port, proto, tool=tool)
+        rules.extend(found)
+        policies.extend(dropping)
+        tools.append(tool)
+    try:
+        text = _run([*command_prefix, "nft", "list", "ruleset"], timeout)
+    except _Unreadable as why:
+        problems.append(f"nft: {why.args[0]}")
+    else:
+        skip = managed_by_iptables(text) if tools else set()
+        found, dropping = parse_nft(text, port, proto, skip_tables=skip)
+        rules.extend(found)
+        policies.extend(dropping)
+        tools.append("nft")
+    if not tools:
+        return FirewallObservation(readable=False, note=_summarise(problems))
+    return FirewallObservation(readable=True, tools=tuple(tools), rules=tuple(rules),
+                               default_policies=tuple(policies))
+
+
+def _run(argv: list[str], timeout: float) -> str:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise _Unreadable("not installed") from None
+    except subprocess.TimeoutExpired:
+        raise _Unreadable(f"no answer within {timeout:g} s") from None
+    if done.returncode != 0:
+        message = (done.stderr.strip() or done.stdout.strip() or f"exit status {done.returncode}")
+        if any(word in message.lower() for word in _PRIVILEGE_WORDS):
+            raise _Unreadable("reading the rules needs root (run with sudo)")
+        raise _Unreadable(message.splitlines()[0])
+    return done.stdout + done.stderr  # nft writes its "managed by iptables-nft" warnings to stderr
+
+
+def _summarise(problems: list[str]) -> str:
+    if any("needs root" in problem for problem in problems):
+        return "reading the firewall needs root: run sudo netdiag explain ... to include it"
+    if problems and all("not installed" in problem for problem in problems):
+        return "neither nft nor iptables is installed"
+    return "; ".join(problems) or "no firewall tool answered"
