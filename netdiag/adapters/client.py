@@ -415,18 +415,32 @@ def exchange_messages(connection: Connection, messages: Iterable[bytes], *, time
             yield reply
     if pending:
         yield Unsent(tuple(pending))
-    if not peer_closed:
+    if connection.udp:  # each datagram had its own wait; there is no end of stream to wait for
+        while item is not None:
+            if isinstance(item, _Failed):
+                raise item.failure
+            if isinstance(item, _Chunk):
+                reply, item = _collect_reply(connection, item, settle)
+                yield reply
+                continue
+            item = _next(connection, time.perf_counter())
+    elif not peer_closed:
         yield from _finish(connection, item, timeout=timeout, settle=settle)
 
 
-def _finish(connection: Connection, item: _Incoming | None, *, timeout: float,
-            settle: float) -> Iterator[ClientEvent]:
-    """Half-close, then report what still arrives until EOF (TCP) or ``timeout`` of silence."""
+def _finish(connection: Connection, item: _Incoming | None, *, timeout: float, settle: float,
+            outstanding: int = 0) -> Iterator[ClientEvent]:
+    """Half-close, then report what still arrives until EOF (TCP) or ``timeout`` of silence.
+
+    UDP has no end of stream: the wait also ends once ``outstanding`` more replies have arrived.
+    """
     connection.half_close()
     if not connection.udp:
         yield HalfClosed()
     deadline = time.perf_counter() + timeout
     while True:
+        if connection.udp and outstanding <= 0 and item is None:
+            return
         if item is None:
             item = _next(connection, deadline)
             if item is None:
@@ -434,6 +448,7 @@ def _finish(connection: Connection, item: _Incoming | None, *, timeout: float,
                     yield PeerKeptOpen(timeout)
                 return
         if isinstance(item, _Chunk):
+            outstanding -= 1
             reply, item = _collect_reply(connection, item, settle)
             yield reply
             deadline = time.perf_counter() + timeout
@@ -463,15 +478,18 @@ def interactive_session(connection: Connection, lines: Iterable[bytes], *, timeo
     threading.Thread(target=_pump_lines, args=(lines, connection._incoming), name="netdiag-connect-input",
                      daemon=True).start()
     item: _Incoming | None = None
+    unanswered = 0  # UDP: datagrams sent minus replies seen, to know when the wait at the end can stop
     while True:
         if item is None:
             item = _next(connection, None)
         if isinstance(item, _Chunk):
+            unanswered = max(0, unanswered - 1)
             reply, item = _collect_reply(connection, item, settle)
             yield reply
             continue
         if isinstance(item, _Line):
             connection.send(item.data)
+            unanswered += 1
             yield Sent(item.data)
         elif isinstance(item, _Failed):
             raise item.failure
@@ -479,6 +497,6 @@ def interactive_session(connection: Connection, lines: Iterable[bytes], *, timeo
             yield PeerClosed()
             return
         elif isinstance(item, _InputEnded):
-            yield from _finish(connection, None, timeout=timeout, settle=settle)
+            yield from _finish(connection, None, timeout=timeout, settle=settle, outstanding=unanswered)
             return
         item = None

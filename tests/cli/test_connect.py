@@ -1,0 +1,345 @@
+"""`netdiag connect` as users run it: against the lab's programs, every `netdiag listen` mode, and failures.
+
+Every failure test checks the exit code, a key phrase of the explanation, and that no traceback leaks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from helpers.cli import popen_netdiag, run_netdiag
+from helpers.netns import Namespace, TwoHosts
+from helpers.servers import running_server
+from helpers.waiting import wait_until
+from lab.runner import running_lab_server
+
+from netdiag.core.exit_status import ExitStatus
+
+
+def connect(*args: str, input: str | None = None, netns: str | None = None,
+            timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    result = run_netdiag("connect", *args, input=input, netns=netns, timeout=timeout)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+# --- the lab's own servers -------------------------------------------------------------------------------
+
+
+def test_reply_server_answers_each_message_and_closes_on_close() -> None:
+    with running_lab_server("reply_server") as server:
+        result = connect(server.address, "-m", "hello", "-m", "close")
+        assert result.returncode == ExitStatus.OK, result.stderr
+        assert result.stdout.splitlines() == ["accepted", "closed"]
+        # sent as the lab's clients send: no newline, so the server printed the bare message
+        server.wait_for_line(lambda line: line.endswith(": hello"))
+
+
+def test_messages_after_the_server_closed_are_named_and_exit_1() -> None:
+    with running_lab_server("reply_server") as server:
+        result = connect(server.address, "-m", "close", "-m", "later")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert result.stdout.splitlines() == ["closed"]
+    assert "closed the connection before 1 message(s) could be sent ('later')" in result.stderr
+
+
+def test_greeting_server_greeting_is_printed_and_the_message_delivered() -> None:
+    with running_lab_server("greeting_server") as server:
+        result = connect(server.address, "-m", "hi from netdiag")
+        assert result.returncode == ExitStatus.OK, result.stderr
+        assert result.stdout.splitlines() == ["You are connected"]
+        server.wait_for_line("Received: hi from netdiag")
+
+
+def test_echo_server_returns_a_large_message_whole() -> None:
+    message = "0123456789" * 10_000
+    with running_lab_server("echo_server") as server:
+        result = connect(server.address, "-m", message)
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert result.stdout == message + "\n"
+
+
+def test_interactive_lines_are_sent_and_eof_ends_cleanly() -> None:
+    with running_lab_server("echo_server") as server:
+        result = connect(server.address, input="first line\nsecond line\n")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert "first line" in result.stdout and "second line" in result.stdout
+    assert "Connection closed by the server." in result.stderr
+
+
+def test_udp_echo_server_echoes_each_datagram() -> None:
+    with running_lab_server("udp_echo_server") as server:
+        result = connect(server.address, "--udp", "-m", "ping", "-m", "pong", "-v")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert result.stdout.splitlines() == ["ping", "pong"]
+    assert "timings: name resolution" in result.stderr and "first reply" in result.stderr
+
+
+def test_verbose_shows_attempts_and_timings() -> None:
+    with running_lab_server("reply_server") as server:
+        result = connect(f"localhost:{server.port}", "-m", "x", "-v")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert f"connected on 127.0.0.1:{server.port}" in result.stderr
+    assert "TCP connect" in result.stderr and "first reply" in result.stderr
+
+
+# --- every netdiag listen mode ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["asyncio", "threads"])
+def test_listen_reply_mode(engine: str) -> None:
+    with running_server("--mode", "reply", "--engine", engine) as server:
+        result = connect(f"127.0.0.1:{server.port}", "-m", "hello", "-m", " CLOSE\r\n")
+        assert result.returncode == ExitStatus.OK, result.stderr
+        assert result.stdout.splitlines() == ["accepted", "closed"]
+        server.wait_for_event("recv", text="hello")
+
+
+def test_listen_greet_mode() -> None:
+    with running_server("--mode", "greet") as server:
+        result = connect(f"127.0.0.1:{server.port}", "-m", "hi")
+        assert result.returncode == ExitStatus.OK, result.stderr
+        assert result.stdout.splitlines() == ["You are connected"]
+        server.wait_for_event("recv", text="hi")
+
+
+def test_listen_echo_mode_with_lines() -> None:
+    with running_server("--mode", "echo") as server:
+        result = connect(f"127.0.0.1:{server.port}", "--newline", "crlf", "-m", "one", "-m", "two")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert result.stdout.splitlines() == ["one", "two"]
+
+
+def test_listen_sink_mode_needs_no_wait() -> None:
+    with running_server("--mode", "sink") as server:
+        result = connect(f"127.0.0.1:{server.port}", "--no-wait", "-m", "into the sink")
+        assert result.returncode == ExitStatus.OK, result.stderr
+        assert result.stdout == ""
+        server.wait_for_event("recv", text="into the sink")
+
+
+def test_listen_udp_echo_and_sink() -> None:
+    with running_server("--udp", "--mode", "echo") as server:
+        result = connect(f"127.0.0.1:{server.port}", "--udp", "-m", "datagram")
+        assert result.returncode == ExitStatus.OK, result.stderr
+        assert result.stdout.splitlines() == ["datagram"]
+    with running_server("--udp", "--mode", "sink") as server:
+        result = connect(f"127.0.0.1:{server.port}", "--udp", "-m", "lost?", "--timeout", "0.3")
+        assert result.returncode == ExitStatus.NETWORK_SAID_NO
+        assert "No reply to 1 datagram(s)" in result.stderr
+        server.wait_for_event("datagram", text="lost?")
+
+
+class InteractiveClient:
+    """A ``netdiag connect`` process fed line by line, its stdout collected by a reader thread."""
+
+    def __init__(self, address: str) -> None:
+        self.process = popen_netdiag("connect", address, "--timeout", "2")
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def wait_for(self, text: str) -> str:
+        return wait_until(lambda: next((x for x in list(self.lines) if text in x), None), timeout=10,
+                          what=f"a client line with {text!r}; got {self.lines}")
+
+    def finish(self) -> tuple[int, str]:
+        assert self.process.stdin is not None and self.process.stderr is not None
+        self.process.stdin.close()
+        code = self.process.wait(timeout=15)
+        self.reader.join(timeout=5)
+        stderr = self.process.stderr.read()
+        self.process.stderr.close()
+        assert self.process.stdout is not None
+        self.process.stdout.close()
+        return code, stderr
+
+
+def test_chat_between_two_interactive_clients() -> None:
+    with running_server("--mode", "chat") as server:
+        alice = InteractiveClient(f"127.0.0.1:{server.port}")
+        bob = InteractiveClient(f"127.0.0.1:{server.port}")
+        alice.wait_for("welcome")
+        bob.wait_for("welcome")
+        alice.send("/nick alice")
+        alice.wait_for("alice")
+        alice.send("hello bob")
+        assert "alice" in bob.wait_for("hello bob")
+        bob.send("hi alice")
+        alice.wait_for("hi alice")
+        for client in (alice, bob):
+            code, stderr = client.finish()
+            assert code == ExitStatus.OK, stderr
+            assert "Traceback" not in stderr
+
+
+# --- netcat interop --------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    result = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, timeout=10)
+    return f":{port}" in result.stdout
+
+
+@contextmanager
+def netcat_listener(port: int) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(["nc", "-l", "127.0.0.1", str(port)], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    try:
+        wait_until(lambda: _listening(port) or process.poll() is not None, what="nc -l to listen")
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        yield process
+    finally:
+        process.kill()
+        process.wait(timeout=5)
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.mark.skipif(shutil.which("nc") is None or shutil.which("ss") is None,
+                    reason="needs netcat-openbsd and ss (./dev test installs them)")
+def test_interop_with_nc_listen_both_ways() -> None:
+    port = _free_port()
+    with netcat_listener(port) as nc:
+        client = popen_netdiag("connect", f"127.0.0.1:{port}", "--newline", "lf", "-m", "hello nc",
+                               "--timeout", "10")
+        assert nc.stdout is not None and nc.stdin is not None
+        assert wait_until(nc.stdout.readline, what="nc to print our line") == "hello nc\n"
+        nc.stdin.write("hello netdiag\n")
+        nc.stdin.flush()
+        nc.stdin.close()  # nc sends FIN after its stdin ends, so our half-closed session completes
+        out, err = client.communicate(timeout=15)
+    assert client.returncode == ExitStatus.OK, err
+    assert out.splitlines() == ["hello netdiag"]
+    assert "Traceback" not in err
+
+
+# --- failures --------------------------------------------------------------------------------------------
+
+
+def test_refused_explains_nothing_listening() -> None:
+    with socket.socket() as reserved:  # bound, not listening: refused, and no one else can take the port
+        reserved.bind(("127.0.0.1", 0))
+        port = reserved.getsockname()[1]
+        result = connect(f"127.0.0.1:{port}", "-m", "x")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "Connection refused" in result.stderr and "nothing is listening" in result.stderr
+    assert f"netdiag sockets --listening --port {port}" in result.stderr
+
+
+def test_name_not_resolved() -> None:
+    result = connect("no-such-host.invalid:80", "-m", "x")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "Cannot resolve 'no-such-host.invalid'" in result.stderr
+    assert "No connection was attempted" in result.stderr
+
+
+def test_reset_by_the_server() -> None:
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def accept_then_abort() -> None:
+        conn, _ = server.accept()
+        conn.recv(1024)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        conn.close()  # linger 0: RST instead of FIN
+
+    worker = threading.Thread(target=accept_then_abort, daemon=True)
+    worker.start()
+    with server:
+        result = connect(f"127.0.0.1:{server.getsockname()[1]}", "-m", "x")
+        worker.join(timeout=10)
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "Connection reset by 127.0.0.1" in result.stderr
+    assert "aborted the connection with a TCP RST" in result.stderr
+
+
+def test_no_reply_suggests_a_newline() -> None:
+    with running_server("--mode", "sink") as server:
+        result = connect(f"127.0.0.1:{server.port}", "-m", "anyone?", "--timeout", "0.3")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "No reply to 1 message(s)" in result.stderr and "--newline lf" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["nohostport"], ["127.0.0.1:99999"], ["127.0.0.1:80", "-4", "-6"],
+                                  ["127.0.0.1:80", "--crlf", "--newline", "lf"]])
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    result = connect(*args)
+    assert result.returncode == ExitStatus.USAGE, result.stderr
+
+
+def test_help_documents_exit_codes_and_examples() -> None:
+    result = run_netdiag("connect", "--help")
+    assert result.returncode == ExitStatus.OK
+    assert "Exit codes: 0" in result.stdout and "1 the network said no" in result.stdout
+    assert "netdiag connect 127.0.0.1:8000 --message hello" in result.stdout
+
+
+@pytest.mark.root
+def test_timeout_behind_a_dropping_firewall(net: TwoHosts) -> None:
+    net.server.iptables("-A", "INPUT", "-p", "tcp", "--dport", "9", "-j", "DROP")
+    result = connect(f"{net.server_addr}:9", "-m", "x", "--timeout", "0.5", netns=net.client.name)
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "timed out after 0.5 s" in result.stderr
+    assert "firewall" in result.stderr
+
+
+@pytest.mark.root
+def test_udp_port_unreachable(private_loopback: Namespace) -> None:
+    result = connect("127.0.0.1:9", "--udp", "-m", "ping", netns=private_loopback.name)
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "UDP port unreachable" in result.stderr and "ICMP port-unreachable" in result.stderr
+
+
+@contextmanager
+def hosts_file(ns: Namespace, text: str) -> Iterator[None]:
+    """``ip netns exec`` bind-mounts /etc/netns/NAME/hosts over /etc/hosts inside that namespace."""
+    folder = Path("/etc/netns") / ns.name
+    folder.mkdir(parents=True)
+    (folder / "hosts").write_text(text)
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder)
+        with contextlib.suppress(OSError):  # another test's namespace folder is still there
+            Path("/etc/netns").rmdir()
+
+
+@pytest.mark.root
+def test_every_address_is_tried_and_each_outcome_reported(private_loopback: Namespace) -> None:
+    """A name on ::1 and 127.0.0.1, a server on 127.0.0.1 only: refused on ::1, connected on 127.0.0.1."""
+    with hosts_file(private_loopback, "::1 both.test\n127.0.0.1 both.test\n"), \
+            running_lab_server("echo_server", port=0,
+                               argv_prefix=["ip", "netns", "exec", private_loopback.name]) as server:
+        result = connect(f"both.test:{server.port}", "-m", "x", "-v", netns=private_loopback.name)
+        assert result.returncode == ExitStatus.OK, result.stderr
+        assert f"refused on [::1]:{server.port}" in result.stderr
+        assert f"connected on 127.0.0.1:{server.port}" in result.stderr
+        both_refused = connect(f"both.test:{server.port + 1}", "-m", "x", netns=private_loopback.name)
+    assert both_refused.returncode == ExitStatus.NETWORK_SAID_NO
+    closed = server.port + 1
+    assert f"refused on [::1]:{closed}, refused on 127.0.0.1:{closed}" in both_refused.stderr
