@@ -14,6 +14,7 @@ import socket
 from netdiag.core.icmp import QuotedProbe, parse_icmp4_unreachable, parse_icmp6_unreachable
 from netdiag.core.probe import IcmpReport
 
+_MAX_REMEMBERED = 10_000
 _BATCH = 256  # most packets read per drain, so a flood of ICMP cannot stall the probe loop
 
 
@@ -42,6 +43,14 @@ class IcmpWatcher:
                 if quoted is not None:
                     key = (quoted.proto, quoted.destination, quoted.destination_port)
                     self._seen[key] = quoted.report
+        if len(self._seen) > _MAX_REMEMBERED:  # ICMP about traffic that was not ours: forget the oldest
+            for key in list(self._seen)[: _MAX_REMEMBERED // 2]:
+                del self._seen[key]
+
+    @property
+    def pending(self) -> bool:
+        """Whether any quoted ICMP error waits to be matched (False: every errno stands alone)."""
+        return bool(self._seen)
 
     def report_for(self, proto: int, address: str, port: int) -> IcmpReport | None:
         """The ICMP error that answered a probe of ``address:port`` (after ``drain``), if any."""

@@ -49,21 +49,21 @@ def summarize(results: Sequence[ProbeResult], *, show_all: bool = False) -> Prob
     """Split ``results`` into rows to list and groups to count (see the module docstring)."""
     if show_all:
         return ProbeReport(list(results), [])
-    per_address = Counter((r.host, r.address) for r in results)
-    groups = Counter((r.host, r.address, r.proto, r.state, r.reason) for r in results)
-
-    def hidden(r: ProbeResult) -> bool:
-        return (r.state != PortState.OPEN and per_address[(r.host, r.address)] > LIST_EVERYTHING_UP_TO
-                and groups[(r.host, r.address, r.proto, r.state, r.reason)] > SMALL_GROUP)
-
-    shown = [r for r in results if not hidden(r)]
-    hidden_groups = [
-        HiddenGroup(host, address, proto, state, reason, count)
-        for (host, address, proto, state, reason), count in groups.items()
-        if state != PortState.OPEN and per_address[(host, address)] > LIST_EVERYTHING_UP_TO
-        and count > SMALL_GROUP
-    ]
-    return ProbeReport(shown, hidden_groups)
+    keys = [(r.host, r.address, r.proto, r.state, r.reason) for r in results]
+    groups = Counter(keys)
+    per_address: Counter[tuple[str, str | None]] = Counter()
+    for key, count in groups.items():
+        per_address[(key[0], key[1])] += count
+    hidden_keys = {
+        key for key, count in groups.items()
+        if key[3] != PortState.OPEN and count > SMALL_GROUP
+        and per_address[(key[0], key[1])] > LIST_EVERYTHING_UP_TO
+    }
+    if not hidden_keys:
+        return ProbeReport(list(results), [])
+    shown = [r for r, key in zip(results, keys, strict=True) if key not in hidden_keys]
+    hidden = [HiddenGroup(*key, count=groups[key]) for key in groups if key in hidden_keys]
+    return ProbeReport(shown, hidden)
 
 
 def probe_exit_status(results: Sequence[ProbeResult]) -> ExitStatus:
