@@ -32,6 +32,10 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+if __name__ == "__main__":  # run as a script to regenerate docs/firewall-matrix.md
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helpers.netns import SERVER_ADDR, Namespace, TwoHosts, namespace_resolv_conf
 from netdiag.core.catalog import Cause
@@ -194,3 +198,57 @@ def _listener(ns: Namespace, host: str, port: int) -> Iterator[subprocess.Popen[
         if process.poll() is None:
             process.kill()
         process.communicate(timeout=10)
+
+
+MATRIX_PAGE = Path(__file__).resolve().parents[2] / "docs" / "firewall-matrix.md"
+
+_MATRIX_INTRO = """# Firewall matrix: what `probe` and `explain` say about each situation
+
+<!-- Generated from tests/helpers/scenarios.py: edit the table there, then run
+     `.venv/bin/python tests/helpers/scenarios.py`
+     (tests/scenarios/test_probe_matrix.py fails when this page is stale). -->
+
+Every row is a real network built by the tests: two network namespaces joined by a veth pair (client
+198.18.0.1, server 198.18.0.2, addresses from the RFC 2544 benchmarking range, no default route), a
+listener and iptables rules inside the server namespace. tests/scenarios/test_probe_matrix.py runs
+`netdiag probe` against every row and checks the state and reason; the explain tests check the cause.
+The probe column is what netdiag says as root, when it can watch ICMP errors with a raw socket; the last
+column says what changes without root, when only the errno is known.
+
+| scenario | set-up | `probe` state / reason | `explain` cause | without root | why |
+|---|---|---|---|---|---|
+"""
+
+_MATRIX_OUTRO = """
+Notes:
+
+* **DROP vs. absent host.** Silence is all a DROP rule gives; netdiag says `filtered` / `no-response` after
+  `--timeout` (2 s by default). An absent host on the local link is different: the kernel's ARP gives up
+  after about 3 s and reports EHOSTUNREACH, so it is `unreachable`.
+* **REJECT tcp-reset** is indistinguishable from a closed port for every tool, nmap included: the RST a
+  firewall forges is the RST a closed port sends.
+* **REJECT icmp-host-unreachable.** The ICMP error comes from the target's own address, which probe
+  reports as `icmp_from`; a host that sends ICMP about itself is up, so explain blames a firewall rule on
+  it. When an absent host is reported unreachable, the error comes from our own kernel (ARP failed).
+* The ICMP rate limit (`net.ipv4.icmp_ratelimit`, 1 s by default) is set to 0 in the test namespaces, so
+  a burst of REJECTed probes is never mistaken for silence; on real hosts a large scan of a REJECTing
+  host can show some `filtered` / `no-response` rows for this reason.
+"""
+
+
+def matrix_markdown() -> str:
+    """docs/firewall-matrix.md, generated from ``SCENARIOS``."""
+    rows = []
+    for s in SCENARIOS:
+        without_root = "same"
+        if s.state_without_root is not None and s.reason_without_root is not None:
+            without_root = f"{s.state_without_root.value} / {s.reason_without_root.value}"
+        setup = f"{s.summary} (target `{s.target}`, from the {s.probe_from} namespace)"
+        rows.append(f"| `{s.name}` | {setup} | {s.state.value} / {s.reason.value} | `{s.cause.value}` "
+                    f"| {without_root} | {s.note} |")
+    return _MATRIX_INTRO + "\n".join(rows) + "\n" + _MATRIX_OUTRO
+
+
+if __name__ == "__main__":
+    MATRIX_PAGE.write_text(matrix_markdown())
+    print(f"wrote {MATRIX_PAGE}")

@@ -1,0 +1,40 @@
+"""`netdiag probe` against every row of the firewall matrix, in real namespaces with real iptables."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from helpers.cli import run_netdiag
+from helpers.netns import TwoHosts
+from helpers.scenarios import MATRIX_PAGE, SCENARIOS, Scenario, matrix_markdown, stage
+
+from netdiag.core.exit_status import ExitStatus
+from netdiag.core.probe import PortState
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_probe_gives_the_matrix_state_and_reason(scenario: Scenario, net: TwoHosts) -> None:
+    with stage(scenario, net) as staged:
+        result = run_netdiag("probe", staged.target, "--timeout", str(staged.timeout), "--format", "json",
+                             netns=staged.namespace.name)
+    assert "Traceback" not in result.stderr
+    records = json.loads(result.stdout)
+    assert len(records) == 1, records
+    record = records[0]
+    assert (record["state"], record["reason"]) == (scenario.state.value, scenario.reason.value), result.stderr
+    expected_exit = ExitStatus.OK if scenario.state == PortState.OPEN else ExitStatus.NETWORK_SAID_NO
+    assert result.returncode == expected_exit
+
+
+def test_the_docs_page_matches_the_table() -> None:
+    assert MATRIX_PAGE.read_text() == matrix_markdown(), (
+        "docs/firewall-matrix.md is stale: run .venv/bin/python tests/helpers/scenarios.py")
+
+
+def test_every_scenario_name_is_unique_and_every_cause_is_a_catalog_code() -> None:
+    assert len({s.name for s in SCENARIOS}) == len(SCENARIOS)
+    assert {s.cause.value for s in SCENARIOS} >= {"ok", "nothing-listening", "firewall-drop",
+                                                   "firewall-reject", "host-unreachable", "no-route",
+                                                   "dns-failure", "loopback-only-bind"}
