@@ -7,8 +7,9 @@ other conditions (source address, interface, state) are kept when they name the 
 them, netdiag cannot evaluate them. Chain policies are reported when they drop (``-P INPUT DROP``,
 ``policy drop;``): a DROP policy with no ACCEPT rule for the port silences it.
 
-iptables-nft shows its rules in ``nft list ruleset`` too, in tables marked "managed by iptables-nft";
-those tables are skipped when iptables itself was read, so no rule is reported twice.
+iptables-nft shows its rules in ``nft list ruleset`` too, in its own tables (``ip filter``, ``ip6 nat``
+..., sometimes marked "managed by iptables-nft"); those tables are skipped when iptables itself was read,
+so no rule is reported twice.
 """
 
 from __future__ import annotations
@@ -91,9 +92,14 @@ _COUNTER = re.compile(r"\s*counter packets \d+ bytes \d+")
 _NFT_ACTION = re.compile(r"\b(drop|reject|accept)\b")
 
 
+# The tables iptables-nft creates; nft marks them "managed by iptables-nft" only in some versions.
+IPTABLES_TABLES = frozenset(f"{family} {name}" for family in ("ip", "ip6")
+                            for name in ("filter", "nat", "mangle", "raw", "security"))
+
+
 def managed_by_iptables(text: str) -> set[str]:
-    """Tables ("ip filter") that nft says iptables-nft manages (their rules are read via iptables)."""
-    return {match.group(1) for match in _MANAGED.finditer(text)}
+    """Tables ("ip filter") that iptables-nft manages: their rules are read via iptables instead."""
+    return set(IPTABLES_TABLES) | {match.group(1) for match in _MANAGED.finditer(text)}
 
 
 def parse_nft(text: str, port: int, proto: str, *, skip_tables: set[str] | frozenset[str] = frozenset(),

@@ -1,0 +1,239 @@
+"""``netdiag explain`` as users run it: pasted errors, and real sockets on loopback for each local cause.
+
+The sockets are real and made by the test: a listening socket is "open"; a socket bound but not listening
+keeps its port reserved and answers connect() with a refusal (STYLE.md), so no other program can take the
+port while the test looks at it.
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import pytest
+from helpers.cli import run_netdiag
+from helpers.netns import Namespace
+
+from netdiag.core.catalog import Cause
+from netdiag.core.exit_status import ExitStatus
+
+
+def explain_json(*args: str) -> tuple[dict[str, object], int]:
+    result = run_netdiag("explain", *args, "--format", "json")
+    assert "Traceback" not in result.stderr, result.stderr
+    return json.loads(result.stdout), result.returncode
+
+
+@contextmanager
+def sockets() -> Iterator[ExitStack]:
+    with ExitStack() as stack:
+        yield stack
+
+
+def tcp(stack: ExitStack, host: str, port: int = 0, *, listen: bool) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = stack.enter_context(socket.socket(family, socket.SOCK_STREAM))
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    sock.bind((host, port))
+    if listen:
+        sock.listen(8)
+    return int(sock.getsockname()[1])
+
+
+def udp(stack: ExitStack, host: str, port: int = 0) -> int:
+    sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    sock.bind((host, port))
+    return int(sock.getsockname()[1])
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+# --- explain --error ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "cause", "phrase"), [
+    ("ConnectionRefusedError: [Errno 111] Connection refused", Cause.NOTHING_LISTENING, "Linux"),
+    ("[WinError 10061] No connection could be made because the target machine actively refused it",
+     Cause.NOTHING_LISTENING, "WSAECONNREFUSED"),
+    ("socket.gaierror: [Errno -2] Name or service not known", Cause.DNS_FAILURE, "EAI_NONAME"),
+    ("OSError: [Errno 98] Address already in use", Cause.ADDRESS_IN_USE, "SO_REUSEADDR"),
+    ("OSError: [WinError 10013] An attempt was made to access a socket in a way forbidden by its access "
+     "permissions", Cause.PORT_RESERVED, "excludedportrange"),
+    ("TimeoutError: timed out", Cause.TIMEOUT, "absent"),
+])
+def test_error_text(text: str, cause: Cause, phrase: str) -> None:
+    result = run_netdiag("explain", "--error", text)
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert f"[cause: {cause.value}]" in result.stdout
+    assert phrase in result.stdout
+    assert "How to fix it:" in result.stdout
+
+
+def test_error_json_schema() -> None:
+    report, code = explain_json("--error", "ConnectionRefusedError: [Errno 111] Connection refused")
+    assert code == ExitStatus.OK
+    assert set(report) >= {"input", "cause", "recognised", "title", "meaning", "likely_causes", "fixes",
+                           "clues", "platform", "operation", "port", "readings", "notes"}
+    assert report["cause"] == "nothing-listening" and report["platform"] == "linux"
+    assert report["readings"] == [{"platform": "linux", "kind": "errno", "number": 111,
+                                   "symbol": "ECONNREFUSED", "message": "Connection refused",
+                                   "cause": "nothing-listening"}]
+
+
+def test_bare_number_names_each_platform_and_platform_option_narrows() -> None:
+    both = run_netdiag("explain", "--error", "13").stdout
+    assert "Linux" in both and "macOS" in both and "Windows" in both and "--platform" in both
+    report, _ = explain_json("--error", "13", "--platform", "windows")
+    assert report["cause"] == "port-reserved"
+    assert [r["platform"] for r in report["readings"]] == ["windows"]
+
+
+def test_unknown_text_says_so_and_exits_1() -> None:
+    result = run_netdiag("explain", "--error", "the printer is on fire")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "[cause: unknown]" in result.stdout and "no error it knows" in result.stdout
+
+
+def test_error_from_stdin() -> None:
+    traceback = ('Traceback (most recent call last):\n  File "client.py", line 4, in <module>\n'
+                 "    s.connect(('127.0.0.1', 8000))\n"
+                 "ConnectionRefusedError: [Errno 111] Connection refused\n")
+    result = run_netdiag("explain", "--error", "-", "--format", "json", input=traceback)
+    report = json.loads(result.stdout)
+    assert report["cause"] == "nothing-listening"
+    assert (report["operation"], report["port"]) == ("connect", 8000)
+
+
+@pytest.mark.parametrize("args", [
+    (), ("127.0.0.1:1", "--error", "111"), ("127.0.0.1",), ("127.0.0.1:99999",),
+    ("127.0.0.1:80", "--platform", "linux"), ("--error", "  "),
+])
+def test_usage_errors_exit_2_without_traceback(args: tuple[str, ...]) -> None:
+    result = run_netdiag("explain", *args)
+    assert result.returncode == ExitStatus.USAGE, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- explain TARGET on real loopback sockets ---------------------------------------------------------------
+
+
+def test_open_port_is_ok_with_a_full_checklist() -> None:
+    with sockets() as stack:
+        port = tcp(stack, "127.0.0.1", listen=True)
+        result = run_netdiag("explain", f"127.0.0.1:{port}")
+    assert result.returncode == ExitStatus.OK, result.stdout
+    lines = result.stdout.splitlines()
+    assert any(line.strip().startswith("[ ok ] name") for line in lines)
+    assert any("[ ok ] connect" in line and "open on 127.0.0.1" in line for line in lines)
+    assert any("[ ok ] listeners" in line and f"127.0.0.1:{port}" in line for line in lines)
+    assert "[cause: ok]" in result.stdout
+
+
+def test_refused_port_is_nothing_listening() -> None:
+    with sockets() as stack:
+        port = tcp(stack, "127.0.0.1", listen=False)
+        report, code = explain_json(f"127.0.0.1:{port}")
+    assert code == ExitStatus.NETWORK_SAID_NO
+    assert report["cause"] == "nothing-listening"
+    assert report["attempts"][0]["reason"] == "conn-refused"
+    assert any(f"netdiag listen 127.0.0.1:{port}" in fix for fix in report["fixes"])  # type: ignore[union-attr]
+
+
+def test_listener_on_a_near_port() -> None:
+    with sockets() as stack:
+        port = tcp(stack, "127.0.0.1", listen=True)
+        try:
+            tcp(stack, "127.0.0.1", port + 1, listen=False)
+        except OSError:
+            pytest.skip(f"port {port + 1} is taken by another program")
+        report, _ = explain_json(f"127.0.0.1:{port + 1}")
+    assert report["cause"] == "near-port", report["verdict"]
+    assert str(port) in str(report["verdict"])
+
+
+def test_udp_server_when_tcp_is_asked() -> None:
+    with sockets() as stack:
+        port = udp(stack, "127.0.0.1")
+        try:
+            tcp(stack, "127.0.0.1", port, listen=False)
+        except OSError:
+            pytest.skip(f"TCP port {port} is taken by another program")
+        report, _ = explain_json(f"127.0.0.1:{port}", "--timeout", "0.5")
+    assert report["cause"] == "protocol-mismatch", report["verdict"]
+
+
+def test_udp_listener_that_stays_silent_is_ok_and_a_closed_udp_port_is_not() -> None:
+    with sockets() as stack:
+        port = udp(stack, "127.0.0.1")
+        report, code = explain_json(f"127.0.0.1:{port}", "--udp", "--timeout", "0.3")
+        assert (report["cause"], code) == ("ok", ExitStatus.OK)
+    with sockets() as stack:
+        holder = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+        holder.bind(("127.0.0.1", 0))  # a port number nobody uses for UDP right now, very likely
+        port = holder.getsockname()[1]
+        report, _ = explain_json(f"127.0.0.1:{port}", "--udp", "--timeout", "0.3")
+    assert report["cause"] in ("nothing-listening", "protocol-mismatch")
+    assert report["attempts"][0]["reason"] == "port-unreach"
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 on loopback here")
+def test_ipv6_only_listener_and_ipv4_client_is_wrong_address_family() -> None:
+    with sockets() as stack:
+        port = tcp(stack, "::1", listen=True)
+        try:
+            tcp(stack, "127.0.0.1", port, listen=False)
+        except OSError:
+            pytest.skip(f"127.0.0.1:{port} is taken by another program")
+        report, _ = explain_json(f"127.0.0.1:{port}")
+    assert report["cause"] == "wrong-address-family", report["verdict"]
+    assert any(f"[::1]:{port}" in fix for fix in report["fixes"])  # type: ignore[union-attr]
+
+
+_DUAL_STACK = """
+import socket, sys
+v4 = socket.socket(); v4.bind(("127.0.0.1", 0)); v4.listen(8)
+port = v4.getsockname()[1]
+v6 = socket.socket(socket.AF_INET6); v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+v6.bind(("::1", port))  # bound, not listening: refused
+print(port, flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.root
+def test_every_address_is_tried_and_kept(private_loopback: Namespace) -> None:
+    """localhost -> ::1 and 127.0.0.1: refused on one, open on the other; both kept, verdict ok + warning."""
+    hosts = Path("/etc/netns") / private_loopback.name / "hosts"
+    hosts.parent.mkdir(parents=True, exist_ok=True)
+    hosts.write_text("::1 localhost\n127.0.0.1 localhost\n")
+    server = private_loopback.popen(sys.executable, "-c", _DUAL_STACK, stdin=subprocess.PIPE)
+    try:
+        assert server.stdout is not None
+        ready, _, _ = select.select([server.stdout], [], [], 15)
+        port = int(server.stdout.readline()) if ready else 0
+        assert port, "the dual-stack server did not start"
+        result = run_netdiag("explain", f"localhost:{port}", "--format", "json", netns=private_loopback.name)
+    finally:
+        server.kill()
+        server.communicate(timeout=10)
+        shutil.rmtree(hosts.parent, ignore_errors=True)
+    report = json.loads(result.stdout)
+    assert {a["address"]: a["state"] for a in report["attempts"]} == {"::1": "closed", "127.0.0.1": "open"}
+    assert (report["cause"], result.returncode) == ("ok", ExitStatus.OK)
+    connect = next(s for s in report["steps"] if s["name"] == "connect")
+    assert connect["status"] == "warning"
