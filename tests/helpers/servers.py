@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -127,3 +128,57 @@ def running_server(*listen_args: str, address: str = "127.0.0.1:0",
         stderr = "".join(handle.stderr_lines)
         assert code == 0, f"netdiag listen exited {code}:\n{stderr}"
         assert "Traceback" not in stderr, stderr
+
+
+# -- small clients for talking to the server under test -------------------------------------------------
+
+TINY = 7
+"""Recv size that exercises framing: replies arrive in many small pieces."""
+
+
+def recv_exactly(sock: socket.socket, count: int, *, chunk: int = TINY) -> bytes:
+    """Read exactly ``count`` bytes in pieces of at most ``chunk`` (fails on early EOF)."""
+    data = bytearray()
+    while len(data) < count:
+        piece = sock.recv(min(chunk, count - len(data)))
+        assert piece, f"EOF after {len(data)} of {count} bytes: {bytes(data)!r}"
+        data += piece
+    return bytes(data)
+
+
+def recv_until_eof(sock: socket.socket, *, chunk: int = TINY, limit: int = 1 << 24) -> bytes:
+    """Everything until the server closes (bounded by ``limit`` bytes and the socket's timeout)."""
+    data = bytearray()
+    while len(data) < limit:
+        piece = sock.recv(chunk)
+        if not piece:
+            break
+        data += piece
+    return bytes(data)
+
+
+def recv_line(sock: socket.socket) -> bytes:
+    """One line (ending in ``\\n``), read a byte at a time so nothing after it is consumed."""
+    data = bytearray()
+    while not data.endswith(b"\n"):
+        piece = sock.recv(1)
+        assert piece, f"EOF before end of line: {bytes(data)!r}"
+        data += piece
+    return bytes(data)
+
+
+def connect(server: ServerHandle, *, timeout: float = 5.0) -> socket.socket:
+    return socket.create_connection(server.address, timeout=timeout)
+
+
+def peer_of(sock: socket.socket) -> str:
+    """How the server's log names this client: ``127.0.0.1:PORT`` / ``[::1]:PORT``."""
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def lab_exchange(server: ServerHandle, message: bytes) -> bytes:
+    """What the classic lab client does: connect, one send() without newline, one recv(1024)."""
+    with connect(server) as sock:
+        sock.sendall(message)
+        return sock.recv(1024)

@@ -10,11 +10,12 @@ without bound; in chat, deliveries to a client whose write buffer passes ``--max
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import signal
 import socket
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from netdiag.core.protocols.actions import Action, CloseReason, Mode, Send
 from netdiag.core.protocols.chat import ChatRoom
@@ -86,8 +87,7 @@ class TcpConnection(asyncio.Protocol):
 
     # -- asyncio callbacks -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport = cast(asyncio.Transport, transport)
         hub = self.hub
         self.peer = peer_name(transport.get_extra_info("peername"))
         self.conn_id = next(hub.ids)
@@ -199,13 +199,12 @@ class TcpConnection(asyncio.Protocol):
 class UdpEndpoint(asyncio.DatagramProtocol):
     """``--udp``: each datagram logged with its source; echoed back in echo mode."""
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, hub: Hub, sock: socket.socket) -> None:
+        self.hub, self.sock = hub, sock
         self.echo = hub.settings.mode is Mode.ECHO
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         log = self.hub.log
@@ -213,7 +212,11 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             log.emit(EventKind.DATAGRAM, peer=peer_name(addr), bytes=len(data),
                      text=printable(data[:TEXT_LIMIT], limit=TEXT_LIMIT))
         if self.echo:
-            self.transport.sendto(data, addr)
+            if data:
+                self.transport.sendto(data, addr)
+            else:  # asyncio silently skips empty datagrams; an empty echo is still an answer
+                with contextlib.suppress(OSError):
+                    self.sock.sendto(data, addr)
             if log.verbose:
                 log.emit(EventKind.SEND, peer=peer_name(addr), bytes=len(data))
 
@@ -230,7 +233,7 @@ async def serve(sock: socket.socket, settings: ServerSettings, log: EventLog,
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     if settings.udp:
-        transport, _ = await loop.create_datagram_endpoint(lambda: UdpEndpoint(hub), sock=sock)
+        transport, _ = await loop.create_datagram_endpoint(lambda: UdpEndpoint(hub, sock), sock=sock)
         announce()
         await stop.wait()
         transport.close()
