@@ -28,11 +28,12 @@ import json
 import multiprocessing as mp
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 HOST = "127.0.0.1"  # loopback only, by design
@@ -106,6 +107,9 @@ def running(name: str, argv: list[str]) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+SERVERS = ("uvloop reference", "netdiag asyncio", "netdiag threads")
 
 
 def server_commands() -> dict[str, list[str]]:
@@ -251,7 +255,8 @@ def process_rss_mb(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per load (default 4)")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per load (default 3)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians (default 3)")
     parser.add_argument("--workers", type=int, default=2, help="load client processes (default 2)")
     parser.add_argument("--clients", type=int, nargs="+", default=[100, 1000],
                         help="concurrent connections per load (default 100 1000)")
@@ -267,19 +272,29 @@ def main() -> None:
     duration = min(args.duration, MAX_DURATION)
     clients = [min(c, MAX_CONNECTIONS) for c in args.clients]
     raise_fd_limit()
-    print(f"echo bench: {MESSAGE_SIZE} B ping-pong, {duration:g} s per load, clients {clients}, "
+    print(f"echo bench: {MESSAGE_SIZE} B ping-pong, {duration:g} s per load, {args.rounds} rounds, "
+          f"clients {clients}, "
           f"{args.workers} load worker process(es), {os.cpu_count()} CPU(s), "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
 
-    throughput: dict[str, dict[int, float]] = {}
-    for name, argv in server_commands().items():
-        throughput[name] = {}
-        with running(name, argv) as server:
+    # All three servers run side by side and the loads are interleaved round by round (reference,
+    # asyncio, threads, then again), so a burst of other work on the machine hits every server alike;
+    # each figure is the median of the rounds.
+    samples: dict[str, dict[int, list[float]]] = {name: {c: [] for c in clients} for name in SERVERS}
+    with ExitStack() as stack:
+        servers = [stack.enter_context(running(name, argv)) for name, argv in server_commands().items()]
+        for round_number in range(1, args.rounds + 1):
             for count in clients:
-                result = run_load(server.port, count, duration, args.workers, args.max_requests)
-                throughput[name][count] = result["requests_per_s"]
-                print(f"  {name:18} {count:6,} clients  {result['requests_per_s']:>10,.0f} req/s"
-                      f"  ({result['requests']:,.0f} requests, {result['errors']:.0f} errors)", flush=True)
+                for server in servers:
+                    result = run_load(server.port, count, duration, args.workers, args.max_requests)
+                    samples[server.name][count].append(result["requests_per_s"])
+                    print(f"  round {round_number}  {server.name:18} {count:6,} clients "
+                          f"{result['requests_per_s']:>10,.0f} req/s  ({result['requests']:,.0f} requests, "
+                          f"{result['errors']:.0f} errors)", flush=True)
+    throughput = {name: {c: statistics.median(v) for c, v in per.items()} for name, per in samples.items()}
+    print("\nmedian requests/s:")
+    for name, per in throughput.items():
+        print(f"  {name:18} " + "  ".join(f"{c:6,} clients {v:>10,.0f}" for c, v in per.items()))
 
     idle: dict[str, float] = {}
     if args.idle:
