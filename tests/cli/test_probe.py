@@ -1,0 +1,197 @@
+"""`netdiag probe` as users run it: exit codes, formats, usage errors, big scans, start-up imports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+from helpers.cli import run_netdiag
+from helpers.netns import Namespace
+
+from netdiag.core.exit_status import ExitStatus
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    with socket.socket() as sock:  # bound, not listening: refused, and reserved for the test
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def test_open_port_exits_zero_with_a_table(listener: int) -> None:
+    result = run_netdiag("probe", f"127.0.0.1:{listener}")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    header, row = result.stdout.strip().splitlines()
+    assert header.split() == ["HOST", "ADDRESS", "PORT", "PROTO", "STATE", "REASON", "RTT_MS"]
+    assert row.split()[:6] == ["127.0.0.1", "127.0.0.1", str(listener), "tcp", "open", "syn-ack"]
+    assert result.stderr == ""
+
+
+def test_any_port_not_open_exits_one(listener: int, closed_port: int) -> None:
+    result = run_netdiag("probe", f"127.0.0.1:{listener},{closed_port}", "--format", "json")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    records = json.loads(result.stdout)
+    assert [(r["port"], r["state"], r["reason"]) for r in records] == [
+        (listener, "open", "syn-ack"), (closed_port, "closed", "conn-refused")]
+    for record in records:
+        assert list(record) == ["host", "address", "port", "proto", "state", "reason", "rtt_ms"]
+        assert isinstance(record["rtt_ms"], float)
+
+
+def test_several_targets_in_one_call(listener: int) -> None:
+    result = run_netdiag("probe", f"127.0.0.1:{listener}", f"localhost:{listener}", "-4", "-f", "json")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert [r["host"] for r in json.loads(result.stdout)] == ["127.0.0.1", "localhost"]
+
+
+def test_csv_output(closed_port: int) -> None:
+    result = run_netdiag("probe", f"127.0.0.1:{closed_port}", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows == [{"host": "127.0.0.1", "address": "127.0.0.1", "port": str(closed_port), "proto": "tcp",
+                     "state": "closed", "reason": "conn-refused", "rtt_ms": rows[0]["rtt_ms"]}]
+    assert float(rows[0]["rtt_ms"]) >= 0
+
+
+def test_explain_adds_cause_and_explanation(closed_port: int) -> None:
+    result = run_netdiag("probe", f"127.0.0.1:{closed_port}", "--explain", "-f", "json")
+    [record] = json.loads(result.stdout)
+    assert record["cause"] == "nothing-listening"
+    assert record["explanation"]["fixes"], record
+    table = run_netdiag("probe", f"127.0.0.1:{closed_port}", "--explain")
+    assert "nothing-listening" in table.stdout
+    assert "How to fix it" in table.stderr  # the explanation goes to stderr, the table stays data
+
+
+def test_udp_probe(closed_port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        silent = sock.getsockname()[1]
+        result = run_netdiag("probe", f"127.0.0.1:{silent}", "--udp", "--timeout", "0.3", "-f", "json")
+    [record] = json.loads(result.stdout)
+    assert (record["proto"], record["state"], record["reason"]) == ("udp", "open|filtered", "no-response")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (["127.0.0.1"], "no host and port"),
+        (["127.0.0.1:0"], "out of range"),
+        (["127.0.0.1:9-1"], "goes backwards"),
+        (["127.0.0.1:nosuchservice"], "Unknown service name"),
+        (["127.0.0.1:80", "-4", "-6"], "exclude each other"),
+        (["127.0.0.1:80", "--timeout", "0"], "--timeout"),
+        (["127.0.0.1:80", "--concurrency", "0"], "--concurrency"),
+        ([], "Missing argument"),
+    ],
+)
+def test_usage_errors_exit_two_without_probing(args: list[str], phrase: str) -> None:
+    result = run_netdiag("probe", *args)
+    assert result.returncode == ExitStatus.USAGE, result.stderr
+    assert phrase in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_bad_target_among_good_ones_stops_everything(listener: int) -> None:
+    result = run_netdiag("probe", f"127.0.0.1:{listener}", "127.0.0.1:99999")
+    assert result.returncode == ExitStatus.USAGE
+    assert result.stdout == ""
+
+
+def test_service_names_are_looked_up(closed_port: int) -> None:
+    result = run_netdiag("probe", "--help")
+    assert "https" in result.stdout and "Examples:" in result.stdout
+    usage = run_netdiag("probe", "127.0.0.1:no-such-service")
+    assert usage.returncode == ExitStatus.USAGE
+
+
+@pytest.mark.root
+def test_full_range_scan_lists_open_ports_and_counts_the_rest(private_loopback: Namespace) -> None:
+    listeners = private_loopback.popen(sys.executable, "-c", LISTENERS, stdin=subprocess.PIPE)
+    try:
+        assert listeners.stdout is not None and listeners.stdout.readline().strip() == "ready"
+        result = run_netdiag("probe", "127.0.0.1:1-65535", "-f", "json", netns=private_loopback.name)
+    finally:
+        listeners.kill()
+        listeners.communicate(timeout=10)
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    records = json.loads(result.stdout)
+    assert [(r["port"], r["state"]) for r in records] == [(p, "open") for p in (22, 8000, 40000, 65535)]
+    assert "Not shown: 65531 closed tcp ports (conn-refused) on 127.0.0.1" in result.stderr
+    assert "\r" not in result.stderr  # no progress bar into a pipe
+
+
+LISTENERS = """
+import socket, sys
+socks = []
+for port in (22, 8000, 40000, 65535):
+    s = socket.socket(); s.bind(("127.0.0.1", port)); s.listen(); socks.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.root
+def test_all_lists_every_port(private_loopback: Namespace) -> None:
+    result = run_netdiag("probe", "127.0.0.1:1000-1099", "--all", "-f", "csv", netns=private_loopback.name)
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [int(r["port"]) for r in rows] == list(range(1000, 1100))
+    assert {r["state"] for r in rows} == {"closed"}
+    assert "Not shown" not in result.stderr
+
+
+@pytest.mark.root
+def test_progress_bar_on_a_terminal(private_loopback: Namespace) -> None:
+    import os
+    import pty
+
+    main_fd, child_fd = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", private_loopback.name, sys.executable, "-m", "netdiag", "probe",
+             "127.0.0.1:1-65535", "-f", "json"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=child_fd)
+        os.close(child_fd)
+        out, _ = process.communicate(timeout=120)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(main_fd, 65536)
+            except OSError:  # EIO: the terminal's other side is closed and drained
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(main_fd)
+    assert json.loads(out) == []
+    assert b"probing 65535 tcp ports [" in seen
+    bar, _, after = seen.rpartition(b"\r\x1b[K")  # the bar is erased before the summary is written
+    assert bar and after.startswith(b"Not shown: 65535 closed tcp ports")
+
+
+def test_probe_imports_no_scapy_psutil_or_tabulate_for_json(listener: int) -> None:
+    code = (
+        "import sys; from netdiag.cli.main import main; "
+        f"code = main(['probe', '127.0.0.1:{listener}', '--format', 'json']); "
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'scapy', 'psutil', 'tabulate'}); "
+        "print(heavy, file=sys.stderr); sys.exit(code)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "[]"
