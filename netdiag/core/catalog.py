@@ -143,7 +143,7 @@ CATALOG: dict[Cause, Explanation] = {
             "A lab asked for UDP and the code (or the tool) defaults to TCP.",
         ),
         (
-            "Use the same protocol on both sides (netdiag connect/listen/probe/explain take --udp).",
+            "Use the same protocol on both sides; netdiag's connect, listen, probe and explain take --udp.",
             "Check what listens: netdiag sockets --listening --port PORT",
         ),
     ),
@@ -193,7 +193,7 @@ CATALOG: dict[Cause, Explanation] = {
         (
             "Test step by step, which tells a firewall from an absent host when it can: "
             "netdiag explain HOST:PORT",
-            "Check the address, and that the host is up (ping it, if ICMP is allowed).",
+            "Check the address, and that the host is up: ping HOST (if ICMP is allowed).",
             _FIREWALL_READ,
         ),
     ),
@@ -259,7 +259,7 @@ CATALOG: dict[Cause, Explanation] = {
             "Use a port of 1024 or above, for example 8000.",
             "Or run it with sudo, or grant the capability: sudo setcap "
             "cap_net_bind_service=+ep $(readlink -f $(which python3))",
-            "Linux only: sysctl net.ipv4.ip_unprivileged_port_start shows the lowest unprivileged port.",
+            "Linux only: the lowest unprivileged port is sysctl net.ipv4.ip_unprivileged_port_start",
         ),
     ),
     Cause.PORT_RESERVED: Explanation(
@@ -273,8 +273,8 @@ CATALOG: dict[Cause, Explanation] = {
             "A security policy (SELinux, AppArmor) forbids the program this port (Linux).",
         ),
         (
-            "Windows: list the reserved ranges with netsh int ipv4 show excludedportrange protocol=tcp "
-            "and choose a port outside them.",
+            "Windows: choose a port outside the reserved ranges, listed by "
+            "netsh int ipv4 show excludedportrange protocol=tcp",
             "Windows, as administrator: net stop winnat, then net start winnat, frees ranges that "
             "Windows NAT took dynamically.",
             "Linux: check the audit log (ausearch -m avc) for an SELinux denial.",
@@ -363,7 +363,7 @@ CATALOG: dict[Cause, Explanation] = {
         (),
         (
             "Paste the last line of the traceback (the exception and its message), or the error number.",
-            "Run netdiag explain HOST:PORT to test the connection step by step.",
+            "Test the connection step by step: netdiag explain HOST:PORT",
         ),
     ),
 }
