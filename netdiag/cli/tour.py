@@ -1,30 +1,97 @@
-"""`netdiag tour`: a walk-through on loopback that shows what netdiag is for."""
+"""`netdiag tour`: a walk-through on loopback that shows what netdiag is for.
+
+The steps are computed by ``netdiag.adapters.tour_steps`` on real sockets and worded by
+``netdiag.core.tour``; this module only renders them (socket rows as ``netdiag sockets`` shows them, the
+handshake as ``netdiag handshake`` draws it) and, with ``--pause``, waits for Enter between steps.
+"""
 
 from __future__ import annotations
+
+import contextlib
+from textwrap import wrap
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netdiag.cli.common import examples, output
 
+if TYPE_CHECKING:
+    from netdiag.core.tour import TourStep
+    from netdiag.render.output import Output
+
+HELP = """Walk through sockets on this machine: a server, a client, their states (loopback only).
+
+Starts an echo server on a free port of 127.0.0.1 (a real `netdiag listen`), shows it LISTEN, connects a
+client and exchanges a message, shows both ends ESTABLISHED, closes and shows TIME_WAIT on the side that
+closed first, probes a closed port and explains the refusal, and shows what a loopback-only bind means.
+Run as root, it also captures the TCP handshake and draws it. Each step says what to look at and why,
+and the netdiag command that shows the same thing.
+
+Nothing is sent beyond 127.0.0.0/8, and the server is stopped at the end (also on Ctrl-C).
+Exit codes: 0 done, 130 interrupted.
+"""
+
+EPILOG = examples(
+    "netdiag tour",
+    "netdiag tour --pause          # lecture mode: Enter between steps",
+    "sudo netdiag tour             # also capture and draw the handshake",
+    "netdiag --no-color tour > tour.txt",
+)
+
+WIDTH = 96
+
 
 def register(app: typer.Typer) -> None:
-    app.command(
-        name="tour",
-        help="Walk through sockets on this machine: a server, a client, their states (loopback only).",
-        epilog=examples("netdiag tour", "netdiag tour --pause   # lecture mode: Enter between steps"),
-    )(tour_command)
+    app.command(name="tour", help=HELP, epilog=EPILOG)(tour_command)
 
 
 def tour_command(
-    pause: bool = typer.Option(False, "--pause", help="Wait for Enter between steps (lecture mode)."),
+    pause: Annotated[bool, typer.Option("--pause", help="Wait for Enter between steps (lecture mode); "
+                                        "ignored without a terminal.")] = False,
 ) -> None:
-    from netdiag.adapters.tour_steps import run_minimal_tour
+    from netdiag.adapters.tour_steps import run_tour
 
     out = output()
-    for step in run_minimal_tour():
-        out.data(out.style(step.title, "bold", "cyan"))
-        for line in step.lines:
-            out.data(f"  {line}")
+    waiting = pause and out.can_prompt()
+    steps = run_tour()
+    try:
+        for number, step in enumerate(steps, start=1):
+            if number > 1 and waiting:
+                _wait_for_enter(out)
+            render_step(out, number, step)
+    finally:
+        steps.close()  # stops the tour's server now, also on Ctrl-C or a closed pipe
+
+
+def _wait_for_enter(out: Output) -> None:
+    out.info(out.style("Press Enter for the next step (Ctrl-C to stop)...", "dim", stream="err"))
+    with contextlib.suppress(EOFError):  # Ctrl-D: carry on
+        input()
+
+
+def render_step(out: Output, number: int, step: TourStep) -> None:
+    title = f"{number}. {step.title}" + ("" if step.available else "  (not available)")
+    out.data(out.style(title, "bold", "cyan"))
+    for fact in step.facts:
+        out.data(_indent(fact, "  "))
+    if step.rows:
+        from netdiag.render.socket_views import render_sockets
+
         out.data()
-        if pause and out.interactive:
-            input("Press Enter for the next step...")
+        for line in render_sockets(list(step.rows), "table").splitlines():
+            out.data(f"    {line}")
+    if step.handshake is not None:
+        from netdiag.render.sequence import render_diagram
+
+        out.data()
+        for line in render_diagram(step.handshake, paint=lambda text, style: out.style(text, style)):
+            out.data(f"    {line}")
+    out.data()
+    out.data(_indent(out.style("Look: ", "bold") + step.look, "  "))
+    for command in step.try_it:
+        out.data(f"  {out.style('Try:', 'dim')}  {command}")
+    out.data()
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(wrap(text, WIDTH, initial_indent=prefix, subsequent_indent=prefix + "  "))
