@@ -364,7 +364,12 @@ def _next(connection: Connection, deadline: float | None) -> _Incoming | None:
 
 
 def _collect_reply(connection: Connection, first: _Chunk, settle: float) -> tuple[Received, _Incoming | None]:
-    """Join chunks that follow ``first`` within ``settle`` s; also return the item that ended the reply."""
+    """Join chunks that follow ``first`` within ``settle`` s; also return the item that ended the reply.
+
+    A UDP datagram is a whole message by itself: it is never joined with the next one.
+    """
+    if connection.udp:
+        return Received(first.data), None
     parts = [first.data]
     while True:
         item = _next(connection, time.perf_counter() + settle)

@@ -124,9 +124,22 @@ def connect_command(
 
 
 def _stdin_lines(ending: bytes) -> Iterator[bytes]:
-    """Each stdin line with its own line ending replaced by ``ending``."""
-    for line in sys.stdin.buffer:
-        yield line.rstrip(b"\r\n") + ending
+    """Each stdin line with its own line ending replaced by ``ending`` (a last unfinished line too).
+
+    Reads the file descriptor directly: the adapter reads this in a daemon thread, and a daemon thread
+    blocked inside ``sys.stdin.buffer`` holds its lock, which aborts the interpreter at exit when the
+    server ends the session first.
+    """
+    import os
+
+    pending = b""
+    while chunk := os.read(sys.stdin.fileno(), 65536):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.rstrip(b"\r") + ending
+    if pending:
+        yield pending.rstrip(b"\r") + ending
 
 
 def _report_connected(out: Output, connection: Connection, *, verbose: bool, interactive: bool) -> None:

@@ -343,3 +343,24 @@ def test_every_address_is_tried_and_each_outcome_reported(private_loopback: Name
     assert both_refused.returncode == ExitStatus.NETWORK_SAID_NO
     closed = server.port + 1
     assert f"refused on [::1]:{closed}, refused on 127.0.0.1:{closed}" in both_refused.stderr
+
+
+def test_interactive_session_ends_when_the_server_closes_while_stdin_stays_open() -> None:
+    with running_lab_server("greeting_server") as server:
+        client = InteractiveClient(server.address)
+        client.wait_for("You are connected")
+        client.send("hello")
+        server.wait_for_line("Received: hello")
+        assert client.process.wait(timeout=10) == ExitStatus.OK  # stdin still open: the server ended it
+        code, stderr = client.finish()
+    assert code == ExitStatus.OK
+    assert "Connection closed by the server." in stderr
+    assert "Fatal Python error" not in stderr and "Traceback" not in stderr
+
+
+def test_interactive_udp_lines_are_datagrams() -> None:
+    with running_lab_server("udp_echo_server") as server:
+        result = connect(server.address, "--udp", "--newline", "none", input="one\ntwo\n")
+        assert result.returncode == ExitStatus.OK, result.stderr
+        server.wait_for_line(lambda line: line.endswith(": two"))  # sent without a newline
+    assert result.stdout.splitlines() == ["one", "two"]
