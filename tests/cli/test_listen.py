@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import re
+import resource
 import signal
 import socket
+import sys
 
 import pytest
-from helpers.cli import run_netdiag
+from helpers.cli import NETDIAG, popen_netdiag, run_netdiag
+from helpers.netns import Namespace, TwoHosts
 from helpers.servers import running_server
+from helpers.waiting import wait_until
 
 from netdiag.core.exit_status import ExitStatus
 
@@ -54,3 +60,103 @@ def test_help_ends_with_examples() -> None:
     assert result.returncode == ExitStatus.OK
     assert "Examples:" in result.stdout
     assert result.stdout.rstrip().splitlines()[-1].strip().startswith("netdiag listen")
+
+
+# -- bind failures: explained, never traced back -----------------------------------------------------
+
+def test_address_in_use_names_the_process_holding_the_port() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        port = holder.getsockname()[1]
+        result = run_netdiag("listen", f"127.0.0.1:{port}")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "Traceback" not in result.stderr
+    assert f"Cannot listen on TCP 127.0.0.1:{port}: the address is already in use." in result.stderr
+    assert f"(pid {os.getpid()})" in result.stderr
+    assert "How to fix it" in result.stderr
+
+
+def test_address_in_use_by_a_connection_is_not_called_a_listener() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server, \
+            socket.create_connection(server.getsockname(), timeout=5) as client:
+        port = client.getsockname()[1]  # the client's own port: used, but nobody listens there
+        result = run_netdiag("listen", f"127.0.0.1:{port}")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "ESTABLISHED" in result.stderr and "no listener" in result.stderr
+
+
+def test_address_not_on_this_host() -> None:
+    result = run_netdiag("listen", "192.0.2.1:0")  # TEST-NET-1: never an address of this machine
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "192.0.2.1 is not an address of this machine" in result.stderr
+    assert "netdiag interfaces" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.root
+def test_privileged_port_without_the_capability_exits_3(private_loopback: Namespace) -> None:
+    result = private_loopback.run(
+        "setpriv", "--bounding-set", "-net_bind_service", "--inh-caps", "-net_bind_service",
+        *NETDIAG, "listen", "80", check=False)
+    assert result.returncode == ExitStatus.NO_PRIVILEGES, result.stderr
+    assert "ports below 1024 need root" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "phrase"), [
+    (["0", "--udp", "--mode", "chat"], "--udp works with --mode echo or sink"),
+    (["70000"], "out of range"),
+    (["127.0.0.1:http"], "not a port number"),
+    (["::1:80"], "without brackets"),
+    (["0", "--max-line", "0"], "--max-line"),
+])
+def test_usage_errors(args: list[str], phrase: str) -> None:
+    result = run_netdiag("listen", *args)
+    assert result.returncode == ExitStatus.USAGE
+    assert phrase in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# -- what the person at the terminal sees ------------------------------------------------------------
+
+def test_human_log_has_timestamps_and_a_hint() -> None:
+    process = popen_netdiag("listen", "0", "--mode", "reply")
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        first = process.stdout.readline()
+        assert re.match(r"\d\d:\d\d:\d\d\.\d{3}  listening on TCP 127\.0\.0\.1:\d+  \(mode reply", first)
+        port = int(re.search(r":(\d+) ", first).group(1))  # type: ignore[union-attr]
+        assert "try it: netdiag connect 127.0.0.1:" in process.stderr.readline()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.sendall(b"hi\x1b[2J\n")
+            assert client.recv(100) == b"accepted\n"
+        lines = [process.stdout.readline() for _ in range(4)]
+        assert "connected" in lines[0]
+        assert "received 7 bytes: hi\\x1b[2J\\n" in lines[1]  # escapes shown, never interpreted
+        assert "sent 9 bytes" in lines[2]
+        assert "closed by client (eof)" in lines[3]
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=5) == ExitStatus.OK
+        for stream in (process.stdin, process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_open_files_limit_lower_than_max_clients_is_said() -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    with running_server("--max-clients", str(hard + 1000)) as server:
+        pass
+    assert any("fewer than --max-clients" in line for line in server.stderr_lines)
+
+
+@pytest.mark.root
+def test_wildcard_bind_lists_the_addresses_other_machines_use(net: TwoHosts) -> None:
+    with running_server("--mode", "reply", address="0.0.0.0:0", netns=net.server.name) as server:
+        wanted = f"other machines can use {net.server_addr}:{server.port}"
+        stderr = wait_until(lambda: "".join(server.stderr_lines) if any(
+            wanted in line for line in server.stderr_lines) else "", what=wanted)
+        assert "warning: listening on every interface" in stderr
+        reply = net.client.run(sys.executable, "-c", (
+            "import socket; s = socket.create_connection(({!r}, {})); s.sendall(b'hi'); "
+            "print(s.recv(100).decode())").format(net.server_addr, server.port))
+        assert reply.stdout.strip() == "accepted"

@@ -23,15 +23,15 @@ __all__ = ["Engine", "EventLog", "ServerSettings", "run_server"]
 
 def run_server(settings: ServerSettings, log: EventLog,
                on_ready: Callable[[str, int], None] | None = None) -> None:
-    """Bind, announce ``listening`` (then call ``on_ready(host, port)``), serve until SIGINT/SIGTERM."""
+    """Bind, call ``on_ready(host, port)``, announce ``listening``, serve until SIGINT/SIGTERM."""
     sock = open_listener(settings.host, settings.port, udp=settings.udp)
     host, port = sock.getsockname()[:2]
 
     def announce() -> None:
-        log.emit(EventKind.LISTENING, proto=settings.proto, host=host, port=port,
-                 mode=settings.mode.value, engine=settings.engine.value)
         if on_ready is not None:
             on_ready(host, port)
+        log.emit(EventKind.LISTENING, proto=settings.proto, host=host, port=port,
+                 mode=settings.mode.value, engine=settings.engine.value)
 
     if settings.engine is Engine.THREADS:
         from . import threads

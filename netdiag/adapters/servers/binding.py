@@ -13,7 +13,7 @@ import socket
 from dataclasses import replace
 
 from netdiag.core.catalog import Cause, classify_os_error, explanation_for
-from netdiag.core.failures import NetworkFailure, PrivilegeError, UsageError
+from netdiag.core.failures import NetworkFailure, PrivilegeError
 from netdiag.core.targets import format_endpoint, is_ipv6_literal
 
 from .settings import BACKLOG
@@ -23,34 +23,41 @@ WILDCARDS = ("0.0.0.0", "::", "")
 
 def open_listener(host: str, port: int, *, udp: bool = False) -> socket.socket:
     """A bound (and, for TCP, listening) socket; bind errors are explained, never traced back."""
-    family = _family_of(host)
+    family, address = resolve_bind_host(host)
     kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
     sock = socket.socket(family, kind)
     try:
         if not udp:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6 and host in ("::", ""):
+        if family == socket.AF_INET6 and address == "::":
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # "::" serves IPv4 too
-        sock.bind((host, port))
+        sock.bind((address, port))
         if not udp:
             sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
-        raise bind_failure(exc, host, port, udp=udp) from exc
+        raise bind_failure(exc, address, port, udp=udp) from exc
     return sock
 
 
-def _family_of(host: str) -> socket.AddressFamily:
+def resolve_bind_host(host: str) -> tuple[socket.AddressFamily, str]:
+    """The family and address to bind: IP literals as given, a name (``localhost``) by resolving it."""
+    if host == "":
+        return socket.AF_INET, "0.0.0.0"
     if is_ipv6_literal(host):
-        return socket.AF_INET6
+        return socket.AF_INET6, host
     try:
         socket.inet_pton(socket.AF_INET, host)
+        return socket.AF_INET, host
     except OSError:
-        raise UsageError(
-            f"'{host}' is not an IP address: netdiag listen binds an address of this machine, "
-            "for example 127.0.0.1 (this machine only), 0.0.0.0 or :: (every interface)."
-        ) from None
-    return socket.AF_INET
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise NetworkFailure(f"Cannot listen on {host}: the name does not resolve to an address "
+                             f"({exc.strerror}).", explanation=explanation_for(Cause.DNS_FAILURE)) from exc
+    family, *_, sockaddr = infos[0]
+    return family, str(sockaddr[0])
 
 
 def bind_failure(exc: OSError, host: str, port: int, *, udp: bool) -> NetworkFailure | PrivilegeError:
