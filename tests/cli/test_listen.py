@@ -156,7 +156,8 @@ def test_wildcard_bind_lists_the_addresses_other_machines_use(net: TwoHosts) -> 
         stderr = wait_until(lambda: "".join(server.stderr_lines) if any(
             wanted in line for line in server.stderr_lines) else "", what=wanted)
         assert "warning: listening on every interface" in stderr
+        target = (net.server_addr, server.port)
         reply = net.client.run(sys.executable, "-c", (
-            "import socket; s = socket.create_connection(({!r}, {})); s.sendall(b'hi'); "
-            "print(s.recv(100).decode())").format(net.server_addr, server.port))
+            f"import socket; s = socket.create_connection({target!r}); s.sendall(b'hi'); "
+            "print(s.recv(100).decode())"))
         assert reply.stdout.strip() == "accepted"
