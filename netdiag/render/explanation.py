@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from netdiag.core.catalog import Cause, Explanation, explanation_for
+from netdiag.core.catalog import Cause, Explanation, explanation_for, fill_placeholders
 from netdiag.core.diagnosis import Diagnosis, Observations, StepStatus
 from netdiag.core.errno_tables import PLATFORM_NAMES
 from netdiag.core.error_text import ErrorReading
@@ -110,8 +110,6 @@ def error_reading_lines(reading: ErrorReading, *, style: Style = _plain) -> list
 
 
 def _explanation_lines(entry: Explanation, *, port: int | None) -> list[str]:
-    from netdiag.core.catalog import fill_placeholders
-
     lines = [f"  What it means: {entry.meaning}"]
     if entry.likely_causes:
         lines.append("  Likely causes:")
@@ -132,7 +130,7 @@ def error_reading_record(reading: ErrorReading) -> dict[str, Any]:
         "title": entry.title,
         "meaning": entry.meaning,
         "likely_causes": list(entry.likely_causes),
-        "fixes": list(entry.fixes),
+        "fixes": [fill_placeholders(fix, port=reading.port) for fix in entry.fixes],
         "clues": list(reading.clues),
         "platform": reading.platform,
         "operation": reading.operation,

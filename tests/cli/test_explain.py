@@ -237,3 +237,28 @@ def test_every_address_is_tried_and_kept(private_loopback: Namespace) -> None:
     assert (report["cause"], result.returncode) == ("ok", ExitStatus.OK)
     connect = next(s for s in report["steps"] if s["name"] == "connect")
     assert connect["status"] == "warning"
+
+
+# --- the catalog's advice names commands and options that exist ----------------------------------------
+
+
+def test_every_netdiag_command_in_the_catalog_exists_with_its_options() -> None:
+    """A fix that says `netdiag sockets --listening --port PORT` must work when the user types it."""
+    import re
+
+    import typer
+
+    from netdiag.cli.main import app
+    from netdiag.core.catalog import CATALOG
+
+    root = typer.main.get_command(app)
+    texts = [text for entry in CATALOG.values() for text in (*entry.fixes, *entry.likely_causes)]
+    mentioned = [m for text in texts for m in re.findall(r"netdiag (\w+)((?: --?[\w-]+(?: [A-Z0-9.:]+)?)*)",
+                                                           text)]
+    assert mentioned, "the catalog mentions no netdiag command at all"
+    for name, flags in mentioned:
+        command = root.commands.get(name)  # type: ignore[attr-defined]
+        assert command is not None, f"the catalog mentions 'netdiag {name}', which does not exist"
+        known = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        for flag in re.findall(r"--?[\w-]+", flags):
+            assert flag in known, f"the catalog mentions 'netdiag {name} {flag}', an unknown option"
