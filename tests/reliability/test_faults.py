@@ -1,0 +1,207 @@
+"""The fault suite: hostile and broken clients against every ``netdiag listen`` mode and both engines.
+
+Each scenario is bounded in count and time. After each one the server must still answer a fresh client
+correctly, the witness (connected through the scenario) must not have been disturbed, and the server's
+file descriptors and threads must come back to where they were (waited for with a deadline).
+One server per (mode, engine) serves all scenarios in turn, so a scenario that breaks the server also
+fails the ones after it: read the first failure.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+from helpers.servers import ServerHandle, running_server
+from helpers.waiting import wait_until
+from reliability.harness import (
+    ENGINES,
+    MODES,
+    Client,
+    attack,
+    close_with_reset,
+    connect,
+    fresh_client_works,
+    resources,
+    run_parallel,
+    wait_back_to,
+)
+
+CONFIGS = [(mode, engine) for engine in ENGINES for mode in MODES]
+SEED = 20_261_123  # fixed: a failure replays with the same bytes
+
+
+@pytest.fixture(scope="module", params=CONFIGS, ids=[f"{m}-{e}" for m, e in CONFIGS])
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[ServerHandle, str]]:
+    mode, engine = request.param
+    with running_server("--mode", mode, "--engine", engine) as server:
+        yield server, mode
+
+
+def survives(server: ServerHandle, mode: str, scenario: Callable[[Client], None]) -> None:
+    """Run ``scenario`` with a witness connected; then check witness, a fresh client, and leaks."""
+    baseline = resources(server)
+    witness = Client(server, mode)
+    witness.greet()
+    if mode != "greet":
+        witness.exchange("before")
+    scenario(witness)
+    assert server.process.poll() is None, "the server died"
+    witness.exchange("after")  # the witness's session went on undisturbed
+    fresh_client_works(server, mode)
+    witness.close()
+    wait_back_to(server, baseline, "fds and threads back to the baseline after the scenario")
+
+
+def test_random_binary_payloads(served: tuple[ServerHandle, str]) -> None:
+    server, mode = served
+    rng = random.Random(SEED)
+
+    def scenario(_witness: Client) -> None:
+        for _ in range(10):
+            payload = rng.randbytes(32 * 1024)
+            cuts = sorted(rng.sample(range(1, len(payload)), 20))
+            chunks = [payload[a:b] for a, b in zip([0, *cuts], [*cuts, len(payload)], strict=True)]
+            result = attack(server, chunks)
+            if mode == "echo":
+                assert result.received == payload  # byte-exact whatever the chunking
+    survives(server, mode, scenario)
+
+
+def test_invalid_utf8(served: tuple[ServerHandle, str]) -> None:
+    server, mode = served
+    lines = [b"\xff\xfe\xfd\n", b"caf\xc3\x28\n", b"\xed\xa0\x80 surrogate\n", b"\xc0\xaf overlong\n",
+             b"\xf4\x90\x80\x80 beyond\n", b"\x80\x80\x80\n"]
+
+    def scenario(_witness: Client) -> None:
+        result = attack(server, lines)
+        if mode == "echo":
+            assert result.received == b"".join(lines)
+        logged = server.wait_for(lambda e: e.get("event") == "recv" and e.get("peer") == result.peer,
+                                 what="the recv event of the invalid UTF-8")
+        assert "\\x" in logged["text"]  # shown escaped, byte by byte
+    survives(server, mode, scenario)
+
+
+def test_one_mebibyte_line(served: tuple[ServerHandle, str]) -> None:
+    server, mode = served
+    line = b"A" * (1024 * 1024) + b"\n"
+
+    def scenario(_witness: Client) -> None:
+        result = attack(server, [line[i:i + 65536] for i in range(0, len(line), 65536)])
+        if mode == "echo":
+            assert result.received == line
+        elif mode in ("reply", "greet", "chat"):
+            server.wait_for_event("close", peer=result.peer, reason="line-too-long")
+            assert b"longer than" in result.received  # the client was told why
+        else:
+            server.wait_for_event("close", peer=result.peer, reason="eof")
+    survives(server, mode, scenario)
+
+
+def test_nul_flood(served: tuple[ServerHandle, str]) -> None:
+    server, mode = served
+    flood = [b"\x00" * 4096] * 64 + [b"\n"]
+
+    def scenario(_witness: Client) -> None:
+        result = attack(server, flood)
+        if mode == "echo":
+            assert result.received == b"".join(flood)
+    survives(server, mode, scenario)
+
+
+ESCAPES = [b"\x1b[2J\x1b[H clear screen\n", b"\x1b]0;owned title\x07\n", b"\x1b[31mred text\x1b[0m\n",
+           b"\x9b31m eight-bit csi\n", b"\x1bP device control\x1b\\\n", b"bell\x07 and backspace\x08\n"]
+
+
+def test_terminal_escape_sequences(served: tuple[ServerHandle, str]) -> None:
+    server, mode = served
+
+    def scenario(witness: Client) -> None:
+        witness.forget_received()
+        result = attack(server, ESCAPES)
+        texts = [e.get("text", "") for e in server.of("recv", peer=result.peer)]
+        assert texts, "the server logged nothing from the client"
+        assert not any("\x1b" in t or "\x9b" in t or "\x07" in t for t in texts), texts
+        if mode == "chat":  # relayed to the witness, cleaned of every escape
+            relayed = witness.wait_for(lambda d: b"red text" in d, "the relayed escape line")
+            assert b"\x1b" not in relayed and b"\x07" not in relayed and b"\x08" not in relayed
+    survives(server, mode, scenario)
+
+
+def test_connect_and_reset(served: tuple[ServerHandle, str]) -> None:
+    server, mode = served
+
+    def scenario(_witness: Client) -> None:
+        peers = []
+        for i in range(50):
+            sock = connect(server)
+            peers.append(f"127.0.0.1:{sock.getsockname()[1]}")
+            if i % 2:
+                sock.sendall(b"data then reset\n")
+            close_with_reset(sock)
+
+        def all_noticed() -> bool:
+            gone = {e.get("peer") for e in list(server.events) if e.get("event") in ("reset", "close")}
+            return all(p in gone for p in peers)
+
+        wait_until(all_noticed, timeout=10, what="the server to notice all 50 resets")
+    survives(server, mode, scenario)
+
+
+def test_half_close(served: tuple[ServerHandle, str]) -> None:
+    server, mode = served
+    expected = {"echo": b"half closed\n", "reply": b"accepted\n", "greet": b"You are connected",
+                "sink": b""}
+
+    def scenario(_witness: Client) -> None:
+        for _ in range(5):
+            result = attack(server, [b"half closed\n"])
+            assert result.eof, "the server never closed after the client's FIN"
+            if mode == "chat":
+                assert result.received.startswith(b"* welcome")
+            else:
+                assert result.received == expected[mode]
+    survives(server, mode, scenario)
+
+
+def test_slowloris(served: tuple[ServerHandle, str]) -> None:
+    """Five clients trickle one byte per 0.2 s for 2 s; the witness is served meanwhile."""
+    server, mode = served
+
+    def scenario(witness: Client) -> None:
+        message = b"slowloris\n"
+
+        def trickle(_i: int) -> object:
+            return attack(server, [message[j:j + 1] for j in range(len(message))], pause=0.2)
+
+        results: list[object] = []
+        runner = threading.Thread(target=lambda: results.extend(run_parallel(5, trickle, workers=5)))
+        runner.start()
+        if mode != "greet":
+            witness.exchange("during slowloris")  # not delayed by the trickling clients
+        runner.join(timeout=30)
+        assert len(results) == 5
+        if mode == "echo":
+            assert all(r.received == message for r in results)  # type: ignore[attr-defined]
+    survives(server, mode, scenario)
+
+
+def test_burst_of_a_thousand_connects(served: tuple[ServerHandle, str]) -> None:
+    server, mode = served
+
+    def scenario(_witness: Client) -> None:
+        before = len(server.of("connect"))
+
+        def connect_and_close(_i: int) -> object:
+            with socket.create_connection(server.address, timeout=5):
+                pass
+            return None
+
+        run_parallel(1000, connect_and_close, workers=4)
+        wait_until(lambda: len(server.of("connect")) >= before + 1000, timeout=15,
+                   what="the server to accept all 1,000 connections")
+    survives(server, mode, scenario)
