@@ -1,0 +1,62 @@
+"""The explain renderers: the checklist and verdict as text (plain and styled), and the JSON records."""
+
+from __future__ import annotations
+
+from netdiag.core.diagnosis import FirewallObservation, Observations, RouteObservation, diagnose
+from netdiag.core.error_text import read_error_text
+from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
+from netdiag.render.explanation import (
+    checklist_lines,
+    diagnosis_record,
+    error_reading_lines,
+    error_reading_record,
+)
+
+REFUSED = Observations(
+    host="127.0.0.1", port=8000, addresses=("127.0.0.1",),
+    routes=(RouteObservation("127.0.0.1", "127.0.0.1", "lo"),), local_target=True, listeners=(),
+    attempts=(ProbeResult("127.0.0.1", "127.0.0.1", 8000, Proto.TCP, PortState.CLOSED, Reason.CONN_REFUSED,
+                          0.1, 111),),
+    firewall=FirewallObservation(readable=True, tools=("iptables",)),
+)
+
+
+def test_checklist_has_one_marked_line_per_step_then_the_verdict_and_numbered_fixes() -> None:
+    lines = checklist_lines(REFUSED, diagnose(REFUSED))
+    assert lines[0] == "Checking 127.0.0.1:8000 (tcp)"
+    marked = [line.split()[0:2] for line in lines if line.startswith("  [")]
+    assert marked == [["[", "ok"], ["[", "ok"], ["[FAIL]", "listeners"], ["[FAIL]", "connect"], ["[", "ok"]]
+    verdict = lines.index("Verdict: Connection refused  [cause: nothing-listening]")
+    first_fix = "    1. Start the server on port 8000, for example: netdiag listen 127.0.0.1:8000"
+    assert first_fix in lines[verdict:]
+    assert not any("\x1b[" in line for line in lines)
+
+
+def test_styles_are_applied_only_through_the_style_function() -> None:
+    def bracket(text: str, *styles: str) -> str:
+        return f"<{','.join(styles)}>{text}</>" if styles else text
+
+    lines = checklist_lines(REFUSED, diagnose(REFUSED), style=bracket)
+    assert any("<red,bold>[FAIL]</>" in line for line in lines)
+    assert any(line.startswith("<red,bold>Verdict:") for line in lines)
+
+
+def test_diagnosis_record_keys_and_values() -> None:
+    record = diagnosis_record(REFUSED, diagnose(REFUSED))
+    assert list(record) == ["target", "host", "port", "proto", "addresses", "cause", "ok", "title", "verdict",
+                            "reasons", "meaning", "fixes", "steps", "attempts"]
+    assert (record["cause"], record["ok"], record["proto"]) == ("nothing-listening", False, "tcp")
+    assert record["attempts"] == [{"address": "127.0.0.1", "state": "closed", "reason": "conn-refused",
+                                   "rtt_ms": 0.1, "errno": 111, "icmp_from": None}]
+    assert {step["status"] for step in record["steps"]} <= {"ok", "warning", "failed", "skipped"}
+
+
+def test_error_reading_text_and_record() -> None:
+    reading = read_error_text("Error: listen EADDRINUSE: address already in use :::3000")
+    text = "\n".join(error_reading_lines(reading))
+    assert text.startswith("Address already in use  [cause: address-in-use]")
+    assert "Linux        98  EADDRINUSE" in text and "macOS        48  EADDRINUSE" in text
+    assert "netdiag sockets --listening --port 3000" in text
+    record = error_reading_record(reading)
+    assert record["port"] == 3000 and record["operation"] == "bind"
+    assert "Find the owner: netdiag sockets --listening --port 3000, and stop it." in record["fixes"]
