@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -191,54 +192,6 @@ def test_chat_between_two_interactive_clients() -> None:
             assert "Traceback" not in stderr
 
 
-# --- netcat interop --------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    result = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, timeout=10)
-    return f":{port}" in result.stdout
-
-
-@contextmanager
-def netcat_listener(port: int) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(["nc", "-l", "127.0.0.1", str(port)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
-    try:
-        wait_until(lambda: _listening(port) or process.poll() is not None, what="nc -l to listen")
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        yield process
-    finally:
-        process.kill()
-        process.wait(timeout=5)
-        for stream in (process.stdin, process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
-
-
-@pytest.mark.skipif(shutil.which("nc") is None or shutil.which("ss") is None,
-                    reason="needs netcat-openbsd and ss (./dev test installs them)")
-def test_interop_with_nc_listen_both_ways() -> None:
-    port = _free_port()
-    with netcat_listener(port) as nc:
-        client = popen_netdiag("connect", f"127.0.0.1:{port}", "--newline", "lf", "-m", "hello nc",
-                               "--timeout", "10")
-        assert nc.stdout is not None and nc.stdin is not None
-        assert wait_until(nc.stdout.readline, what="nc to print our line") == "hello nc\n"
-        nc.stdin.write("hello netdiag\n")
-        nc.stdin.flush()
-        nc.stdin.close()  # nc sends FIN after its stdin ends, so our half-closed session completes
-        out, err = client.communicate(timeout=15)
-    assert client.returncode == ExitStatus.OK, err
-    assert out.splitlines() == ["hello netdiag"]
-    assert "Traceback" not in err
-
-
 # --- failures --------------------------------------------------------------------------------------------
 
 
@@ -364,3 +317,26 @@ def test_interactive_udp_lines_are_datagrams() -> None:
         assert result.returncode == ExitStatus.OK, result.stderr
         server.wait_for_line(lambda line: line.endswith(": two"))  # sent without a newline
     assert result.stdout.splitlines() == ["one", "two"]
+
+
+def test_ctrl_c_exits_130_without_traceback() -> None:
+    with running_lab_server("echo_server") as server:
+        client = InteractiveClient(server.address)
+        client.send("ping")
+        client.wait_for("ping")
+        client.process.send_signal(signal.SIGINT)
+        code, stderr = client.finish()
+    assert code == ExitStatus.INTERRUPTED
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(("data", "shown"), [
+    (b"accepted", "accepted"),
+    (b"line one\r\nline two\r\n", "line one\nline two"),
+    (b"\x1b[2J\x1b]0;pwned\x07red", "\\x1b[2J\\x1b]0;pwned\\x07red"),
+    (b"caf\xc3\xa9 \xff\x00", "caf\u00e9 \\xff\\x00"),
+])
+def test_replies_are_printed_as_safe_text(data: bytes, shown: str) -> None:
+    from netdiag.cli.connect import reply_text
+
+    assert reply_text(data) == shown
