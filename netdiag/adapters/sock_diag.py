@@ -27,6 +27,11 @@ NLM_F_DUMP = 0x300
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
 ALL_STATES = 0xFFFFFFFF
+# Since Linux 6.10 a dump asking for the pseudo-state TCP_BOUND_INACTIVE (13) also lists TCP sockets that
+# are bound but neither listening nor connected; ss, netstat and /proc/net/tcp (psutil) do not show them,
+# so neither do we: the same listing on every path.
+TCP_BOUND_INACTIVE = 13
+TCP_STATES = ALL_STATES & ~(1 << TCP_BOUND_INACTIVE)
 
 _NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 # inet_diag_req_v2: family, protocol, ext, pad, states, then inet_diag_sockid (ports/addresses big-endian).
@@ -84,7 +89,8 @@ def _inet_sockets(protocols: Sequence[str]) -> Iterator[tuple[int, SocketRow]]:
 def _dump(channel: socket.socket, family: int, family_name: str,
           proto: str) -> Iterator[tuple[int, SocketRow]]:
     """One SOCK_DIAG_BY_FAMILY dump: every socket of one family and protocol, in every state."""
-    request = _REQUEST.pack(family, _PROTOCOLS[proto], 0, ALL_STATES)
+    states = TCP_STATES if proto == "tcp" else ALL_STATES
+    request = _REQUEST.pack(family, _PROTOCOLS[proto], 0, states)
     header = _NLMSGHDR.pack(_NLMSGHDR.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP,
                             1, 0)
     try:

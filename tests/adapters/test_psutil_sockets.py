@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from helpers.socket_set import controlled_sockets, run_ss
+from helpers.socket_set import SocketSet, controlled_sockets, run_ss
 
 from netdiag.adapters import psutil_sockets
 from netdiag.adapters.psutil_sockets import list_sockets, list_sockets_psutil
@@ -36,9 +36,10 @@ def check_row(row: SocketRow) -> None:
         assert row.remote_address is None
 
 
-def comparable(rows: list[SocketRow], ours: object) -> set[tuple[object, ...]]:
+def comparable(rows: list[SocketRow], opened: SocketSet) -> set[tuple[object, ...]]:
     return {(r.proto, r.local_address, r.local_port, r.remote_address, r.remote_port, r.state, r.pid)
-            for r in rows if ours(r.local_port, r.remote_port)}  # type: ignore[operator]
+            for r in rows if opened.ours(r.proto, r.local_address, r.local_port, r.remote_address,
+                                         r.remote_port)}
 
 
 @pytest.mark.parametrize("engine", ["auto", "psutil"])
@@ -47,10 +48,11 @@ def test_listing_equals_ss_field_by_field(engine: str) -> None:
         ss_rows = run_ss("-tunap")
         listing = list_sockets(("tcp", "udp"), engine=engine)
         expected = {(r.proto, r.local_address, r.local_port, r.remote_address, r.remote_port, r.state,
-                     next(iter(r.pids), None)) for r in ss_rows if opened.ours(r.local_port, r.remote_port)}
+                     next(iter(r.pids), None)) for r in ss_rows
+                    if opened.ours(r.proto, r.local_address, r.local_port, r.remote_address, r.remote_port)}
     for row in listing.rows:
         check_row(row)
-    got = comparable(listing.rows, opened.ours)
+    got = comparable(listing.rows, opened)
     assert got == expected
     # What the set holds: 2 listeners, 2 pairs (4 rows), a TIME_WAIT, 2 UDP unconnected, 1 UDP connected.
     states = sorted(state for (_p, _a, _lp, _ra, _rp, state, _pid) in got)
@@ -59,7 +61,8 @@ def test_listing_equals_ss_field_by_field(engine: str) -> None:
 
 def test_owner_is_resolved_once_per_pid_and_time_wait_has_none() -> None:
     with controlled_sockets() as opened:
-        rows = [r for r in list_sockets().rows if opened.ours(r.local_port, r.remote_port)]
+        rows = [r for r in list_sockets().rows
+                if opened.ours(r.proto, r.local_address, r.local_port, r.remote_address, r.remote_port)]
     name = psutil.Process().name()
     for row in rows:
         if row.state == "TIME_WAIT":
@@ -142,8 +145,8 @@ def test_netlink_fast_path_and_psutil_return_the_same_sockets(tmp_path: Path) ->
         fast = list_sockets(("tcp", "udp", "unix"), engine="netlink")
         portable = list_sockets(("tcp", "udp", "unix"), engine="psutil")
     for rows in (fast.rows, portable.rows):
-        assert comparable(rows, opened.ours)
-    assert comparable(fast.rows, opened.ours) == comparable(portable.rows, opened.ours)
+        assert len(comparable(rows, opened)) == 10
+    assert comparable(fast.rows, opened) == comparable(portable.rows, opened)
     # psutil cannot tell a listening Unix socket from an idle one; the rest of the row must agree.
     [fast_unix] = [r for r in fast.rows if r.local_address == path]
     [portable_unix] = [r for r in portable.rows if r.local_address == path]

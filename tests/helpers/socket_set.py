@@ -76,30 +76,49 @@ def run_ss(*options: str) -> list[SsRow]:
     return parse_ss(result.stdout)
 
 
+Endpoints = tuple[str, str, int, "str | None", "int | None"]
+
+
 @dataclass
 class SocketSet:
-    """The sockets a test opened; ``ports`` identifies them in any listing of this machine."""
+    """The sockets a test opened, by exact endpoints: the host's loopback is busy with other sockets
+    (other tests' TIME_WAITs may reuse our port numbers, UDP and TCP share numbers), so a port alone
+    does not identify ours; (proto, local address:port, peer address:port) does."""
 
-    ports: set[int] = field(default_factory=set)
-    time_wait_port: int = 0
+    endpoints: set[Endpoints] = field(default_factory=set)
+    time_wait: Endpoints | None = None
 
-    def ours(self, local_port: int | None, remote_port: int | None) -> bool:
-        return local_port in self.ports or remote_port in self.ports
+    def ours(self, proto: str, local_address: str, local_port: int | None, remote_address: str | None,
+             remote_port: int | None) -> bool:
+        return (proto, local_address, local_port, remote_address, remote_port) in self.endpoints
+
+    def port_of(self, proto: str, local_address: str) -> int:
+        """The port of our listener (tcp) or unconnected socket (udp) on ``local_address``."""
+        return next(e[2] for e in self.endpoints if e[0] == proto and e[1] == local_address and e[3] is None)
+
+    def add(self, proto: str, sock: socket.socket, *, connected: bool = True) -> Endpoints:
+        local = sock.getsockname()
+        peer = sock.getpeername() if connected else (None, None)
+        found: Endpoints = (proto, local[0], local[1], peer[0], peer[1])
+        self.endpoints.add(found)
+        return found
 
 
-def _listener(stack: ExitStack, family: socket.AddressFamily, host: str) -> socket.socket:
+def _listener(stack: ExitStack, found: SocketSet, family: socket.AddressFamily, host: str) -> socket.socket:
     server = stack.enter_context(socket.socket(family, socket.SOCK_STREAM))
     server.bind((host, 0))
     server.listen(8)
+    found.add("tcp", server, connected=False)
     return server
 
 
-def _pair(stack: ExitStack, server: socket.socket, family: socket.AddressFamily) -> socket.socket:
+def _pair(stack: ExitStack, found: SocketSet, server: socket.socket, family: socket.AddressFamily) -> None:
     client = stack.enter_context(socket.socket(family, socket.SOCK_STREAM))
     client.connect(server.getsockname()[:2])
     accepted, _ = server.accept()
     stack.enter_context(accepted)
-    return client
+    found.add("tcp", client)
+    found.add("tcp", accepted)
 
 
 @contextmanager
@@ -107,28 +126,28 @@ def controlled_sockets() -> Iterator[SocketSet]:
     """Listeners on 127.0.0.1 and ::1, an established pair on each, a TIME_WAIT, UDP bound and connected."""
     found = SocketSet()
     with ExitStack() as stack:
-        v4 = _listener(stack, socket.AF_INET, "127.0.0.1")
-        v6 = _listener(stack, socket.AF_INET6, "::1")
-        for server, family in ((v4, socket.AF_INET), (v6, socket.AF_INET6)):
-            found.ports.add(server.getsockname()[1])
-            _pair(stack, server, family)
+        v4 = _listener(stack, found, socket.AF_INET, "127.0.0.1")
+        v6 = _listener(stack, found, socket.AF_INET6, "::1")
+        _pair(stack, found, v4, socket.AF_INET)
+        _pair(stack, found, v6, socket.AF_INET6)
         # TIME_WAIT, deterministically: the side that closes first ends in TIME_WAIT.
         closer = socket.create_connection(v4.getsockname()[:2], timeout=5)
-        found.time_wait_port = closer.getsockname()[1]
-        found.ports.add(found.time_wait_port)
+        found.time_wait = found.add("tcp", closer)
         peer, _ = v4.accept()
         closer.close()
         with peer:
             peer.settimeout(5)
             assert peer.recv(16) == b""  # the FIN arrived: now close our side too
-        wait_until(lambda: any(r.state == "TIME_WAIT" and r.local_port == found.time_wait_port
+        wait_until(lambda: any(r.state == "TIME_WAIT" and found.ours(r.proto, r.local_address, r.local_port,
+                                                                      r.remote_address, r.remote_port)
                                for r in run_ss("-tuna")), timeout=10, what="the closer's TIME_WAIT")
         unconnected = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
         unconnected.bind(("127.0.0.1", 0))
-        found.ports.add(unconnected.getsockname()[1])
+        found.add("udp", unconnected, connected=False)
         target = stack.enter_context(socket.socket(socket.AF_INET6, socket.SOCK_DGRAM))
         target.bind(("::1", 0))
-        found.ports.add(target.getsockname()[1])
+        found.add("udp", target, connected=False)
         connected = stack.enter_context(socket.socket(socket.AF_INET6, socket.SOCK_DGRAM))
         connected.connect(target.getsockname()[:2])
+        found.add("udp", connected)
         yield found

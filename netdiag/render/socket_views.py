@@ -1,0 +1,136 @@
+"""How ``netdiag sockets`` looks: the listing, the summary, and the frames of ``--watch``.
+
+The table joins address and port the way ss and netstat do (``127.0.0.1:8000``, ``[::1]:8000``, ``*`` for
+"any"); JSON and CSV keep the stable separate fields of ``SOCKET_FIELDS``. ``--wide`` adds ``user`` and
+``cmdline`` after them, so scripts reading the stable keys are never disturbed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from netdiag.core.socket_summary import SUMMARY_FIELDS, SummaryLine
+from netdiag.core.socket_watch import Change, SocketChange, WatchDelta
+from netdiag.core.sockets import SOCKET_FIELDS, SocketRow, format_endpoint
+from netdiag.render.records import render_records
+
+WIDE_FIELDS: tuple[str, ...] = ("user", "cmdline")
+TABLE_COLUMNS = ("proto", "state", "local", "peer", "pid", "process")
+TABLE_HEADERS = ("Proto", "State", "Local Address:Port", "Peer Address:Port", "PID", "Process")
+WIDE_HEADERS = ("User", "Command")
+MARKS = {Change.SAME: " ", Change.APPEARED: "+", Change.STATE: "~", Change.GONE: "-"}
+MARK_STYLES = {Change.APPEARED: ("green", "bold"), Change.STATE: ("yellow", "bold"),
+               Change.GONE: ("red",)}
+
+
+class Details(Protocol):
+    """What ``--wide`` knows about a pid (``netdiag.adapters.psutil_sockets.ProcessDetails``)."""
+
+    @property
+    def user(self) -> str | None: ...
+
+    @property
+    def cmdline(self) -> str | None: ...
+
+
+def socket_records(rows: Sequence[SocketRow], details: Mapping[int, Details] | None = None
+                   ) -> list[dict[str, Any]]:
+    """JSON/CSV records: the stable fields, plus ``user`` and ``cmdline`` with ``--wide``."""
+    records = []
+    for row in rows:
+        record = row.to_record()
+        if details is not None:
+            found = details.get(row.pid) if row.pid is not None else None
+            record["user"] = found.user if found else None
+            record["cmdline"] = found.cmdline if found else None
+        records.append(record)
+    return records
+
+
+def render_sockets(rows: Sequence[SocketRow], fmt: str,
+                   details: Mapping[int, Details] | None = None) -> str:
+    """The listing in ``fmt`` (table, json or csv)."""
+    records = socket_records(rows, details)
+    fields = SOCKET_FIELDS + (WIDE_FIELDS if details is not None else ())
+    if fmt in ("json", "csv"):
+        return render_records(records, fmt, fields)
+    table = [_table_record(record) for record in records]
+    columns = TABLE_COLUMNS + (WIDE_FIELDS if details is not None else ())
+    headers = TABLE_HEADERS + (WIDE_HEADERS if details is not None else ())
+    return render_records(table, "table", columns, headers)
+
+
+def _table_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        **record,
+        "local": format_endpoint(record["local_address"], record["local_port"]),
+        "peer": format_endpoint(record["remote_address"], record["remote_port"]),
+    }
+
+
+def render_summary(lines: Sequence[SummaryLine], fmt: str) -> str:
+    """``--summary``: counts per protocol and state; state ``*`` is the protocol's total."""
+    total = sum(line.total for line in lines if line.state == "*")
+    records = [line.to_record() for line in lines]
+    if fmt in ("json", "csv"):
+        return render_records(records, fmt, SUMMARY_FIELDS)
+    table = render_records(
+        [{**r, "state": "(all)" if r["state"] == "*" else r["state"]} for r in records], "table",
+        SUMMARY_FIELDS, ("Proto", "State", "IPv4", "IPv6", "Unix", "Total"),
+    )
+    return f"Total: {total} sockets\n\n{table}" if records else f"Total: {total} sockets"
+
+
+class Styler(Protocol):
+    def __call__(self, text: str, *styles: str) -> str: ...
+
+
+def _plain(text: str, *styles: str) -> str:
+    return text
+
+
+def render_watch_frame(delta: WatchDelta, *, refresh: int, clock: str, interval: float,
+                       style: Styler = _plain) -> str:
+    """One refresh of ``--watch``: a header with what changed, then the table with a mark per row.
+
+    ``+`` appeared, ``~`` changed state (the State column says from what), ``-`` went away since the
+    previous refresh. The first refresh marks nothing.
+    """
+    records = [_watch_record(change, style) for change in delta.changes]
+    table = render_records(records, "table", ("mark", *TABLE_COLUMNS), (" ", *TABLE_HEADERS)) \
+        if records else "(no socket matches)"
+    if refresh == 1:
+        what = f"{len(delta.changes)} sockets"
+    else:
+        what = (f"{delta.count(Change.APPEARED)} appeared, {delta.count(Change.STATE)} changed state, "
+                f"{delta.count(Change.GONE)} went away")
+    header = (f"netdiag sockets --watch  refresh {refresh} at {clock}  every {interval:g}s  {what}  "
+              "(+ appeared, ~ changed state, - went away; Ctrl-C stops)")
+    return f"{header}\n{table}"
+
+
+def _watch_record(change: SocketChange, style: Styler) -> dict[str, Any]:
+    record = _table_record(change.row.to_record())
+    mark = MARKS[change.change]
+    state = record["state"]
+    if change.change is Change.STATE:
+        state = f"{change.previous_state} -> {state}"
+    if change.change is not Change.SAME:
+        styles = MARK_STYLES[change.change]
+        mark, state = style(mark, *styles), style(state, *styles)
+    return {**record, "mark": mark, "state": state}
+
+
+def watch_events(delta: WatchDelta, *, refresh: int, time: float) -> list[str]:
+    """``--watch --format json``: one JSON object per line for each change (the first refresh: every row)."""
+    lines = []
+    for change in delta.changes:
+        if refresh > 1 and change.change is Change.SAME:
+            continue
+        event = {"refresh": refresh, "time": round(time, 3),
+                 "change": "present" if refresh == 1 else change.change.value,
+                 "previous_state": change.previous_state, **change.row.to_record()}
+        lines.append(json.dumps(event))
+    return lines
