@@ -79,7 +79,7 @@ def _run(argv: list[str], timeout: float) -> str:
 
 def _summarise(problems: list[str]) -> str:
     if any("needs root" in problem for problem in problems):
-        return "reading the firewall needs root: run sudo netdiag explain ... to include it"
+        return "reading it needs root (run netdiag with sudo to include it)"
     if problems and all("not installed" in problem for problem in problems):
         return "neither nft nor iptables is installed"
     return "; ".join(problems) or "no firewall tool answered"

@@ -162,6 +162,7 @@ def specific_fixes(cause: Cause, obs: Observations) -> tuple[str, ...]:
         flag = "" if obs.proto == Proto.UDP else " --udp"
         return (f"Use the server's protocol: netdiag explain {format_endpoint(obs.host, obs.port)}{flag}",)
     if cause == Cause.NOTHING_LISTENING and obs.local_target:
+        root = " (as root: ports below 1024 are privileged)" if obs.port < 1024 else ""
         return (f"Start the server on port {obs.port}, for example: netdiag listen "
-                f"{format_endpoint(obs.addresses[0] if obs.addresses else '127.0.0.1', obs.port)}",)
+                f"{format_endpoint(obs.addresses[0] if obs.addresses else '127.0.0.1', obs.port)}{root}",)
     return ()

@@ -262,3 +262,20 @@ def test_every_netdiag_command_in_the_catalog_exists_with_its_options() -> None:
         known = {opt for param in command.params for opt in getattr(param, "opts", [])}
         for flag in re.findall(r"--?[\w-]+", flags):
             assert flag in known, f"the catalog mentions 'netdiag {name} {flag}', an unknown option"
+
+
+@pytest.mark.root
+def test_without_capabilities_the_firewall_step_says_it_needs_root() -> None:
+    """Root with an empty capability set cannot read iptables/nft: the checklist says so, no traceback."""
+    from helpers.cli import NETDIAG, netdiag_env
+
+    with sockets() as stack:
+        port = tcp(stack, "127.0.0.1", listen=False)
+        done = subprocess.run(["setpriv", "--inh-caps=-all", "--bounding-set=-all", *NETDIAG, "explain",
+                               f"127.0.0.1:{port}", "--format", "json"],
+                              capture_output=True, text=True, timeout=60, env=netdiag_env())
+    assert "Traceback" not in done.stderr, done.stderr
+    report = json.loads(done.stdout)
+    firewall = next(s for s in report["steps"] if s["name"] == "firewall")
+    assert (firewall["status"], report["cause"]) == ("warning", "nothing-listening")
+    assert "needs root" in firewall["summary"]
