@@ -100,13 +100,14 @@ _ERRNO = re.compile(r"\[Errno\s+(-?\d+)\]\s*([^\n\]]*)|\berrno[\s:=]+(-?\d+)", r
 _SYMBOL = re.compile(r"\b(WSA[A-Z_]+|EAI_[A-Z]+|E[A-Z]{3,14})\b")
 _NODE_DNS = re.compile(r"\b(ENOTFOUND|ESERVFAIL|EAI_AGAIN)\b")
 _PORT = re.compile(
-    r"\bport\s+(\d{1,5})\b|\(\s*'[^']*'\s*,\s*(\d{1,5})\s*\)|(?:\d|\]|:|\blocalhost):(\d{1,5})\b",
+    r"\bport(?:\s+|=)(\d{1,5})\b|\(\s*'[^']*'\s*,\s*(\d{1,5})\s*\)|(?:\d|\]|:|\blocalhost):(\d{1,5})\b",
     re.IGNORECASE,
 )
 _OPERATIONS: tuple[tuple[str, Operation], ...] = (
     (r"\bbind\b|\blisten\b|BindException|address already in use|only one usage", "bind"),
     (r"\bgetaddrinfo\b|\blookup\b|\bresolve", "resolve"),
-    (r"\bconnect\b|\bdial\b|ConnectException|connect to|failed to connect", "connect"),
+    (r"\bconnect(?:ing)?\b|\bdial\b|ConnectException|connection to|failed to (?:connect|establish)",
+     "connect"),
     (r"\bwrite\b|\bsend\b|\bsendall\b|broken pipe", "send"),
     (r"\bread\b|\brecv\b", "recv"),
 )

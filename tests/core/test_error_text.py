@@ -53,6 +53,19 @@ CASES: list[tuple[str, Cause, str | None]] = [
     ("TimeoutError: timed out", Cause.TIMEOUT, None),
     ("socket.timeout: timed out", Cause.TIMEOUT, None),
     ("TimeoutError: [Errno 110] Connection timed out", Cause.TIMEOUT, "linux"),
+    ("OSError: [Errno 10048] error while attempting to bind on address ('127.0.0.1', 8000): only one usage "
+     "of each socket address (protocol/network address/port) is normally permitted", Cause.ADDRESS_IN_USE,
+     "windows"),
+    ("ERROR:    [Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): address already "
+     "in use", Cause.ADDRESS_IN_USE, "linux"),
+    ("requests.exceptions.ConnectionError: HTTPConnectionPool(host='localhost', port=8000): Max retries "
+     "exceeded with url: / (Caused by NewConnectionError('<urllib3.connection.HTTPConnection object at "
+     "0x7f3b2c1d0>: Failed to establish a new connection: [Errno 111] Connection refused'))",
+     Cause.NOTHING_LISTENING, "linux"),
+    ('psql: error: connection to server at "localhost" (127.0.0.1), port 5432 failed: Connection refused',
+     Cause.NOTHING_LISTENING, None),
+    ("redis.exceptions.ConnectionError: Error 111 connecting to localhost:6379. Connection refused.",
+     Cause.NOTHING_LISTENING, None),
     ("TimeoutError: [WinError 10060] A connection attempt failed because the connected party did not "
      "properly respond after a period of time", Cause.TIMEOUT, "windows"),
 ]
@@ -129,6 +142,18 @@ def test_unrecognised_text_is_unknown_and_says_so(text: str) -> None:
 def test_a_timeout_says_both_firewall_and_absent_host() -> None:
     note = " ".join(read_error_text("TimeoutError: timed out").notes)
     assert "firewall" in note and "absent" in note
+
+
+@pytest.mark.parametrize(("text", "operation", "port"), [
+    ("requests.exceptions.ConnectionError: HTTPConnectionPool(host='localhost', port=8000): Failed to "
+     "establish a new connection: [Errno 111] Connection refused", "connect", 8000),
+    ("OSError: [Errno 98] error while attempting to bind on address ('127.0.0.1', 8000): address already "
+     "in use", "bind", 8000),
+    ("redis.exceptions.ConnectionError: Error 111 connecting to localhost:6379.", "connect", 6379),
+])
+def test_operation_and_port_of_library_messages(text: str, operation: str, port: int) -> None:
+    reading = read_error_text(text)
+    assert (reading.operation, reading.port) == (operation, port)
 
 
 def test_port_and_operation_are_read_from_the_text() -> None:
