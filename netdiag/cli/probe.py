@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from netdiag.cli.common import FormatOption, OutputFormat, examples, output
+from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.failures import UsageError
 from netdiag.core.probe import ProbeResult, Proto
 from netdiag.core.targets import ProbeTarget, ServiceLookup, parse_port_spec, parse_probe_target
@@ -40,7 +41,7 @@ STATE_STYLES = {"open": ("green",), "closed": ("red",), "filtered": ("yellow",),
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="probe", help=HELP, epilog=EPILOG)(probe_command)
+    app.command(name="probe", help=HELP, epilog=EPILOG, cls=PlainCoercionCommand)(probe_command)
 
 
 def probe_command(

@@ -185,11 +185,12 @@ def test_progress_bar_on_a_terminal(private_loopback: Namespace) -> None:
     assert bar and after.startswith(b"Not shown: 65535 closed tcp ports")
 
 
-def test_probe_imports_no_scapy_psutil_or_tabulate_for_json(listener: int) -> None:
+def test_probe_imports_no_scapy_psutil_tabulate_or_pydantic_for_json(listener: int) -> None:
     code = (
         "import sys; from netdiag.cli.main import main; "
         f"code = main(['probe', '127.0.0.1:{listener}', '--format', 'json']); "
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'scapy', 'psutil', 'tabulate'}); "
+        "heavy = {'scapy', 'psutil', 'tabulate', 'pydantic'}; "
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & heavy); "
         "print(heavy, file=sys.stderr); sys.exit(code)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

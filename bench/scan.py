@@ -1,0 +1,90 @@
+"""Full 65,535-port TCP connect scan of 127.0.0.1: netdiag probe vs nmap -sT, side by side.
+
+Runs inside a network namespace this script creates (its 127.0.0.1 carries only our listeners), with a
+few listeners open (one in the ephemeral range, where self-connections happen). Each round runs both
+tools as whole processes, alternating which goes first; the open sets must be equal in every round.
+
+    ./dev bench scan [--rounds 5]
+
+Prints the per-round wall times, the medians and the ratio netdiag / nmap (target: <= 1.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from helpers.netns import Namespace, lone_host
+
+OPEN_PORTS = (22, 80, 8000, 40000, 65535)
+LISTENERS = f"""
+import socket, sys
+socks = []
+for port in {OPEN_PORTS!r}:
+    s = socket.socket(); s.bind(("127.0.0.1", port)); s.listen(128); socks.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+# -n: no reverse DNS (nothing may leave the namespace, and it only makes nmap faster).
+NMAP = ["nmap", "-sT", "-p-", "-n", "127.0.0.1"]
+NETDIAG = [sys.executable, "-m", "netdiag", "probe", "127.0.0.1:1-65535", "--format", "json"]
+
+
+def timed(ns: Namespace, argv: list[str]) -> tuple[float, str]:
+    started = time.perf_counter()
+    result = ns.run(*argv, check=False, timeout=300)
+    elapsed = time.perf_counter() - started
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"{argv[0]} failed ({result.returncode}): {result.stderr}")
+    return elapsed, result.stdout
+
+
+def nmap_open(stdout: str) -> set[int]:
+    return {int(m.group(1)) for m in re.finditer(r"^(\d+)/tcp\s+open\b", stdout, re.MULTILINE)}
+
+
+def netdiag_open(stdout: str) -> set[int]:
+    return {r["port"] for r in json.loads(stdout) if r["state"] == "open"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    times: dict[str, list[float]] = {"nmap": [], "netdiag": []}
+    with lone_host() as ns:
+        listeners = ns.popen(sys.executable, "-c", LISTENERS, stdin=subprocess.PIPE)
+        try:
+            assert listeners.stdout is not None and listeners.stdout.readline().strip() == "ready"
+            for round_number in range(args.rounds):
+                order = ("nmap", "netdiag") if round_number % 2 == 0 else ("netdiag", "nmap")
+                found: dict[str, set[int]] = {}
+                for tool in order:
+                    elapsed, stdout = timed(ns, NMAP if tool == "nmap" else NETDIAG)
+                    times[tool].append(elapsed)
+                    found[tool] = nmap_open(stdout) if tool == "nmap" else netdiag_open(stdout)
+                same = found["nmap"] == found["netdiag"] == set(OPEN_PORTS)
+                print(f"round {round_number + 1}: nmap {times['nmap'][-1]:.3f} s, "
+                      f"netdiag {times['netdiag'][-1]:.3f} s, open sets equal: {same}")
+                if not same:
+                    raise SystemExit(f"open sets differ: nmap {sorted(found['nmap'])}, "
+                                     f"netdiag {sorted(found['netdiag'])}")
+        finally:
+            listeners.kill()
+            listeners.communicate(timeout=10)
+    nmap_median, ours_median = statistics.median(times["nmap"]), statistics.median(times["netdiag"])
+    print(f"median of {args.rounds}: nmap {nmap_median:.3f} s, netdiag {ours_median:.3f} s, "
+          f"ratio netdiag/nmap {ours_median / nmap_median:.2f} "
+          f"(best: {min(times['nmap']):.3f} vs {min(times['netdiag']):.3f})")
+
+
+if __name__ == "__main__":
+    main()
