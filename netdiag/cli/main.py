@@ -143,6 +143,12 @@ class NetdiagGroup(TyperGroup):
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        """The root options, converted without pydantic (typer would import it: ~150 ms per run)."""
+        from netdiag.cli.plain_coercion import with_plain_coercion
+
+        return with_plain_coercion(super().get_params(ctx))
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """List each command with its one-line summary and, under it, an example (no module imported)."""
         commands: LazyCommands = self.commands  # type: ignore[assignment]
