@@ -73,7 +73,7 @@ def test_help_and_version_import_no_command_module() -> None:
         "for args in (['--help'], ['--version']):\n"
         "    with contextlib.redirect_stdout(io.StringIO()): main(args)\n"
         "print(sorted(m for m in sys.modules if m.startswith('netdiag.cli.') and m not in\n"
-        "             ('netdiag.cli.main', 'netdiag.cli.common')))\n"
+        "             ('netdiag.cli.main', 'netdiag.cli.common', 'netdiag.cli.plain_coercion')))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
@@ -85,7 +85,7 @@ def test_running_one_command_imports_only_that_command_module() -> None:
         "from netdiag.cli.main import main\n"
         "with contextlib.redirect_stdout(io.StringIO()): main(['load', '--help'])\n"
         "print(sorted(m for m in sys.modules if m.startswith('netdiag.cli.') and m not in\n"
-        "             ('netdiag.cli.main', 'netdiag.cli.common')))\n"
+        "             ('netdiag.cli.main', 'netdiag.cli.common', 'netdiag.cli.plain_coercion')))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "['netdiag.cli.load']", result.stderr
