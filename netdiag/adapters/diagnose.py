@@ -14,9 +14,9 @@ from netdiag.adapters.firewall import read_firewall
 from netdiag.adapters.prober import ProbeJob, scan_tcp, scan_udp
 from netdiag.adapters.resolve import resolve_host
 from netdiag.adapters.route import local_addresses, neighbour_answered, route_to
-from netdiag.core.diagnosis import Observations, is_loopback
 from netdiag.core.errno_tables import platform_of
 from netdiag.core.failures import NetworkFailure
+from netdiag.core.observations import Observations, is_loopback
 from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
 from netdiag.core.sockets import SocketRow
 

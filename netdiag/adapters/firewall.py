@@ -12,8 +12,8 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from netdiag.core.diagnosis import FirewallObservation, FirewallRule
 from netdiag.core.firewall_rules import managed_by_iptables, parse_iptables, parse_nft
+from netdiag.core.observations import FirewallObservation, FirewallRule
 
 COMMAND_TIMEOUT = 3.0
 _PRIVILEGE_WORDS = ("permission denied", "operation not permitted", "must be root")

@@ -13,7 +13,7 @@ import json
 import socket
 import subprocess
 
-from netdiag.core.diagnosis import RouteObservation
+from netdiag.core.observations import RouteObservation
 
 DISCARD_PORT = 9  # any port works: a UDP connect only consults the routing table
 _PRESENT_STATES = {"REACHABLE", "STALE", "DELAY", "PROBE", "PERMANENT"}

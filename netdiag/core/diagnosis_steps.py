@@ -7,7 +7,7 @@ Pure: built from ``Observations`` only. Step names are stable JSON values: ``res
 from __future__ import annotations
 
 from netdiag.core.catalog import Cause
-from netdiag.core.diagnosis import (
+from netdiag.core.observations import (
     Observations,
     Step,
     StepStatus,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from netdiag.core.diagnosis import FirewallRule
+from netdiag.core.observations import FirewallRule
 
 _ACTIONS = {"DROP": "drop", "REJECT": "reject", "ACCEPT": "accept"}
 _POLICY_CHAINS = ("INPUT", "OUTPUT")

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from netdiag.core.catalog import Cause, Explanation, explanation_for, fill_placeholders
-from netdiag.core.diagnosis import Diagnosis, Observations, StepStatus
 from netdiag.core.errno_tables import PLATFORM_NAMES
 from netdiag.core.error_text import ErrorReading
+from netdiag.core.observations import Diagnosis, Observations, StepStatus
 from netdiag.core.targets import format_endpoint
 
 Style = Callable[..., str]

@@ -12,13 +12,13 @@ from dataclasses import replace
 import pytest
 
 from netdiag.core.catalog import Cause
-from netdiag.core.diagnosis import (
+from netdiag.core.diagnosis import diagnose
+from netdiag.core.observations import (
     FirewallObservation,
     FirewallRule,
     Observations,
     RouteObservation,
     StepStatus,
-    diagnose,
     near_ports,
     serves,
 )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from netdiag.core.diagnosis import FirewallObservation, Observations, RouteObservation, diagnose
+from netdiag.core.diagnosis import diagnose
 from netdiag.core.error_text import read_error_text
+from netdiag.core.observations import FirewallObservation, Observations, RouteObservation
 from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
 from netdiag.render.explanation import (
     checklist_lines,

@@ -1,0 +1,193 @@
+"""What ``netdiag explain`` observes about a target, and the small facts derived from it. Pure.
+
+The adapter (``netdiag.adapters.diagnose``) fills ``Observations``; the engine (``netdiag.core.diagnosis``)
+and the checklist (``netdiag.core.diagnosis_steps``) read them. ``None`` or empty means "not looked" or
+"not known", never "absent".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from enum import Enum
+
+from netdiag.core.catalog import Cause
+from netdiag.core.probe import ProbeResult, Proto
+from netdiag.core.sockets import SocketRow
+from netdiag.core.targets import format_endpoint
+
+
+class StepStatus(str, Enum):
+    OK = "ok"
+    WARNING = "warning"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of the checklist: what was checked, how it went, and the facts behind it."""
+
+    name: str
+    status: StepStatus
+    summary: str
+    details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RouteObservation:
+    """Which source address and interface the kernel would use to reach ``address`` (or why none)."""
+
+    address: str
+    source_address: str | None = None
+    interface: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    """A firewall rule that concerns the port, as the tool printed it, with its action."""
+
+    text: str
+    action: str  # "drop", "reject", "accept"
+    tool: str  # "iptables", "ip6tables", "nft"
+
+
+@dataclass(frozen=True)
+class FirewallObservation:
+    """What the firewall of this host (this network namespace) says about the port, read without changes."""
+
+    readable: bool
+    tools: tuple[str, ...] = ()
+    rules: tuple[FirewallRule, ...] = ()
+    default_policies: tuple[str, ...] = ()  # e.g. "iptables INPUT policy DROP"
+    note: str | None = None  # why it could not be read (not root, no tool, not Linux)
+
+    @property
+    def blocking_rules(self) -> tuple[FirewallRule, ...]:
+        return tuple(rule for rule in self.rules if rule.action in ("drop", "reject"))
+
+
+@dataclass(frozen=True)
+class Observations:
+    """Every fact ``explain`` gathered about one target; None/empty means "not looked" or "not known"."""
+
+    host: str
+    port: int
+    proto: Proto = Proto.TCP
+    addresses: tuple[str, ...] = ()
+    resolve_error: str | None = None
+    routes: tuple[RouteObservation, ...] = ()
+    local_target: bool = False
+    listeners: tuple[SocketRow, ...] | None = None
+    listing_note: str | None = None
+    attempts: tuple[ProbeResult, ...] = ()
+    firewall: FirewallObservation | None = None
+    neighbour_reachable: bool | None = None
+    platform: str = "linux"
+    timeout: float = 2.0
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The verdict: a cause code, one sentence, the facts behind it, and numbered fixes."""
+
+    cause: Cause
+    verdict: str
+    reasons: tuple[str, ...]
+    fixes: tuple[str, ...]
+    steps: tuple[Step, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.cause == Cause.OK
+
+
+# --- Facts derived from observations (small, named, reused by rules and steps) ---------------------------
+
+
+def is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def family_of(address: str) -> int:
+    """4 or 6 (IPv4-mapped IPv6 addresses count as 4: they carry IPv4 traffic)."""
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return 0
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return 4
+    return parsed.version
+
+
+def _unmapped(address: str) -> str:
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return address
+
+
+def serves(row: SocketRow, address: str) -> bool:
+    """Whether a listening socket bound to ``row.local_address`` receives connections to ``address``.
+
+    ``0.0.0.0`` takes every IPv4 address; ``::`` every IPv6 address and, with Linux's default
+    ``bindv6only=0``, IPv4 too (psutil cannot see IPV6_V6ONLY, so this is the common case).
+    """
+    bound = _unmapped(row.local_address)
+    if bound == "0.0.0.0":
+        return family_of(address) == 4
+    if bound == "::":
+        return True
+    return bound == _unmapped(address)
+
+
+def listening(rows: tuple[SocketRow, ...] | None, proto: Proto) -> list[SocketRow]:
+    """Rows that accept traffic for ``proto``: TCP sockets in LISTEN, unconnected UDP sockets."""
+    if not rows:
+        return []
+    if proto == Proto.TCP:
+        return [r for r in rows if r.proto == "tcp" and r.state == "LISTEN"]
+    return [r for r in rows if r.proto == "udp" and r.remote_address in (None, "", "0.0.0.0", "::")]
+
+
+def near_ports(port: int) -> list[int]:
+    """Ports a person plausibly meant instead of ``port``: typos, off-by-one, the usual swaps."""
+    candidates = [port + 1, port - 1, port + 10, port - 10, port * 10]
+    if port % 10 == 0:
+        candidates.append(port // 10)
+    candidates.extend(_COMMON_SWAPS.get(port, ()))
+    return [p for p in dict.fromkeys(candidates) if 0 < p <= 65535 and p != port]
+
+
+_COMMON_SWAPS: dict[int, tuple[int, ...]] = {
+    80: (8080, 8000, 443),
+    443: (8443, 80),
+    8000: (8080, 8888, 5000, 3000),
+    8080: (8000, 80, 8081, 8888),
+    8443: (443,),
+    8888: (8000, 8080),
+    5000: (8000, 5001),
+    3000: (8000, 3001),
+}
+
+
+def describe_row(row: SocketRow) -> str:
+    who = f" (pid {row.pid} {row.process})" if row.pid is not None else ""
+    return f"{row.proto} {format_endpoint(row.local_address, row.local_port or 0)}{who}"
+
+
+def describe_attempt(attempt: ProbeResult) -> str:
+    rtt = f", {attempt.rtt_ms:.1f} ms" if attempt.rtt_ms is not None else ""
+    sender = ""
+    if attempt.icmp_from is not None:
+        sender = " from the target itself" if attempt.icmp_from == attempt.address else \
+            f" from {attempt.icmp_from}"
+    where = attempt.address or attempt.host
+    return f"{attempt.state.value} on {where} ({attempt.reason.value}{sender}{rtt})"
