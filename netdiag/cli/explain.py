@@ -34,12 +34,12 @@ recognised), 2 usage error.
 
 EPILOG = examples(
     "netdiag explain 127.0.0.1:8000",
-    "netdiag explain localhost:5353 --udp --timeout 1",
     "netdiag explain 127.0.0.1:8000 --format json",
+    "netdiag explain localhost:5353 --udp --timeout 1",
+    "python3 client.py 2>&1 | tail -1 | netdiag explain --error -   # the client's last line",
     "netdiag explain --error 'ConnectionRefusedError: [Errno 111] Connection refused'",
-    "netdiag explain --error '[WinError 10061] No connection could be made ...'",
-    "netdiag explain --error 61 --platform macos",
-    "python3 client.py 2>&1 | tail -1 | netdiag explain --error -",
+    "netdiag explain --error 'ConnectionRefusedError: [WinError 10061] No connection could be made'",
+    "netdiag explain --error 61 --platform macos   # the same number means different things per OS",
 )
 
 
