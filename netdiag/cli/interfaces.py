@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from netdiag.cli.common import FormatOption, OutputFormat, examples, output
+from netdiag.cli.plain_coercion import PlainCoercionCommand
 
 HELP = """List network interfaces and the address others should use to reach this machine.
 
@@ -27,7 +28,7 @@ EPILOG = examples(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="interfaces", help=HELP, epilog=EPILOG)(interfaces_command)
+    app.command(name="interfaces", help=HELP, epilog=EPILOG, cls=PlainCoercionCommand)(interfaces_command)
 
 
 def interfaces_command(fmt: FormatOption = OutputFormat.table) -> None:

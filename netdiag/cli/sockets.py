@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from netdiag.cli.common import FormatOption, OutputFormat, examples, output
+from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.failures import UsageError
 from netdiag.core.socket_filters import SocketFilter, kinds_for, parse_states
 
@@ -46,7 +47,7 @@ EPILOG = examples(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="sockets", help=HELP, epilog=EPILOG)(sockets_command)
+    app.command(name="sockets", help=HELP, epilog=EPILOG, cls=PlainCoercionCommand)(sockets_command)
 
 
 def sockets_command(

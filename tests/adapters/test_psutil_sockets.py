@@ -12,10 +12,11 @@ from pathlib import Path
 import psutil
 import pytest
 from helpers.socket_set import SocketSet, controlled_sockets, run_ss
+from helpers.waiting import wait_until
 
 from netdiag.adapters import psutil_sockets
 from netdiag.adapters.psutil_sockets import list_sockets, list_sockets_psutil
-from netdiag.core.sockets import SocketRow, SocketState
+from netdiag.core.sockets import SocketListing, SocketRow, SocketState
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE_WORDS = {s.value for s in SocketState}
@@ -42,21 +43,39 @@ def comparable(rows: list[SocketRow], opened: SocketSet) -> set[tuple[object, ..
                                          r.remote_port)}
 
 
+def ss_view(opened: SocketSet) -> set[tuple[object, ...]]:
+    """``ss -tunap``'s rows of the controlled set, in the fields ``comparable`` keeps."""
+    return {(r.proto, r.local_address, r.local_port, r.remote_address, r.remote_port, r.state,
+             next(iter(r.pids), None)) for r in run_ss("-tunap")
+            if opened.ours(r.proto, r.local_address, r.local_port, r.remote_address, r.remote_port)}
+
+
+def listing_at_one_moment(opened: SocketSet, engine: str) -> tuple[set[tuple[object, ...]], SocketListing]:
+    """netdiag's listing taken between two identical ss views of the set: the kernel's truth then.
+
+    The controlled sockets only change if the kernel changes them (a TIME_WAIT ending, an owner found
+    late); when the two ss views differ the sandwich is retried, so a comparison never straddles a change.
+    """
+    def attempt() -> tuple[set[tuple[object, ...]], SocketListing] | None:
+        before = ss_view(opened)
+        listing = list_sockets(("tcp", "udp"), engine=engine)
+        return (before, listing) if ss_view(opened) == before else None
+
+    return wait_until(attempt, timeout=30, what="two identical ss views around netdiag's listing")
+
+
+# What the set holds: 2 listeners, 2 pairs (4 rows), a TIME_WAIT, 2 UDP unconnected, 1 UDP connected.
+CONTROLLED_STATES = sorted(["LISTEN"] * 2 + ["ESTABLISHED"] * 5 + ["TIME_WAIT"] + ["UNCONN"] * 2)
+
+
 @pytest.mark.parametrize("engine", ["auto", "psutil"])
 def test_listing_equals_ss_field_by_field(engine: str) -> None:
     with controlled_sockets() as opened:
-        ss_rows = run_ss("-tunap")
-        listing = list_sockets(("tcp", "udp"), engine=engine)
-        expected = {(r.proto, r.local_address, r.local_port, r.remote_address, r.remote_port, r.state,
-                     next(iter(r.pids), None)) for r in ss_rows
-                    if opened.ours(r.proto, r.local_address, r.local_port, r.remote_address, r.remote_port)}
+        expected, listing = listing_at_one_moment(opened, engine)
     for row in listing.rows:
         check_row(row)
-    got = comparable(listing.rows, opened)
-    assert got == expected
-    # What the set holds: 2 listeners, 2 pairs (4 rows), a TIME_WAIT, 2 UDP unconnected, 1 UDP connected.
-    states = sorted(state for (_p, _a, _lp, _ra, _rp, state, _pid) in got)
-    assert states == sorted(["LISTEN"] * 2 + ["ESTABLISHED"] * 5 + ["TIME_WAIT"] + ["UNCONN"] * 2)
+    assert sorted(str(fields[5]) for fields in expected) == CONTROLLED_STATES, "ss lost part of the set"
+    assert comparable(listing.rows, opened) == expected
 
 
 def test_owner_is_resolved_once_per_pid_and_time_wait_has_none() -> None:

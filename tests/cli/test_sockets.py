@@ -24,8 +24,9 @@ from netdiag.core.exit_status import ExitStatus
 from netdiag.core.sockets import SOCKET_FIELDS
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def opened() -> Iterator[SocketSet]:
+    """A fresh set per test: a module-wide one would lose its TIME_WAIT after 60 s on a slow machine."""
     with controlled_sockets() as sockets:
         yield sockets
 
