@@ -436,8 +436,13 @@ def _converse(
             sock.sendall(message)
         sock.shutdown(socket.SHUT_WR)
         _read_to_eof(sock, began + waited + timeout)
-    except (ConnectionResetError, BrokenPipeError) as exc:
-        return ConnectStatus.RESET, waited, exc, None
+    except OSError as exc:
+        # A RST that arrives while we send or close: reset, broken pipe, or (already torn down by the
+        # RST when shutdown runs) "not connected".
+        if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN):
+            return ConnectStatus.RESET, waited, exc, None
+        raise NetworkFailure(f"The connection to {format_endpoint(*server)} failed: "
+                             f"{exc.strerror or exc}.", explanation=explanation_for(Cause.UNKNOWN)) from exc
     return ConnectStatus.CONNECTED, waited, None, _segment_counts(sock)
 
 

@@ -1,0 +1,126 @@
+"""The capture adapter: scapy packets into Segments (in memory, no root) and real captures on lo (root)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from netdiag.adapters.capture import (
+    ConnectStatus,
+    capture_connection,
+    load_scapy,
+    packet_to_segment,
+    route_to,
+    tcp_options,
+)
+from netdiag.core.handshake import Outcome, analyse_connection
+
+
+def _offline(packets: list[object]) -> list[object]:
+    """Run packets through scapy's own sniff(offline=...) with an lfilter: no root, no tcpdump."""
+    from scapy.sendrecv import sniff
+
+    return list(sniff(offline=packets, lfilter=lambda p: packet_to_segment(p) is not None))
+
+
+def test_packets_built_in_memory_become_segments() -> None:
+    load_scapy(ipv6=True)
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+
+    syn = Ether() / IP(src="127.0.0.1", dst="127.0.0.1") / TCP(
+        sport=50000, dport=8000, flags="S", seq=7, window=65495,
+        options=[("MSS", 65495), ("SAckOK", b""), ("Timestamp", (11, 0)), ("NOP", None), ("WScale", 7)])
+    data = Ether() / IP(src="127.0.0.1", dst="127.0.0.1") / TCP(sport=50000, dport=8000, flags="PA",
+                                                                   seq=8, ack=99) / Raw(b"hi")
+    v6 = Ether() / IPv6(src="::1", dst="::1") / TCP(sport=1, dport=2, flags="SA", seq=1, ack=8)
+    arp_free = [Ether(bytes(p)) for p in (syn, data, v6)]  # as if read from the wire
+    segments = [packet_to_segment(p) for p in _offline(arp_free)]
+    first, second, third = segments
+    assert first is not None and second is not None and third is not None
+    assert (first.src, first.sport, first.dport, first.flags, first.seq, first.length) == (
+        "127.0.0.1", 50000, 8000, "S", 7, 0)
+    assert first.options.mss == 65495 and first.options.wscale == 7
+    assert first.options.sack_permitted and first.options.timestamp == (11, 0)
+    assert (second.flag_names, second.length, second.ack) == ("PSH,ACK", 2, 99)
+    assert (third.src, third.flags, third.length) == ("::1", "SA", 0)
+
+
+def test_ethernet_padding_is_not_payload() -> None:
+    """A 54-byte ACK is padded to 60 bytes on Ethernet: the padding must not count as data."""
+    load_scapy()
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+
+    frame = bytes(Ether() / IP(src="198.18.0.1", dst="198.18.0.2") / TCP(flags="A")) + b"\x00" * 6
+    segment = packet_to_segment(Ether(frame))
+    assert segment is not None and segment.length == 0
+
+
+def test_non_tcp_is_ignored_and_options_parse() -> None:
+    load_scapy()
+    from scapy.layers.inet import IP, UDP
+
+    assert packet_to_segment(IP() / UDP()) is None
+    assert tcp_options([("NOP", None), ("SAck", (1, 2))]).describe() == ""
+
+
+@pytest.fixture
+def echo_server() -> Iterator[tuple[str, int]]:
+    """An echo-and-close server on 127.0.0.1:0 in a thread (a real listening socket)."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with server:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn:
+                while chunk := conn.recv(4096):
+                    conn.sendall(chunk)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()
+    server.close()
+    thread.join(5)
+
+
+@pytest.mark.root
+def test_route_to_loopback_is_lo() -> None:
+    assert route_to("127.0.0.1").interface == "lo"
+
+
+@pytest.mark.root
+def test_capture_of_an_accepted_connection_has_every_segment_once(echo_server: tuple[str, int]) -> None:
+    host, port = echo_server
+    result = capture_connection(host, port, message=b"hello\n", timeout=3, keep_packets=True)
+    assert result.status is ConnectStatus.CONNECTED and result.interface == "lo"
+    assert result.kernel_sent is not None and result.kernel_received is not None
+    assert len(result.segments) == result.kernel_sent + result.kernel_received, "missed or duplicated"
+    assert result.missed == 0 and len(result.packets) == len(result.segments)
+    syn, syn_ack, ack = result.segments[:3]
+    assert (syn.flags, syn_ack.flags, ack.flags) == ("S", "SA", "A")
+    assert syn_ack.ack == (syn.seq + 1) % 2**32
+    assert ack.seq == (syn.seq + 1) % 2**32 and ack.ack == (syn_ack.seq + 1) % 2**32
+    analysis = analyse_connection(result.segments, client=result.client, server=result.server)
+    assert analysis.outcome is Outcome.ACCEPTED
+    assert (analysis.bytes_to_server, analysis.bytes_to_client) == (6, 6)
+    assert sum(s.has("F") for s in result.segments) == 2
+
+
+@pytest.mark.root
+def test_capture_of_a_refused_connection() -> None:
+    with socket.socket() as reserved:  # bound, not listening: the port answers RST and stays ours
+        reserved.bind(("127.0.0.1", 0))
+        port = reserved.getsockname()[1]
+        result = capture_connection("127.0.0.1", port, timeout=2)
+    assert result.status is ConnectStatus.REFUSED
+    assert [s.flags for s in result.segments] == ["S", "RA"]
+    assert result.segments[1].ack == (result.segments[0].seq + 1) % 2**32
