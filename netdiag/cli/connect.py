@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from netdiag.cli.common import examples, output
+from netdiag.cli.common import ReportFormat, ReportFormatOption, examples, output
 from netdiag.core.failures import NetworkFailure, UsageError
 from netdiag.core.targets import parse_endpoint
 
 if TYPE_CHECKING:
-    from netdiag.adapters.client import ClientEvent, Connection
+    from netdiag.adapters.client import Attempt, ClientEvent, Connection, NoReply, Unsent
     from netdiag.render.output import Output
 
 HELP = """Connect to a server, send what you type (or each --message), print the replies as they arrive.
@@ -30,7 +30,8 @@ printed. For line-based servers (nc, chat, telnet-style) add --newline lf or --c
 
 Every address the name resolves to is tried in turn (for example ::1 then 127.0.0.1); -v shows each
 attempt and the timings (name resolution, TCP connect, first reply) on stderr. Replies go to stdout,
-everything else to stderr.
+everything else to stderr. --format json prints one JSON object per event on stdout instead (connected,
+sent, reply, no-reply, close, ..., then done or error), for scripts.
 
 Exit codes: 0 connected and every message answered; 1 the network said no (refused, timed out, reset,
 name not resolved, UDP port unreachable, a message without reply, messages left unsent because the
@@ -59,6 +60,7 @@ def register(app: typer.Typer) -> None:
             "netdiag connect localhost:8000 -m hi -v   # show each address tried and the timings",
             "netdiag connect 127.0.0.1:8000 --newline lf -m 'a line for nc or chat'",
             "netdiag connect 127.0.0.1:9000 --udp -m ping --timeout 2",
+            "netdiag connect 127.0.0.1:8000 -m hello --format json",
         ),
     )(connect_command)
 
@@ -93,22 +95,41 @@ def connect_command(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show each address tried and the timings on stderr.")
     ] = False,
+    fmt: ReportFormatOption = ReportFormat.text,
 ) -> None:
     import socket
 
-    from netdiag.adapters.client import exchange_messages, interactive_session, open_connection
+    from netdiag.adapters.client import (
+        ConnectFailure,
+        exchange_messages,
+        interactive_session,
+        open_connection,
+    )
 
     endpoint = parse_endpoint(target)
     if ipv4 and ipv6:
         raise UsageError("-4 and -6 exclude each other: choose one address family, or neither for both.")
     if crlf and newline not in (None, Newline.crlf):
         raise UsageError(f"--crlf contradicts --newline {newline.value if newline else ''}: use one of them.")
+    _check_family(endpoint.host, ipv4=ipv4, ipv6=ipv6)
     family = socket.AF_INET if ipv4 else socket.AF_INET6 if ipv6 else 0
     ending = Newline.crlf if crlf else newline
     out = output()
-    connection = open_connection(endpoint.host, endpoint.port, udp=udp, timeout=timeout, family=family)
+    as_json = fmt == ReportFormat.json
+    try:
+        connection = open_connection(endpoint.host, endpoint.port, udp=udp, timeout=timeout, family=family)
+    except ConnectFailure as failure:
+        if as_json:
+            _emit(out, _error_record(failure, failure.attempts))
+        elif verbose and failure.attempts:
+            out.info(f"{len(failure.attempts)} address(es) tried for {endpoint.host}:")
+            _report_attempts(out, failure.attempts)
+        raise
     with connection:
-        _report_connected(out, connection, verbose=verbose, interactive=not message)
+        if as_json:
+            _emit(out, _connected_record(connection))
+        else:
+            _report_connected(out, connection, verbose=verbose, interactive=not message)
         if message:
             suffix = _ENDINGS[ending or Newline.none]
             messages = [text.encode() + suffix for text in message]
@@ -116,11 +137,33 @@ def connect_command(
         else:
             events = interactive_session(connection, _stdin_lines(_ENDINGS[ending or Newline.lf]),
                                          timeout=timeout)
-        problems = _render(out, events, connection, verbose=verbose)
-        if verbose:
+        try:
+            problems = (_render_json(out, events, connection) if as_json
+                        else _render(out, events, connection, verbose=verbose))
+        except NetworkFailure as failure:
+            if as_json:
+                _emit(out, _error_record(failure, connection.attempts))
+            raise
+        if as_json:
+            _emit(out, _done_record(connection, problems))
+        elif verbose:
             _report_timings(out, connection)
     if problems:
         raise NetworkFailure(" ".join(problems))
+
+
+def _check_family(host: str, *, ipv4: bool, ipv6: bool) -> None:
+    """-4 with an IPv6 address (or -6 with an IPv4 one) can never connect: say so before resolving."""
+    import ipaddress
+
+    try:
+        version = ipaddress.ip_address(host).version
+    except ValueError:  # a name: it may have addresses of either family
+        return
+    if (ipv4 and version == 6) or (ipv6 and version == 4):
+        wanted = "-4 (IPv4 only)" if ipv4 else "-6 (IPv6 only)"
+        raise UsageError(f"{host} is an IPv{version} address, which {wanted} excludes: drop the option "
+                         "or give an address of that family.")
 
 
 def _stdin_lines(ending: bytes) -> Iterator[bytes]:
@@ -147,9 +190,7 @@ def _report_connected(out: Output, connection: Connection, *, verbose: bool, int
         addresses = ", ".join(a.address for a in connection.attempts)
         out.info(f"resolved {connection.target} in {_ms(connection.timings.resolve)} "
                  f"({len(connection.attempts)} address(es) tried: {addresses})")
-        for attempt in connection.attempts:
-            out.info(f"  {attempt.outcome} on {attempt.address} in {_ms(attempt.seconds)}"
-                     + (f" ({attempt.detail})" if attempt.detail else ""))
+        _report_attempts(out, connection.attempts)
     if connection.udp:
         if interactive or verbose:
             out.info(f"UDP socket aimed at {connection.peer} from {connection.local} (UDP has no "
@@ -157,6 +198,12 @@ def _report_connected(out: Output, connection: Connection, *, verbose: bool, int
     elif interactive or verbose:
         out.info(f"Connected to {connection.peer} from {connection.local}."
                  + (" Type lines to send; Ctrl-D ends." if interactive and sys.stdin.isatty() else ""))
+
+
+def _report_attempts(out: Output, attempts: Sequence[Attempt]) -> None:
+    for attempt in attempts:
+        out.info(f"  {attempt.outcome} on {attempt.address} in {_ms(attempt.seconds)}"
+                 + (f" ({attempt.detail})" if attempt.detail else ""))
 
 
 def _render(out: Output, events: Iterable[ClientEvent], connection: Connection, *,
@@ -173,7 +220,7 @@ def _render(out: Output, events: Iterable[ClientEvent], connection: Connection, 
     )
 
     unanswered: list[NoReply] = []
-    problems: list[str] = []
+    unsent: list[Unsent] = []
     for event in events:
         if isinstance(event, Received):
             out.data(reply_text(event.data))
@@ -190,14 +237,95 @@ def _render(out: Output, events: Iterable[ClientEvent], connection: Connection, 
             out.info(f"The server kept the connection open {event.timeout:g} s after our end of input; "
                      "closing it.")
         elif isinstance(event, Unsent):
-            problems.append(f"The server closed the connection before {len(event.messages)} message(s) "
-                            f"could be sent ({', '.join(_shown(m) for m in event.messages)}).")
-    if unanswered:
-        problems.insert(0, _no_reply_sentence(unanswered, connection))
+            unsent.append(event)
+    return _problems(unanswered, unsent, connection)
+
+
+def _render_json(out: Output, events: Iterable[ClientEvent], connection: Connection) -> list[str]:
+    """One JSON object per event on stdout; return the sentences that make the run a failure."""
+    from netdiag.adapters.client import NoReply, Unsent
+
+    unanswered: list[NoReply] = []
+    unsent: list[Unsent] = []
+    for event in events:
+        _emit(out, _event_record(event))
+        if isinstance(event, NoReply):
+            unanswered.append(event)
+        elif isinstance(event, Unsent):
+            unsent.append(event)
+    return _problems(unanswered, unsent, connection)
+
+
+def _problems(unanswered: Sequence[NoReply], unsent: Sequence[Unsent], connection: Connection) -> list[str]:
+    """The sentences that make the session a failure (exit 1): replies missing, messages never sent."""
+    problems = [_no_reply_sentence(unanswered, connection)] if unanswered else []
+    for event in unsent:
+        problems.append(f"The server closed the connection before {len(event.messages)} message(s) "
+                        f"could be sent ({', '.join(_shown(m) for m in event.messages)}).")
     return problems
 
 
-def _no_reply_sentence(unanswered: Sequence[object], connection: Connection) -> str:
+def _emit(out: Output, record: dict[str, object]) -> None:
+    import json
+    import time
+
+    out.data(json.dumps({**record, "time": round(time.time(), 6)}))
+
+
+def _text(data: bytes) -> str:
+    from netdiag.core.protocols.text import printable
+
+    return printable(data)
+
+
+def _event_record(event: ClientEvent) -> dict[str, object]:
+    from netdiag.adapters.client import NoReply, PeerClosed, PeerKeptOpen, Received, Sent, Unsent
+
+    if isinstance(event, Received):
+        return {"event": "reply", "bytes": len(event.data), "text": _text(event.data)}
+    if isinstance(event, Sent):
+        return {"event": "sent", "bytes": len(event.data), "text": _text(event.data)}
+    if isinstance(event, NoReply):
+        return {"event": "no-reply", "bytes": len(event.message), "text": _text(event.message),
+                "timeout": event.timeout}
+    if isinstance(event, PeerClosed):
+        return {"event": "close", "by": "server"}
+    if isinstance(event, PeerKeptOpen):
+        return {"event": "kept-open", "timeout": event.timeout}
+    if isinstance(event, Unsent):
+        return {"event": "unsent", "messages": [_text(m) for m in event.messages]}
+    return {"event": "half-close"}
+
+
+def _attempt_records(attempts: Sequence[Attempt]) -> list[dict[str, object]]:
+    return [{"address": a.address, "outcome": a.outcome, "cause": a.cause.value,
+             "ms": round(a.seconds * 1000, 3)} for a in attempts]
+
+
+def _connected_record(connection: Connection) -> dict[str, object]:
+    return {"event": "connected", "proto": "udp" if connection.udp else "tcp", "target": connection.target,
+            "peer": connection.peer, "local": connection.local,
+            "attempts": _attempt_records(connection.attempts),
+            "resolve_ms": _ms_value(connection.timings.resolve),
+            "connect_ms": _ms_value(connection.timings.connect)}
+
+
+def _done_record(connection: Connection, problems: list[str]) -> dict[str, object]:
+    return {"event": "done", "ok": not problems, "problems": problems,
+            "first_reply_ms": _ms_value(connection.timings.first_reply)}
+
+
+def _error_record(failure: NetworkFailure, attempts: Sequence[Attempt]) -> dict[str, object]:
+    cause = failure.explanation.cause.value if failure.explanation else "unknown"
+    return {"event": "error", "cause": cause, "message": failure.message,
+            "attempts": _attempt_records(attempts)}
+
+
+def _ms_value(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
+def _no_reply_sentence(unanswered: Sequence[NoReply], connection: Connection) -> str:
     count = len(unanswered)
     if connection.udp:
         return (f"No reply to {count} datagram(s) from {connection.peer}. UDP has no handshake, so "

@@ -6,6 +6,7 @@ Every failure test checks the exit code, a key phrase of the explanation, and th
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import signal
 import socket
@@ -14,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.cli import popen_netdiag, run_netdiag
@@ -195,6 +197,15 @@ def test_chat_between_two_interactive_clients() -> None:
 # --- failures --------------------------------------------------------------------------------------------
 
 
+def test_verbose_failure_lists_each_attempt() -> None:
+    with socket.socket() as reserved:
+        reserved.bind(("127.0.0.1", 0))
+        port = reserved.getsockname()[1]
+        result = connect(f"127.0.0.1:{port}", "-m", "x", "-v")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert f"refused on 127.0.0.1:{port} in " in result.stderr
+
+
 def test_refused_explains_nothing_listening() -> None:
     with socket.socket() as reserved:  # bound, not listening: refused, and no one else can take the port
         reserved.bind(("127.0.0.1", 0))
@@ -212,7 +223,9 @@ def test_name_not_resolved() -> None:
     assert "No connection was attempted" in result.stderr
 
 
-def test_reset_by_the_server() -> None:
+@contextmanager
+def aborting_server() -> Iterator[str]:
+    """A loopback server that reads the first message, then aborts the connection with a RST."""
     server = socket.create_server(("127.0.0.1", 0))
 
     def accept_then_abort() -> None:
@@ -224,8 +237,14 @@ def test_reset_by_the_server() -> None:
     worker = threading.Thread(target=accept_then_abort, daemon=True)
     worker.start()
     with server:
-        result = connect(f"127.0.0.1:{server.getsockname()[1]}", "-m", "x")
+        yield f"127.0.0.1:{server.getsockname()[1]}"
         worker.join(timeout=10)
+    assert not worker.is_alive()
+
+
+def test_reset_by_the_server() -> None:
+    with aborting_server() as address:
+        result = connect(address, "-m", "x")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     assert "Connection reset by 127.0.0.1" in result.stderr
     assert "aborted the connection with a TCP RST" in result.stderr
@@ -239,7 +258,8 @@ def test_no_reply_suggests_a_newline() -> None:
 
 
 @pytest.mark.parametrize("args", [["nohostport"], ["127.0.0.1:99999"], ["127.0.0.1:80", "-4", "-6"],
-                                  ["127.0.0.1:80", "--crlf", "--newline", "lf"]])
+                                  ["127.0.0.1:80", "--crlf", "--newline", "lf"], ["127.0.0.1:80", "-6"],
+                                  ["[::1]:80", "-4"], ["127.0.0.1:80", "--format", "csv"]])
 def test_usage_errors_exit_2(args: list[str]) -> None:
     result = connect(*args)
     assert result.returncode == ExitStatus.USAGE, result.stderr
@@ -340,3 +360,72 @@ def test_replies_are_printed_as_safe_text(data: bytes, shown: str) -> None:
     from netdiag.cli.connect import reply_text
 
     assert reply_text(data) == shown
+
+
+# --- --format json ---------------------------------------------------------------------------------------
+
+
+def json_records(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+    """Every stdout line parsed: --format json prints nothing else there."""
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(isinstance(r.get("time"), float) for r in records), records
+    return records
+
+
+def test_json_reports_the_session_as_events() -> None:
+    with running_lab_server("reply_server") as server:
+        result = connect(server.address, "-m", "hello", "-m", "close", "--format", "json")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    records = json_records(result)
+    connected, done = records[0], records[-1]
+    assert connected["event"] == "connected" and connected["proto"] == "tcp"
+    assert connected["peer"] == server.address
+    assert [a["outcome"] for a in connected["attempts"]] == ["connected"]
+    talk = [(r["event"], r.get("text")) for r in records if r["event"] in ("sent", "reply")]
+    assert talk == [("sent", "hello"), ("reply", "accepted"), ("sent", "close"), ("reply", "closed")]
+    assert {"event": "close", "by": "server"}.items() <= records[-2].items()
+    assert done["event"] == "done" and done["ok"] is True and done["problems"] == []
+    assert isinstance(done["first_reply_ms"], float)
+
+
+def test_json_no_reply_is_an_event_and_the_run_fails() -> None:
+    with running_server("--mode", "sink") as server:
+        result = connect(f"127.0.0.1:{server.port}", "-m", "anyone?", "--timeout", "0.3", "-f", "json")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    records = json_records(result)
+    no_reply = next(r for r in records if r["event"] == "no-reply")
+    assert no_reply["text"] == "anyone?" and no_reply["timeout"] == 0.3
+    assert records[-1]["event"] == "done" and records[-1]["ok"] is False
+    assert "No reply to 1 message(s)" in str(records[-1]["problems"])
+    assert "No reply to 1 message(s)" in result.stderr
+
+
+def test_json_refused_is_one_error_record() -> None:
+    with socket.socket() as reserved:
+        reserved.bind(("127.0.0.1", 0))
+        port = reserved.getsockname()[1]
+        result = connect(f"127.0.0.1:{port}", "-m", "x", "--format", "json")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    [error] = json_records(result)
+    assert error["event"] == "error" and error["cause"] == "nothing-listening"
+    [attempt] = error["attempts"]
+    assert attempt["address"] == f"127.0.0.1:{port}" and attempt["outcome"] == "refused"
+    assert attempt["cause"] == "nothing-listening" and isinstance(attempt["ms"], float)
+    assert "Connection refused" in result.stderr
+
+
+def test_json_reset_during_the_session_ends_with_an_error_record() -> None:
+    with aborting_server() as address:
+        result = connect(address, "-m", "x", "-f", "json")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    records = json_records(result)
+    assert records[0]["event"] == "connected"
+    assert records[-1]["event"] == "error" and records[-1]["cause"] == "connection-reset"
+
+
+def test_json_name_not_resolved() -> None:
+    result = connect("no-such-host.invalid:80", "-m", "x", "-f", "json")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    [error] = json_records(result)
+    assert error["event"] == "error" and error["cause"] == "dns-failure" and error["attempts"] == []
+    assert "Cannot resolve 'no-such-host.invalid'" in str(error["message"])

@@ -1,15 +1,10 @@
-"""The client side of ``netdiag connect``: open a TCP or UDP connection, exchange messages, report events.
+"""Opening a connection for ``netdiag connect``: every address tried, each attempt kept, OSError explained.
 
 Opening tries every address ``getaddrinfo`` returns, one after the other (trio's happy-eyeballs idea,
 without the racing), and keeps each attempt: "refused on ::1, connected on 127.0.0.1" is itself a
-diagnosis. ``OSError`` is translated into ``NetworkFailure`` (with the catalog's explanation) where it
-happens. This module never prints: sessions are generators of events (``Received``, ``PeerClosed``,
-...) that the CLI renders.
-
-A reader thread turns the socket into a queue of events, so replies are reported as they arrive while
-the caller waits on stdin (interactive chat) or on a deadline (scripted ``--message``). Chunks that
-arrive within ``settle`` seconds of each other are reported as one reply: the lab's servers answer with
-one ``send()`` and TCP may still split it, or glue a reply to the next one.
+diagnosis. ``OSError`` is translated into ``NetworkFailure`` (with the catalog's explanation, host and
+port filled in) where it happens. A ``Connection`` reads its socket in a daemon thread and turns it
+into a queue of items (``Chunk``, ``EndOfStream``, ``Failed``) that the sessions consume.
 """
 
 from __future__ import annotations
@@ -17,11 +12,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import queue
-import select
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 
 from netdiag.core.catalog import (
@@ -35,7 +28,6 @@ from netdiag.core.failures import NetworkFailure
 from netdiag.core.targets import format_endpoint
 
 RECV_SIZE = 65536
-DEFAULT_SETTLE = 0.05
 
 # When attempts on several addresses fail differently, report the most telling cause: a timeout on one
 # address says more about the target (a firewall, a wrong address) than a refusal on another.
@@ -67,6 +59,14 @@ class Attempt:
         return _OUTCOME_WORDS.get(self.cause, self.detail or self.cause.value)
 
 
+class ConnectFailure(NetworkFailure):
+    """No address of the target accepted; ``attempts`` says what happened on each (empty: not resolved)."""
+
+    def __init__(self, message: str, *, explanation: Explanation, attempts: list[Attempt]) -> None:
+        super().__init__(message, explanation=explanation)
+        self.attempts = attempts
+
+
 @dataclass
 class Timings:
     """How long each phase took, in seconds (``None``: the phase did not happen)."""
@@ -76,82 +76,43 @@ class Timings:
     first_reply: float | None = None
 
 
-@dataclass(frozen=True)
-class Received:
-    """Bytes from the peer (one reply: chunks that arrived within ``settle`` of each other)."""
-
-    data: bytes
+# What the queue of a connection carries, in arrival order: the reader thread's bytes, end of stream or
+# failure, and (interactive sessions) the input thread's lines and end of input.
 
 
 @dataclass(frozen=True)
-class Sent:
-    """Bytes written to the peer."""
+class Chunk:
+    """Bytes read from the socket, with the ``perf_counter`` time they arrived."""
 
-    data: bytes
-
-
-@dataclass(frozen=True)
-class NoReply:
-    """Nothing came back for ``message`` within ``timeout`` seconds."""
-
-    message: bytes
-    timeout: float
-
-
-@dataclass(frozen=True)
-class PeerClosed:
-    """The peer closed its side (TCP FIN, read returned EOF)."""
-
-
-@dataclass(frozen=True)
-class HalfClosed:
-    """We closed our sending side (SHUT_WR) and now wait, bounded, for the rest of the replies."""
-
-
-@dataclass(frozen=True)
-class Unsent:
-    """Messages left unsent because the peer had closed the connection first."""
-
-    messages: tuple[bytes, ...]
-
-
-@dataclass(frozen=True)
-class PeerKeptOpen:
-    """After our half-close the peer neither answered nor closed within ``timeout`` seconds."""
-
-    timeout: float
-
-
-ClientEvent = Received | Sent | NoReply | PeerClosed | HalfClosed | Unsent | PeerKeptOpen
-
-
-@dataclass(frozen=True)
-class _Chunk:
     data: bytes
     at: float
 
 
 @dataclass(frozen=True)
-class _Eof:
-    pass
+class EndOfStream:
+    """The peer closed its sending side (``recv`` returned no bytes on TCP)."""
 
 
 @dataclass(frozen=True)
-class _Failed:
+class Failed:
+    """Reading failed (reset, port unreachable...): the explained failure to raise in the session."""
+
     failure: NetworkFailure
 
 
 @dataclass(frozen=True)
-class _Line:
+class InputLine:
+    """A line of the user's input, ready to send."""
+
     data: bytes
 
 
 @dataclass(frozen=True)
-class _InputEnded:
-    pass
+class InputEnded:
+    """The user's input ended (EOF on stdin)."""
 
 
-_Incoming = _Chunk | _Eof | _Failed | _Line | _InputEnded
+Incoming = Chunk | EndOfStream | Failed | InputLine | InputEnded
 
 
 @dataclass
@@ -170,7 +131,7 @@ class Connection:
     _connected_at: float = 0.0
     _first_sent_at: float | None = None
     _closing: bool = False
-    _incoming: queue.Queue[_Incoming] = field(default_factory=queue.Queue)
+    incoming: queue.Queue[Incoming] = field(default_factory=queue.Queue)
     _reader: threading.Thread | None = None
 
     def __enter__(self) -> Connection:
@@ -199,19 +160,19 @@ class Connection:
             except OSError as exc:
                 if self._closing:  # closed by us: the session is over
                     return
-                self._incoming.put(_Failed(self._failure(exc, "recv")))
+                self.incoming.put(Failed(self._failure(exc, "recv")))
                 return
             if self._closing:
                 return
             if not data and not self.udp:
-                self._incoming.put(_Eof())
+                self.incoming.put(EndOfStream())
                 return
             now = time.perf_counter()
             if self.timings.first_reply is None:
                 # From the first message sent if it preceded the reply (round trip plus the server's
                 # work), else from the connection (a greeting).
                 self.timings.first_reply = now - (self._first_sent_at or self._connected_at)
-            self._incoming.put(_Chunk(data, now))
+            self.incoming.put(Chunk(data, now))
 
     def send(self, data: bytes) -> None:
         if self._first_sent_at is None:
@@ -273,14 +234,14 @@ def resolve(host: str, port: int, *, udp: bool, family: int = 0) -> list[tuple[i
     try:
         infos = socket.getaddrinfo(host, port, family, kind)
     except socket.gaierror as exc:
-        raise NetworkFailure(
+        raise ConnectFailure(
             f"Cannot resolve '{host}': {exc.strerror or exc}. No connection was attempted.",
-            explanation=explained(Cause.DNS_FAILURE, host, port),
+            explanation=explained(Cause.DNS_FAILURE, host, port), attempts=[],
         ) from exc
     except UnicodeError as exc:  # a label longer than 63 characters fails in the idna codec
-        raise NetworkFailure(
+        raise ConnectFailure(
             f"Cannot resolve '{host}': it is not a valid host name ({exc}).",
-            explanation=explained(Cause.DNS_FAILURE, host, port),
+            explanation=explained(Cause.DNS_FAILURE, host, port), attempts=[],
         ) from exc
     seen: dict[tuple[object, ...], int] = {}
     for info in infos:
@@ -338,7 +299,7 @@ def _attempt(fam: int, sockaddr: tuple[object, ...], *, udp: bool,
     return sock, Attempt(address, Cause.OK, elapsed)
 
 
-def _connect_failure(host: str, port: int, attempts: list[Attempt], timeout: float) -> NetworkFailure:
+def _connect_failure(host: str, port: int, attempts: list[Attempt], timeout: float) -> ConnectFailure:
     target = format_endpoint(host, port)
     causes = [a.cause for a in attempts]
     cause = next((c for c in _CAUSE_PRIORITY if c in causes), causes[0] if causes else Cause.UNKNOWN)
@@ -350,158 +311,4 @@ def _connect_failure(host: str, port: int, attempts: list[Attempt], timeout: flo
         Cause.NO_ROUTE: f"Cannot reach {target}: network unreachable (no route)",
     }.get(cause, f"Cannot connect to {target}")
     detail = f" ({facts})." if len(attempts) > 1 or cause not in _OUTCOME_WORDS else "."
-    return NetworkFailure(lead + detail, explanation=explained(cause, host, port))
-
-
-def _next(connection: Connection, deadline: float | None) -> _Incoming | None:
-    """The next incoming item, or ``None`` once ``deadline`` (perf_counter time) has passed."""
-    try:
-        if deadline is None:
-            return connection._incoming.get()
-        return connection._incoming.get(timeout=max(0.0, deadline - time.perf_counter()))
-    except queue.Empty:
-        return None
-
-
-def _collect_reply(connection: Connection, first: _Chunk, settle: float) -> tuple[Received, _Incoming | None]:
-    """Join chunks that follow ``first`` within ``settle`` s; also return the item that ended the reply.
-
-    A UDP datagram is a whole message by itself: it is never joined with the next one.
-    """
-    if connection.udp:
-        return Received(first.data), None
-    parts = [first.data]
-    while True:
-        item = _next(connection, time.perf_counter() + settle)
-        if isinstance(item, _Chunk):
-            parts.append(item.data)
-            continue
-        return Received(b"".join(parts)), item
-
-
-def exchange_messages(connection: Connection, messages: Iterable[bytes], *, timeout: float,
-                      settle: float = DEFAULT_SETTLE, wait_for_replies: bool = True,
-                      ) -> Iterator[ClientEvent]:
-    """Scripted session: send each message, wait up to ``timeout`` for its reply, then the next.
-
-    Anything the server says first (a greeting) is reported before the first message is sent, if it
-    has already arrived. After the last message the stream is half-closed and whatever is still
-    coming is reported until the peer closes or ``timeout`` passes.
-    """
-    # Something already waiting in the kernel (a greeting, or the server's close) is read first, so a
-    # greeting is never mistaken for the reply to the first message.
-    waiting = bool(select.select([connection.sock], [], [], 0)[0])
-    connection.start_reader()
-    pending = list(messages)
-    peer_closed = False
-    item = _next(connection, time.perf_counter() + (timeout if waiting else 0))
-    while pending and not peer_closed:
-        if isinstance(item, _Chunk):
-            reply, item = _collect_reply(connection, item, settle)
-            yield reply
-            continue
-        if isinstance(item, _Failed):
-            raise item.failure
-        if isinstance(item, _Eof):
-            peer_closed = True
-            yield PeerClosed()
-            break
-        message = pending.pop(0)
-        connection.send(message)
-        yield Sent(message)
-        if not wait_for_replies:
-            item = _next(connection, time.perf_counter())
-            continue
-        item = _next(connection, time.perf_counter() + timeout)
-        if item is None:
-            yield NoReply(message, timeout)
-        elif isinstance(item, _Chunk):
-            reply, item = _collect_reply(connection, item, settle)
-            yield reply
-    if pending:
-        yield Unsent(tuple(pending))
-    if connection.udp:  # each datagram had its own wait; there is no end of stream to wait for
-        while item is not None:
-            if isinstance(item, _Failed):
-                raise item.failure
-            if isinstance(item, _Chunk):
-                reply, item = _collect_reply(connection, item, settle)
-                yield reply
-                continue
-            item = _next(connection, time.perf_counter())
-    elif not peer_closed:
-        yield from _finish(connection, item, timeout=timeout, settle=settle)
-
-
-def _finish(connection: Connection, item: _Incoming | None, *, timeout: float, settle: float,
-            outstanding: int = 0) -> Iterator[ClientEvent]:
-    """Half-close, then report what still arrives until EOF (TCP) or ``timeout`` of silence.
-
-    UDP has no end of stream: the wait also ends once ``outstanding`` more replies have arrived.
-    """
-    connection.half_close()
-    if not connection.udp:
-        yield HalfClosed()
-    deadline = time.perf_counter() + timeout
-    while True:
-        if connection.udp and outstanding <= 0 and item is None:
-            return
-        if item is None:
-            item = _next(connection, deadline)
-            if item is None:
-                if not connection.udp:
-                    yield PeerKeptOpen(timeout)
-                return
-        if isinstance(item, _Chunk):
-            outstanding -= 1
-            reply, item = _collect_reply(connection, item, settle)
-            yield reply
-            deadline = time.perf_counter() + timeout
-            continue
-        if isinstance(item, _Failed):
-            raise item.failure
-        if isinstance(item, _Eof):
-            yield PeerClosed()
-            return
-        item = None
-
-
-def _pump_lines(lines: Iterable[bytes], sink: queue.Queue[_Incoming]) -> None:
-    for line in lines:
-        sink.put(_Line(line))
-    sink.put(_InputEnded())
-
-
-def interactive_session(connection: Connection, lines: Iterable[bytes], *, timeout: float,
-                        settle: float = DEFAULT_SETTLE) -> Iterator[ClientEvent]:
-    """Send each line from ``lines`` as it comes while reporting replies as they arrive (chat works).
-
-    ``lines`` is read in a daemon thread (stdin blocks). The session ends when the peer closes, or when
-    ``lines`` ends: then the stream is half-closed and replies are awaited for ``timeout`` seconds.
-    """
-    connection.start_reader()
-    threading.Thread(target=_pump_lines, args=(lines, connection._incoming), name="netdiag-connect-input",
-                     daemon=True).start()
-    item: _Incoming | None = None
-    unanswered = 0  # UDP: datagrams sent minus replies seen, to know when the wait at the end can stop
-    while True:
-        if item is None:
-            item = _next(connection, None)
-        if isinstance(item, _Chunk):
-            unanswered = max(0, unanswered - 1)
-            reply, item = _collect_reply(connection, item, settle)
-            yield reply
-            continue
-        if isinstance(item, _Line):
-            connection.send(item.data)
-            unanswered += 1
-            yield Sent(item.data)
-        elif isinstance(item, _Failed):
-            raise item.failure
-        elif isinstance(item, _Eof):
-            yield PeerClosed()
-            return
-        elif isinstance(item, _InputEnded):
-            yield from _finish(connection, None, timeout=timeout, settle=settle, outstanding=unanswered)
-            return
-        item = None
+    return ConnectFailure(lead + detail, explanation=explained(cause, host, port), attempts=attempts)
