@@ -143,6 +143,7 @@ def _os_firewall_step(obs: Observations) -> Step | None:
 def specific_fixes(cause: Cause, obs: Observations) -> tuple[str, ...]:
     """Fixes that name this target's real addresses and ports, shown before the catalog's general ones."""
     rows = listening(obs.listeners, obs.proto)
+    udp = " --udp" if obs.proto == Proto.UDP else ""
     same_port = [row for row in rows if row.local_port == obs.port]
     if cause == Cause.LOOPBACK_ONLY_BIND and same_port:
         bound = same_port[0]
@@ -156,13 +157,13 @@ def specific_fixes(cause: Cause, obs: Observations) -> tuple[str, ...]:
     if cause == Cause.NEAR_PORT:
         for candidate in near_ports(obs.port):
             if any(row.local_port == candidate for row in rows):
-                return (f"Use port {candidate}: netdiag connect {format_endpoint(obs.host, candidate)}",
+                return (f"Use port {candidate}: netdiag connect {format_endpoint(obs.host, candidate)}{udp}",
                         f"Or restart the server on port {obs.port}.")
     if cause == Cause.PROTOCOL_MISMATCH:
         flag = "" if obs.proto == Proto.UDP else " --udp"
         return (f"Use the server's protocol: netdiag explain {format_endpoint(obs.host, obs.port)}{flag}",)
     if cause == Cause.NOTHING_LISTENING and obs.local_target:
         root = " (as root: ports below 1024 are privileged)" if obs.port < 1024 else ""
-        return (f"Start the server on port {obs.port}, for example: netdiag listen "
-                f"{format_endpoint(obs.addresses[0] if obs.addresses else '127.0.0.1', obs.port)}{root}",)
+        where = format_endpoint(obs.addresses[0] if obs.addresses else "127.0.0.1", obs.port)
+        return (f"Start the server on port {obs.port}, for example: netdiag listen {where}{udp}{root}",)
     return ()

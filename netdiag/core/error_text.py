@@ -133,7 +133,7 @@ def read_error_text(
     port = _port_of(text)
     source = platform or said_platform or (_only_platform(by_symbol) if by_symbol else None)
     if not clues:
-        return ErrorReading(text, Cause.UNKNOWN, (), (), source, operation, port, (_UNKNOWN_NOTE,))
+        return ErrorReading(text, Cause.UNKNOWN, (), (), source, operation, port, (_unknown_note(text),))
     best = max(clues, key=lambda clue: clue.strength)
     cause = _refine(best.cause, operation=operation, port=port, platform=source)
     notes = _notes_for(cause, readings, source, ambiguous=False)
@@ -143,6 +143,17 @@ def read_error_text(
 
 _UNKNOWN_NOTE = ("netdiag found no error it knows in this text (no errno, no exception name, no known "
                  "phrase). Paste the last line of the traceback or the error number.")
+
+
+def _unknown_note(text: str) -> str:
+    """Why nothing was recognised: an error number that is not a socket error, or no clue at all."""
+    numbers = [f"WinError {m.group(1)}" for m in _WINERROR.finditer(text)]
+    numbers += [f"errno {m.group(1) or m.group(3)}" for m in _ERRNO.finditer(text)]
+    if not numbers:
+        return _UNKNOWN_NOTE
+    return (f"{', '.join(dict.fromkeys(numbers))} is not a socket or name-resolution error netdiag knows "
+            "(see docs/troubleshooting.md for the numbers it does know): read the message itself, or look "
+            "the number up in your platform's error list.")
 
 
 def _read_number(text: str, number: int, *, platform: Platform | None,

@@ -154,16 +154,30 @@ def test_refused_port_is_nothing_listening() -> None:
     assert any(f"netdiag listen 127.0.0.1:{port}" in fix for fix in report["fixes"])  # type: ignore[union-attr]
 
 
+def near_pair(stack: ExitStack) -> int:
+    """A listening port P whose neighbour P+1 is bound but not listening (so it refuses, and stays ours).
+
+    P comes from the kernel; when P+1 happens to be taken by another program, try another P.
+    """
+    for _ in range(20):
+        with ExitStack() as attempt:
+            port = tcp(attempt, "127.0.0.1", listen=True)
+            try:
+                tcp(attempt, "127.0.0.1", port + 1, listen=False)
+            except OSError:
+                continue
+            stack.enter_context(attempt.pop_all())
+            return port
+    pytest.fail("20 kernel-chosen ports all had their neighbour taken")
+
+
 def test_listener_on_a_near_port() -> None:
     with sockets() as stack:
-        port = tcp(stack, "127.0.0.1", listen=True)
-        try:
-            tcp(stack, "127.0.0.1", port + 1, listen=False)
-        except OSError:
-            pytest.skip(f"port {port + 1} is taken by another program")
+        port = near_pair(stack)
         report, _ = explain_json(f"127.0.0.1:{port + 1}")
     assert report["cause"] == "near-port", report["verdict"]
     assert str(port) in str(report["verdict"])
+    assert report["fixes"][0] == f"Use port {port}: netdiag connect 127.0.0.1:{port}"  # type: ignore[index]
 
 
 def test_udp_server_when_tcp_is_asked() -> None:
@@ -279,3 +293,35 @@ def test_without_capabilities_the_firewall_step_says_it_needs_root() -> None:
     firewall = next(s for s in report["steps"] if s["name"] == "firewall")
     assert (firewall["status"], report["cause"]) == ("warning", "nothing-listening")
     assert "needs root" in firewall["summary"]
+
+
+# --- listen and connect speak with the catalog's words ---------------------------------------------------
+
+
+def test_connect_and_explain_error_give_the_same_explanation_of_a_refusal() -> None:
+    """A refused `netdiag connect` and a pasted ConnectionRefusedError are read by the same engine."""
+    from netdiag.core.catalog import explanation_for
+
+    with sockets() as stack:
+        port = tcp(stack, "127.0.0.1", listen=False)
+        live = run_netdiag("connect", f"127.0.0.1:{port}", "--timeout", "5")
+    pasted, code = explain_json("--error", "ConnectionRefusedError: [Errno 111] Connection refused")
+    assert (live.returncode, code) == (ExitStatus.NETWORK_SAID_NO, ExitStatus.OK)
+    assert pasted["cause"] == Cause.NOTHING_LISTENING.value
+    meaning = explanation_for(Cause.NOTHING_LISTENING).meaning
+    assert meaning in live.stderr and pasted["meaning"] == meaning
+    assert f"netdiag sockets --listening --port {port}" in live.stderr
+
+
+def test_listen_and_explain_error_give_the_same_explanation_of_a_busy_port() -> None:
+    from netdiag.core.catalog import explanation_for
+
+    with sockets() as stack:
+        port = tcp(stack, "127.0.0.1", listen=True)
+        live = run_netdiag("listen", f"127.0.0.1:{port}", timeout=30)
+    pasted, code = explain_json("--error", "OSError: [Errno 98] Address already in use")
+    assert (live.returncode, code) == (ExitStatus.NETWORK_SAID_NO, ExitStatus.OK)
+    assert pasted["cause"] == Cause.ADDRESS_IN_USE.value
+    meaning = explanation_for(Cause.ADDRESS_IN_USE).meaning
+    assert meaning in live.stderr and pasted["meaning"] == meaning
+    assert "SO_REUSEADDR" in live.stderr

@@ -99,3 +99,19 @@ def test_every_table_entry_points_to_a_cause_with_an_explanation() -> None:
     assert all(entry.cause in CATALOG for entry in ALL_ENTRIES)
     keys = [(e.platform, e.kind, e.number) for e in ALL_ENTRIES]
     assert len(keys) == len(set(keys)), "a number appears twice in one platform's table"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="compares with Linux's own numbers")
+@pytest.mark.parametrize("entry", LINUX_ERRNO, ids=lambda e: e.symbol)
+def test_a_pasted_error_and_a_live_one_get_the_same_cause(entry: object) -> None:
+    """One engine: the cause `explain --error` reads from a pasted `[Errno N] message` is the cause that
+    listen/connect/load give the same errno live (classify_os_error), for the operation in the text."""
+    from netdiag.core.error_text import read_error_text
+
+    number, message = entry.number, entry.message  # type: ignore[attr-defined]
+    for operation, text in (("connect", f"connect failed: [Errno {number}] {message}"),
+                            ("bind", f"bind failed: [Errno {number}] {message} (port 80)")):
+        live = classify_os_error(number, operation, port=80)  # type: ignore[arg-type]
+        if live is Cause.UNKNOWN:
+            continue  # EPERM on bind is not a network event netdiag explains
+        assert read_error_text(text).cause is live, text

@@ -168,6 +168,14 @@ def test_specific_fixes_name_the_real_address_and_port() -> None:
     assert all("PORT" not in fix for fix in refused.fixes)
 
 
+def test_specific_fixes_for_udp_say_udp() -> None:
+    closed = diagnose(local(("127.0.0.1",), [(PortState.CLOSED, Reason.PORT_UNREACH)], proto=Proto.UDP))
+    assert "netdiag listen 127.0.0.1:8000 --udp" in closed.fixes[0]
+    near = diagnose(local(("127.0.0.1",), [(PortState.CLOSED, Reason.PORT_UNREACH)],
+                          (listener("127.0.0.1", 8001, proto="udp"),), proto=Proto.UDP))
+    assert near.fixes[0] == "Use port 8001: netdiag connect 127.0.0.1:8001 --udp"
+
+
 def test_checklist_steps_in_order_and_statuses() -> None:
     diagnosis = diagnose(local((LAN,), [REFUSED], (listener("127.0.0.1"),)))
     assert [s.name for s in diagnosis.steps] == ["resolve", "route", "listeners", "connect", "firewall"]

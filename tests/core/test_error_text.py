@@ -139,6 +139,16 @@ def test_unrecognised_text_is_unknown_and_says_so(text: str) -> None:
     assert reading.notes
 
 
+@pytest.mark.parametrize(("text", "number"), [
+    ("OSError: [Errno 24] Too many open files", "errno 24"),
+    ("OSError: [WinError 10022] An invalid argument was supplied", "WinError 10022"),
+])
+def test_a_number_that_is_no_socket_error_is_named_in_the_note(text: str, number: str) -> None:
+    reading = read_error_text(text)
+    assert reading.cause is Cause.UNKNOWN
+    assert number in reading.notes[0] and "no errno" not in reading.notes[0]
+
+
 def test_a_timeout_says_both_firewall_and_absent_host() -> None:
     note = " ".join(read_error_text("TimeoutError: timed out").notes)
     assert "firewall" in note and "absent" in note

@@ -55,3 +55,42 @@ def test_server_side_explain_reads_its_own_reject_rule(net: TwoHosts) -> None:
     firewall = next(step for step in report["steps"] if step["name"] == "firewall")
     assert firewall["status"] == "failed"
     assert "--dport 8000" in firewall["summary"]
+
+
+ROUTED_SILENT_HOST = "198.19.0.1"  # beyond the server namespace, which drops everything sent to it
+
+
+def test_silence_from_a_routed_host_is_a_timeout_that_names_both_possibilities(net: TwoHosts) -> None:
+    """Behind a router nothing answers ARP for the target, so silence cannot be pinned on a firewall.
+
+    The server namespace acts as the router and drops the packets (raw PREROUTING DROP, before any
+    routing decision, so no ICMP error comes back): the client sees only silence.
+    """
+    net.client.run("ip", "route", "add", f"{ROUTED_SILENT_HOST}/32", "via", net.server_addr)
+    net.server.iptables("-t", "raw", "-A", "PREROUTING", "-d", ROUTED_SILENT_HOST, "-j", "DROP")
+    result = run_netdiag("explain", f"{ROUTED_SILENT_HOST}:8000", "--timeout", "0.5", "--format", "json",
+                         netns=net.client.name)
+    report = json.loads(result.stdout)
+    assert (report["cause"], result.returncode) == ("timeout", ExitStatus.NETWORK_SAID_NO), report
+    assert report["attempts"][0]["reason"] == "no-response"
+    text = " ".join([report["verdict"], *report["reasons"]]).lower()
+    assert "firewall" in text and "absent" in text
+    route = next(step for step in report["steps"] if step["name"] == "route")
+    assert route["status"] == "ok" and net.client_addr in route["summary"]
+
+
+def _firewall_state(net: TwoHosts) -> tuple[str, ...]:
+    """Every rule and policy of the server namespace, without counters (a probe packet moves those)."""
+    return tuple(net.server.run(*command).stdout for command in (
+        ("iptables", "-w", "-S"), ("ip6tables", "-w", "-S"), ("nft", "-s", "list", "ruleset")))
+
+
+def test_explain_reads_the_firewall_without_changing_it(net: TwoHosts) -> None:
+    net.server.iptables("-A", "INPUT", "-p", "tcp", "--dport", "8000", "-j", "DROP")
+    net.server.iptables("-P", "FORWARD", "DROP")
+    before = _firewall_state(net)
+    report = json.loads(run_netdiag("explain", f"{net.server_addr}:8000", "--timeout", "0.3", "--format",
+                                    "json", netns=net.server.name).stdout)
+    assert _firewall_state(net) == before
+    firewall = next(step for step in report["steps"] if step["name"] == "firewall")
+    assert firewall["status"] == "failed" and "DROP" in firewall["summary"]
