@@ -61,3 +61,17 @@ def test_error_reading_text_and_record() -> None:
     record = error_reading_record(reading)
     assert record["port"] == 3000 and record["operation"] == "bind"
     assert "Find the owner: netdiag sockets --listening --port 3000, and stop it." in record["fixes"]
+
+
+def test_docs_explain_md_documents_every_json_key() -> None:
+    """docs/explain.md's `## JSON output` tables name every key the records carry, at every level."""
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "explain.md").read_text(encoding="utf-8")
+    section = page.split("## JSON output", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([a-z_]+)`", section))
+    diagnosis = diagnosis_record(REFUSED, diagnose(REFUSED))
+    reading = error_reading_record(read_error_text("ConnectionRefusedError: [Errno 111] Connection refused"))
+    keys = {*diagnosis, *diagnosis["steps"][0], *diagnosis["attempts"][0], *reading, *reading["readings"][0]}
+    assert keys <= documented, f"undocumented JSON keys: {sorted(keys - documented)}"
