@@ -63,17 +63,20 @@ def scan_udp(jobs: Sequence[ProbeJob], *, timeout: float = DEFAULT_TIMEOUT,
     return _results(jobs, Proto.UDP, _run(factory, jobs, concurrency, progress, workers))
 
 
-def worker_count(jobs: int) -> int:
-    """How many processes a scan of ``jobs`` probes uses: one per usable CPU for big scans."""
-    if jobs < PARALLEL_FROM or not hasattr(os, "fork"):
-        return 1
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cpus, MAX_WORKERS))
+def worker_count(jobs: int, concurrency: int = DEFAULT_CONCURRENCY, workers: int | None = None) -> int:
+    """How many processes a scan of ``jobs`` probes uses: one per usable CPU for big scans (or
+    ``workers`` when given), never more than ``concurrency``, since each has a probe in flight."""
+    if workers is None:
+        if jobs < PARALLEL_FROM or not hasattr(os, "fork"):
+            return 1
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = min(cpus, MAX_WORKERS)
+    return max(1, min(workers, jobs, concurrency))
 
 
 def _run(factory: ScanFactory, jobs: Sequence[ProbeJob], concurrency: int, progress: Progress | None,
          workers: int | None) -> list[Outcome]:
-    count = worker_count(len(jobs)) if workers is None else max(1, min(workers, len(jobs) or 1))
+    count = worker_count(len(jobs), concurrency, workers)
     if count == 1:
         return factory(jobs, concurrency, progress).run()
     return _run_forked(factory, jobs, concurrency, progress, count)

@@ -208,3 +208,39 @@ def test_full_range_scan_in_one_process_and_in_workers(private_loopback: Namespa
     report = json.loads(out.stdout)
     for workers in ("1", "2"):
         assert report[workers] == {"ports": True, "open": [22, 8000, 40000, 65535], "closed": 65531}
+
+
+IN_FLIGHT = """
+import json, sys
+from netdiag.adapters import prober
+from netdiag.adapters.scan_engine import TcpScan
+
+most = 0
+
+class CountingScan(TcpScan):
+    def track(self, *args, **kwargs):
+        global most
+        super().track(*args, **kwargs)
+        most = max(most, len(self.in_flight))
+
+prober.TcpScan = CountingScan  # the class the prober's scan factory instantiates
+jobs = [prober.ProbeJob("127.0.0.1", "127.0.0.1", p) for p in range(2000, 2040)]
+results = prober.scan_tcp(jobs, timeout=0.1, concurrency=int(sys.argv[1]), workers=1)
+print(json.dumps({"most": most, "states": sorted({r.state.value for r in results})}))
+"""
+
+
+@pytest.mark.root
+def test_concurrency_bounds_the_probes_in_flight(private_loopback: Namespace) -> None:
+    # Dropped SYNs keep every probe in flight until its timeout: without a bound all 40 would be.
+    private_loopback.iptables("-A", "INPUT", "-p", "tcp", "--dport", "2000:2039", "-j", "DROP")
+    for concurrency in (1, 7):
+        out = private_loopback.run(sys.executable, "-c", IN_FLIGHT, str(concurrency))
+        assert json.loads(out.stdout) == {"most": concurrency, "states": ["filtered"]}
+
+
+def test_forked_workers_never_exceed_the_concurrency() -> None:
+    # Each worker keeps concurrency // workers probes in flight: more workers than that would overshoot.
+    assert worker_count(65535, concurrency=1) == 1
+    assert worker_count(65535, concurrency=2, workers=4) == 2
+    assert worker_count(3, concurrency=100, workers=4) == 3

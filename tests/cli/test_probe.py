@@ -113,11 +113,47 @@ def test_a_bad_target_among_good_ones_stops_everything(listener: int) -> None:
     assert result.stdout == ""
 
 
-def test_service_names_are_looked_up(closed_port: int) -> None:
+def test_help_shows_the_target_forms_and_examples() -> None:
     result = run_netdiag("probe", "--help")
-    assert "https" in result.stdout and "Examples:" in result.stdout
+    assert "[IPv6]:PORTS" in result.stdout and "https" in result.stdout and "Examples:" in result.stdout
     usage = run_netdiag("probe", "127.0.0.1:no-such-service")
     assert usage.returncode == ExitStatus.USAGE
+
+
+def test_ipv6_literal_in_brackets() -> None:
+    with socket.socket(socket.AF_INET6) as sock:
+        try:
+            sock.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback on this machine")
+        sock.listen(1)
+        port = sock.getsockname()[1]
+        result = run_netdiag("probe", f"[::1]:{port}", "-f", "json")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    [record] = json.loads(result.stdout)
+    assert (record["host"], record["address"], record["port"]) == ("::1", "::1", port)
+    assert record["state"] == "open"
+
+
+@pytest.mark.root
+def test_service_names_become_ports_for_each_protocol(private_loopback: Namespace) -> None:
+    # In a private namespace nothing listens, so the answers are known: refused (TCP), port-unreach (UDP).
+    tcp = run_netdiag("probe", "127.0.0.1:ssh,http", "-f", "json", netns=private_loopback.name)
+    assert [(r["port"], r["state"], r["reason"]) for r in json.loads(tcp.stdout)] == [
+        (22, "closed", "conn-refused"), (80, "closed", "conn-refused")]
+    udp = run_netdiag("probe", "--udp", "127.0.0.1:domain", "-f", "json", netns=private_loopback.name)
+    assert [(r["port"], r["proto"], r["state"], r["reason"]) for r in json.loads(udp.stdout)] == [
+        (53, "udp", "closed", "port-unreach")]
+    assert udp.returncode == ExitStatus.NETWORK_SAID_NO
+
+
+@pytest.mark.root
+def test_bare_hosts_take_the_ports_option(private_loopback: Namespace) -> None:
+    result = run_netdiag("probe", "127.0.0.1", "[::1]", "--ports", "7,9", "-f", "csv",
+                         netns=private_loopback.name)
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["host"], r["port"]) for r in rows] == [("127.0.0.1", "7"), ("127.0.0.1", "9"),
+                                                      ("::1", "7"), ("::1", "9")]
 
 
 @pytest.mark.root

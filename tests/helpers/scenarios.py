@@ -156,6 +156,74 @@ SCENARIOS: tuple[Scenario, ...] = (
 SCENARIOS_BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 
 
+# --- UDP (`probe --udp`): probe only; explain diagnoses TCP connections -----------------------------
+
+_UDP_SERVER = """
+import socket, sys
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind((sys.argv[1], int(sys.argv[2])))
+print("ready", flush=True)
+while sys.argv[3] == "echo":
+    data, peer = sock.recvfrom(2048)
+    sock.sendto(b"pong", peer)
+sys.stdin.read()
+"""
+
+
+@dataclass(frozen=True)
+class UdpScenario:
+    """A UDP situation on the ``net`` fixture, probed from the client namespace with ``probe --udp``."""
+
+    name: str
+    summary: str
+    server: str | None  # "echo" (answers every datagram), "silent" (bound, never answers), None
+    rules: tuple[tuple[str, ...], ...]
+    state: PortState
+    reason: Reason
+    timeout: float = 0.5
+    note: str = ""
+
+    @property
+    def target(self) -> str:
+        return format_endpoint(SERVER_ADDR, SCENARIO_PORT)
+
+
+def _udp_rule(*action: str) -> tuple[tuple[str, ...], ...]:
+    return (("-A", "INPUT", "-p", "udp", "--dport", str(SCENARIO_PORT), "-j", *action),)
+
+
+UDP_SCENARIOS: tuple[UdpScenario, ...] = (
+    UdpScenario("udp-open", "a UDP server on 198.18.0.2:8000 that answers", "echo", (),
+                PortState.OPEN, Reason.UDP_RESPONSE, note="only a reply proves a UDP port open"),
+    UdpScenario("udp-silent-server", "a UDP server that reads and never answers", "silent", (),
+                PortState.OPEN_FILTERED, Reason.NO_RESPONSE,
+                note="a server that ignores an empty datagram looks exactly like a DROP rule"),
+    UdpScenario("udp-nothing-listening", "nothing bound to UDP 198.18.0.2:8000", None, (),
+                PortState.CLOSED, Reason.PORT_UNREACH, note="the kernel answers ICMP port-unreachable"),
+    UdpScenario("udp-drop", "a UDP server behind iptables -j DROP", "echo", _udp_rule("DROP"),
+                PortState.OPEN_FILTERED, Reason.NO_RESPONSE, note="silence, as for the silent server"),
+    UdpScenario("udp-reject-port-unreachable", "a UDP server behind REJECT (icmp-port-unreachable)", "echo",
+                _udp_rule("REJECT", "--reject-with", "icmp-port-unreachable"),
+                PortState.CLOSED, Reason.PORT_UNREACH,
+                note="the default REJECT forges the closed port's own answer: no tool can tell them apart"),
+    UdpScenario("udp-reject-admin-prohibited", "a UDP server behind REJECT (icmp-admin-prohibited)", "echo",
+                _udp_rule("REJECT", "--reject-with", "icmp-admin-prohibited"),
+                PortState.FILTERED, Reason.ADMIN_PROHIBITED,
+                note="without root (no ICMP watch): unreachable / host-unreach, the errno is EHOSTUNREACH"),
+)
+
+
+@contextmanager
+def stage_udp(scenario: UdpScenario, net: TwoHosts) -> Iterator[Namespace]:
+    """Build ``scenario`` on ``net``; yields the client namespace to probe from."""
+    with ExitStack() as stack:
+        if scenario.server is not None:
+            stack.enter_context(_server(net.server, _UDP_SERVER, SERVER_ADDR, SCENARIO_PORT, scenario.server))
+        for rule in scenario.rules:
+            net.server.iptables(*rule)
+        yield net.client
+
+
 @dataclass(frozen=True)
 class StagedScenario:
     """A scenario built on a ``net`` fixture: where to run netdiag and what to give it."""
@@ -171,7 +239,7 @@ def stage(scenario: Scenario, net: TwoHosts) -> Iterator[StagedScenario]:
     """Build ``scenario`` on ``net`` (listener, rules, resolver) and tear the listener down afterwards."""
     with ExitStack() as stack:
         if scenario.listen_on is not None:
-            stack.enter_context(_listener(net.server, scenario.listen_on, SCENARIO_PORT))
+            stack.enter_context(_server(net.server, _LISTENER, scenario.listen_on, SCENARIO_PORT))
         for rule in scenario.rules:
             net.server.iptables(*rule)
         namespace = net.client if scenario.probe_from == "client" else net.server
@@ -182,9 +250,10 @@ def stage(scenario: Scenario, net: TwoHosts) -> Iterator[StagedScenario]:
 
 
 @contextmanager
-def _listener(ns: Namespace, host: str, port: int) -> Iterator[subprocess.Popen[str]]:
-    """A bare TCP listener inside ``ns`` (never accepts; the kernel completes handshakes for it)."""
-    process = ns.popen(sys.executable, "-c", _LISTENER, host, str(port), stdin=subprocess.PIPE)
+def _server(ns: Namespace, code: str, host: str, port: int, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """A server script inside ``ns``, started once it prints "ready" (the TCP one never accepts: the
+    kernel completes handshakes for it)."""
+    process = ns.popen(sys.executable, "-c", code, host, str(port), *args, stdin=subprocess.PIPE)
     try:
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], 15)
@@ -192,7 +261,7 @@ def _listener(ns: Namespace, host: str, port: int) -> Iterator[subprocess.Popen[
         if line.strip() != "ready":
             process.kill()
             _, err = process.communicate(timeout=10)
-            raise RuntimeError(f"scenario listener on {host}:{port} did not start: {err}")
+            raise RuntimeError(f"scenario server on {host}:{port} did not start: {err}")
         yield process
     finally:
         if process.poll() is None:
@@ -235,6 +304,22 @@ Notes:
   host can show some `filtered` / `no-response` rows for this reason.
 """
 
+_UDP_INTRO = """
+## UDP (`netdiag probe --udp`)
+
+The same two namespaces, probed from the client with one empty datagram (sent again at half the
+timeout). `explain` diagnoses TCP connections, so these rows check `probe` only
+(tests/scenarios/test_probe_matrix.py). As for TCP, the state is what netdiag says as root.
+
+| scenario | set-up | `probe --udp` state / reason | why |
+|---|---|---|---|
+"""
+
+_UDP_OUTRO = """
+UDP has no handshake: a port is `open` only when something answers, and a service that ignores an empty
+datagram cannot be told from a DROP rule, hence `open|filtered`, the word nmap uses for the same silence.
+"""
+
 
 def matrix_markdown() -> str:
     """docs/firewall-matrix.md, generated from ``SCENARIOS``."""
@@ -246,7 +331,10 @@ def matrix_markdown() -> str:
         setup = f"{s.summary} (target `{s.target}`, from the {s.probe_from} namespace)"
         rows.append(f"| `{s.name}` | {setup} | {s.state.value} / {s.reason.value} | `{s.cause.value}` "
                     f"| {without_root} | {s.note} |")
-    return _MATRIX_INTRO + "\n".join(rows) + "\n" + _MATRIX_OUTRO
+    udp_rows = [f"| `{s.name}` | {s.summary} (target `{s.target}`) | {s.state.value} / {s.reason.value} "
+                f"| {s.note} |" for s in UDP_SCENARIOS]
+    return (_MATRIX_INTRO + "\n".join(rows) + "\n" + _MATRIX_OUTRO + _UDP_INTRO + "\n".join(udp_rows)
+            + "\n" + _UDP_OUTRO)
 
 
 if __name__ == "__main__":

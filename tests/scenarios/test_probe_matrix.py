@@ -7,7 +7,16 @@ import json
 import pytest
 from helpers.cli import run_netdiag
 from helpers.netns import TwoHosts
-from helpers.scenarios import MATRIX_PAGE, SCENARIOS, Scenario, matrix_markdown, stage
+from helpers.scenarios import (
+    MATRIX_PAGE,
+    SCENARIOS,
+    UDP_SCENARIOS,
+    Scenario,
+    UdpScenario,
+    matrix_markdown,
+    stage,
+    stage_udp,
+)
 
 from netdiag.core.exit_status import ExitStatus
 from netdiag.core.probe import PortState
@@ -24,6 +33,21 @@ def test_probe_gives_the_matrix_state_and_reason(scenario: Scenario, net: TwoHos
     assert len(records) == 1, records
     record = records[0]
     assert (record["state"], record["reason"]) == (scenario.state.value, scenario.reason.value), result.stderr
+    expected_exit = ExitStatus.OK if scenario.state == PortState.OPEN else ExitStatus.NETWORK_SAID_NO
+    assert result.returncode == expected_exit
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("scenario", UDP_SCENARIOS, ids=lambda s: s.name)
+def test_udp_probe_gives_the_matrix_state_and_reason(scenario: UdpScenario, net: TwoHosts) -> None:
+    with stage_udp(scenario, net) as namespace:
+        result = run_netdiag("probe", "--udp", scenario.target, "--timeout", str(scenario.timeout),
+                             "--format", "json", netns=namespace.name)
+    assert "Traceback" not in result.stderr
+    [record] = json.loads(result.stdout)
+    assert record["proto"] == "udp"
+    assert (record["state"], record["reason"]) == (scenario.state.value, scenario.reason.value), result.stderr
+    assert (record["rtt_ms"] is None) == (scenario.reason.value == "no-response")
     expected_exit = ExitStatus.OK if scenario.state == PortState.OPEN else ExitStatus.NETWORK_SAID_NO
     assert result.returncode == expected_exit
 
