@@ -228,15 +228,24 @@ def open_capture_socket(interface: str, bpf: str) -> Any:
     """A packet socket on ``interface`` filtered by ``bpf``; privilege problems become ``PrivilegeError``."""
     from scapy.error import Scapy_Exception
 
+    check_interface(interface)
     try:
-        return _listen_socket(interface, bpf)
+        return _open_or_explain(interface, bpf)
     except Scapy_Exception:
         # No libpcap to compile the BPF filter: capture everything, the lfilter still selects.
         return _open_or_explain(interface, None)
 
 
-def _listen_socket(interface: str, bpf: str | None) -> Any:
-    return _open_or_explain(interface, bpf)
+def check_interface(interface: str) -> None:
+    """Refuse an unknown interface name in our words (scapy would raise a bare ValueError)."""
+    if not hasattr(socket, "if_nametoindex"):
+        return
+    try:
+        socket.if_nametoindex(interface)
+    except OSError as exc:
+        known = ", ".join(interface_names())
+        raise UsageError(f"No interface named '{interface}' (this host has: {known}). "
+                         "See `netdiag interfaces` or `ip link`.") from exc
 
 
 def _open_or_explain(interface: str, bpf: str | None) -> Any:

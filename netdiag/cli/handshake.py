@@ -88,6 +88,8 @@ def capture_and_draw(target: str, *, message: str | None, timeout: float, absolu
     from netdiag.render.records import to_json
     from netdiag.render.sequence import analysis_document, render_diagram
 
+    if pcap is not None:
+        _check_writable(pcap)
     address = capture.resolve_target(endpoint.host)
     payload = (message + "\n").encode() if message is not None else None
     result = capture.capture_connection(address, endpoint.port, interface=iface, message=payload,
@@ -123,6 +125,16 @@ def capture_and_draw(target: str, *, message: str | None, timeout: float, absolu
     if analysis.outcome in failures:
         text, cause = failures[analysis.outcome]
         raise NetworkFailure(text, explanation=explanation_for(cause))
+
+
+def _check_writable(path: str) -> None:
+    """Say before capturing, not after, that the pcap file cannot be written."""
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise UsageError(f"Cannot write the capture to {path}: the folder {folder} does not exist or "
+                         "is not writable. Choose another --pcap path.")
 
 
 def _no_segments(result: object, server: str) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
+from helpers.waiting import wait_until
 
 from netdiag.adapters.capture import (
     ConnectStatus,
@@ -88,6 +91,8 @@ def echo_server() -> Iterator[tuple[str, int]]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield server.getsockname()
+    with contextlib.suppress(OSError):
+        server.shutdown(socket.SHUT_RDWR)  # wakes accept() if the test never connected
     server.close()
     thread.join(5)
 
@@ -124,3 +129,46 @@ def test_capture_of_a_refused_connection() -> None:
     assert result.status is ConnectStatus.REFUSED
     assert [s.flags for s in result.segments] == ["S", "RA"]
     assert result.segments[1].ack == (result.segments[0].seq + 1) % 2**32
+
+
+@pytest.mark.root
+def test_other_connections_to_the_same_port_are_not_caught() -> None:
+    """Another client hammers the same server during the capture: only our 4-tuple is recorded."""
+    server = socket.create_server(("127.0.0.1", 0), backlog=128)
+    port = server.getsockname()[1]
+    stop = threading.Event()
+    made: list[int] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.close()
+
+    def hammer() -> None:
+        deadline = time.monotonic() + 20
+        while not stop.is_set() and len(made) < 5000 and time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 2) as other:
+                made.append(other.getsockname()[1])
+
+    threads = [threading.Thread(target=serve, daemon=True), threading.Thread(target=hammer, daemon=True)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_until(lambda: len(made) >= 3, timeout=10, what="background connections")
+        before = len(made)
+        result = capture_connection("127.0.0.1", port, timeout=3)
+        assert len(made) > before, "the background client kept connecting during the capture"
+    finally:
+        stop.set()
+        with contextlib.suppress(OSError):
+            server.shutdown(socket.SHUT_RDWR)  # wakes the accept() blocked in the serving thread
+        server.close()
+        for thread in threads:
+            thread.join(10)
+    assert result.status is ConnectStatus.CONNECTED
+    ours = {(result.client[1], port), (port, result.client[1])}
+    assert {(s.sport, s.dport) for s in result.segments} <= ours
+    assert result.missed == 0 and result.segments[0].is_syn

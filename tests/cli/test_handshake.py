@@ -149,6 +149,13 @@ def test_pcap_file_reads_back_with_tcpdump(tmp_path: Path) -> None:
 
 
 @pytest.mark.root
+def test_unknown_interface_is_a_usage_error() -> None:
+    result = run_netdiag("handshake", "127.0.0.1:9", "--iface", "no-such-if0")
+    assert result.returncode == ExitStatus.USAGE, result.stderr
+    assert "No interface named 'no-such-if0'" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.root
 def test_refused_port_shows_rst_and_explains() -> None:
     with socket.socket() as reserved:  # bound, not listening: refuses, and no one else can take it
         reserved.bind(("127.0.0.1", 0))
@@ -272,7 +279,8 @@ def test_without_capture_privileges_one_message_and_exit_3() -> None:
 
 
 @pytest.mark.parametrize("args", [[], ["127.0.0.1:80", "--watch", "80"], ["--watch", "80", "-m", "x"],
-                                  ["127.0.0.1:80", "--count", "2"], ["nonsense"]])
+                                  ["127.0.0.1:80", "--count", "2"], ["nonsense"],
+                                  ["127.0.0.1:9", "--pcap", "/no-such-folder/x.pcap"]])
 def test_usage_errors_exit_2(args: list[str]) -> None:
     result = run_netdiag("handshake", *args)
     assert result.returncode == ExitStatus.USAGE, result.stderr
