@@ -180,15 +180,26 @@ def test_listener_on_a_near_port() -> None:
     assert report["fixes"][0] == f"Use port {port}: netdiag connect 127.0.0.1:{port}"  # type: ignore[index]
 
 
+def udp_with_refusing_tcp_twin(stack: ExitStack) -> int:
+    """A UDP socket on port P and, on the same TCP port, a socket bound but not listening (refuses)."""
+    for _ in range(20):
+        with ExitStack() as attempt:
+            port = udp(attempt, "127.0.0.1")
+            try:
+                tcp(attempt, "127.0.0.1", port, listen=False)
+            except OSError:
+                continue
+            stack.enter_context(attempt.pop_all())
+            return port
+    pytest.fail("20 kernel-chosen UDP ports all had their TCP twin taken")
+
+
 def test_udp_server_when_tcp_is_asked() -> None:
     with sockets() as stack:
-        port = udp(stack, "127.0.0.1")
-        try:
-            tcp(stack, "127.0.0.1", port, listen=False)
-        except OSError:
-            pytest.skip(f"TCP port {port} is taken by another program")
+        port = udp_with_refusing_tcp_twin(stack)
         report, _ = explain_json(f"127.0.0.1:{port}", "--timeout", "0.5")
     assert report["cause"] == "protocol-mismatch", report["verdict"]
+    assert f"netdiag explain 127.0.0.1:{port} --udp" in report["fixes"][0]  # type: ignore[index]
 
 
 def test_udp_listener_that_stays_silent_is_ok_and_a_closed_udp_port_is_not() -> None:
@@ -251,6 +262,34 @@ def test_every_address_is_tried_and_kept(private_loopback: Namespace) -> None:
     assert (report["cause"], result.returncode) == ("ok", ExitStatus.OK)
     connect = next(s for s in report["steps"] if s["name"] == "connect")
     assert connect["status"] == "warning"
+
+
+_TCP_ONLY = """
+import socket, sys
+server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen(8)
+print(server.getsockname()[1], flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.root
+def test_tcp_server_when_udp_is_asked_is_protocol_mismatch(private_loopback: Namespace) -> None:
+    """In a private namespace nothing else can hold the UDP port: the only listener is the TCP one."""
+    server = private_loopback.popen(sys.executable, "-c", _TCP_ONLY, stdin=subprocess.PIPE)
+    try:
+        assert server.stdout is not None
+        ready, _, _ = select.select([server.stdout], [], [], 15)
+        port = int(server.stdout.readline()) if ready else 0
+        assert port, "the TCP server did not start"
+        result = run_netdiag("explain", f"127.0.0.1:{port}", "--udp", "--timeout", "0.5", "--format", "json",
+                             netns=private_loopback.name)
+    finally:
+        server.kill()
+        server.communicate(timeout=10)
+    report = json.loads(result.stdout)
+    assert (report["cause"], result.returncode) == ("protocol-mismatch", ExitStatus.NETWORK_SAID_NO), report
+    assert report["attempts"][0]["reason"] == "port-unreach"
+    assert f"netdiag explain 127.0.0.1:{port}" in report["fixes"][0]
 
 
 # --- the catalog's advice names commands and options that exist ----------------------------------------
