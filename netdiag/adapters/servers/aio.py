@@ -148,6 +148,8 @@ class TcpConnection(asyncio.Protocol):
     # -- what handlers and the hub ask for -----------------------------------------------------------
     def write(self, data: bytes) -> None:
         transport = self.transport
+        if transport.is_closing():  # a failed send already doomed it: connection_lost is on its way
+            return
         transport.write(data)
         if self.verbose:
             self.hub.log.emit(EventKind.SEND, peer=self.peer, bytes=len(data))

@@ -115,10 +115,12 @@ class ThreadServer:
         if full:
             self.refuse(client, peer)
             return
-        thread = threading.Thread(target=conn.run, name=f"client {peer}", daemon=True)
-        self.threads = [t for t in self.threads if t.is_alive()]
-        self.threads.append(thread)
-        thread.start()
+        started = [threading.Thread(target=conn.run, name=f"client {peer}", daemon=True)]
+        if conn.outbox is not None:
+            started.append(threading.Thread(target=conn.write_loop, name=f"writer {peer}", daemon=True))
+        self.threads = [t for t in self.threads if t.is_alive()] + started
+        for thread in started:
+            thread.start()
 
     def refuse(self, client: socket.socket, peer: str) -> None:
         with contextlib.suppress(OSError):
@@ -154,10 +156,6 @@ class ThreadConnection:
         server = self.server
         if self.log.verbose:
             self.log.emit(EventKind.CONNECT, peer=self.peer)
-        if self.outbox is not None:
-            writer = threading.Thread(target=self.write_loop, name=f"writer {self.peer}", daemon=True)
-            server.threads.append(writer)
-            writer.start()
         if server.settings.idle_timeout is not None:
             self.sock.settimeout(server.settings.idle_timeout)
         try:
@@ -171,13 +169,15 @@ class ThreadConnection:
             self.finish()
 
     def drain(self) -> None:
-        """Read and discard until the client closes (bounded): closing with unread input would make the
-        kernel send RST, and the client might never read why it was cut off."""
-        self.sock.settimeout(LINGER)
+        """Read and discard until the client closes, for at most ``LINGER`` seconds: closing with unread
+        input would make the kernel send RST, and the client might never read why it was cut off."""
+        deadline = time.monotonic() + LINGER
         try:
-            while self.sock.recv(RECV_SIZE):
-                pass
-        except OSError:
+            while (left := deadline - time.monotonic()) > 0:
+                self.sock.settimeout(left)
+                if not self.sock.recv(RECV_SIZE):
+                    return
+        except OSError:  # timeout, reset, or the writer already released the socket
             pass
 
     def read_loop(self) -> None:
@@ -250,7 +250,9 @@ class ThreadConnection:
         while (data := self.outbox.get()) is not None:
             try:
                 self.sock.sendall(data)
-            except OSError:
+            except OSError:  # reset or gone: stop queueing for it (release() wakes the reader)
+                if not self.closed:
+                    self.lost_by_client(reset=True)
                 break
         self.release()
 
@@ -263,7 +265,12 @@ class ThreadConnection:
             by = "client" if reason is CloseReason.EOF else "server"
             self.log.emit(EventKind.CLOSE, peer=self.peer, by=by, reason=reason.value)
         if reason is CloseReason.LINE_TOO_LONG and not abort:
-            how = socket.SHUT_WR  # the reader thread lingers: see drain()
+            # The reader thread (ours: the limit was found in what it read) lingers in drain(). Without
+            # an outbox the notice is written already, so FIN now; with one, the writer sends the notice
+            # and FIN follows once drain() is over (finish() queues the end).
+            if self.outbox is not None:
+                return
+            how = socket.SHUT_WR
         else:
             how = socket.SHUT_RDWR if abort or self.outbox is None else socket.SHUT_RD
         with contextlib.suppress(OSError):

@@ -8,6 +8,11 @@ The lab's clients call ``send()`` once per message, with no newline, and wait fo
 * From its first newline on it is a *line client*: messages end at ``\\n`` (a ``\\r`` before it is
   dropped), and a partial line is kept until the rest arrives.
 
+A lab message is small: the lab's own server reads it with ``recv(1024)``. A chunk with no newline that
+is bigger than ``LAB_MESSAGE_MAX`` is therefore not a lab message but the first part of a long line being
+streamed (``nc`` pasting a megabyte): it starts a line, so the size limit applies to the whole line,
+whatever pieces the kernel cut it into.
+
 A message (or an unfinished line) longer than ``max_line`` bytes is refused: the framer reports it and
 the handler tells the client and closes, so one client cannot make the server buffer without bound.
 """
@@ -18,7 +23,10 @@ from dataclasses import dataclass, field
 
 from netdiag.core.protocols.options import DEFAULT_MAX_LINE
 
-__all__ = ["DEFAULT_MAX_LINE", "Framed", "MessageFramer"]
+__all__ = ["DEFAULT_MAX_LINE", "LAB_MESSAGE_MAX", "Framed", "MessageFramer"]
+
+LAB_MESSAGE_MAX = 16 * 1024
+"""Largest chunk without a newline still taken as one lab message (16x what the lab's server reads)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +60,10 @@ class MessageFramer:
         if not self.line_client and b"\n" not in data:
             if not data:
                 return Framed([])
-            return Framed([], too_long=True) if len(data) > self.max_line else Framed([data])
+            if len(data) > self.max_line:
+                return Framed([], too_long=True)
+            if len(data) <= LAB_MESSAGE_MAX:
+                return Framed([data])
         self.line_client = True
         self._pending += data
         *lines, rest = self._pending.split(b"\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from netdiag.core.protocols.framing import MessageFramer
+from netdiag.core.protocols.framing import LAB_MESSAGE_MAX, MessageFramer
 
 # (chunks fed in order, messages expected, line client at the end, too long reported)
 CASES = [
@@ -55,3 +55,25 @@ def test_end_of_stream_delivers_the_unfinished_last_line() -> None:
     assert framer.pending == len(b"second\r")
     assert framer.finish() == [b"second"]
     assert framer.finish() == []
+
+
+def test_a_lab_message_is_one_chunk_up_to_the_lab_size() -> None:
+    framer = MessageFramer()
+    assert framer.feed(b"m" * LAB_MESSAGE_MAX).messages == [b"m" * LAB_MESSAGE_MAX]
+    assert not framer.line_client
+
+
+def test_a_big_chunk_without_newline_starts_a_line_so_the_limit_covers_all_its_pieces() -> None:
+    framer = MessageFramer(max_line=64 * 1024)
+    piece = b"A" * (LAB_MESSAGE_MAX + 1)
+    first = framer.feed(piece)
+    assert first.messages == [] and not first.too_long
+    assert framer.line_client and framer.pending == len(piece)
+    results = [framer.feed(piece) for _ in range(3)]
+    assert results[-1].too_long  # 4 pieces of 16 KiB + 1: past 64 KiB, whatever the chunking
+
+
+def test_a_big_chunk_then_its_newline_is_one_line() -> None:
+    framer = MessageFramer()
+    framer.feed(b"B" * 20_000)
+    assert framer.feed(b"B\n").messages == [b"B" * 20_001]
