@@ -31,7 +31,8 @@ class ResolutionFailure:
 class ProbeRun:
     results: list[ProbeResult]
     resolution_failures: list[ResolutionFailure]
-    concurrency: int  # what was actually used (capped by the open-files limit)
+    concurrency: int  # the most probes in flight: the request, capped by the job count and open files
+    limited_by_files: bool  # the open-files limit (ulimit -n) allowed fewer than this scan could use
 
 
 def probe_targets(
@@ -56,7 +57,8 @@ def probe_targets(
         for address in addresses:
             slots.append([ProbeJob(target.host, address, port) for port in target.ports])
     jobs = [job for slot in slots if isinstance(slot, list) for job in slot]
-    in_flight = usable_concurrency(concurrency)
+    wanted = max(1, min(concurrency, len(jobs)))  # a 3-port probe needs no 1000 descriptors
+    in_flight = usable_concurrency(wanted)
     scan = scan_udp if proto == Proto.UDP else scan_tcp
     scanned = iter(scan(jobs, timeout=timeout, concurrency=in_flight, progress=progress) if jobs else [])
     results: list[ProbeResult] = []
@@ -65,7 +67,7 @@ def probe_targets(
             results.extend(next(scanned) for _ in slot)
         else:
             results.append(slot)
-    return ProbeRun(results, failures, in_flight)
+    return ProbeRun(results, failures, in_flight, limited_by_files=in_flight < wanted)
 
 
 def usable_concurrency(requested: int) -> int:

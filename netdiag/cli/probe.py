@@ -96,7 +96,7 @@ def probe_command(
         out.info(group.sentence())
     if explain and fmt == OutputFormat.table:
         explain_causes(report.shown)
-    if run.concurrency < concurrency:
+    if run.limited_by_files:
         out.warn(f"probed at most {run.concurrency} ports at once: the open-files limit (ulimit -n) "
                  "allows no more.")
     raise typer.Exit(int(probe_exit_status(run.results)))

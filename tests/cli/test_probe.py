@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import resource
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 
 import pytest
-from helpers.cli import run_netdiag
+from helpers.cli import NETDIAG, netdiag_env, run_netdiag
 from helpers.netns import Namespace
 
 from netdiag.core.exit_status import ExitStatus
@@ -197,28 +199,58 @@ def test_progress_bar_on_a_terminal(private_loopback: Namespace) -> None:
     import pty
 
     main_fd, child_fd = pty.openpty()
-    try:
-        process = subprocess.Popen(
-            ["ip", "netns", "exec", private_loopback.name, sys.executable, "-m", "netdiag", "probe",
-             "127.0.0.1:1-65535", "-f", "json"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=child_fd)
-        os.close(child_fd)
-        out, _ = process.communicate(timeout=120)
-        seen = b""
+    seen = bytearray()
+
+    def read_terminal() -> None:  # drained while the scan runs: a full pty buffer would block netdiag
         while True:
             try:
                 chunk = os.read(main_fd, 65536)
             except OSError:  # EIO: the terminal's other side is closed and drained
-                break
+                return
             if not chunk:
-                break
-            seen += chunk
+                return
+            seen.extend(chunk)
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    try:
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", private_loopback.name, sys.executable, "-m", "netdiag", "probe",
+             "127.0.0.1:1-2000", "-f", "json"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=child_fd)
+        os.close(child_fd)
+        reader.start()
+        out, _ = process.communicate(timeout=60)
+        reader.join(timeout=10)
     finally:
         os.close(main_fd)
+    assert not reader.is_alive()
     assert json.loads(out) == []
-    assert b"probing 65535 tcp ports [" in seen
-    bar, _, after = seen.rpartition(b"\r\x1b[K")  # the bar is erased before the summary is written
-    assert bar and after.startswith(b"Not shown: 65535 closed tcp ports")
+    assert b"probing 2000 tcp ports [" in seen
+    bar, _, after = bytes(seen).rpartition(b"\r\x1b[K")  # the bar is erased before the summary
+    assert bar and after.startswith(b"Not shown: 2000 closed tcp ports")
+
+
+def _file_limit(limit: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    return apply
+
+
+@pytest.mark.root
+def test_a_low_open_files_limit_caps_the_scan_and_says_so(private_loopback: Namespace) -> None:
+    def probe(target: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ip", "netns", "exec", private_loopback.name, *NETDIAG, "probe", target, "-f", "json"],
+            capture_output=True, text=True, timeout=60, env=netdiag_env(), stdin=subprocess.DEVNULL,
+            preexec_fn=_file_limit(128))
+
+    big = probe("127.0.0.1:1-300")
+    assert big.returncode == ExitStatus.NETWORK_SAID_NO, big.stderr
+    assert "Not shown: 300 closed tcp ports" in big.stderr
+    assert "probed at most 64 ports at once: the open-files limit (ulimit -n)" in big.stderr
+    small = probe("127.0.0.1:1-3")  # three probes never need more descriptors than the limit allows
+    assert len(json.loads(small.stdout)) == 3
+    assert small.stderr == ""
 
 
 def test_probe_imports_no_scapy_psutil_tabulate_or_pydantic_for_json(listener: int) -> None:
