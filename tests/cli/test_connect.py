@@ -281,6 +281,37 @@ def test_timeout_behind_a_dropping_firewall(net: TwoHosts) -> None:
     assert "firewall" in result.stderr
 
 
+# Each firewall action (or missing route) seen by a client in its own namespace: the failure it names.
+# (side, iptables rule or None, target host: "server" or a literal, extra args, phrases expected on stderr)
+FAILURE_KINDS = [
+    pytest.param("server", ["INPUT", "-p", "tcp", "--dport", "9", "-j", "REJECT", "--reject-with",
+                            "icmp-host-unreachable"], "server", [],
+                 ["Cannot reach", "host unreachable"], id="icmp-host-unreachable"),
+    pytest.param("server", ["INPUT", "-p", "tcp", "--dport", "9", "-j", "REJECT", "--reject-with",
+                            "tcp-reset"], "server", [],
+                 ["Connection refused", "firewall rule that rejects with a TCP reset"], id="tcp-reset"),
+    pytest.param("server", ["INPUT", "-p", "udp", "--dport", "9", "-j", "DROP"], "server", ["--udp"],
+                 ["No reply to 1 datagram(s)", "a firewall drops the datagrams"], id="udp-dropped"),
+    pytest.param("client", ["OUTPUT", "-p", "udp", "--dport", "9", "-j", "DROP"], "server", ["--udp"],
+                 ["blocked on this machine", "OUTPUT"], id="udp-blocked-locally"),
+    pytest.param("client", None, "198.19.0.1", [], ["network unreachable (no route)", "ip route"],
+                 id="no-route"),
+]
+
+
+@pytest.mark.root
+@pytest.mark.parametrize(("side", "rule", "host", "extra", "phrases"), FAILURE_KINDS)
+def test_each_failure_kind_is_named_and_explained(net: TwoHosts, side: str, rule: list[str] | None,
+                                                   host: str, extra: list[str], phrases: list[str]) -> None:
+    if rule is not None:
+        (net.server if side == "server" else net.client).iptables("-A", *rule)
+    address = net.server_addr if host == "server" else host
+    result = connect(f"{address}:9", "-m", "x", "--timeout", "0.5", *extra, netns=net.client.name)
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO, result.stderr
+    for phrase in phrases:
+        assert phrase in result.stderr
+
+
 @pytest.mark.root
 def test_udp_port_unreachable(private_loopback: Namespace) -> None:
     result = connect("127.0.0.1:9", "--udp", "-m", "ping", netns=private_loopback.name)

@@ -67,6 +67,37 @@ def test_interop_with_nc_listen_both_ways() -> None:
     assert "Traceback" not in err
 
 
+def test_interactive_session_with_nc_prints_what_nc_says_while_stdin_stays_open() -> None:
+    port = _free_port()
+    with netcat_listener(port) as nc:
+        client = popen_netdiag("connect", f"127.0.0.1:{port}", "--timeout", "10")
+        assert nc.stdout is not None and nc.stdin is not None
+        assert client.stdin is not None and client.stdout is not None
+        wait_until(lambda: _established(port), what="netdiag connect to reach nc")
+        nc.stdin.write("hello from nc\n")
+        nc.stdin.flush()
+        # our stdin is still open: the reply is printed while netdiag is waiting for input
+        assert wait_until(client.stdout.readline, what="netdiag to print nc's line") == "hello from nc\n"
+        client.stdin.write("hello back\n")
+        client.stdin.flush()
+        assert wait_until(nc.stdout.readline, what="nc to print our line") == "hello back\n"
+        client.stdin.close()  # our FIN; nc (without -N) ends once its own stdin ends too
+        nc.stdin.close()
+        code = client.wait(timeout=15)
+        out, err = client.stdout.read(), client.stderr.read() if client.stderr else ""
+        client.stdout.close()
+        if client.stderr is not None:
+            client.stderr.close()
+    assert code == ExitStatus.OK, err
+    assert out == "" and "Connection closed by the server." in err and "Traceback" not in err
+
+
+def _established(port: int) -> bool:
+    result = subprocess.run(["ss", "-Htn", "state", "established", f"dport = :{port}"], capture_output=True,
+                            text=True, timeout=10)
+    return f":{port}" in result.stdout
+
+
 def test_udp_datagram_to_nc_listen_and_its_answer() -> None:
     port = _free_port()
     with netcat_listener(port, udp=True) as nc:

@@ -31,8 +31,8 @@ RECV_SIZE = 65536
 
 # When attempts on several addresses fail differently, report the most telling cause: a timeout on one
 # address says more about the target (a firewall, a wrong address) than a refusal on another.
-_CAUSE_PRIORITY = (Cause.TIMEOUT, Cause.HOST_UNREACHABLE, Cause.NO_ROUTE, Cause.CONNECTION_RESET,
-                   Cause.NOTHING_LISTENING)
+_CAUSE_PRIORITY = (Cause.TIMEOUT, Cause.FIREWALL_DROP, Cause.HOST_UNREACHABLE, Cause.NO_ROUTE,
+                   Cause.CONNECTION_RESET, Cause.NOTHING_LISTENING)
 
 _OUTCOME_WORDS = {
     Cause.OK: "connected",
@@ -41,6 +41,7 @@ _OUTCOME_WORDS = {
     Cause.HOST_UNREACHABLE: "host unreachable",
     Cause.NO_ROUTE: "network unreachable",
     Cause.CONNECTION_RESET: "reset",
+    Cause.FIREWALL_DROP: "blocked by a firewall rule on this machine",
 }
 
 
@@ -206,6 +207,9 @@ def session_failure(exc: OSError, peer: str, *, udp: bool, operation: str, host:
                    "listens for UDP there.")
     elif cause == Cause.CONNECTION_RESET:
         message = f"Connection reset by {peer}: the server aborted the connection."
+    elif cause == Cause.FIREWALL_DROP:
+        message = (f"Sending to {peer} was blocked on this machine: a firewall rule (OUTPUT chain) dropped "
+                   f"the packet before it left ({exc.strerror or exc}).")
     elif cause == Cause.BROKEN_PIPE:
         message = f"Broken pipe: {peer} had already closed the connection when we sent."
     else:
@@ -309,6 +313,8 @@ def _connect_failure(host: str, port: int, attempts: list[Attempt], timeout: flo
         Cause.TIMEOUT: f"Connection to {target} timed out after {timeout:g} s: no answer at all",
         Cause.HOST_UNREACHABLE: f"Cannot reach {target}: host unreachable",
         Cause.NO_ROUTE: f"Cannot reach {target}: network unreachable (no route)",
+        Cause.FIREWALL_DROP: f"Connection to {target} blocked on this machine: a firewall rule (OUTPUT "
+                             "chain) dropped the packet before it left",
     }.get(cause, f"Cannot connect to {target}")
     detail = f" ({facts})." if len(attempts) > 1 or cause not in _OUTCOME_WORDS else "."
     return ConnectFailure(lead + detail, explanation=explained(cause, host, port), attempts=attempts)
