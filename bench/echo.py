@@ -13,8 +13,9 @@ What it measures, in one run so that the ratios compare like with like on a busy
 
 The load client must not be the bottleneck: it runs in several worker processes, each an event loop on
 uvloop with ``Protocol`` callbacks (no streams, no per-message coroutines). Every load is bounded in
-time (``--duration``, at most 30 s) and in count (at most ``--max-requests`` per connection, and at
-most 10,000 connections).
+time (``--duration``, at most 30 s; at most 10 ``--rounds``) and in count (at most ``--max-requests`` per
+connection, and at most 10,000 connections). ``--quick`` is a smoke run (a few seconds in all) that
+checks the bench works; its figures mean nothing.
 
 Targets (issue 7): asyncio engine >= 0.9x the uvloop reference and >= 1.6x the thread engine at 1,000
 clients; 10,000 idle connections at < 150 MB RSS.
@@ -27,19 +28,28 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import queue
 import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
+
+    Results = Queue[dict[str, Any]]  # what each load worker reports: figures, or "error"
 
 HOST = "127.0.0.1"  # loopback only, by design
 MESSAGE_SIZE = 1024
 MAX_CONNECTIONS = 10_000
 MAX_DURATION = 30.0
+MAX_ROUNDS = 10
 TARGET_VS_REFERENCE = 0.9
 TARGET_VS_THREADS = 1.6
 TARGET_IDLE_RSS_MB = 150.0
@@ -58,10 +68,10 @@ def raise_fd_limit() -> int:
 
 class _EchoProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        self.transport.write(data)  # type: ignore[attr-defined]
+        self.transport.write(data)
 
 
 def reference_server() -> None:
@@ -134,11 +144,11 @@ class _PingPong(asyncio.Protocol):
         self.done = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
 
     def start(self) -> None:
         self.pending = MESSAGE_SIZE
-        self.transport.write(self.shared.message)  # type: ignore[attr-defined]
+        self.transport.write(self.shared.message)
 
     def data_received(self, data: bytes) -> None:
         self.pending -= len(data)
@@ -162,7 +172,7 @@ class _WorkerState:
 
 
 def load_worker(port: int, connections: int, duration: float, max_requests: int, idle: bool,
-                ready: mp.Barrier, results: mp.Queue) -> None:  # type: ignore[type-arg]
+                ready: threading.Barrier, results: Results) -> None:
     """One worker process: open ``connections``, wait for every worker, run ``duration`` seconds."""
     import uvloop
 
@@ -179,7 +189,7 @@ def load_worker(port: int, connections: int, duration: float, max_requests: int,
         if idle:  # one byte each, echoed: proves every connection was accepted and served
             for protocol in protocols:
                 protocol.pending = 1
-                protocol.transport.write(b"x")  # type: ignore[attr-defined]
+                protocol.transport.write(b"x")
             deadline = time.monotonic() + 60
             while any(p.done == 0 for p in protocols) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
@@ -187,7 +197,7 @@ def load_worker(port: int, connections: int, duration: float, max_requests: int,
             await loop.run_in_executor(None, ready.wait)  # the parent measures RSS now
             await loop.run_in_executor(None, ready.wait)  # ... and says when to close
             for protocol in protocols:
-                protocol.transport.close()  # type: ignore[attr-defined]
+                protocol.transport.close()
             return {"served": served, "requests": 0.0, "seconds": 0.0, "errors": state.errors}
         state.running = True
         started = time.perf_counter()
@@ -198,7 +208,7 @@ def load_worker(port: int, connections: int, duration: float, max_requests: int,
         elapsed = time.perf_counter() - started
         total = sum(p.done for p in protocols)
         for protocol in protocols:
-            protocol.transport.close()  # type: ignore[attr-defined]
+            protocol.transport.close()
         return {"requests": float(total), "seconds": elapsed, "errors": state.errors, "served": 0.0}
 
     try:
@@ -206,6 +216,8 @@ def load_worker(port: int, connections: int, duration: float, max_requests: int,
     except OSError as exc:
         results.put({"error": f"{type(exc).__name__}: {exc}"})
         ready.abort()
+    except threading.BrokenBarrierError:  # another worker failed, or the parent gave up waiting
+        results.put({"error": "the run was aborted (another load worker failed or timed out)"})
 
 
 def run_load(port: int, connections: int, duration: float, workers: int, max_requests: int,
@@ -215,7 +227,7 @@ def run_load(port: int, connections: int, duration: float, workers: int, max_req
     shares = [connections // workers + (1 if i < connections % workers else 0) for i in range(workers)]
     shares = [share for share in shares if share]
     ready = ctx.Barrier(len(shares) + 1)
-    results: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    results: Results = ctx.Queue()
     procs = [ctx.Process(target=load_worker,
                          args=(port, share, duration, max_requests, idle, ready, results))
              for share in shares]
@@ -228,11 +240,16 @@ def run_load(port: int, connections: int, duration: float, workers: int, max_req
             ready.wait(timeout=120)  # every connection served once
             rss_mb = process_rss_mb(server_pid) if server_pid else 0.0
             ready.wait(timeout=120)
-    except mp.BrokenBarrierError:  # type: ignore[attr-defined]
-        pass
-    outcomes = [results.get(timeout=duration + 180) for _ in procs]
+    except threading.BrokenBarrierError:  # a worker failed: its error is in the results
+        ready.abort()
+    try:
+        outcomes = [results.get(timeout=duration + 180) for _ in procs]
+    except queue.Empty:
+        outcomes = [{"error": "a load worker gave no result within its time limit"}]
     for proc in procs:
         proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
     failed = [o["error"] for o in outcomes if "error" in o]
     if failed:
         raise SystemExit(f"load client failed: {failed[0]}")
@@ -264,18 +281,29 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=1_000_000,
                         help="bound on round trips per connection")
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run that checks the bench works (0.5 s loads, 1 round, 10 and 50 "
+                             "clients, 200 idle); its figures mean nothing")
     parser.add_argument("--reference-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.reference_server:
         reference_server()
         return
+    if args.quick:
+        args.duration, args.rounds, args.clients, args.idle = 0.5, 1, [10, 50], 200
+    if not 1 <= args.rounds <= MAX_ROUNDS:
+        parser.error(f"--rounds must be between 1 and {MAX_ROUNDS}")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
     duration = min(args.duration, MAX_DURATION)
     clients = [min(c, MAX_CONNECTIONS) for c in args.clients]
     raise_fd_limit()
     print(f"echo bench: {MESSAGE_SIZE} B ping-pong, {duration:g} s per load, {args.rounds} rounds, "
           f"clients {clients}, "
           f"{args.workers} load worker process(es), {os.cpu_count()} CPU(s), "
-          f"load average {os.getloadavg()[0]:.2f}", flush=True)
+          f"load average {os.getloadavg()[0]:.2f}"
+          + ("\n--quick: a smoke run that checks the bench works; its figures mean nothing" if args.quick
+             else ""), flush=True)
 
     # All three servers run side by side and the loads are interleaved round by round (reference,
     # asyncio, threads, then again), so a burst of other work on the machine hits every server alike;
