@@ -37,13 +37,12 @@ _NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 # inet_diag_req_v2: family, protocol, ext, pad, states, then inet_diag_sockid (ports/addresses big-endian).
 _REQUEST = struct.Struct("=BBBxI48x")
 # inet_diag_msg: family, state, timer, retrans; sockid: sport, dport (big-endian), src[16], dst[16], if,
-# cookie[2]; then expires, rqueue, wqueue, uid, inode.
-_MESSAGE_HEAD = struct.Struct("=BB2x")
+# cookie[2]; then expires, rqueue, wqueue, uid, inode. One native unpack for state, addresses and inode,
+# one big-endian unpack for the ports.
+_MESSAGE = struct.Struct("=xB6x16s16s28xI")  # state, src, dst, inode (uid skipped)
 _PORTS = struct.Struct("!HH")
-_MESSAGE_TAIL = struct.Struct("=12xII")  # skip expires/rqueue/wqueue; uid, inode
-_ADDRESSES_AT = 8
-_TAIL_AT = 4 + 48
 _MESSAGE_LEN = 72
+_STATE_WORDS = {number: state.value for number, state in KERNEL_TCP_STATES.items()}
 
 _PROTOCOLS = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
 _FAMILIES = ((socket.AF_INET, "ipv4"), (socket.AF_INET6, "ipv6"))
@@ -63,19 +62,21 @@ def list_sockets_netlink(kinds: Sequence[str]) -> SocketListing | None:
         return None
     if "unix" in kinds:
         found.extend(_unix_sockets())
-    owners = socket_owners({inode for inode, _ in found})
+    owners = socket_owners({fields[0] for fields in found})
     names = process_names(set(owners.values()))
     rows = []
-    for inode, row in found:
+    for inode, proto, family, local_address, local_port, remote_address, remote_port, state in found:
         pid = owners.get(inode)
-        if pid is not None:
-            row = SocketRow(row.proto, row.family, row.local_address, row.local_port, row.remote_address,
-                            row.remote_port, row.state, pid, names.get(pid))
-        rows.append(row)
+        rows.append(SocketRow(proto, family, local_address, local_port, remote_address, remote_port, state,
+                              pid, names.get(pid) if pid is not None else None))
     return finish_listing(rows)
 
 
-def _inet_sockets(protocols: Sequence[str]) -> Iterator[tuple[int, SocketRow]]:
+# A socket as read, before its owner is known: inode, then SocketRow's fields up to ``state``.
+Found = tuple[int, str, str, str, "int | None", "str | None", "int | None", str]
+
+
+def _inet_sockets(protocols: Sequence[str]) -> Iterator[Found]:
     try:
         channel = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
     except (OSError, AttributeError) as exc:  # no AF_NETLINK, or a sandbox forbids it
@@ -87,7 +88,7 @@ def _inet_sockets(protocols: Sequence[str]) -> Iterator[tuple[int, SocketRow]]:
 
 
 def _dump(channel: socket.socket, family: int, family_name: str,
-          proto: str) -> Iterator[tuple[int, SocketRow]]:
+          proto: str) -> Iterator[Found]:
     """One SOCK_DIAG_BY_FAMILY dump: every socket of one family and protocol, in every state."""
     states = TCP_STATES if proto == "tcp" else ALL_STATES
     request = _REQUEST.pack(family, _PROTOCOLS[proto], 0, states)
@@ -125,17 +126,12 @@ def _dump(channel: socket.socket, family: int, family_name: str,
 
 
 def _row(data: bytes, at: int, family_name: str, proto: str, address_len: int,
-         addresses: dict[bytes, str]) -> tuple[int, SocketRow]:
-    _family, kernel_state = _MESSAGE_HEAD.unpack_from(data, at)
+         addresses: dict[bytes, str]) -> Found:
+    kernel_state, src, dst, inode = _MESSAGE.unpack_from(data, at)
     local_port, remote_port = _PORTS.unpack_from(data, at + 4)
-    src = data[at + _ADDRESSES_AT: at + _ADDRESSES_AT + address_len]
-    dst = data[at + _ADDRESSES_AT + 16: at + _ADDRESSES_AT + 16 + address_len]
-    _uid, inode = _MESSAGE_TAIL.unpack_from(data, at + _TAIL_AT)
-    remote = _address(dst, addresses) if remote_port else None
-    state = KERNEL_TCP_STATES.get(kernel_state, SocketState.UNKNOWN)
-    row = SocketRow(proto, family_name, _address(src, addresses), local_port, remote,
-                    remote_port or None, state.value, None, None)
-    return inode, row
+    remote = _address(dst[:address_len], addresses) if remote_port else None
+    return (inode, proto, family_name, _address(src[:address_len], addresses), local_port, remote,
+            remote_port or None, _STATE_WORDS.get(kernel_state, SocketState.UNKNOWN.value))
 
 
 def _address(raw: bytes, cache: dict[bytes, str]) -> str:
@@ -146,7 +142,7 @@ def _address(raw: bytes, cache: dict[bytes, str]) -> str:
     return text
 
 
-def _unix_sockets() -> Iterator[tuple[int, SocketRow]]:
+def _unix_sockets() -> Iterator[Found]:
     """``/proc/net/unix``: Num RefCount Protocol Flags Type St Inode [Path]."""
     try:
         with open("/proc/net/unix", encoding="utf-8", errors="replace") as table:
@@ -167,7 +163,7 @@ def _unix_sockets() -> Iterator[tuple[int, SocketRow]]:
             state = SocketState.SYN_SENT
         else:
             state = SocketState.UNCONN
-        yield inode, SocketRow("unix", "unix", path, None, None, None, state.value, None, None)
+        yield inode, "unix", "unix", path, None, None, None, state.value
 
 
 def socket_owners(inodes: set[int]) -> dict[int, int]:

@@ -10,7 +10,7 @@ uses and the one students search for.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -116,8 +116,15 @@ class SocketRow:
     process: str | None
 
     def to_record(self) -> dict[str, Any]:
-        """The JSON object of this row (keys in ``SOCKET_FIELDS`` order)."""
-        return asdict(self)
+        """The JSON object of this row (keys in ``SOCKET_FIELDS`` order).
+
+        Written out rather than ``dataclasses.asdict``, which deep-copies every field: at 20,000 rows
+        that copy alone took seconds.
+        """
+        return {"proto": self.proto, "family": self.family, "local_address": self.local_address,
+                "local_port": self.local_port, "remote_address": self.remote_address,
+                "remote_port": self.remote_port, "state": self.state, "pid": self.pid,
+                "process": self.process}
 
 
 @dataclass(frozen=True)

@@ -54,12 +54,26 @@ def render_sockets(rows: Sequence[SocketRow], fmt: str,
     """The listing in ``fmt`` (table, json or csv)."""
     records = socket_records(rows, details)
     fields = SOCKET_FIELDS + (WIDE_FIELDS if details is not None else ())
-    if fmt in ("json", "csv"):
+    if fmt == "json":
+        return records_json(records)
+    if fmt == "csv":
         return render_records(records, fmt, fields)
     table = [_table_record(record) for record in records]
     columns = TABLE_COLUMNS + (WIDE_FIELDS if details is not None else ())
     headers = TABLE_HEADERS + (WIDE_HEADERS if details is not None else ())
     return render_records(table, "table", columns, headers)
+
+
+def records_json(records: Sequence[Mapping[str, Any]]) -> str:
+    """A JSON list with one socket object per line: ``grep`` and ``head`` work on it, and it is fast.
+
+    Socket records hold only strings, numbers and None, so they go straight to the C encoder; the
+    indented form of ``render_records`` runs json's pure-Python encoder, several seconds at 20,000 rows.
+    """
+    if not records:
+        return "[]"
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    return "[\n" + ",\n".join(map(encode, records)) + "\n]"
 
 
 def _table_record(record: Mapping[str, Any]) -> dict[str, Any]:
