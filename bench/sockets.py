@@ -28,6 +28,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,15 +113,15 @@ class Timings:
 def run_measured(ns: Namespace, argv: list[str]) -> tuple[float, int]:
     """Run ``argv`` in the namespace, output discarded; wall time and peak RSS from wait4()."""
     env = {**os.environ, "NO_COLOR": "1"}
-    started = time.perf_counter()
-    process = subprocess.Popen(ns.argv(argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _pid, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        assert process.stderr is not None
-        raise SystemExit(f"{argv[0]} failed ({process.returncode}): {process.stderr.read()}")
-    process.stderr.close()  # type: ignore[union-attr]
+    with tempfile.TemporaryFile(mode="w+") as errors:  # a file, not a pipe: wait4 cannot deadlock on it
+        started = time.perf_counter()
+        process = subprocess.Popen(ns.argv(argv), stdout=subprocess.DEVNULL, stderr=errors, env=env)
+        _pid, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise SystemExit(f"{argv[0]} failed ({process.returncode}): {errors.read()}")
     return elapsed, usage.ru_maxrss  # KiB on Linux
 
 
