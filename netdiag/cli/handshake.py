@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from netdiag.cli.common import ReportFormat, ReportFormatOption, examples, output
+from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.catalog import Cause, explanation_for
 from netdiag.core.failures import NetworkFailure, UsageError
 from netdiag.core.targets import format_endpoint, parse_endpoint
@@ -42,7 +43,7 @@ EPILOG = examples(
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="handshake", help=HELP, epilog=EPILOG)(handshake_command)
+    app.command(name="handshake", help=HELP, epilog=EPILOG, cls=PlainCoercionCommand)(handshake_command)
 
 
 def handshake_command(
