@@ -121,15 +121,15 @@ def connect_command(
     except ConnectFailure as failure:
         if as_json:
             _emit(out, _error_record(failure, failure.attempts))
-        elif verbose and failure.attempts:
+        if verbose and failure.attempts:
             out.info(f"{len(failure.attempts)} address(es) tried for {endpoint.host}:")
             _report_attempts(out, failure.attempts)
         raise
     with connection:
         if as_json:
             _emit(out, _connected_record(connection))
-        else:
-            _report_connected(out, connection, verbose=verbose, interactive=not message)
+        if verbose or not as_json:
+            _report_connected(out, connection, verbose=verbose, interactive=not message and not as_json)
         if message:
             suffix = _ENDINGS[ending or Newline.none]
             messages = [text.encode() + suffix for text in message]
@@ -146,7 +146,7 @@ def connect_command(
             raise
         if as_json:
             _emit(out, _done_record(connection, problems))
-        elif verbose:
+        if verbose:
             _report_timings(out, connection)
     if problems:
         raise NetworkFailure(" ".join(problems))

@@ -419,6 +419,25 @@ def test_json_reports_the_session_as_events() -> None:
     assert isinstance(done["first_reply_ms"], float)
 
 
+def test_json_with_verbose_keeps_stdout_pure_json_and_timings_on_stderr() -> None:
+    with running_lab_server("echo_server") as server:
+        result = connect(server.address, "-m", "ping", "-f", "json", "-v")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert [r["text"] for r in json_records(result) if r["event"] == "reply"] == ["ping"]
+    assert f"connected on {server.address}" in result.stderr and "timings:" in result.stderr
+
+
+def test_json_interactive_session_reports_each_line_and_the_end() -> None:
+    with running_server("--mode", "echo") as server:
+        result = connect(f"127.0.0.1:{server.port}", "-f", "json", input="one\ntwo\n")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    records = json_records(result)
+    assert [r["text"] for r in records if r["event"] == "sent"] == ["one\\n", "two\\n"]
+    assert "".join(r["text"] for r in records if r["event"] == "reply") == "one\\ntwo\\n"
+    events = [r["event"] for r in records]
+    assert events[0] == "connected" and "half-close" in events and events[-2:] == ["close", "done"]
+
+
 def test_json_no_reply_is_an_event_and_the_run_fails() -> None:
     with running_server("--mode", "sink") as server:
         result = connect(f"127.0.0.1:{server.port}", "-m", "anyone?", "--timeout", "0.3", "-f", "json")
