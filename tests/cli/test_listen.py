@@ -8,6 +8,7 @@ import resource
 import signal
 import socket
 import sys
+import time
 
 import pytest
 from helpers.cli import NETDIAG, popen_netdiag, run_netdiag
@@ -52,6 +53,33 @@ def test_signal_stops_the_server_cleanly_with_clients_connected(engine: str, sig
     assert code == ExitStatus.OK
     assert server.of("close", by="server", reason="shutdown")
     assert server.events[-1]["event"] == "shutdown"
+    assert "Traceback" not in "".join(server.stderr_lines)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_shutdown_takes_under_a_second_even_with_a_client_that_never_reads(engine: str) -> None:
+    """The echo to a client that never reads backs up (blocked sendall / full transport buffer): the
+    server must still stop within 1 s of the signal, cutting that client off, and exit 0."""
+    with running_server("--engine", engine, "--mode", "echo", check_exit=False) as server:
+        stuck = socket.socket()
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.connect(server.address)
+        stuck.setblocking(False)
+        sent = 0
+        try:
+            while sent < 64 * 1024 * 1024:  # bounded: stops as soon as every buffer on the way is full
+                sent += stuck.send(b"x" * 65536)
+        except BlockingIOError:
+            pass
+        server.wait_for(lambda e: sum(x.get("bytes", 0) for x in server.of("send")) > 0,
+                        what="the server to start echoing")
+        signalled_at = time.time()
+        code = server.stop(signal.SIGTERM, timeout=2.0)
+        stuck.close()
+    assert code == ExitStatus.OK
+    shutdown = server.events[-1]
+    assert shutdown["event"] == "shutdown" and shutdown["closed"] == 1
+    assert shutdown["time"] - signalled_at < 1.0
     assert "Traceback" not in "".join(server.stderr_lines)
 
 
@@ -157,6 +185,21 @@ def test_wildcard_bind_lists_the_addresses_other_machines_use(net: TwoHosts) -> 
             wanted in line for line in server.stderr_lines) else "", what=wanted)
         assert "warning: listening on every interface" in stderr
         target = (net.server_addr, server.port)
+        reply = net.client.run(sys.executable, "-c", (
+            f"import socket; s = socket.create_connection({target!r}); s.sendall(b'hi'); "
+            "print(s.recv(100).decode())"))
+        assert reply.stdout.strip() == "accepted"
+
+
+@pytest.mark.root
+def test_ipv6_wildcard_also_lists_ipv4_addresses_and_serves_them(net: TwoHosts) -> None:
+    with running_server("--mode", "reply", "--host", "::", address="0", netns=net.server.name) as server:
+        assert server.host == "::"
+        wanted = f"other machines can use {net.server_addr}:{server.port}"
+        wait_until(lambda: any(wanted in line for line in server.stderr_lines), what=wanted)
+        warning = "warning: listening on every interface of this machine (::)"
+        assert any(warning in line for line in server.stderr_lines)
+        target = (net.server_addr, server.port)  # "::" serves IPv4 too (IPV6_V6ONLY off)
         reply = net.client.run(sys.executable, "-c", (
             f"import socket; s = socket.create_connection({target!r}); s.sendall(b'hi'); "
             "print(s.recv(100).decode())"))
