@@ -23,7 +23,7 @@ Active (HOST:PORT): netdiag starts a capture, connects (the client socket is bou
 names the exact connection), optionally sends --message, closes, and draws every segment: the handshake
 (SYN, SYN-ACK, ACK), the data, and the teardown (FIN/ACK or RST). Sequence numbers are relative (the SYN
 is seq=0, as in Wireshark); --absolute shows the real ones, as tcpdump -S does. A refused port shows
-SYN -> RST,ACK; a filtered one shows the SYN retransmitted with growing gaps until --timeout.
+SYN -> RST,ACK; a filtered one shows the SYN retransmitted, with the gaps, until --timeout.
 
 Passive (--watch PORT): print each new connection to or from PORT as it happens, until Ctrl-C or --count.
 

@@ -7,7 +7,7 @@ in capture order. ``analyse_connection`` takes the segments of one connection (o
 * relative sequence numbers: each side's numbers minus its own initial sequence number (ISN), modulo
   2**32, the way Wireshark shows them, so the SYN is seq=0 and the SYN-ACK acks 1 (RFC 9293 3.4);
 * the outcome of the handshake (``Outcome``): accepted (SYN, SYN-ACK, ACK), refused (SYN answered by
-  RST), filtered (SYNs retransmitted with exponential back-off and never answered), reset (accepted and
+  RST), filtered (SYNs retransmitted by the client's kernel and never answered), reset (accepted and
   then aborted with RST);
 * the handshake RTT (the answered SYN to the SYN-ACK), the teardown (FIN exchange or RST) and a one-line
   reading for people.
@@ -186,7 +186,7 @@ class HandshakeAnalysis:
 
     @property
     def backoffs(self) -> tuple[float, ...]:
-        """Gaps between successive SYNs: the kernel doubles its retransmission timeout each time."""
+        """Gaps between successive SYNs (Linux: 1 s each for the first few, then doubling)."""
         return tuple(b - a for a, b in zip(self.syn_elapsed, self.syn_elapsed[1:], strict=False))
 
 

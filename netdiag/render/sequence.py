@@ -7,6 +7,7 @@ in Wireshark); absolute ones, as tcpdump -S prints them, on request. Pure: lines
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -110,8 +111,8 @@ def render_summary(analysis: HandshakeAnalysis) -> list[str]:
         lines.append(f"Handshake RTT: {format_duration(analysis.handshake_rtt)} (SYN -> {answer})")
     if analysis.syn_retransmissions:
         gaps = ", ".join(f"+{format_duration(g)}" for g in analysis.backoffs)
-        lines.append(f"SYN retransmissions: {analysis.syn_retransmissions} ({gaps}; the kernel doubles "
-                     "the wait each time)")
+        pattern = backoff_pattern(analysis.backoffs)
+        lines.append(f"SYN retransmissions: {analysis.syn_retransmissions} ({gaps}; {pattern})")
     if analysis.client_isn is not None:
         isns = f"client ISN {analysis.client_isn}"
         if analysis.server_isn is not None:
@@ -119,6 +120,16 @@ def render_summary(analysis: HandshakeAnalysis) -> list[str]:
         lines.append(f"Initial sequence numbers: {isns} (shown as 0; --absolute shows the real numbers)")
     lines.append(f"Reading: {analysis.reading}")
     return lines
+
+
+def backoff_pattern(gaps: Sequence[float]) -> str:
+    """What the gaps between SYN retransmissions show about the kernel's retry timer."""
+    if len(gaps) < 2:
+        return "the client's kernel sends the SYN again while connect() waits for an answer"
+    if all(later > earlier * 1.5 for earlier, later in itertools.pairwise(gaps)):
+        return "exponential back-off: the kernel doubles the wait each time"
+    return ("even gaps: Linux retries the first SYNs every second (net.ipv4.tcp_syn_linear_timeouts) "
+            "before it doubles the wait")
 
 
 def segment_record(row: SegmentRow) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from netdiag.core.handshake import analyse_connection
-from netdiag.render.sequence import analysis_document, render_diagram
+from netdiag.render.sequence import analysis_document, backoff_pattern, render_diagram
 
 _spec = importlib.util.spec_from_file_location(
     "handshake_cases", Path(__file__).resolve().parent.parent / "core" / "test_handshake.py")
@@ -63,3 +63,9 @@ def test_json_document_fields() -> None:
     assert summary["outcome"] == "accepted" and summary["cause"] == "ok"
     assert summary["segments"] == 9 and summary["interface"] == "lo"
     assert summary["handshake_rtt_ms"] == 0.06 and summary["teardown"] == "fin"
+
+
+def test_backoff_pattern_tells_even_gaps_from_doubling() -> None:
+    assert "doubles the wait each time" in backoff_pattern([1.0, 2.0, 4.0])
+    assert "tcp_syn_linear_timeouts" in backoff_pattern([1.02, 1.03, 1.02])
+    assert "sends the SYN again" in backoff_pattern([1.0])
