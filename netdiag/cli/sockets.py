@@ -77,14 +77,15 @@ def sockets_command(
                                             help="Seconds between --watch refreshes.")] = 2.0,
     count: Annotated[int | None, typer.Option("--count", "-c", min=1, metavar="N",
                                               help="--watch: stop after N refreshes.")] = None,
-    numeric: Annotated[bool, typer.Option("--numeric", "-n", hidden=True,
-                                          help="Accepted for ss habits: never resolves names.")] = False,
-    processes: Annotated[bool, typer.Option("--processes", "-p", hidden=True,
-                                            help="Accepted for ss habits: owners always shown.")] = False,
-    every_state: Annotated[bool, typer.Option("--all", "-a", hidden=True,
-                                              help="Accepted for ss habits: every state is shown.")] = False,
-    engine: Annotated[str, typer.Option("--engine", hidden=True,
-                                        help="auto, netlink or psutil (benchmarks and tests).")] = "auto",
+    numeric: Annotated[bool, typer.Option("--numeric", "-n",
+                                          help="ss habit, accepted: names are never resolved.")] = False,
+    processes: Annotated[bool, typer.Option("--processes", "-p",
+                                            help="ss habit, accepted: owners are always shown.")] = False,
+    every_state: Annotated[bool, typer.Option("--all", "-a",
+                                              help="ss habit, accepted: every state is shown.")] = False,
+    engine: Annotated[str, typer.Option("--engine", metavar="auto|netlink|psutil",
+                                        help="Where the listing comes from: auto (netlink on Linux, "
+                                             "else psutil), netlink or psutil.")] = "auto",
 ) -> None:
     if ipv4 and ipv6:
         raise UsageError("-4 and -6 together match nothing; leave both out to see IPv4 and IPv6.")
