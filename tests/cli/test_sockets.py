@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from helpers.cli import NETDIAG, netdiag_env, popen_netdiag, run_netdiag
@@ -47,7 +48,13 @@ def _listener_port(opened: SocketSet, address: str) -> int:
 
 
 def test_json_rows_have_exactly_the_stable_fields(opened: SocketSet) -> None:
-    rows = _ours(opened, _json())
+    result = run_netdiag("sockets", "--format", "json")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    every = json.loads(result.stdout)
+    # one object per line between the brackets (docs/sockets.md promises grep/head/wc -l work)
+    assert result.stdout.splitlines() == ["[", *(json.dumps(r, ensure_ascii=False) + ","
+                                                 for r in every[:-1]), json.dumps(every[-1]), "]"]
+    rows = _ours(opened, every)
     assert len(rows) == 10
     for row in rows:
         assert list(row) == list(SOCKET_FIELDS)
@@ -163,6 +170,40 @@ def test_without_root_owners_show_as_dash_with_one_note(opened: SocketSet) -> No
     assert result.stdout.splitlines()[1].split()[-2:] == ["-", "-"]
     assert result.stderr.count("note:") == 1 and "sudo netdiag sockets" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_unix_sockets_only_with_unix(tmp_path: Path) -> None:
+    path = str(tmp_path / "lab.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
+        server.bind(path)
+        server.listen()
+        with_unix = [r for r in _json("--unix", "--pid", str(os.getpid())) if r["local_address"] == path]
+        without = [r for r in _json("--pid", str(os.getpid())) if r["proto"] == "unix"]
+        table = run_netdiag("sockets", "-x", "-l", "--pid", str(os.getpid()))
+    assert [(r["proto"], r["family"], r["state"], r["local_port"]) for r in with_unix] == [
+        ("unix", "unix", "LISTEN", None)]
+    assert without == []
+    assert any(line.split()[:3] == ["unix", "LISTEN", path] for line in table.stdout.splitlines())
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root to run netdiag as another user")
+@pytest.mark.parametrize("args", [["--wide", "--unix"], ["--summary"], ["--format", "csv", "--wide"],
+                                  ["--watch", "--count", "2", "--interval", "0.05"]])
+def test_without_root_every_mode_lists_and_notes_once(opened: SocketSet, args: list[str]) -> None:
+    port = _listener_port(opened, "127.0.0.1")
+    result = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *NETDIAG, "sockets", "--port",
+         str(port), *args],
+        capture_output=True, text=True, timeout=60, env=netdiag_env(), cwd="/",
+    )
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert "Traceback" not in result.stderr and "AccessDenied" not in result.stderr
+    assert result.stderr.count("note:") == 1 and "sudo netdiag sockets" in result.stderr
+    if "--summary" in args:
+        assert result.stdout.startswith("Total: 4 sockets")
+    else:
+        assert f"127.0.0.1:{port}" in result.stdout or f"127.0.0.1,{port}" in result.stdout
 
 
 class _Lines:
