@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
 
 
 def explain_command(
-    target: Annotated[str | None, typer.Argument(metavar="[TARGET]", help="HOST:PORT to diagnose.",
+    target: Annotated[str | None, typer.Argument(metavar="TARGET", help="HOST:PORT to diagnose.",
                                                  show_default=False)] = None,
     error: Annotated[str | None, typer.Option("--error", "-e", metavar="TEXT",
                                               help="An error message or number to explain ('-': stdin).",
