@@ -26,7 +26,7 @@ from netdiag.core.protocols.text import printable
 from netdiag.core.targets import format_endpoint
 
 from .eventlog import EventLog
-from .settings import ServerSettings
+from .settings import BACKLOG, ServerSettings
 
 SHUTDOWN_GRACE = 0.5
 """Seconds the shutdown waits for goodbyes to be written before aborting what is left."""
@@ -198,6 +198,27 @@ class TcpConnection(asyncio.Protocol):
             self.idle_timer = self.hub.loop.call_at(due, self.check_idle)
 
 
+class QuietEchoConnection(TcpConnection):
+    """Echo with nothing to log and no idle timer: the hot path of the benchmark.
+
+    ``EchoHandler`` answers every chunk with ``Send(chunk)`` and nothing else, so this writes the chunk
+    straight back instead of building that action (and its list) for every chunk, which costs more than
+    the write itself. Everything else (accept, refusal, flow control, close, shutdown) is
+    ``TcpConnection``'s.
+    """
+
+    __slots__ = ()
+
+    def data_received(self, data: bytes) -> None:
+        if not self.closed:
+            self.transport.write(data)
+
+
+def connection_class(settings: ServerSettings) -> type[TcpConnection]:
+    quiet_echo = settings.mode is Mode.ECHO and settings.quiet and settings.idle_timeout is None
+    return QuietEchoConnection if quiet_echo else TcpConnection
+
+
 class UdpEndpoint(asyncio.DatagramProtocol):
     """``--udp``: each datagram logged with its source; echoed back in echo mode."""
 
@@ -240,7 +261,8 @@ async def serve(sock: socket.socket, settings: ServerSettings, log: EventLog,
         await stop.wait()
         transport.close()
         return 0
-    server = await loop.create_server(lambda: TcpConnection(hub), sock=sock, backlog=4096)
+    protocol = connection_class(settings)
+    server = await loop.create_server(lambda: protocol(hub), sock=sock, backlog=BACKLOG)
     announce()
     await stop.wait()
     return await shut_down(hub, server)

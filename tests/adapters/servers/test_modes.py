@@ -64,6 +64,17 @@ def test_echo_with_tiny_reads(echo_server: ServerHandle) -> None:
         assert recv_exactly(sock, 12, chunk=1) == b"hello, world"
 
 
+def test_quiet_echo_is_byte_exact_and_logs_only_start_and_end(engine: str) -> None:
+    """``--quiet`` (the benchmark's setting) takes the asyncio engine's direct echo path."""
+    payload = os.urandom(300_000)
+    with running_server("--engine", engine, "--mode", "echo", "--quiet") as server, \
+            connect(server) as sock:
+        sock.sendall(payload)
+        sock.shutdown(socket.SHUT_WR)
+        assert recv_until_eof(sock, chunk=65536) == payload
+    assert [e["event"] for e in server.events] == ["listening", "shutdown"]
+
+
 # -- reply -------------------------------------------------------------------------------------------
 
 def test_reply_speaks_to_the_lab_client(reply_server: ServerHandle) -> None:
