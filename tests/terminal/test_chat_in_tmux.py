@@ -1,0 +1,89 @@
+"""Two people in a chat room, on real terminals: `netdiag connect` driven in tmux against `netdiag listen
+--mode chat`, checking what each screen shows.
+
+tmux gives each client a real pseudo-terminal (so `connect` runs interactively, as a person would use it),
+and ``capture-pane`` reads the screen back. Each test gets its own tmux server (``tmux -L``), killed at
+the end. Every wait polls the screen with a deadline; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from collections.abc import Iterator
+
+import pytest
+from helpers.servers import ServerHandle, running_server
+from helpers.waiting import wait_until
+from terminal.tmux_session import Tmux
+
+from netdiag.core.exit_status import ExitStatus
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
+                                reason="needs tmux (./dev test installs it as root)")
+
+
+@pytest.fixture
+def tmux() -> Iterator[Tmux]:
+    terminal = Tmux()
+    try:
+        yield terminal
+    finally:
+        terminal.kill()
+
+
+@pytest.fixture
+def chat_server() -> Iterator[ServerHandle]:
+    with running_server("--mode", "chat") as server:
+        yield server
+
+
+def _connect(tmux: Tmux, name: str, server: ServerHandle) -> None:
+    tmux.start(name, [sys.executable, "-m", "netdiag", "connect", f"{server.host}:{server.port}"])
+    tmux.wait_for(name, r"^\* welcome user\d+")
+
+
+def test_two_people_chat_and_each_screen_shows_the_other(tmux: Tmux, chat_server: ServerHandle) -> None:
+    _connect(tmux, "alice", chat_server)
+    _connect(tmux, "bob", chat_server)
+    tmux.wait_for("alice", r"^\* user\d+ joined from 127\.0\.0\.1:\d+")  # bob arrived after alice
+
+    tmux.type("alice", "/nick alice")
+    tmux.wait_for("alice", r"^\* you are now alice$")
+    tmux.wait_for("bob", r"^\* user\d+ is now alice$")
+    tmux.type("bob", "/nick bob")
+    tmux.wait_for("alice", r"^\* user\d+ is now bob$")
+
+    tmux.type("alice", "hello from alice")
+    tmux.wait_for("bob", r"^alice: hello from alice$")
+    tmux.type("bob", "hi alice, bob here")
+    alice_screen = tmux.wait_for("alice", r"^bob: hi alice, bob here$")
+    assert not re.search(r"^alice: hello from alice$", alice_screen, re.MULTILINE), \
+        "the sender must not get her own line back"
+
+    tmux.type("bob", "/who")
+    who = tmux.wait_for("bob", r"^\* 2 here: .*")
+    assert re.search(r"^\* 2 here: .*\balice\b", who, re.MULTILINE) and "bob" in who
+
+    tmux.type("bob", "/quit")
+    tmux.wait_for("alice", r"^\* bob (left|quit).*")
+    assert tmux.wait_for_exit("bob") == ExitStatus.OK
+    assert "Traceback" not in tmux.screen("bob")
+
+    chat_server.wait_for_event("close", reason="quit")
+
+
+def test_ctrl_d_ends_a_session_cleanly_and_ctrl_c_interrupts_with_130(
+    tmux: Tmux, chat_server: ServerHandle
+) -> None:
+    _connect(tmux, "carol", chat_server)
+    _connect(tmux, "dave", chat_server)
+    tmux.key("carol", "C-d")  # end of input: connect closes its side and exits 0
+    assert tmux.wait_for_exit("carol") == ExitStatus.OK
+    tmux.wait_for("dave", r"^\* user\d+ left")
+
+    tmux.key("dave", "C-c")
+    assert tmux.wait_for_exit("dave") == ExitStatus.INTERRUPTED
+    assert "Traceback" not in tmux.screen("dave")
+    wait_until(lambda: len(chat_server.of("close")) == 2, what="both sessions closed on the server")
