@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno as errno_codes
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Literal
 
@@ -369,9 +369,21 @@ CATALOG: dict[Cause, Explanation] = {
 }
 
 
-def explanation_for(cause: Cause) -> Explanation:
-    """The catalog entry for ``cause``, falling back to ``UNKNOWN`` for causes not written yet."""
-    return CATALOG.get(cause, CATALOG[Cause.UNKNOWN])
+def explanation_for(cause: Cause, *, host: str | None = None, port: int | None = None) -> Explanation:
+    """The catalog entry for ``cause`` (``UNKNOWN`` for causes not written yet).
+
+    With ``host`` and/or ``port``, its ``HOST``/``PORT`` placeholders are filled in, so a command's message
+    names the user's own target (``netdiag sockets --listening --port 8000``) instead of a placeholder.
+    """
+    entry = CATALOG.get(cause, CATALOG[Cause.UNKNOWN])
+    if host is None and port is None:
+        return entry
+
+    def fill(text: str) -> str:
+        return fill_placeholders(text, host=host, port=port)
+
+    return replace(entry, meaning=fill(entry.meaning), likely_causes=tuple(map(fill, entry.likely_causes)),
+                   fixes=tuple(map(fill, entry.fixes)))
 
 
 _PLACEHOLDER = re.compile(r"\b(HOST|PORT)\b")

@@ -115,3 +115,12 @@ def test_a_pasted_error_and_a_live_one_get_the_same_cause(entry: object) -> None
         if live is Cause.UNKNOWN:
             continue  # EPERM on bind is not a network event netdiag explains
         assert read_error_text(text).cause is live, text
+
+
+def test_explanation_for_fills_the_target_in_when_given() -> None:
+    filled = explanation_for(Cause.ADDRESS_IN_USE, port=8000)
+    assert any("--port 8000" in fix for fix in filled.fixes)
+    assert not any(" PORT" in text for text in (*filled.fixes, *filled.likely_causes, filled.meaning))
+    assert explanation_for(Cause.ADDRESS_IN_USE) is CATALOG[Cause.ADDRESS_IN_USE]
+    both = explanation_for(Cause.NOTHING_LISTENING, host="127.0.0.1", port=9)
+    assert any("netdiag explain 127.0.0.1:9" in fix for fix in both.fixes)
