@@ -47,6 +47,7 @@ TCPDUMP_LINE = re.compile(r"^(?P<time>\d+\.\d+) IP (?P<src>[\d.]+)\.(?P<sport>\d
                           r"(?:, seq (?P<seq>\d+)(?::\d+)?)?(?:, ack (?P<ack>\d+))?")
 ROW = re.compile(r"^\s+\d+\.\d{3}  \|(?:---|<--) (?P<flags>[A-Z,]+) seq=(?P<seq>\d+) ack=(?P<ack>\d+|-)")
 CLIENT = re.compile(r"CLIENT 127\.0\.0\.1:(\d+)")
+Seen = tuple[float, str, "int | None", "int | None"]  # tcpdump's (time, flags, seq, ack) of one segment
 
 
 class Lines:
@@ -78,11 +79,14 @@ class Monitor:
 
     lines: Lines
 
-    def segments(self, client_port: int) -> list[tuple[float, str, int | None, int | None]]:
+    def segments(self, client_port: int, since: float = 0.0) -> list[Seen]:
+        """Segments of ``client_port`` captured after ``since`` (a port is reused across runs: loopback
+        allows a new connection to take over a port still in TIME-WAIT, net.ipv4.tcp_tw_reuse=2)."""
         found = []
         for _, line in list(self.lines.lines):
             match = TCPDUMP_LINE.match(line)
-            if match and client_port in (int(match["sport"]), int(match["dport"])):
+            if match and float(match["time"]) >= since and client_port in (int(match["sport"]),
+                                                                            int(match["dport"])):
                 seq, ack = match["seq"], match["ack"]
                 found.append((float(match["time"]), match["flags"], int(seq) if seq else None,
                               int(ack) if ack else None))
@@ -173,17 +177,21 @@ def run_netdiag(port: int, monitor: Monitor) -> Run:
     run.printed = reading[0] - started
     rows = [m for _, line in out.lines if (m := ROW.match(line))]
     client_port = int(client.group(1))
-    monitor.lines.wait_for(lambda _: len(monitor.segments(client_port)) >= len(rows), 3)
-    seen = monitor.segments(client_port)
+    monitor.lines.wait_for(lambda _: len(monitor.segments(client_port, started)) >= len(rows), 3)
+    seen = monitor.segments(client_port, started)
     if seen:
         run.ready = seen[0][0] - started
-    run.missed = "the kernel counted" in stderr or len(seen) > len(rows)
+    warned = "the kernel counted" in stderr
+    run.missed = warned or len(seen) > len(rows)
+    if warned:
+        run.problem = "netdiag warned that the kernel counted more segments than it captured"
     drawn = Counter((int(row["seq"]), None if row["ack"] == "-" else int(row["ack"])) for row in rows)
     for _, _, seq, ack in seen:  # tcpdump prints no seq for a pure ACK: match on the ack alone then
         match = next((key for key in drawn if drawn[key] and key[1] == ack and seq in (None, key[0])), None)
         if match is None:
             run.missed = True
-            run.problem = f"tcpdump saw seq={seq} ack={ack}, which netdiag did not draw"
+            run.problem = (f"tcpdump saw seq={seq} ack={ack}, which netdiag did not draw "
+                           f"({len(seen)} segments seen, {len(rows)} drawn)")
         else:
             drawn[match] -= 1
     if len(seen) < len(rows):
@@ -212,7 +220,7 @@ def run_tcpdump(port: int) -> Run:
             expected = segment_counts(client)
             client_port = client.getsockname()[1]
         monitor = Monitor(out)
-        if not out.wait_for(lambda _: len(monitor.segments(client_port)) >= expected, 5):
+        if not out.wait_for(lambda _: len(monitor.segments(client_port, started)) >= expected, 5):
             return Run(ready=ready, problem="tcpdump did not print every segment")
         printed = out.lines[-1][0] - started
         return Run(ready=ready, printed=printed, wall=time.time() - started)
