@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from netdiag.cli.common import ReportFormat, ReportFormatOption, examples, output
+from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.failures import NetworkFailure, UsageError
 from netdiag.core.targets import parse_endpoint
 
@@ -62,6 +63,7 @@ def register(app: typer.Typer) -> None:
             "netdiag connect 127.0.0.1:9000 --udp -m ping --timeout 2",
             "netdiag connect 127.0.0.1:8000 -m hello --format json",
         ),
+        cls=PlainCoercionCommand,  # every option is a plain str/float/bool/enum: no pydantic at start-up
     )(connect_command)
 
 

@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -263,6 +264,21 @@ def test_no_reply_suggests_a_newline() -> None:
 def test_usage_errors_exit_2(args: list[str]) -> None:
     result = connect(*args)
     assert result.returncode == ExitStatus.USAGE, result.stderr
+
+
+def test_connect_imports_no_pydantic_scapy_psutil_or_tabulate() -> None:
+    """A client starts fast: typer's pydantic coercion is skipped (plain_coercion), no heavy adapters."""
+    with running_lab_server("echo_server") as server:
+        code = (
+            "import sys; from netdiag.cli.main import main; "
+            f"code = main(['connect', '{server.address}', '-m', 'x', '-t', '5', '-n', 'lf', '-f', 'json']); "
+            "heavy = {'scapy', 'psutil', 'tabulate', 'pydantic'}; "
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & heavy); "
+            "print(heavy, file=sys.stderr); sys.exit(code)"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "[]"
 
 
 def test_help_documents_exit_codes_and_examples() -> None:
