@@ -10,7 +10,7 @@ from __future__ import annotations
 import resource
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from netdiag.adapters.prober import ProbeJob, Progress, scan_tcp, scan_udp
 from netdiag.adapters.resolve import resolve_host
@@ -21,14 +21,12 @@ from netdiag.core.targets import ProbeTarget
 _SPARE_DESCRIPTORS = 64  # for stdio, the epoll and ICMP sockets, and whatever the interpreter holds
 
 
-@dataclass(frozen=True)
-class ResolutionFailure:
+class ResolutionFailure(NamedTuple):
     host: str
     failure: NetworkFailure
 
 
-@dataclass(frozen=True)
-class ProbeRun:
+class ProbeRun(NamedTuple):
     results: list[ProbeResult]
     resolution_failures: list[ResolutionFailure]
     concurrency: int  # the most probes in flight: the request, capped by the job count and open files

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import signal
 import struct
 from collections.abc import Callable, Sequence
@@ -146,6 +145,8 @@ def _worker(factory: ScanFactory, share: list[ProbeJob], in_flight: int, write_f
 
 
 def _send(fd: int, kind: bytes, value: object) -> None:
+    import pickle  # only forked scans need it: a single probe does not pay for the import
+
     body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     data = memoryview(_HEADER.pack(kind, len(body)) + body)
     while data:
@@ -184,6 +185,8 @@ def _collect(children: dict[int, tuple[int, range]], total: int,
 
 
 def _frames(buffer: bytearray) -> list[tuple[bytes, Any]]:
+    import pickle
+
     frames: list[tuple[bytes, Any]] = []
     while len(buffer) >= _HEADER.size:
         kind, length = _HEADER.unpack_from(buffer)

@@ -76,11 +76,13 @@ def probe_command(
     family = socket.AF_INET if ipv4 else socket.AF_INET6 if ipv6 else socket.AF_UNSPEC
 
     out = output()
-    from netdiag.render.progress import progress_bar
-
     total = sum(len(t.ports) for t in parsed)
-    bar = progress_bar(out.err, interactive=out.interactive, total=total,
-                       label=f"probing {total} {proto.value} ports")
+    bar = None
+    if out.interactive:  # never a bar into a pipe or a file (nor its import)
+        from netdiag.render.progress import progress_bar
+
+        bar = progress_bar(out.err, interactive=True, total=total,
+                           label=f"probing {total} {proto.value} ports")
     try:
         run = probe_targets(parsed, proto=proto, timeout=timeout, concurrency=concurrency, family=family,
                             progress=bar.update if bar is not None else None)
@@ -112,19 +114,25 @@ def parse_targets(texts: list[str], *, proto: Proto, ports: str | None,
 
 def render_results(results: list[ProbeResult], *, fmt: str, explain: bool) -> None:
     from netdiag.core.probe_report import result_record
-    from netdiag.render.records import render_records
 
     out = output()
     records = [result_record(r, explain=explain) for r in results]
-    if fmt == "table":
-        for record in records:
-            record["state"] = out.style(str(record["state"]), *STATE_STYLES.get(str(record["state"]), ()))
     columns = list(TABLE_COLUMNS)
     if explain and fmt != "json":
         columns.append("cause")
-    if not records and fmt == "table":
+    if fmt != "table":
+        from netdiag.render.records import render_records
+
+        out.data(render_records(records, fmt, columns))
         return
-    out.data(render_records(records, fmt, columns))
+    if not records:
+        return
+    from netdiag.render.plain_table import plain_table  # tabulate's layout without its 40 ms import
+
+    for record in records:
+        record["state"] = out.style(str(record["state"]), *STATE_STYLES.get(str(record["state"]), ()))
+    rows = [["-" if record.get(c) is None else record[c] for c in columns] for record in records]
+    out.data(plain_table(rows, [c.upper() for c in columns]))
 
 
 def explain_causes(results: list[ProbeResult]) -> None:

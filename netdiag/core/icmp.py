@@ -8,7 +8,7 @@ datagram that caused it, which hold the source and destination ports. That quote
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from netdiag.core.probe import ICMP6_DEST_UNREACH, ICMP_DEST_UNREACH, IcmpReport
 
@@ -16,8 +16,7 @@ IPPROTO_TCP = 6
 IPPROTO_UDP = 17
 
 
-@dataclass(frozen=True)
-class QuotedProbe:
+class QuotedProbe(NamedTuple):
     """The probe an ICMP error refers to (protocol, our source port, destination) and the report."""
 
     proto: int

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno as errno_codes
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 from netdiag.core.catalog import Cause
 
@@ -103,8 +104,7 @@ EACCES = errno_codes.EACCES
 EPERM = errno_codes.EPERM
 
 
-@dataclass(frozen=True)
-class IcmpReport:
+class IcmpReport(NamedTuple):
     """An ICMP destination-unreachable that quoted our probe: who sent it, and its type and code."""
 
     family: int  # 4 or 6

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from netdiag.core.catalog import explanation_for
 from netdiag.core.exit_status import ExitStatus
@@ -22,25 +22,23 @@ RECORD_FIELDS = ("host", "address", "port", "proto", "state", "reason", "rtt_ms"
 EXPLAIN_FIELDS = ("cause", "explanation")
 
 
-@dataclass(frozen=True)
-class HiddenGroup:
-    """Rows left out of the listing: ``count`` ports of one address with the same state and reason."""
+class HiddenGroup(NamedTuple):
+    """Rows left out of the listing: ``port_count`` ports of one address with the same state and reason."""
 
     host: str
     address: str | None
     proto: Proto
     state: PortState
     reason: Reason
-    count: int
+    port_count: int
 
     def sentence(self) -> str:
         where = self.host if self.address in (None, self.host) else f"{self.host} ({self.address})"
-        return (f"Not shown: {self.count} {self.state.value} {self.proto.value} ports "
+        return (f"Not shown: {self.port_count} {self.state.value} {self.proto.value} ports "
                 f"({self.reason.value}) on {where}; --all lists them.")
 
 
-@dataclass(frozen=True)
-class ProbeReport:
+class ProbeReport(NamedTuple):
     shown: list[ProbeResult]
     hidden: list[HiddenGroup]
 
@@ -62,7 +60,7 @@ def summarize(results: Sequence[ProbeResult], *, show_all: bool = False) -> Prob
     if not hidden_keys:
         return ProbeReport(list(results), [])
     shown = [r for r, key in zip(results, keys, strict=True) if key not in hidden_keys]
-    hidden = [HiddenGroup(*key, count=groups[key]) for key in groups if key in hidden_keys]
+    hidden = [HiddenGroup(*key, port_count=groups[key]) for key in groups if key in hidden_keys]
     return ProbeReport(shown, hidden)
 
 

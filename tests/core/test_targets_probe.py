@@ -237,7 +237,7 @@ def test_big_scans_count_uniform_groups_and_list_open_and_rare_rows() -> None:
     report = summarize(results)
     assert [r.port for r in report.shown] == [3000, 3001, 3002, 22, 80]
     assert len(report.hidden) == 1
-    assert report.hidden[0].count == 1000
+    assert report.hidden[0].port_count == 1000
     assert report.hidden[0].sentence() == (
         "Not shown: 1000 closed tcp ports (conn-refused) on h (198.18.0.2); --all lists them.")
     assert summarize(results, show_all=True).shown == results
