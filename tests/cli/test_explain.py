@@ -364,3 +364,4 @@ def test_listen_and_explain_error_give_the_same_explanation_of_a_busy_port() -> 
     meaning = explanation_for(Cause.ADDRESS_IN_USE).meaning
     assert meaning in live.stderr and pasted["meaning"] == meaning
     assert "SO_REUSEADDR" in live.stderr
+    assert f"netdiag sockets --listening --port {port}" in live.stderr

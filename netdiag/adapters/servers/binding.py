@@ -64,7 +64,7 @@ def bind_failure(exc: OSError, host: str, port: int, *, udp: bool) -> NetworkFai
     """The explained failure for a bind error (the catalog gives the words, this machine the facts)."""
     where = f"{'UDP' if udp else 'TCP'} {format_endpoint(host, port)}"
     cause = classify_os_error(exc.errno, "bind", port=port)
-    explanation = explanation_for(cause)
+    explanation = explanation_for(cause, port=port)
     if cause is Cause.PRIVILEGED_PORT:
         return PrivilegeError(f"Cannot listen on {where}: ports below 1024 need root.",
                               explanation=explanation)
