@@ -43,6 +43,7 @@ _MESSAGE = struct.Struct("=xB6x16s16s28xI")  # state, src, dst, inode (uid skipp
 _PORTS = struct.Struct("!HH")
 _MESSAGE_LEN = 72
 _STATE_WORDS = {number: state.value for number, state in KERNEL_TCP_STATES.items()}
+_UNKNOWN = SocketState.UNKNOWN.value
 
 _PROTOCOLS = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
 _FAMILIES = ((socket.AF_INET, "ipv4"), (socket.AF_INET6, "ipv6"))
@@ -131,7 +132,7 @@ def _row(data: bytes, at: int, family_name: str, proto: str, address_len: int,
     local_port, remote_port = _PORTS.unpack_from(data, at + 4)
     remote = _address(dst[:address_len], addresses) if remote_port else None
     return (inode, proto, family_name, _address(src[:address_len], addresses), local_port, remote,
-            remote_port or None, _STATE_WORDS.get(kernel_state, SocketState.UNKNOWN.value))
+            remote_port or None, _STATE_WORDS.get(kernel_state, _UNKNOWN))
 
 
 def _address(raw: bytes, cache: dict[bytes, str]) -> str:
