@@ -247,6 +247,39 @@ def test_watch_sees_a_connection_made_by_another_process() -> None:
 
 
 @pytest.mark.root
+def test_watch_json_is_one_event_per_line() -> None:
+    with running_server("--mode", "echo") as server:
+        watcher = popen_netdiag("handshake", "--watch", str(server.port), "--count", "2", "--iface", "lo",
+                                "--format", "json")
+        err, out_reader = LineReader(watcher.stderr), LineReader(watcher.stdout)
+        try:
+            wait_until(lambda: "Watching TCP port" in err.text() or watcher.poll() is not None,
+                       timeout=15, what="the watcher to start")
+            for _ in range(2):
+                with socket.create_connection(("127.0.0.1", server.port), 5) as client:
+                    client.shutdown(socket.SHUT_WR)
+                    client.settimeout(5)
+                    while client.recv(100):
+                        pass
+            watcher.wait(timeout=20)
+        finally:
+            if watcher.poll() is None:
+                watcher.kill()
+                watcher.wait(timeout=10)
+            err.join()
+            out_reader.join()
+    assert watcher.returncode == ExitStatus.OK, err.text()
+    events = [json.loads(line) for line in out_reader.lines]
+    assert [e["event"] for e in events] == ["opened", "ended", "opened", "ended"]
+    opened, ended = events[0], events[1]
+    assert [s["flags"] for s in opened["segments"]] == ["SYN", "SYN,ACK", "ACK"]
+    assert opened["segments"][0]["dst"] == f"127.0.0.1:{server.port}"
+    assert any("FIN" in s["flags"] for s in ended["segments"])
+    assert ended["summary"]["outcome"] == "accepted" and ended["summary"]["teardown"] == "fin"
+    assert events[0]["summary"]["client"] != events[2]["summary"]["client"]
+
+
+@pytest.mark.root
 def test_watch_ctrl_c_exits_zero() -> None:
     watcher = popen_netdiag("handshake", "--watch", "9", "--iface", "lo")
     err = LineReader(watcher.stderr)
