@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -81,6 +82,7 @@ def main() -> None:
             listeners.kill()
             listeners.communicate(timeout=10)
     nmap_median, ours_median = statistics.median(times["nmap"]), statistics.median(times["netdiag"])
+    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs at the end")
     print(f"median of {args.rounds}: nmap {nmap_median:.3f} s, netdiag {ours_median:.3f} s, "
           f"ratio netdiag/nmap {ours_median / nmap_median:.2f} "
           f"(best: {min(times['nmap']):.3f} vs {min(times['netdiag']):.3f})")
