@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -165,3 +167,26 @@ def test_timings_are_measured() -> None:
     assert timings.resolve is not None and timings.connect is not None
     assert timings.first_reply is not None and timings.first_reply > 0
     assert [a.cause for a in connection.attempts][-1] == Cause.OK
+
+
+def test_out_of_file_descriptors_is_a_connect_failure_not_a_traceback() -> None:
+    """socket() itself can fail (EMFILE here; EAFNOSUPPORT without IPv6): an attempt, then a failure."""
+    code = """
+import os, resource, socket, sys
+from netdiag.adapters.client import ConnectFailure, open_connection
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+socket.getaddrinfo("127.0.0.1", 9)  # loads what name resolution imports lazily, while files can open
+held = []
+try:
+    while True:
+        held.append(os.dup(0))
+except OSError:
+    pass
+try:
+    open_connection("127.0.0.1", 9, timeout=1)
+except ConnectFailure as failure:
+    print(failure.attempts[0].detail)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "no socket: Too many open files"

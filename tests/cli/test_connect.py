@@ -365,6 +365,16 @@ def test_every_address_is_tried_and_each_outcome_reported(private_loopback: Name
     assert f"refused on [::1]:{closed}, refused on 127.0.0.1:{closed}" in both_refused.stderr
 
 
+@pytest.mark.root
+def test_ipv6_address_on_a_host_without_ipv6(private_loopback: Namespace) -> None:
+    """IPv6 turned off (common in containers): connecting to ::1 cannot even pick a source address."""
+    private_loopback.run("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+    private_loopback.run("sysctl", "-qw", "net.ipv6.conf.lo.disable_ipv6=1")
+    result = connect("[::1]:9", "-m", "x", netns=private_loopback.name)
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "no source address" in result.stderr and "IPv6" in result.stderr
+
+
 def test_interactive_session_ends_when_the_server_closes_while_stdin_stays_open() -> None:
     with running_lab_server("greeting_server") as server:
         client = InteractiveClient(server.address)

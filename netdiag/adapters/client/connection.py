@@ -281,7 +281,11 @@ def open_connection(host: str, port: int, *, udp: bool = False, timeout: float =
 def _attempt(fam: int, sockaddr: tuple[object, ...], *, udp: bool,
              timeout: float) -> tuple[socket.socket | None, Attempt]:
     address = _address_text(sockaddr)
-    sock = socket.socket(fam, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+    try:
+        sock = socket.socket(fam, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+    except OSError as exc:  # EAFNOSUPPORT (IPv6 compiled out), EMFILE (out of file descriptors)...
+        cause = classify_os_error(exc.errno, "connect")
+        return None, Attempt(address, cause, 0.0, f"no socket: {exc.strerror or exc}")
     sock.settimeout(timeout)
     began = time.perf_counter()
     try:
@@ -313,6 +317,9 @@ def _connect_failure(host: str, port: int, attempts: list[Attempt], timeout: flo
         Cause.TIMEOUT: f"Connection to {target} timed out after {timeout:g} s: no answer at all",
         Cause.HOST_UNREACHABLE: f"Cannot reach {target}: host unreachable",
         Cause.NO_ROUTE: f"Cannot reach {target}: network unreachable (no route)",
+        Cause.ADDRESS_NOT_LOCAL: f"Cannot connect to {target}: this machine has no source address or free "
+                                 "local port for it (that address family disabled here, e.g. IPv6, or every "
+                                 "ephemeral port in use)",
         Cause.FIREWALL_DROP: f"Connection to {target} blocked on this machine: a firewall rule (OUTPUT "
                              "chain) dropped the packet before it left",
     }.get(cause, f"Cannot connect to {target}")
