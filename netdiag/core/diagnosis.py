@@ -19,7 +19,12 @@ import errno as errno_codes
 from collections.abc import Callable
 
 from netdiag.core.catalog import Cause, explanation_for, fill_placeholders
-from netdiag.core.diagnosis_steps import build_steps, specific_fixes
+from netdiag.core.diagnosis_steps import (
+    build_steps,
+    nothing_listens_here,
+    specific_fixes,
+    start_server_fix,
+)
 from netdiag.core.observations import (
     Diagnosis,
     Observations,
@@ -281,14 +286,22 @@ def diagnose(obs: Observations) -> Diagnosis:
         host = obs.addresses[0] if obs.addresses and cause != Cause.DNS_FAILURE else obs.host
         generic = tuple(fill_placeholders(fix, host=host, port=obs.port) for fix in entry.fixes
                         if "netdiag explain" not in fix)  # we are that command already
-        fixes = tuple(dict.fromkeys(specific_fixes(cause, obs) + generic))
+        then = (start_server_fix(obs),) if _blocked(cause) and nothing_listens_here(obs) else ()
+        fixes = tuple(dict.fromkeys(specific_fixes(cause, obs) + generic + then))
         verdict = f"{entry.title}: {reason}" if cause != Cause.OK else reason
-        return Diagnosis(cause, verdict, _supporting_facts(obs, reason), fixes, build_steps(obs))
+        return Diagnosis(cause, verdict, _supporting_facts(obs, cause, reason), fixes, build_steps(obs))
     raise AssertionError("the last rule always speaks")  # pragma: no cover
 
 
-def _supporting_facts(obs: Observations, reason: str) -> tuple[str, ...]:
+def _blocked(cause: Cause) -> bool:
+    return cause in (Cause.FIREWALL_DROP, Cause.FIREWALL_REJECT)
+
+
+def _supporting_facts(obs: Observations, cause: Cause, reason: str) -> tuple[str, ...]:
     facts = [reason]
+    if _blocked(cause) and nothing_listens_here(obs):
+        facts.append(f"Behind the firewall, nothing listens on {obs.proto.value.upper()} port {obs.port} on "
+                     "this machine either: once the port is allowed, start the server too.")
     if len(obs.attempts) > 1:
         facts.extend(f"Attempt: {describe_attempt(a)}." for a in obs.attempts)
     if obs.listing_note and obs.local_target:

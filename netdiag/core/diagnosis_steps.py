@@ -112,10 +112,12 @@ def _firewall_step(obs: Observations) -> Step:
         return Step("firewall", StepStatus.SKIPPED, "firewall not read")
     if not fw.readable:
         return Step("firewall", StepStatus.WARNING, f"cannot read the firewall: {fw.note}", (scope,))
-    details = tuple(f"{rule.tool}: {rule.text}" for rule in fw.rules) + fw.default_policies + (scope,)
     tools = "/".join(fw.tools) or "firewall"
-    if fw.blocking_rules:
-        rule = fw.blocking_rules[0]
+    shown = fw.blocking_rules[:1]
+    details = tuple(f"{rule.tool}: {rule.text}" for rule in fw.rules if rule not in shown) + \
+        fw.default_policies + (scope,)
+    if shown:
+        rule = shown[0]
         return Step("firewall", StepStatus.FAILED, f"{rule.tool} {rule.action}s port {obs.port}: {rule.text}",
                     details)
     if fw.default_policies:
@@ -138,6 +140,21 @@ def _os_firewall_step(obs: Observations) -> Step | None:
                      "/usr/libexec/ApplicationFirewall/socketfilterfw --listapps",
                      "pf rules: sudo pfctl -sr"))
     return None
+
+
+def nothing_listens_here(obs: Observations) -> bool:
+    """The target is this machine, its listing was read, and no socket there serves the port."""
+    if not obs.local_target or obs.listeners is None:
+        return False
+    return not any(row.local_port == obs.port and any(serves(row, a) for a in obs.addresses)
+                   for row in listening(obs.listeners, obs.proto))
+
+
+def start_server_fix(obs: Observations) -> str:
+    udp = " --udp" if obs.proto == Proto.UDP else ""
+    root = " (as root: ports below 1024 are privileged)" if obs.port < 1024 else ""
+    where = format_endpoint(obs.addresses[0] if obs.addresses else "127.0.0.1", obs.port)
+    return f"Start the server on port {obs.port}, for example: netdiag listen {where}{udp}{root}"
 
 
 def specific_fixes(cause: Cause, obs: Observations) -> tuple[str, ...]:
@@ -163,7 +180,5 @@ def specific_fixes(cause: Cause, obs: Observations) -> tuple[str, ...]:
         flag = "" if obs.proto == Proto.UDP else " --udp"
         return (f"Use the server's protocol: netdiag explain {format_endpoint(obs.host, obs.port)}{flag}",)
     if cause == Cause.NOTHING_LISTENING and obs.local_target:
-        root = " (as root: ports below 1024 are privileged)" if obs.port < 1024 else ""
-        where = format_endpoint(obs.addresses[0] if obs.addresses else "127.0.0.1", obs.port)
-        return (f"Start the server on port {obs.port}, for example: netdiag listen {where}{udp}{root}",)
+        return (start_server_fix(obs),)
     return ()

@@ -168,6 +168,19 @@ def test_specific_fixes_name_the_real_address_and_port() -> None:
     assert all("PORT" not in fix for fix in refused.fixes)
 
 
+def test_a_firewall_in_front_of_nothing_says_to_start_the_server_after_allowing_the_port() -> None:
+    blocked = local(("127.0.0.1",), [SILENT], firewall=FirewallObservation(True, ("iptables",), (DROP_RULE,)))
+    diagnosis = diagnose(blocked)
+    assert diagnosis.cause is Cause.FIREWALL_DROP
+    assert any("nothing listens on TCP port 8000" in reason for reason in diagnosis.reasons)
+    assert diagnosis.fixes[-1].startswith("Start the server on port 8000")
+    served = diagnose(replace(blocked, listeners=(listener("127.0.0.1"),)))
+    assert not any("Start the server" in fix for fix in served.fixes)
+    firewall = next(step for step in diagnosis.steps if step.name == "firewall")
+    assert DROP_RULE.text in firewall.summary
+    assert not any(DROP_RULE.text in detail for detail in firewall.details), "the rule is shown once"
+
+
 def test_specific_fixes_for_udp_say_udp() -> None:
     closed = diagnose(local(("127.0.0.1",), [(PortState.CLOSED, Reason.PORT_UNREACH)], proto=Proto.UDP))
     assert "netdiag listen 127.0.0.1:8000 --udp" in closed.fixes[0]
