@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
 
 
 def probe_command(
-    targets: Annotated[list[str], typer.Argument(metavar="TARGET...", help="HOST:PORTS to probe.",
+    targets: Annotated[list[str], typer.Argument(metavar="TARGET", help="HOST:PORTS to probe.",
                                                  show_default=False)],
     udp: Annotated[bool, typer.Option("--udp", "-u", help="Probe UDP instead of TCP.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", "-t", min=0.001, max=3600,

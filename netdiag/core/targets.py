@@ -78,8 +78,11 @@ def split_host_port(text: str) -> tuple[str, str]:
             raise UsageError(f"'{host}' inside brackets is not an IPv6 address.")
         return host, rest
     if text.count(":") > 1:
+        head, _, tail = text.rpartition(":")
+        meant = f"[{head}]:{tail} if {tail} is the port" if tail.isdigit() and is_ipv6_literal(head) \
+            else f"[{text}]:PORT"
         raise UsageError(
-            f"'{text}' looks like an IPv6 address without brackets: write it as [{text}]:PORT "
+            f"'{text}' looks like an IPv6 address without brackets: write it as {meant} "
             "(the last colon would otherwise be ambiguous)."
         )
     host, sep, rest = text.rpartition(":")

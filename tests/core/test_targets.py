@@ -43,6 +43,13 @@ def test_listen_address_defaults_to_loopback_and_allows_port_zero() -> None:
     assert parse_listen_address("[::]:0") == Endpoint("::", 0)
 
 
+def test_unbracketed_ipv6_suggests_the_brackets_the_user_meant() -> None:
+    with pytest.raises(UsageError, match=r"write it as \[::1\]:80 if 80 is the port"):
+        parse_endpoint("::1:80")
+    with pytest.raises(UsageError, match=r"write it as \[fe80::1\]:PORT"):
+        parse_endpoint("fe80::1")
+
+
 def test_format_endpoint_round_trips() -> None:
     for endpoint in (Endpoint("::1", 1), Endpoint("127.0.0.1", 2), Endpoint("name", 3)):
         assert parse_endpoint(format_endpoint(endpoint.host, endpoint.port)) == endpoint
