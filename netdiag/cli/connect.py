@@ -175,16 +175,26 @@ def _stdin_lines(ending: bytes) -> Iterator[bytes]:
     blocked inside ``sys.stdin.buffer`` holds its lock, which aborts the interpreter at exit when the
     server ends the session first.
     """
-    import os
-
+    if sys.stdin is None:  # started with stdin closed (`<&-`): nothing to send, like an empty input
+        return
     pending = b""
-    while chunk := os.read(sys.stdin.fileno(), 65536):
+    while chunk := _read_stdin(sys.stdin.fileno()):
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:
             yield line.rstrip(b"\r") + ending
     if pending:
         yield pending.rstrip(b"\r") + ending
+
+
+def _read_stdin(fd: int) -> bytes:
+    """The next chunk of input; an input that fails (EIO: its terminal hung up) ends like EOF."""
+    import os
+
+    try:
+        return os.read(fd, 65536)
+    except OSError:
+        return b""
 
 
 def _report_connected(out: Output, connection: Connection, *, verbose: bool, interactive: bool) -> None:
@@ -199,13 +209,17 @@ def _report_connected(out: Output, connection: Connection, *, verbose: bool, int
                      "handshake: a closed port shows only as a missing reply or an ICMP error).")
     elif interactive or verbose:
         out.info(f"Connected to {connection.peer} from {connection.local}."
-                 + (" Type lines to send; Ctrl-D ends." if interactive and sys.stdin.isatty() else ""))
+                 + (" Type lines to send; Ctrl-D ends." if interactive and _stdin_is_terminal() else ""))
 
 
 def _report_attempts(out: Output, attempts: Sequence[Attempt]) -> None:
     for attempt in attempts:
         out.info(f"  {attempt.outcome} on {attempt.address} in {_ms(attempt.seconds)}"
                  + (f" ({attempt.detail})" if attempt.detail else ""))
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def _render(out: Output, events: Iterable[ClientEvent], connection: Connection, *,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.cli import popen_netdiag, run_netdiag
+from helpers.cli import NETDIAG, netdiag_env, popen_netdiag, run_netdiag
 from helpers.netns import Namespace, TwoHosts
 from helpers.servers import running_server
 from helpers.waiting import wait_until
@@ -386,6 +386,16 @@ def test_interactive_session_ends_when_the_server_closes_while_stdin_stays_open(
     assert code == ExitStatus.OK
     assert "Connection closed by the server." in stderr
     assert "Fatal Python error" not in stderr and "Traceback" not in stderr
+
+
+def test_interactive_with_stdin_closed_sends_nothing_and_ends_cleanly() -> None:
+    with running_lab_server("greeting_server") as server:
+        result = subprocess.run(["sh", "-c", 'exec "$@" <&-', "sh", *NETDIAG, "connect", server.address,
+                                 "--timeout", "5"], capture_output=True, text=True, timeout=30,
+                                env=netdiag_env())
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert result.stdout == "You are connected\n"
+    assert "Traceback" not in result.stderr
 
 
 def test_interactive_udp_lines_are_datagrams() -> None:

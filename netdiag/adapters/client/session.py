@@ -192,9 +192,11 @@ def _finish(connection: Connection, item: Incoming | None, *, timeout: float, se
 
 
 def _pump_lines(lines: Iterable[bytes], sink: queue.Queue[Incoming]) -> None:
-    for line in lines:
-        sink.put(InputLine(line))
-    sink.put(InputEnded())
+    try:
+        for line in lines:
+            sink.put(InputLine(line))
+    finally:  # whatever ends the input, the session must learn it or it would wait forever
+        sink.put(InputEnded())
 
 
 def interactive_session(connection: Connection, lines: Iterable[bytes], *, timeout: float,
