@@ -114,8 +114,11 @@ def connect_command(
     if crlf and newline not in (None, Newline.crlf):
         raise UsageError(f"--crlf contradicts --newline {newline.value if newline else ''}: use one of them.")
     _check_family(endpoint.host, ipv4=ipv4, ipv6=ipv6)
-    family = socket.AF_INET if ipv4 else socket.AF_INET6 if ipv6 else 0
     ending = Newline.crlf if crlf else newline
+    if message and not udp and "" in message and ending in (None, Newline.none):
+        raise UsageError("An empty --message sends nothing over TCP (a stream has no empty message): "
+                         "add --newline lf to send an empty line, or use --udp for an empty datagram.")
+    family = socket.AF_INET if ipv4 else socket.AF_INET6 if ipv6 else 0
     out = output()
     as_json = fmt == ReportFormat.json
     try:

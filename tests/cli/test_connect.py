@@ -260,7 +260,8 @@ def test_no_reply_suggests_a_newline() -> None:
 
 @pytest.mark.parametrize("args", [["nohostport"], ["127.0.0.1:99999"], ["127.0.0.1:80", "-4", "-6"],
                                   ["127.0.0.1:80", "--crlf", "--newline", "lf"], ["127.0.0.1:80", "-6"],
-                                  ["[::1]:80", "-4"], ["127.0.0.1:80", "--format", "csv"]])
+                                  ["[::1]:80", "-4"], ["127.0.0.1:80", "--format", "csv"],
+                                  ["127.0.0.1:80", "-m", "x", "-m", ""]])
 def test_usage_errors_exit_2(args: list[str]) -> None:
     result = connect(*args)
     assert result.returncode == ExitStatus.USAGE, result.stderr
