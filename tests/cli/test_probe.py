@@ -264,3 +264,34 @@ def test_probe_imports_no_scapy_psutil_tabulate_or_pydantic_for_json(listener: i
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == ExitStatus.OK, result.stderr
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.root
+def test_ctrl_c_during_a_forked_scan_exits_130_and_leaves_no_worker(private_loopback: Namespace) -> None:
+    import signal
+
+    from helpers.cli import popen_netdiag
+    from helpers.waiting import wait_until
+
+    # Every SYN dropped: the scan (forked workers, 65,535 ports) would take minutes; we interrupt it.
+    private_loopback.iptables("-A", "INPUT", "-p", "tcp", "-j", "DROP")
+
+    def syn_sent() -> int:
+        return len(private_loopback.run("ss", "-Htn", "state", "syn-sent").stdout.splitlines())
+
+    process = popen_netdiag("probe", "127.0.0.1:1-65535", "--timeout", "30", "-f", "json",
+                            netns=private_loopback.name)
+    try:
+        wait_until(lambda: syn_sent() > 100, timeout=30, what="the scan's SYNs in flight")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+    assert process.returncode == ExitStatus.INTERRUPTED, err
+    assert "Traceback" not in err
+    assert out == ""
+    pids = subprocess.run(["ip", "netns", "pids", private_loopback.name], capture_output=True, text=True)
+    assert pids.stdout.split() == [], "a scan worker outlived the interrupted scan"
+    wait_until(lambda: syn_sent() == 0, timeout=10, what="every probe socket closed")
