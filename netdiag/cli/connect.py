@@ -109,15 +109,8 @@ def connect_command(
     )
 
     endpoint = parse_endpoint(target)
-    if ipv4 and ipv6:
-        raise UsageError("-4 and -6 exclude each other: choose one address family, or neither for both.")
-    if crlf and newline not in (None, Newline.crlf):
-        raise UsageError(f"--crlf contradicts --newline {newline.value if newline else ''}: use one of them.")
     _check_family(endpoint.host, ipv4=ipv4, ipv6=ipv6)
-    ending = Newline.crlf if crlf else newline
-    if message and not udp and "" in message and ending in (None, Newline.none):
-        raise UsageError("An empty --message sends nothing over TCP (a stream has no empty message): "
-                         "add --newline lf to send an empty line, or use --udp for an empty datagram.")
+    ending = _message_ending(newline, crlf=crlf, messages=message or [], udp=udp)
     family = socket.AF_INET if ipv4 else socket.AF_INET6 if ipv6 else 0
     out = output()
     as_json = fmt == ReportFormat.json
@@ -157,10 +150,23 @@ def connect_command(
         raise NetworkFailure(" ".join(problems))
 
 
+def _message_ending(newline: Newline | None, *, crlf: bool, messages: list[str], udp: bool) -> Newline | None:
+    """The --newline asked for (``None``: the default of the mode); contradictions are usage errors."""
+    if crlf and newline not in (None, Newline.crlf):
+        raise UsageError(f"--crlf contradicts --newline {newline.value if newline else ''}: use one of them.")
+    ending = Newline.crlf if crlf else newline
+    if not udp and "" in messages and ending in (None, Newline.none):
+        raise UsageError("An empty --message sends nothing over TCP (a stream has no empty message): "
+                         "add --newline lf to send an empty line, or use --udp for an empty datagram.")
+    return ending
+
+
 def _check_family(host: str, *, ipv4: bool, ipv6: bool) -> None:
     """-4 with an IPv6 address (or -6 with an IPv4 one) can never connect: say so before resolving."""
     import ipaddress
 
+    if ipv4 and ipv6:
+        raise UsageError("-4 and -6 exclude each other: choose one address family, or neither for both.")
     try:
         version = ipaddress.ip_address(host).version
     except ValueError:  # a name: it may have addresses of either family
