@@ -83,7 +83,13 @@ def finish_listing(rows: Iterable[SocketRow]) -> SocketListing:
 
 
 def process_names(pids: Iterable[int]) -> dict[int, str]:
-    """One name lookup per pid (not per socket); processes that vanished or are hidden are left out."""
+    """One name lookup per pid (not per socket); processes that vanished or are hidden are left out.
+
+    On Linux the names are read from /proc the way psutil reads them, without importing psutil (tens of
+    milliseconds of start-up that the netlink path otherwise never pays).
+    """
+    if sys.platform.startswith("linux") and os.path.isdir("/proc/self"):
+        return {pid: name for pid in pids if (name := proc_name(pid)) is not None}
     import psutil
 
     names: dict[int, str] = {}
@@ -93,6 +99,30 @@ def process_names(pids: Iterable[int]) -> dict[int, str]:
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return names
+
+
+def proc_name(pid: int) -> str | None:
+    """A process's name as ``psutil.Process(pid).name()`` gives it on Linux, or None if it is gone.
+
+    The kernel keeps 15 characters of the name (``comm``, in /proc/PID/stat); like psutil, a name that
+    long is completed from the command line when argv[0]'s base name starts with it.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            data = stat.read()
+    except OSError:  # gone, or /proc hides it
+        return None
+    name = os.fsdecode(data[data.find(b"(") + 1:data.rfind(b")")])
+    if len(name) < 15:
+        return name
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            arguments = cmdline.read()
+    except OSError:
+        return name
+    first = arguments.split(b"\0", 1)[0] if arguments.endswith(b"\0") else arguments.split(b" ", 1)[0]
+    extended = os.path.basename(os.fsdecode(first))
+    return extended if first and extended.startswith(name) else name
 
 
 def describe_processes(pids: Iterable[int]) -> dict[int, ProcessDetails]:

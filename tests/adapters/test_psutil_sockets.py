@@ -92,16 +92,22 @@ def test_owner_is_resolved_once_per_pid_and_time_wait_has_none() -> None:
 
 def test_process_names_looks_each_pid_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    real = psutil.Process
+    real_process, real_proc_name = psutil.Process, psutil_sockets.proc_name
 
-    def counting(pid: int) -> psutil.Process:
+    def counting_process(pid: int) -> psutil.Process:
         calls.append(pid)
-        return real(pid)
+        return real_process(pid)
+
+    def counting_proc_name(pid: int) -> str | None:
+        calls.append(pid)
+        return real_proc_name(pid)
 
     with controlled_sockets():
-        monkeypatch.setattr(psutil, "Process", counting)
-        list_sockets_psutil()
-    assert calls.count(os.getpid()) == 1
+        monkeypatch.setattr(psutil, "Process", counting_process)
+        monkeypatch.setattr(psutil_sockets, "proc_name", counting_proc_name)
+        rows = list_sockets_psutil().rows
+    assert sum(1 for r in rows if r.pid == os.getpid()) >= 9  # nine sockets of ours ...
+    assert calls.count(os.getpid()) == 1  # ... one name lookup
 
 
 def test_unix_sockets_are_listed_with_their_path(tmp_path: Path) -> None:
@@ -171,3 +177,25 @@ def test_netlink_fast_path_and_psutil_return_the_same_sockets(tmp_path: Path) ->
     [portable_unix] = [r for r in portable.rows if r.local_address == path]
     assert fast_unix.state == "LISTEN"
     assert fast_unix.to_record() | {"state": None} == portable_unix.to_record() | {"state": None}
+
+
+def test_long_process_names_are_completed_like_psutil(tmp_path: Path) -> None:
+    """The kernel keeps 15 characters of a name; both engines complete it from argv[0] as psutil does."""
+    program = tmp_path / "netdiag-a-long-process-name"
+    program.symlink_to(os.path.realpath(sys.executable))
+    child = subprocess.Popen(
+        [str(program), "-c", "import socket, sys; s = socket.create_server(('127.0.0.1', 0)); "
+                             "print(s.getsockname()[1], flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert child.stdout is not None
+        port = int(child.stdout.readline())
+        expected = psutil.Process(child.pid).name()
+        seen = {engine: [(r.pid, r.process) for r in list_sockets(("tcp",), engine=engine).rows
+                         if r.local_port == port and r.state == "LISTEN"] for engine in ("netlink", "psutil")}
+    finally:
+        child.kill()
+        child.communicate(timeout=10)
+    assert expected == program.name
+    assert seen == {"netlink": [(child.pid, expected)], "psutil": [(child.pid, expected)]}
