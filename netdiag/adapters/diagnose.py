@@ -16,7 +16,7 @@ from netdiag.adapters.resolve import resolve_host
 from netdiag.adapters.route import local_addresses, neighbour_answered, route_to
 from netdiag.core.errno_tables import platform_of
 from netdiag.core.failures import NetworkFailure
-from netdiag.core.observations import Observations, is_loopback
+from netdiag.core.observations import Observations, effective_destination, is_loopback
 from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
 from netdiag.core.sockets import SocketRow
 
@@ -32,7 +32,7 @@ def gather_observations(host: str, port: int, *, proto: Proto = Proto.TCP,
         return _replace(base, resolve_error=_resolver_words(failure.message))
     routes = tuple(route_to(address) for address in addresses)
     mine = local_addresses()
-    local_target = any(is_loopback(a) or a.split("%", 1)[0] in mine for a in addresses)
+    local_target = any(is_loopback(effective_destination(a)) or a.split("%", 1)[0] in mine for a in addresses)
     listeners, note = _listeners() if local_target else (None, None)
     attempts = _attempts(host, addresses, port, proto, timeout)
     neighbour = None

@@ -289,9 +289,12 @@ CATALOG: dict[Cause, Explanation] = {
             "A typo in the address, or the address of another machine (servers bind their own address).",
             "The interface that had this address is down or got a new address (DHCP, Wi-Fi change).",
             "On connect: the local ephemeral ports are exhausted by many short connections in TIME_WAIT.",
+            "On connect (Windows, WinError 10049): the client connects to 0.0.0.0, the address a server "
+            "binds to mean 'every address'; it is not a destination.",
         ),
         (
             "Bind 127.0.0.1 (this machine only) or 0.0.0.0 (every interface).",
+            "Clients connect to 127.0.0.1 or to the server's own address, never to 0.0.0.0.",
             "See this machine's addresses: netdiag interfaces",
             "For port exhaustion: reuse connections, or widen net.ipv4.ip_local_port_range (Linux).",
         ),

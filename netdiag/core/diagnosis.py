@@ -30,6 +30,7 @@ from netdiag.core.observations import (
     Observations,
     describe_attempt,
     describe_row,
+    effective_destination,
     family_of,
     is_loopback,
     listening,
@@ -111,7 +112,7 @@ def _loopback_only(obs: Observations) -> str | None:
     if _serving(obs, rows):
         return None
     loopback_rows = [row for row in rows if is_loopback(row.local_address)]
-    targets_not_loopback = all(not is_loopback(address) for address in obs.addresses)
+    targets_not_loopback = all(not is_loopback(effective_destination(address)) for address in obs.addresses)
     if loopback_rows and targets_not_loopback:
         bound = ", ".join(describe_row(row) for row in loopback_rows)
         return (f"A server listens on port {obs.port}, but only on loopback ({bound}); "

@@ -13,8 +13,10 @@ from netdiag.core.observations import (
     StepStatus,
     describe_attempt,
     describe_row,
+    effective_destination,
     family_of,
     is_loopback,
+    is_unspecified,
     listening,
     near_ports,
     serves,
@@ -36,6 +38,13 @@ def build_steps(obs: Observations) -> tuple[Step, ...]:
 def _resolve_step(obs: Observations) -> Step:
     if obs.resolve_error is not None:
         return Step("resolve", StepStatus.FAILED, f"cannot resolve {obs.host}: {obs.resolve_error}")
+    unspecified = [a for a in obs.addresses if is_unspecified(a)]
+    if unspecified:
+        loopback = effective_destination(unspecified[0])
+        return Step("resolve", StepStatus.WARNING,
+                    f"{unspecified[0]} is the address a server binds (every address), not one to connect to",
+                    (f"Linux and macOS send this connection to {loopback} (this machine); Windows refuses it "
+                     f"(WinError 10049): connect to {loopback} or to the server's own address instead.",))
     if list(obs.addresses) == [obs.host]:
         return Step("resolve", StepStatus.OK, f"{obs.host} is an address: no lookup needed")
     families = ", ".join(f"IPv{family_of(a)} {a}" for a in obs.addresses)
@@ -169,7 +178,8 @@ def specific_fixes(cause: Cause, obs: Observations) -> tuple[str, ...]:
     if cause == Cause.WRONG_ADDRESS_FAMILY and same_port:
         bound = same_port[0]
         wildcard = "[::]" if family_of(bound.local_address) == 4 else "0.0.0.0"
-        return (f"Connect to {format_endpoint(bound.local_address, obs.port)} (the address the server uses), "
+        reach = effective_destination(bound.local_address)
+        return (f"Connect to {format_endpoint(reach, obs.port)} (the address family the server uses), "
                 f"or make the server listen on {wildcard}:{obs.port} as well.",)
     if cause == Cause.NEAR_PORT:
         for candidate in near_ports(obs.port):

@@ -113,6 +113,17 @@ def is_loopback(address: str) -> bool:
         return False
 
 
+def effective_destination(address: str) -> str:
+    """Where a connection to ``address`` really goes: Linux and macOS send a connect() to the unspecified
+    address (``0.0.0.0``, ``::``), the address a *server* binds, to this machine's loopback instead."""
+    unspecified = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+    return unspecified.get(address.split("%", 1)[0], address)
+
+
+def is_unspecified(address: str) -> bool:
+    return address.split("%", 1)[0] in ("0.0.0.0", "::")
+
+
 def family_of(address: str) -> int:
     """4 or 6 (IPv4-mapped IPv6 addresses count as 4: they carry IPv4 traffic)."""
     try:
@@ -141,6 +152,7 @@ def serves(row: SocketRow, address: str) -> bool:
     ``bindv6only=0``, IPv4 too (psutil cannot see IPV6_V6ONLY, so this is the common case).
     """
     bound = _unmapped(row.local_address)
+    address = effective_destination(address)
     if bound == "0.0.0.0":
         return family_of(address) == 4
     if bound == "::":

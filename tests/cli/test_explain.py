@@ -144,6 +144,17 @@ def test_open_port_is_ok_with_a_full_checklist() -> None:
     assert "[cause: ok]" in result.stdout
 
 
+def test_the_unspecified_address_is_diagnosed_as_this_machine() -> None:
+    """Students copy `0.0.0.0:PORT` from a server's log: Linux connects that to 127.0.0.1, and says so."""
+    with sockets() as stack:
+        port = tcp(stack, "127.0.0.1", listen=True)
+        report, code = explain_json(f"0.0.0.0:{port}")
+    assert (report["cause"], code) == ("ok", ExitStatus.OK)
+    steps = {step["name"]: step for step in report["steps"]}  # type: ignore[union-attr]
+    assert steps["resolve"]["status"] == "warning" and "a server binds" in steps["resolve"]["summary"]
+    assert steps["listeners"]["status"] == "ok", "0.0.0.0 is this machine: its listeners are read"
+
+
 def test_refused_port_is_nothing_listening() -> None:
     with sockets() as stack:
         port = tcp(stack, "127.0.0.1", listen=False)

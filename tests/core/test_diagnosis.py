@@ -181,6 +181,17 @@ def test_a_firewall_in_front_of_nothing_says_to_start_the_server_after_allowing_
     assert not any(DROP_RULE.text in detail for detail in firewall.details), "the rule is shown once"
 
 
+def test_the_unspecified_address_as_a_destination_is_this_machine_and_a_warning() -> None:
+    served = diagnose(local(("0.0.0.0",), [OPEN], (listener("127.0.0.1"),)))
+    assert served.cause is Cause.OK
+    resolve = served.steps[0]
+    assert resolve.status is StepStatus.WARNING and "a server binds" in resolve.summary
+    assert "WinError 10049" in resolve.details[0]
+    v6 = diagnose(local(("::",), [REFUSED], (listener("0.0.0.0"),)))
+    assert v6.cause is Cause.WRONG_ADDRESS_FAMILY
+    assert v6.fixes[0].startswith("Connect to 127.0.0.1:8000"), "never advise connecting to 0.0.0.0"
+
+
 def test_specific_fixes_for_udp_say_udp() -> None:
     closed = diagnose(local(("127.0.0.1",), [(PortState.CLOSED, Reason.PORT_UNREACH)], proto=Proto.UDP))
     assert "netdiag listen 127.0.0.1:8000 --udp" in closed.fixes[0]
