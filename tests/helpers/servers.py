@@ -91,14 +91,15 @@ def _read_stderr(handle: ServerHandle) -> None:
 
 @contextmanager
 def running_server(*listen_args: str, address: str = "127.0.0.1:0", check_exit: bool = True,
-                   netns: str | None = None) -> Iterator[ServerHandle]:
+                   netns: str | None = None, env: dict[str, str] | None = None) -> Iterator[ServerHandle]:
     """Start ``netdiag listen ADDRESS --log json LISTEN_ARGS``; yield once it listens; SIGTERM at the end.
 
     ``check_exit`` asserts that the server exits 0 on SIGTERM without a traceback (turn it off only in
     tests that stop the server themselves and check the exit on their own). ``netns`` runs it inside a
-    network namespace made by the test (tests/helpers/netns.py).
+    network namespace made by the test (tests/helpers/netns.py); ``env`` replaces its environment
+    (build it with ``helpers.cli.netdiag_env``).
     """
-    process = popen_netdiag("listen", address, "--log", "json", *listen_args, netns=netns)
+    process = popen_netdiag("listen", address, "--log", "json", *listen_args, netns=netns, env=env)
     handle = ServerHandle(process)
     readers = [threading.Thread(target=_read_events, args=(handle,), daemon=True),
                threading.Thread(target=_read_stderr, args=(handle,), daemon=True)]

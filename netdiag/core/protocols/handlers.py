@@ -48,8 +48,8 @@ def too_long_notice(max_line: int) -> bytes:
 
 def refusal_notice(max_clients: int) -> bytes:
     """What a client is told when the server already holds ``--max-clients`` connections."""
-    return (f"server busy: {max_clients} clients connected already (--max-clients), "
-            "try again later\n").encode()
+    clients = "1 client" if max_clients == 1 else f"{max_clients} clients"
+    return f"server busy: {clients} connected already (--max-clients), try again later\n".encode()
 
 
 def idle_notice(idle_timeout: float) -> bytes:

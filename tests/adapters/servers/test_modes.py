@@ -6,7 +6,9 @@ import os
 import socket
 from collections.abc import Iterator
 
+import psutil
 import pytest
+from helpers.cli import netdiag_env
 from helpers.servers import (
     ServerHandle,
     connect,
@@ -73,6 +75,19 @@ def test_quiet_echo_is_byte_exact_and_logs_only_start_and_end(engine: str) -> No
         sock.shutdown(socket.SHUT_WR)
         assert recv_until_eof(sock, chunk=65536) == payload
     assert [e["event"] for e in server.events] == ["listening", "shutdown"]
+
+
+def test_uvloop_when_asked_for_runs_the_same_echo() -> None:
+    pytest.importorskip("uvloop", reason="NETDIAG_LOOP=uvloop needs the uvloop package (bench extra)")
+    payload = os.urandom(100_000)
+    for quiet in ([], ["--quiet"]):
+        with running_server("--mode", "echo", *quiet, env=netdiag_env(NETDIAG_LOOP="uvloop")) as server:
+            maps = psutil.Process(server.process.pid).memory_maps()
+            assert any("uvloop" in m.path for m in maps), "the server is not running on uvloop"
+            with connect(server) as sock:
+                sock.sendall(payload)
+                sock.shutdown(socket.SHUT_WR)
+                assert recv_until_eof(sock, chunk=65536) == payload
 
 
 # -- reply -------------------------------------------------------------------------------------------
