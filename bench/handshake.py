@@ -226,6 +226,22 @@ def run_tcpdump(port: int) -> Run:
         return Run(ready=ready, printed=printed, wall=time.time() - started)
 
 
+def breakdown(rounds: int) -> dict[str, float]:
+    """Medians of the parts of netdiag's start-up, as whole processes: where the time before the SYN goes."""
+    parts = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "netdiag --version": [*NETDIAG, "--version"],
+        "python: import scapy layers": [sys.executable, "-c", "import scapy.layers.inet, scapy.sendrecv"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in parts}
+    for _ in range(rounds):
+        for name, argv in parts.items():
+            started = time.perf_counter()
+            subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, timeout=60)
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def median_ms(values: list[float | None]) -> str:
     present = [v for v in values if v is not None]
     return f"{statistics.median(present) * 1000:7.1f} ms" if present else "      -   "
@@ -249,6 +265,7 @@ def main() -> None:
         while len(ours) < args.runs and time.monotonic() - began < args.max_seconds:
             ours.append(run_netdiag(port, monitor))
             theirs.append(run_tcpdump(port))
+    parts = breakdown(min(args.runs, 10))
     load_after = os.getloadavg()
     elapsed = time.monotonic() - began
     print(f"{len(ours)} runs in {elapsed:.0f} s (runs asked: {args.runs}, cap {args.max_seconds:.0f} s); "
@@ -268,6 +285,8 @@ def main() -> None:
         over = sum(w >= 2.0 for w in walls)
         print(f"netdiag wall: best {walls[0]:.3f} s, p90 {p90:.3f} s, worst {walls[-1]:.3f} s; "
               f"{over} of {len(walls)} runs at or over the 2 s target")
+    print("start-up parts (whole processes, medians): "
+          + ", ".join(f"{name} {value * 1000:.0f} ms" for name, value in parts.items()))
     missed = sum(r.missed for r in ours)
     failed = [r.problem for r in ours if r.problem]
     print(f"runs with a missed or wrong segment: {missed} of {len(ours)}")
