@@ -168,4 +168,6 @@ def next_steps_step() -> TourStep:
 def unavailable_step(title: str, what: str, reason: str) -> TourStep:
     """A step whose building block is missing or failed: say so plainly instead of pretending."""
     return TourStep(title=title, facts=(f"{what} is not available: {reason}",),
-                    look="This step is skipped; the others do not depend on it.", available=False)
+                    look=("This step is skipped; the others do not depend on it. The line above says "
+                          "which part of netdiag is missing: reinstall it with `./dev tour`."),
+                    available=False)

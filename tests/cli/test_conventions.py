@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import shlex
+import socket
 import subprocess
 import sys
 
@@ -287,3 +290,85 @@ def test_no_arguments_shows_help_as_a_usage_error() -> None:
     result = run_netdiag()
     assert result.returncode == ExitStatus.USAGE
     assert "Usage: netdiag" in result.stderr
+
+
+# --- exit codes in every help, JSON on every listing or report ------------------------------------------
+
+_EXIT_CODES = re.compile(r"Exit codes: (.*?)(?:\n\n|$)", re.DOTALL)
+
+
+@pytest.mark.parametrize("name", NEWCOMER_ORDER)
+def test_every_command_help_states_its_exit_codes_from_the_shared_table(name: str) -> None:
+    text = run_netdiag(name, "--help").stdout
+    match = _EXIT_CODES.search(text)
+    assert match, f"`netdiag {name} --help` must say its exit codes (Exit codes: 0 ..., 1 ...)"
+    codes = {int(code) for code in re.findall(r"(?<![\w.])(\d+)\s+(?=[a-z(])", match.group(1))}
+    assert ExitStatus.OK.value in codes and len(codes) >= 2, match.group(1)
+    assert codes <= {status.value for status in ExitStatus}, match.group(1)
+
+
+# Commands whose output is a narrative or an event stream rather than a listing or a report.
+WITHOUT_FORMAT = {"tour": "a walk-through for people", "listen": "--log json: one JSON event per line"}
+
+
+def _option_metavars(name: str) -> dict[str, str]:
+    """Each option of ``netdiag NAME`` and what its help shows for it (``-f, --format <table|json|csv>``)."""
+    import typer
+
+    root = typer.main.get_command(app)
+    command = _commands()[name]
+    ctx = command.make_context(  # type: ignore[attr-defined]
+        name, [], parent=root.make_context("netdiag", [name], resilient_parsing=True), resilient_parsing=True)
+    metavars = {}
+    for param in command.get_params(ctx):  # type: ignore[attr-defined]
+        record = param.get_help_record(ctx)
+        for option in getattr(param, "opts", []):
+            metavars[option] = record[0] if record else ""
+    return metavars
+
+
+@pytest.mark.parametrize("name", NEWCOMER_ORDER)
+def test_every_command_that_lists_or_reports_offers_format_json(name: str) -> None:
+    options = _option_metavars(name)
+    if name in WITHOUT_FORMAT:
+        assert "--format" not in options
+        if name == "listen":
+            assert "json" in options["--log"]
+        return
+    assert "--format" in options, f"`netdiag {name}` lists or reports: it needs --format json"
+    assert re.search(r"[<|]json[|>]", options["--format"]), options["--format"]
+
+
+def _closed_port() -> tuple[socket.socket, int]:
+    """A loopback port that refuses: bound, not listening (so nothing else can take it meanwhile)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock, int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", ["probe", "explain"])
+def test_json_goes_to_stdout_alone_even_when_the_network_says_no(command: str) -> None:
+    sock, port = _closed_port()
+    with sock:
+        result = run_netdiag(command, f"127.0.0.1:{port}", "--format", "json")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO, result.stderr
+    document = json.loads(result.stdout)  # nothing but JSON on stdout
+    assert "refused" in json.dumps(document)
+    assert "Traceback" not in result.stderr
+
+
+def test_connect_json_events_on_stdout_and_the_diagnosis_on_stderr() -> None:
+    sock, port = _closed_port()
+    with sock:
+        result = run_netdiag("connect", f"127.0.0.1:{port}", "--message", "hi", "--format", "json")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert events[-1]["event"] == "error" and events[-1]["cause"] == "nothing-listening"
+    assert "refused" in result.stderr and "{" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["sockets", "interfaces"])
+def test_listings_in_json_parse_whole(command: str) -> None:
+    result = run_netdiag(command, "--format", "json")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert json.loads(result.stdout)

@@ -106,3 +106,53 @@ def test_docs_use_only_loopback_and_documentation_addresses(page: Path) -> None:
         except ValueError:
             continue  # a version number or similar, not an address
         assert any(address in network for network in _ALLOWED_NETWORKS), f"{page.name}: {literal}"
+
+
+# --- every command in the docs is one the CLI accepts ------------------------------------------------
+
+PAGES = sorted([*DOCS.glob("*.md"), ROOT / "README.md"])
+_FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def _documented_commands(text: str) -> list[str]:
+    """Each ``netdiag ...`` command line of the page's shell blocks (prompt, sudo and comment removed)."""
+    found = []
+    for language, body in _FENCE.findall(text):
+        if language not in ("sh", "text"):
+            continue
+        for line in body.splitlines():
+            line = line.strip().removeprefix("$ ").removeprefix("sudo ")
+            if line.startswith("netdiag "):
+                command = re.split(r"\s+#\s|\s\|\s|\s>\s", line, maxsplit=1)[0].strip()
+                found.append(command.removesuffix("&").strip())
+    return found
+
+
+def test_guides_contain_commands_to_check() -> None:
+    assert len(_documented_commands((DOCS / "lab-guide.md").read_text(encoding="utf-8"))) >= 20
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_documented_command_parses_against_the_real_cli(page: Path) -> None:
+    """A guide's command that the CLI would reject teaches the wrong thing: parse each one for real."""
+    import shlex
+
+    import typer
+    from typer._click.exceptions import ClickException
+
+    from netdiag.cli.main import app
+
+    root = typer.main.get_command(app)
+    for line in _documented_commands(page.read_text(encoding="utf-8")):
+        words = shlex.split(line)[1:]
+        words = words[1:] if words[:1] == ["--no-color"] else words
+        if not words or words[0].startswith("-"):
+            continue  # root options only (`netdiag --help`, `netdiag --install-completion`)
+        assert words[0] in root.commands, f"{page.name}: `{line}`: no such command"  # type: ignore[attr-defined]
+        parent = root.make_context("netdiag", [words[0]], resilient_parsing=True)
+        command = root.commands[words[0]]  # type: ignore[attr-defined]
+        try:
+            with command.make_context(words[0], words[1:], parent=parent):
+                pass
+        except ClickException as error:
+            raise AssertionError(f"{page.name}: `{line}` is rejected: {error}") from None

@@ -64,6 +64,22 @@ def test_tour_runs_every_step_in_order_and_exits_0(tour: subprocess.CompletedPro
         assert "Try:  " in step, f"step {number} gives a command to try"
 
 
+def _look(step: str) -> str:
+    """The step's "Look:" paragraph, unwrapped."""
+    paragraph = step.split("Look: ", 1)[1].split("\n  Try:", 1)[0]
+    return " ".join(paragraph.split())
+
+
+def test_each_step_says_what_to_look_at_in_two_or_three_sentences(
+    tour: subprocess.CompletedProcess[str],
+) -> None:
+    steps = _steps(tour.stdout)
+    assert sorted(steps) == list(range(1, len(STEP_TITLES) + 1))
+    for number, step in steps.items():
+        sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z`'])", _look(step))
+        assert 2 <= len(sentences) <= 3, f"step {number}: {sentences}"
+
+
 def test_step_1_shows_the_server_listening(tour: subprocess.CompletedProcess[str]) -> None:
     port = _server_port(tour.stdout)
     rows = _table_rows(_steps(tour.stdout)[1])

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from netdiag.core.catalog import Cause, explanation_for
 from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
 from netdiag.core.sockets import SocketRow
 from netdiag.core.tour import (
+    established_step,
+    exchange_step,
     handshake_step,
     listening_step,
     loopback_only_step,
+    next_steps_step,
     refused_step,
     time_wait_step,
     unavailable_step,
@@ -62,12 +67,19 @@ def test_handshake_step_without_capture_says_how() -> None:
 
 
 def test_every_look_is_two_or_three_sentences() -> None:
+    closed = _probe("127.0.0.1", 9, PortState.CLOSED, Reason.CONN_REFUSED)
     steps = [
         listening_step(1, [], server_pid=1),
+        exchange_step(1, 2, b"hello", b"hello"),
+        established_step(1, 2, []),
         time_wait_step(1, 2, [], seen=True),
+        time_wait_step(1, 2, [], seen=False),
+        refused_step(closed, explanation_for(Cause.NOTHING_LISTENING)),
+        loopback_only_step(1, _probe("127.0.0.1", 1, PortState.OPEN, Reason.SYN_ACK), closed, []),
         handshake_step(1, None, unavailable=None),
+        next_steps_step(),
         unavailable_step("t", "x", "y"),
     ]
     for step in steps:
-        sentences = [s for s in step.look.replace("e.g.", "eg").split(". ") if s.strip()]
-        assert 1 <= len(sentences) <= 3, step.look
+        sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z`'])", step.look)
+        assert 2 <= len(sentences) <= 3, step.look
