@@ -57,7 +57,7 @@ def format_endpoint(host: str, port: int) -> str:
 def parse_port(text: str, *, allow_zero: bool = False) -> int:
     """A decimal port number in 1..65535 (0 too when the caller binds and lets the OS choose)."""
     stripped = text.strip()
-    if not stripped.isdigit():
+    if not (stripped.isascii() and stripped.isdigit()):  # '¹'.isdigit() is True, int('¹') fails
         raise UsageError(f"'{text}' is not a port number: use a number from 1 to {MAX_PORT}.")
     port = int(stripped)
     low = 0 if allow_zero else 1
