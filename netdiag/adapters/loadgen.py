@@ -11,11 +11,13 @@ failures with the catalog's explanation; errors during the load are counted by k
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import socket
 import sys
 import time
 from array import array
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -87,27 +89,38 @@ def _local_addresses(addresses: list[tuple[int, str]]) -> list[str]:
 
 
 def run_load(plan: LoadPlan, *, allow_remote: bool = False,
-             addresses: list[tuple[int, str]] | None = None) -> LoadReport:
+             addresses: list[tuple[int, str]] | None = None,
+             on_start: Callable[[str], None] | None = None) -> LoadReport:
     """Resolve and check (unless ``addresses`` come from ``resolve_target``), then load the target for
-    ``plan.duration`` seconds and report what happened."""
+    ``plan.duration`` seconds and report what happened. ``on_start(target)`` is called once the target
+    answered and the load begins (from then on, Ctrl-C ends the run with a report)."""
     if addresses is None:
         addresses = resolve_target(plan, allow_remote=allow_remote)
-    return asyncio.run(_run(plan, addresses))
+    return asyncio.run(_run(plan, addresses, on_start))
 
 
-async def _run(plan: LoadPlan, addresses: list[tuple[int, str]]) -> LoadReport:
+async def _run(plan: LoadPlan, addresses: list[tuple[int, str]],
+               on_start: Callable[[str], None] | None) -> LoadReport:
     family, address = await _preflight(plan, addresses)
     tallies = [ClientTally() for _ in range(plan.clients)]
-    start = time.perf_counter()
-    deadline = start + plan.duration
-    client = _udp_client if plan.udp else _tcp_client
-    tasks = [asyncio.ensure_future(client(i, plan, family, address, tallies[i], deadline))
-             for i in range(plan.clients)]
-    _done, pending = await asyncio.wait(tasks, timeout=plan.hard_stop)
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=1.0)
+    with _interruptible() as interrupted:
+        if on_start is not None:
+            on_start(format_endpoint(address, plan.port))
+        start = time.perf_counter()
+        deadline = start + plan.duration
+        client = _udp_client if plan.udp else _tcp_client
+        tasks = [asyncio.ensure_future(client(i, plan, family, address, tallies[i], deadline))
+                 for i in range(plan.clients)]
+        all_done = asyncio.ensure_future(asyncio.wait(tasks))
+        stopper = asyncio.ensure_future(interrupted.wait())
+        await asyncio.wait([all_done, stopper], timeout=plan.hard_stop, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        pending = [task for task in tasks if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
+        await asyncio.wait([all_done], timeout=1.0)
     elapsed = time.perf_counter() - start
     for task in tasks:
         if task.done() and not task.cancelled() and task.exception() is not None:
@@ -130,7 +143,25 @@ async def _run(plan: LoadPlan, addresses: list[tuple[int, str]]) -> LoadReport:
         latency=LatencySummary.of(samples),
         errors=merge_error_counts(t.errors for t in tallies),
         first_error=first_errors[0] if first_errors else None,
+        interrupted=interrupted.is_set(),
     )
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[asyncio.Event]:
+    """An event set by Ctrl-C (SIGINT) during the load, so the run stops early and still reports, like
+    ``ping``. Outside the main thread (no signal handlers there) the event simply never fires."""
+    interrupted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    except (RuntimeError, ValueError, NotImplementedError):  # not the main thread, or no signal support
+        yield interrupted
+        return
+    try:
+        yield interrupted
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
 
 
 async def _preflight(plan: LoadPlan, addresses: list[tuple[int, str]]) -> tuple[int, str]:

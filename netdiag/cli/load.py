@@ -21,8 +21,11 @@ closed, unreachable, other).
 Bounded by design: at most {MAX_CLIENTS:,} clients and {MAX_DURATION_S:.0f} s, and it stops by itself. Only
 servers on this host are loaded (loopback or an address of a local interface) unless --allow-remote.
 
+Ctrl-C stops the run early and still prints the report of what was measured (exit 130).
+
 Exit codes: 0 every request echoed intact; 1 the server could not be reached, or at least one request
-failed (see the errors); 2 usage error (bad option, or a target that is not on this host).
+failed (see the errors); 2 usage error (bad option, or a target that is not on this host); 130
+interrupted by Ctrl-C (the report covers the part that ran).
 """
 
 TABLE_COLUMNS = ("target", "proto", "clients", "requests", "requests_per_s", "mb_per_s",
@@ -73,13 +76,20 @@ def load_command(
                     rate=rate, udp=udp, timeout=timeout)
     addresses = resolve_target(plan, allow_remote=allow_remote)
     out = output()
-    out.info(f"loading {endpoint} with {clients} {'UDP' if udp else 'TCP'} client(s) for {duration:g} s "
-             f"({size} bytes per request{f', {rate:g} requests/s' if rate else ''})")
-    report = run_load(plan, addresses=addresses)
+
+    def started(where: str) -> None:
+        out.info(f"loading {where} with {clients} {'UDP' if udp else 'TCP'} client(s) for {duration:g} s "
+                 f"({size} bytes per request{f', {rate:g} requests/s' if rate else ''}); Ctrl-C stops early")
+
+    report = run_load(plan, addresses=addresses, on_start=started)
     record = report.as_record()
     _print_report(record, fmt.value)
     if report.error_count:
         out.warn(f"{report.error_count} request(s) failed; first: {report.first_error}")
+    if report.interrupted:
+        out.warn(f"interrupted after {report.elapsed:.1f} s: the figures cover that part of the run")
+        return int(ExitStatus.INTERRUPTED)
+    if report.error_count:
         return int(ExitStatus.NETWORK_SAID_NO)
     return int(ExitStatus.OK)
 

@@ -80,7 +80,8 @@ class LatencySummary:
             p90=percentile(ordered, 0.90),
             p99=percentile(ordered, 0.99),
             max=ordered[-1],
-            mean=sum(ordered) / len(ordered),
+            # fsum, then clamped: a float mean may otherwise land one ulp outside [min, max]
+            mean=min(max(math.fsum(ordered) / len(ordered), ordered[0]), ordered[-1]),
         )
 
     def as_ms(self) -> dict[str, float]:
@@ -111,6 +112,7 @@ class LoadReport:
     latency: LatencySummary
     errors: Mapping[ErrorKind, int] = field(default_factory=dict)
     first_error: str | None = None
+    interrupted: bool = False  # stopped early by Ctrl-C: the figures cover ``elapsed``, not the duration
 
     @property
     def error_count(self) -> int:
@@ -145,6 +147,7 @@ class LoadReport:
             "errors": {kind.value: self.errors.get(kind, 0) for kind in ErrorKind},
             "error_count": self.error_count,
             "first_error": self.first_error,
+            "interrupted": self.interrupted,
         }
 
 

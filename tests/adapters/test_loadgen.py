@@ -193,3 +193,19 @@ def test_udp_port_unreachable_is_refused() -> None:
         run_load(LoadPlan(host="127.0.0.1", port=port, duration=1, udp=True, timeout=1))
     assert info.value.explanation is not None
     assert info.value.explanation.cause is Cause.NOTHING_LISTENING
+
+
+def black_hole(conn: socket.socket) -> None:
+    """Accepts and reads, never answers: a hung server."""
+    while conn.recv(65536):
+        pass
+
+
+def test_a_server_that_never_answers_still_ends_the_run() -> None:
+    with tcp_server(black_hole) as port:
+        plan = LoadPlan(host="127.0.0.1", port=port, clients=3, duration=0.3, size=50, timeout=0.3)
+        report = run_load(plan)
+    assert report.requests == 0
+    assert report.errors.get(ErrorKind.TIMEOUT, 0) >= 3  # every client counted its unanswered request
+    assert not report.interrupted
+    assert report.elapsed <= plan.hard_stop + 1.0  # the bound is the feature: it stops by itself

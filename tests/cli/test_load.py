@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import sys
 import threading
 from collections.abc import Iterator
 
 import pytest
-from helpers.cli import run_netdiag
+from helpers.cli import popen_netdiag, run_netdiag
 from helpers.netns import TwoHosts
+from helpers.servers import running_server
+from helpers.waiting import wait_until
 
 from netdiag.core.exit_status import ExitStatus
 
@@ -169,3 +172,43 @@ def test_lab_udp_server_truncates_large_datagrams_as_mismatches() -> None:
     assert large.returncode == ExitStatus.NETWORK_SAID_NO  # recvfrom(1024) keeps 1,024 of 2,000 bytes
     assert json.loads(large.stdout)["errors"]["mismatch"] > 0
     assert "mismatch" in large.stderr
+
+
+@pytest.mark.parametrize("engine", ["asyncio", "threads"])
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_against_netdiag_listen(engine: str, proto: str) -> None:
+    """What an instructor does to compare the two engines: every echoed byte checked, nothing lost."""
+    udp = ["--udp"] if proto == "udp" else []
+    with running_server("--mode", "echo", "--engine", engine, "--quiet", *udp) as server:
+        result = run_netdiag("load", f"{server.host}:{server.port}", "-c", "8", "-d", "0.5", "--size", "700",
+                             *udp, "-f", "json")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    report = json.loads(result.stdout)
+    assert report["proto"] == proto and report["requests"] > 0 and report["error_count"] == 0
+    assert report["bytes_received"] == report["bytes_sent"] == report["requests"] * 700
+
+
+def test_ctrl_c_stops_early_and_still_reports(echo_port: int) -> None:
+    process = popen_netdiag("load", f"127.0.0.1:{echo_port}", "-c", "2", "-d", "60", "-f", "json")
+    stderr: list[str] = []
+    assert process.stderr is not None
+    reader = threading.Thread(target=lambda: stderr.extend(process.stderr or []), daemon=True)
+    reader.start()
+    try:
+        wait_until(lambda: any("loading" in line for line in stderr), timeout=15, what="the load to start")
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)  # the report is small: it fits in the pipe, read below
+        assert process.stdout is not None
+        stdout = process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+    reader.join(timeout=5)
+    assert process.returncode == ExitStatus.INTERRUPTED, "".join(stderr)
+    assert "Traceback" not in "".join(stderr)
+    assert "interrupted after" in "".join(stderr)
+    report = json.loads(stdout)
+    assert report["interrupted"] is True
+    assert report["elapsed_s"] < 60  # stopped at the signal, not at --duration
+    assert report["error_count"] == 0  # requests cut short by the signal are not failures
