@@ -95,6 +95,12 @@ def load_scapy(*, ipv6: bool = False) -> None:
     """Import the scapy layers we use (about 250 ms), quietly; explain when scapy is unusable."""
     logging.getLogger("scapy").setLevel(logging.ERROR)
     try:
+        from scapy.config import conf
+
+        # scapy reads the IPv4 and IPv6 routing tables when its layers load (0.1-0.3 s); netdiag asks
+        # the kernel instead (``route_to``), so those tables are loaded only if ever needed.
+        conf.route_autoload = False
+        conf.route6_autoload = False
         import scapy.layers.inet
         import scapy.sendrecv
 
@@ -213,6 +219,8 @@ def _scapy_route_device(address: str) -> str:
     from scapy.config import conf
 
     table = conf.route6 if ":" in address else conf.route
+    if not table.routes:
+        table.resync()  # not loaded at import (see load_scapy)
     return str(table.route(address)[0])
 
 

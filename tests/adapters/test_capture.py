@@ -172,3 +172,27 @@ def test_other_connections_to_the_same_port_are_not_caught() -> None:
     ours = {(result.client[1], port), (port, result.client[1])}
     assert {(s.sport, s.dport) for s in result.segments} <= ours
     assert result.missed == 0 and result.segments[0].is_syn
+
+
+@pytest.mark.root
+def test_capture_over_ipv6_loopback() -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 in this kernel")
+    with socket.create_server(("::1", 0), family=socket.AF_INET6) as server:
+        port = server.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = server.accept()
+            with conn:
+                while conn.recv(4096):
+                    pass
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        result = capture_connection("::1", port, message=b"v6\n", timeout=3)
+        thread.join(5)
+    assert result.status is ConnectStatus.CONNECTED and result.interface == "lo"
+    assert result.client[0] == "::1" and result.missed == 0
+    assert [s.flags for s in result.segments[:3]] == ["S", "SA", "A"]
+    analysis = analyse_connection(result.segments, client=result.client, server=result.server)
+    assert analysis.outcome is Outcome.ACCEPTED and analysis.bytes_to_server == 3
