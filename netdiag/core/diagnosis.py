@@ -217,6 +217,16 @@ def _silent(obs: Observations) -> list[ProbeResult]:
 
 
 def _dropped(obs: Observations) -> str | None:
+    reason = _dropped_reason(obs)
+    if reason is not None and obs.proto == Proto.UDP and not obs.local_target and _silent(obs):
+        target = format_endpoint(_silent(obs)[0].address or obs.host, obs.port)
+        return (f"{reason.rstrip('.')}; over UDP a server that ignores the empty probe datagram is silent "
+                "too (a closed UDP port would have sent ICMP port-unreachable): try real data with "
+                f"netdiag connect {target} --udp.")
+    return reason
+
+
+def _dropped_reason(obs: Observations) -> str | None:
     if not _all_failed(obs):
         return None
     local_denial = [a for a in _failed(obs) if a.errno in _LOCAL_DENIAL]
@@ -246,8 +256,11 @@ def _dropped(obs: Observations) -> str | None:
 def _timed_out(obs: Observations) -> str | None:
     if not _all_failed(obs) or not _silent(obs):
         return None
-    return (f"No answer within {obs.timeout:g} s, and nothing shows whether the host is there: a firewall "
-            "that drops packets and an absent host look the same from here.")
+    alike = "a firewall that drops packets and an absent host"
+    if obs.proto == Proto.UDP:
+        alike = "a firewall that drops packets, an absent host and a UDP server that ignores the empty probe"
+    return (f"No answer within {obs.timeout:g} s, and nothing shows whether the host is there: {alike} "
+            "look the same from here.")
 
 
 def _unexplained(obs: Observations) -> str | None:
@@ -285,13 +298,20 @@ def diagnose(obs: Observations) -> Diagnosis:
             continue
         entry = explanation_for(cause)
         host = obs.addresses[0] if obs.addresses and cause != Cause.DNS_FAILURE else obs.host
-        generic = tuple(fill_placeholders(fix, host=host, port=obs.port) for fix in entry.fixes
-                        if "netdiag explain" not in fix)  # we are that command already
+        generic = tuple(_for_proto(fill_placeholders(fix, host=host, port=obs.port), obs.proto)
+                        for fix in entry.fixes if "netdiag explain" not in fix)  # we are that command already
         then = (start_server_fix(obs),) if _blocked(cause) and nothing_listens_here(obs) else ()
         fixes = tuple(dict.fromkeys(specific_fixes(cause, obs) + generic + then))
         verdict = f"{entry.title}: {reason}" if cause != Cause.OK else reason
         return Diagnosis(cause, verdict, _supporting_facts(obs, cause, reason), fixes, build_steps(obs))
     raise AssertionError("the last rule always speaks")  # pragma: no cover
+
+
+def _for_proto(fix: str, proto: Proto) -> str:
+    """The catalog's firewall commands are written for TCP (``-p tcp``, ``8000/tcp``); say UDP for UDP."""
+    if proto != Proto.UDP:
+        return fix
+    return fix.replace("-p tcp", "-p udp").replace(f"/{Proto.TCP.value}", f"/{Proto.UDP.value}")
 
 
 def _blocked(cause: Cause) -> bool:

@@ -192,6 +192,17 @@ def test_the_unspecified_address_as_a_destination_is_this_machine_and_a_warning(
     assert v6.fixes[0].startswith("Connect to 127.0.0.1:8000"), "never advise connecting to 0.0.0.0"
 
 
+def test_remote_udp_silence_names_the_silent_server_too_and_fixes_say_udp() -> None:
+    silent = attempt(REMOTE, PortState.OPEN_FILTERED, Reason.NO_RESPONSE, proto=Proto.UDP)
+    up = diagnose(replace(remote([silent], neighbour=True), proto=Proto.UDP))
+    assert up.cause is Cause.FIREWALL_DROP
+    assert "ignores the empty probe" in up.verdict and f"netdiag connect {REMOTE}:8000 --udp" in up.verdict
+    allow = next(fix for fix in up.fixes if fix.startswith("Allow the port"))
+    assert "-p udp --dport 8000" in allow and "8000/udp" in allow and "tcp" not in allow
+    unknown = diagnose(replace(remote([silent]), proto=Proto.UDP))
+    assert unknown.cause is Cause.TIMEOUT and "UDP server" in unknown.verdict
+
+
 def test_specific_fixes_for_udp_say_udp() -> None:
     closed = diagnose(local(("127.0.0.1",), [(PortState.CLOSED, Reason.PORT_UNREACH)], proto=Proto.UDP))
     assert "netdiag listen 127.0.0.1:8000 --udp" in closed.fixes[0]

@@ -94,3 +94,15 @@ def test_explain_reads_the_firewall_without_changing_it(net: TwoHosts) -> None:
     assert _firewall_state(net) == before
     firewall = next(step for step in report["steps"] if step["name"] == "firewall")
     assert firewall["status"] == "failed" and "DROP" in firewall["summary"]
+
+
+def test_udp_drop_and_udp_closed_port_between_namespaces(net: TwoHosts) -> None:
+    """UDP has no handshake: a closed port answers ICMP port-unreachable, a dropped one stays silent."""
+    closed = json.loads(run_netdiag("explain", f"{net.server_addr}:5353", "--udp", "--timeout", "0.5",
+                                    "--format", "json", netns=net.client.name).stdout)
+    assert (closed["cause"], closed["attempts"][0]["reason"]) == ("nothing-listening", "port-unreach")
+    net.server.iptables("-A", "INPUT", "-p", "udp", "--dport", "5353", "-j", "DROP")
+    dropped = json.loads(run_netdiag("explain", f"{net.server_addr}:5353", "--udp", "--timeout", "0.5",
+                                     "--format", "json", netns=net.client.name).stdout)
+    assert dropped["cause"] == "firewall-drop", dropped
+    assert any("-p udp --dport 5353" in fix for fix in dropped["fixes"])
