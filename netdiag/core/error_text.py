@@ -145,8 +145,16 @@ _UNKNOWN_NOTE = ("netdiag found no error it knows in this text (no errno, no exc
                  "phrase). Paste the last line of the traceback or the error number.")
 
 
+_TEST_NETCONNECTION = re.compile(r"TcpTestSucceeded\s*:\s*False|TCP connect to \(.*\) failed", re.IGNORECASE)
+
+
 def _unknown_note(text: str) -> str:
-    """Why nothing was recognised: an error number that is not a socket error, or no clue at all."""
+    """Why nothing was recognised: a tool that does not say why, a number that is not a socket error, or no
+    clue at all."""
+    if _TEST_NETCONNECTION.search(text):
+        return ("Test-NetConnection says only that the TCP connection failed, not why: a refusal and a "
+                "firewall look the same there. Run netdiag explain HOST:PORT from that machine, or see the "
+                "real error in PowerShell: (New-Object Net.Sockets.TcpClient).Connect('HOST', PORT)")
     numbers = [f"WinError {m.group(1)}" for m in _WINERROR.finditer(text)]
     numbers += [f"errno {m.group(1) or m.group(3)}" for m in _ERRNO.finditer(text)]
     if not numbers:

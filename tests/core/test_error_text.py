@@ -149,6 +149,14 @@ def test_a_number_that_is_no_socket_error_is_named_in_the_note(text: str, number
     assert number in reading.notes[0] and "no errno" not in reading.notes[0]
 
 
+@pytest.mark.parametrize("text", ["WARNING: TCP connect to (127.0.0.1 : 8000) failed",
+                                  "TcpTestSucceeded       : False"])
+def test_test_netconnection_is_unknown_and_says_how_to_see_the_real_error(text: str) -> None:
+    reading = read_error_text(text)
+    assert reading.cause is Cause.UNKNOWN
+    assert "Test-NetConnection" in reading.notes[0] and "TcpClient" in reading.notes[0]
+
+
 def test_a_timeout_says_both_firewall_and_absent_host() -> None:
     note = " ".join(read_error_text("TimeoutError: timed out").notes)
     assert "firewall" in note and "absent" in note
