@@ -104,7 +104,24 @@ def reference_markdown() -> str:
         page = DOCS / f"{entry.name}.md"
         if page.exists():
             lines += [f"More: [the `{entry.name}` page]({entry.name}.md).", ""]
+    lines += _exit_codes_by_command(commands)
     return "\n".join(lines).rstrip() + "\n"
+
+
+_EXIT_CODES = re.compile(r"Exit codes: (.*?)(?:\n\s*\n|$)", re.DOTALL)
+
+
+def _exit_codes_by_command(commands: list[tuple[Any, Any]]) -> list[str]:
+    """One row per command: the "Exit codes:" sentence of its help (tests check every help has one)."""
+    rows = []
+    for entry, command in commands:
+        match = _EXIT_CODES.search(command.help or "")
+        text = " ".join(match.group(1).split()) if match else "see [exit codes](exit-codes.md)"
+        rows.append(f"| `netdiag {entry.name}` | {_escape_cell(text)} |")
+    return ["## Exit codes by command", "",
+            "The shared meaning of each code is on the [exit codes](exit-codes.md) page; this is what",
+            "each command uses them for, from its own help.", "",
+            "| Command | Exit codes |", "|---|---|", *rows, ""]
 
 
 def exit_codes_markdown() -> str:
@@ -134,6 +151,9 @@ def exit_codes_markdown() -> str:
         "- **A closed pipe is not an error.** `netdiag sockets | head -3` stops quietly with 0 when `head`",
         "  has read enough.",
         "- **Never a traceback for a network event.** A traceback is a bug in netdiag: please report it.",
+        "",
+        "What each command uses each code for (for example `probe`: 1 when any port is not open) is in",
+        "[the command reference](reference.md#exit-codes-by-command), taken from each command's help.",
         "",
         "## In scripts",
         "",
