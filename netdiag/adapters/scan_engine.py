@@ -125,7 +125,8 @@ class Scan:
 
     def run(self) -> list[Outcome]:
         """Probe every job; outcomes in job order."""
-        self.watcher = open_icmp_watcher({self.addresses.family_of(job.address) for job in self.jobs})
+        addresses = {job.address for job in self.jobs}  # a few distinct ones, however many ports
+        self.watcher = open_icmp_watcher({self.addresses.family_of(address) for address in addresses})
         try:
             self._loop()
         finally:
