@@ -85,6 +85,7 @@ def capture_and_draw(target: str, *, message: str | None, timeout: float, absolu
     """The active mode: capture one connection, draw it, and end with the exit status it deserves."""
     endpoint = parse_endpoint(target)
     from netdiag.adapters import capture
+    from netdiag.adapters.capture_sockets import write_pcap
     from netdiag.core.handshake import Outcome, analyse_connection
     from netdiag.render.records import to_json
     from netdiag.render.sequence import analysis_document, render_diagram
@@ -97,7 +98,7 @@ def capture_and_draw(target: str, *, message: str | None, timeout: float, absolu
                                         timeout=timeout, keep_packets=pcap is not None)
     out = output()
     if pcap is not None:
-        capture.write_pcap(result.packets, pcap)
+        write_pcap(result.packets, pcap)
     server = format_endpoint(address, endpoint.port)
     if not result.segments:
         _no_segments(result, server)
@@ -155,7 +156,7 @@ def watch_connections(port: int, *, iface: str | None, count: int | None, absolu
                       fmt: ReportFormat) -> None:
     """The passive mode: print each new connection on ``port`` as it opens and when it ends."""
     from netdiag.adapters import capture
-    from netdiag.core.handshake import ConnectionTracker, WatchEventKind
+    from netdiag.core.connection_tracker import ConnectionTracker, WatchEventKind
 
     out = output()
     tracker = ConnectionTracker()
@@ -178,7 +179,7 @@ def watch_connections(port: int, *, iface: str | None, count: int | None, absolu
 
 
 def _print_event(event: object, *, absolute: bool, fmt: ReportFormat) -> None:
-    from netdiag.core.handshake import WatchEvent, WatchEventKind
+    from netdiag.core.connection_tracker import WatchEvent, WatchEventKind
     from netdiag.render.sequence import render_header, render_rows, segment_record, summary_record
 
     assert isinstance(event, WatchEvent)

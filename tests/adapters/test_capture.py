@@ -1,4 +1,4 @@
-"""The capture adapter: scapy packets into Segments (in memory, no root) and real captures on lo (root)."""
+"""The capture adapters: scapy packets into Segments (in memory, no root), real captures on lo (root)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,8 @@ from collections.abc import Iterator
 import pytest
 from helpers.waiting import wait_until
 
-from netdiag.adapters.capture import (
-    ConnectStatus,
-    capture_connection,
-    load_scapy,
-    packet_to_segment,
-    route_to,
-    tcp_options,
-)
+from netdiag.adapters.capture import ConnectStatus, capture_connection
+from netdiag.adapters.capture_sockets import load_scapy, packet_to_segment, route_to, tcp_options
 from netdiag.core.handshake import Outcome, analyse_connection
 
 

@@ -1,20 +1,18 @@
-"""Connection analysis on in-memory segments: roles, relative numbers, outcomes, readings (no root)."""
+"""Connection analysis and the watch tracker on in-memory segments: roles, numbers, outcomes (no root)."""
 
 from __future__ import annotations
 
 import pytest
 
 from netdiag.core.catalog import Cause
+from netdiag.core.connection_tracker import ConnectionTracker, WatchEventKind, handshake_done
 from netdiag.core.handshake import (
-    ConnectionTracker,
     Direction,
     Outcome,
     Segment,
     TcpOptions,
     Teardown,
-    WatchEventKind,
     analyse_connection,
-    handshake_done,
     is_finished,
     relative,
 )
