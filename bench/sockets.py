@@ -100,9 +100,10 @@ server() if sys.argv[1] == "server" else client([int(p) for p in sys.argv[2:]])
 
 @dataclass
 class Timings:
-    """Wall seconds per run of one tool, and peak RSS (KiB) per run."""
+    """Wall seconds, CPU seconds (user + system) and peak RSS (KiB) of each run of one tool."""
 
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
     peak_kib: list[int] = field(default_factory=list)
 
     @property
@@ -110,8 +111,9 @@ class Timings:
         return statistics.median(self.seconds)
 
 
-def run_measured(ns: Namespace, argv: list[str]) -> tuple[float, int]:
-    """Run ``argv`` in the namespace, output discarded; wall time and peak RSS from wait4()."""
+def run_measured(ns: Namespace, argv: list[str]) -> tuple[float, float, int]:
+    """Run ``argv`` in the namespace, output discarded; wall time, then CPU time and peak RSS from
+    wait4() (CPU time is what the tool itself used: on a busy machine it varies less than wall time)."""
     env = {**os.environ, "NO_COLOR": "1"}
     with tempfile.TemporaryFile(mode="w+") as errors:  # a file, not a pipe: wait4 cannot deadlock on it
         started = time.perf_counter()
@@ -122,7 +124,7 @@ def run_measured(ns: Namespace, argv: list[str]) -> tuple[float, int]:
         if process.returncode != 0:
             errors.seek(0)
             raise SystemExit(f"{argv[0]} failed ({process.returncode}): {errors.read()}")
-    return elapsed, usage.ru_maxrss  # KiB on Linux
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss  # KiB on Linux
 
 
 def ask(process: subprocess.Popen[str], line: str | None) -> str:
@@ -166,20 +168,24 @@ def measure(ns: Namespace, tools: dict[str, list[str]], rounds: int) -> dict[str
     for round_number in range(rounds):
         shift = round_number % len(names)
         for name in names[shift:] + names[:shift]:
-            seconds, peak = run_measured(ns, tools[name])
+            seconds, cpu, peak = run_measured(ns, tools[name])
             found[name].seconds.append(seconds)
+            found[name].cpu_seconds.append(cpu)
             found[name].peak_kib.append(peak)
     return found
 
 
 def report(size: int, rows: int, found: dict[str, Timings]) -> list[str]:
-    reference = found["ss -tanp"].median
+    reference = found["ss -tanp"]
     lines = [f"{size:,} connections ({2 * size:,} ESTABLISHED ends; netdiag listed {rows:,} rows)"]
     for name, timings in found.items():
-        ratio = timings.median / reference
-        spread = f"min {min(timings.seconds):.3f}, max {max(timings.seconds):.3f}"
+        cpu = statistics.median(timings.cpu_seconds)
         rss = f", peak RSS {max(timings.peak_kib) / 1024:.1f} MB" if name.startswith("netdiag") else ""
-        lines.append(f"  {name:<36} median {timings.median:.3f} s ({spread}), x{ratio:.2f} of ss -tanp{rss}")
+        lines.append(
+            f"  {name:<36} wall median {timings.median:.3f} s (min {min(timings.seconds):.3f}, max "
+            f"{max(timings.seconds):.3f}) x{timings.median / reference.median:.2f} of ss -tanp; "
+            f"CPU median {cpu:.3f} s x{cpu / statistics.median(reference.cpu_seconds):.2f}{rss}"
+        )
     return lines
 
 

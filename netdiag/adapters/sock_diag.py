@@ -175,18 +175,23 @@ def socket_owners(inodes: set[int]) -> dict[int, int]:
     except OSError:
         return owners
     for pid in pids:
-        directory = f"/proc/{pid}/fd"
-        try:
-            fds = os.listdir(directory)
+        try:  # the fd directory opened once: each readlink then looks up one name, not a whole path
+            directory = os.open(f"/proc/{pid}/fd", os.O_RDONLY | os.O_DIRECTORY)
         except OSError:  # gone, or another user's process without root
             continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"{directory}/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inode = int(target[8:-1])
-                if inode in inodes and inode not in owners:
-                    owners[inode] = pid
+        try:
+            fds = os.listdir(directory)
+            for fd in fds:
+                try:
+                    target = os.readlink(fd, dir_fd=directory)
+                except OSError:
+                    continue
+                if target.startswith("socket:["):
+                    inode = int(target[8:-1])
+                    if inode in inodes and inode not in owners:
+                        owners[inode] = pid
+        except OSError:  # the process ended while we read it
+            continue
+        finally:
+            os.close(directory)
     return owners
