@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from netdiag.cli.common import ReportFormat, ReportFormatOption, examples, output
+from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.exit_status import ExitStatus
 from netdiag.core.failures import UsageError
 
@@ -50,7 +51,8 @@ class PlatformChoice(str, Enum):
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="explain", help=HELP, epilog=EPILOG)(explain_command)
+    # every option is a plain str/float/bool/enum: no pydantic at start-up
+    app.command(name="explain", help=HELP, epilog=EPILOG, cls=PlainCoercionCommand)(explain_command)
 
 
 def explain_command(
