@@ -180,6 +180,7 @@ def watch_connections(port: int, *, iface: str | None, count: int | None, absolu
 
 def _print_event(event: object, *, absolute: bool, fmt: ReportFormat) -> None:
     from netdiag.core.connection_tracker import WatchEvent, WatchEventKind
+    from netdiag.core.handshake import Outcome, format_duration
     from netdiag.render.sequence import render_header, render_rows, segment_record, summary_record
 
     assert isinstance(event, WatchEvent)
@@ -198,6 +199,10 @@ def _print_event(event: object, *, absolute: bool, fmt: ReportFormat) -> None:
                             paint=lambda text, style: out.style(text, style)):
         out.data(line)
     if event.kind is WatchEventKind.OPENED and analysis.handshake_rtt is not None:
-        out.data(f"{'':13}handshake done, RTT {analysis.handshake_rtt * 1000:.3f} ms")
+        rtt = format_duration(analysis.handshake_rtt)
+        if analysis.outcome is Outcome.REFUSED:
+            out.data(f"{'':13}refused: the SYN was answered with RST,ACK after {rtt} (nothing listens)")
+        else:
+            out.data(f"{'':13}handshake done, RTT {rtt}")
     if event.kind is WatchEventKind.ENDED:
         out.data(f"{'':13}Reading: {analysis.reading}")

@@ -280,6 +280,33 @@ def test_watch_json_is_one_event_per_line() -> None:
 
 
 @pytest.mark.root
+def test_watch_shows_a_refused_connection() -> None:
+    """The instructor watches the port before the server runs: each attempt is SYN, RST,ACK."""
+    with socket.socket() as reserved:  # bound, not listening: refuses, and no one else can take it
+        reserved.bind(("127.0.0.1", 0))
+        port = reserved.getsockname()[1]
+        watcher = popen_netdiag("handshake", "--watch", str(port), "--count", "1", "--iface", "lo")
+        err, out_reader = LineReader(watcher.stderr), LineReader(watcher.stdout)
+        try:
+            wait_until(lambda: "Watching TCP port" in err.text() or watcher.poll() is not None,
+                       timeout=15, what="the watcher to start")
+            with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 5):
+                pass
+            watcher.wait(timeout=20)
+        finally:
+            if watcher.poll() is None:
+                watcher.kill()
+                watcher.wait(timeout=10)
+            err.join()
+            out_reader.join()
+    out = out_reader.text()
+    assert watcher.returncode == ExitStatus.OK, err.text()
+    assert "|--- SYN seq=0" in out and "|<-- RST,ACK seq=0 ack=1" in out
+    assert "refused: the SYN was answered with RST,ACK" in out and "handshake done" not in out
+    assert "Reading: 2 segments" in out
+
+
+@pytest.mark.root
 def test_watch_ctrl_c_exits_zero() -> None:
     watcher = popen_netdiag("handshake", "--watch", "9", "--iface", "lo")
     err = LineReader(watcher.stderr)
