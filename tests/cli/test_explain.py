@@ -376,3 +376,20 @@ def test_listen_and_explain_error_give_the_same_explanation_of_a_busy_port() -> 
     assert meaning in live.stderr and pasted["meaning"] == meaning
     assert "SO_REUSEADDR" in live.stderr
     assert f"netdiag sockets --listening --port {port}" in live.stderr
+
+
+def test_explain_error_loads_no_pydantic_psutil_nor_scapy() -> None:
+    """`explain --error` is pure text work: start-up is the whole cost, so nothing heavy is imported."""
+    probe = (
+        "import sys, contextlib, io\n"
+        "from netdiag.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        main(['explain', '--error', '111'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = {'pydantic', 'psutil', 'scapy', 'tabulate'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
