@@ -27,7 +27,7 @@ SYN -> RST,ACK; a filtered one shows the SYN retransmitted, with the gaps, until
 
 Passive (--watch PORT): print each new connection to or from PORT as it happens, until Ctrl-C or --count.
 
-Capturing needs root or CAP_NET_RAW (sudo, or setcap on the interpreter).
+Capturing needs root, or CAP_NET_RAW and CAP_NET_ADMIN (sudo, or setcap on the interpreter).
 
 Exit codes: 0 accepted (watch: stopped normally), 1 refused, filtered or reset, 2 usage error,
 3 no capture privileges (or capture unavailable).
@@ -60,8 +60,8 @@ def handshake_command(
     fmt: ReportFormatOption = ReportFormat.text,
     pcap: Annotated[str | None, typer.Option("--pcap", metavar="FILE",
                                              help="Also write the captured segments to a pcap file.")] = None,
-    iface: Annotated[str | None, typer.Option("--iface", "-i",
-                                              help="Capture on this interface.")] = None,
+    iface: Annotated[str | None, typer.Option(
+        "--iface", "-i", help="Capture on this interface (default: the route's; --watch: all).")] = None,
     count: Annotated[int | None, typer.Option("--count", "-c", min=1,
                                               help="Watch: stop after N connections have ended.")] = None,
 ) -> None:
