@@ -1,11 +1,15 @@
 """`netdiag probe`: is this port open, closed or filtered, and why (nmap's words, plus a reason).
 
-Only typer and cheap core modules are imported here; the prober, the resolver and tabulate (table output
-only) are imported inside the command so ``netdiag probe ... --format json`` starts fast.
+Only typer and cheap core modules are imported here; the prober, the resolver and the renderers are
+imported inside the command, so a single ``netdiag probe 127.0.0.1:8000`` starts fast (no tabulate, no
+psutil, no scapy: tests/cli/test_probe.py checks).
 """
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -83,16 +87,17 @@ def probe_command(
 
         bar = progress_bar(out.err, interactive=True, total=total,
                            label=f"probing {total} {proto.value} ports")
-    try:
-        run = probe_targets(parsed, proto=proto, timeout=timeout, concurrency=concurrency, family=family,
-                            progress=bar.update if bar is not None else None)
-    finally:
-        if bar is not None:
-            bar.close()
+    with paused_cyclic_gc():
+        try:
+            run = probe_targets(parsed, proto=proto, timeout=timeout, concurrency=concurrency,
+                                family=family, progress=bar.update if bar is not None else None)
+        finally:
+            if bar is not None:
+                bar.close()
+        report = summarize(run.results, show_all=show_all)
 
     for failure in run.resolution_failures:
         out.error(failure.failure.message)
-    report = summarize(run.results, show_all=show_all)
     render_results(report.shown, fmt=fmt.value, explain=explain)
     for group in report.hidden:
         out.info(group.sentence())
@@ -102,6 +107,24 @@ def probe_command(
         out.warn(f"probed at most {run.concurrency} ports at once: the open-files limit (ulimit -n) "
                  "allows no more.")
     raise typer.Exit(int(probe_exit_status(run.results)))
+
+
+@contextmanager
+def paused_cyclic_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a scan allocates its jobs, outcomes and results.
+
+    A full scan makes about 200,000 small acyclic objects; allocating them triggers hundreds of
+    collections that walk them all for nothing (measured: a third of the time spent building 65,535
+    results, and they are built after the probes, when the user is waiting). Nothing here forms a
+    cycle, so nothing is lost; the collector is back on when the block ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def parse_targets(texts: list[str], *, proto: Proto, ports: str | None,
