@@ -6,12 +6,14 @@ of them alike; the median of many rounds is reported, with the ratio to the type
 
     ./dev bench startup [--rounds 40]
 
-It also checks, once, that neither command imported scapy, psutil or tabulate.
+It also checks, once, that neither command imported scapy, psutil or tabulate, and lists the biggest
+imports of `netdiag --help` (python -X importtime).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import resource
 import statistics
 import subprocess
@@ -61,7 +63,24 @@ def heavy_modules(args: list[str]) -> list[str]:
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    return eval(result.stdout.strip().splitlines()[-1])  # a list literal we printed ourselves
+    found: list[str] = ast.literal_eval(result.stdout.strip().splitlines()[-1])  # the list printed above
+    return found
+
+
+def biggest_imports(args: list[str], count: int = 6) -> list[tuple[str, float]]:
+    """The top-level imports of ``netdiag ARGS`` with their cumulative time (``python -X importtime``)."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "netdiag", *args],
+                            capture_output=True, text=True, timeout=60)
+    found = []
+    for line in result.stderr.splitlines():
+        fields = line.removeprefix("import time:").split("|")
+        if len(fields) != 3 or not fields[1].strip().isdigit():
+            continue
+        name = fields[2].rstrip()
+        depth = (len(name) - len(name.lstrip())) // 2  # importtime indents each nested import by two
+        if depth <= 2:  # netdiag's own modules and what they import directly (typer, ...)
+            found.append((name.strip(), int(fields[1]) / 1000))
+    return sorted(found, key=lambda item: -item[1])[:count]
 
 
 def main() -> int:
@@ -95,6 +114,8 @@ def main() -> int:
               f" {cpu * 1000:>7.1f} {cpu / reference_cpu:>5.2f}x")
     for args in (["--help"], ["--version"]):
         print(f"heavy modules imported by netdiag {args[0]}: {heavy_modules(args) or 'none'}")
+    imports = ", ".join(f"{name} {ms:.1f} ms" for name, ms in biggest_imports(["--help"]))
+    print(f"biggest imports of netdiag --help (cumulative, one run): {imports}")
     verdict = "meets" if worst <= TARGET_RATIO else "MISSES"
     print(f"worst netdiag ratio {worst:.2f}x: {verdict} the {TARGET_RATIO}x target")
     return 0 if worst <= TARGET_RATIO else 1
