@@ -47,7 +47,7 @@ class Route:
 
 
 def load_scapy(*, ipv6: bool = False) -> None:
-    """Import the scapy layers we use (about 250 ms), quietly; explain when scapy is unusable."""
+    """Import the scapy layers we use (a few hundred ms), quietly; explain when scapy is unusable."""
     logging.getLogger("scapy").setLevel(logging.ERROR)
     try:
         from scapy.config import conf
