@@ -52,7 +52,7 @@ def test_json_rows_have_exactly_the_stable_fields(opened: SocketSet) -> None:
     assert result.returncode == ExitStatus.OK, result.stderr
     every = json.loads(result.stdout)
     # one object per line between the brackets (docs/sockets.md promises grep/head/wc -l work)
-    assert result.stdout.splitlines() == ["[", *(json.dumps(r, ensure_ascii=False) + ","
+    assert result.stdout.rstrip("\n").split("\n") == ["[", *(json.dumps(r, ensure_ascii=False) + ","
                                                  for r in every[:-1]), json.dumps(every[-1]), "]"]
     rows = _ours(opened, every)
     assert len(rows) == 10

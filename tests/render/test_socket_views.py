@@ -1,0 +1,42 @@
+"""The sockets JSON writer against the json module: same text for every row, odd strings included."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from netdiag.core.sockets import SocketRow
+from netdiag.render.socket_views import render_sockets
+
+ROWS = [
+    SocketRow("tcp", "ipv4", "127.0.0.1", 8000, None, None, "LISTEN", 4242, "python3"),
+    SocketRow("tcp", "ipv6", "::1", 51334, "::1", 8000, "ESTABLISHED", 4242, "python3"),
+    SocketRow("tcp", "ipv4", "127.0.0.1", 51320, "127.0.0.1", 8000, "TIME_WAIT", None, None),
+    SocketRow("unix", "unix", '/tmp/a "quoted"\\path\n\x01 é 😀', None, None, None, "LISTEN", 7,
+              "naïve\u2028name"),
+    SocketRow("unix", "unix", "", None, None, None, "UNCONN", None, None),
+]
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_each_line_is_what_json_dumps_writes(row: SocketRow) -> None:
+    [line] = render_sockets([row], "json").split("\n")[1:-1]
+    assert line == json.dumps(row.to_record(), ensure_ascii=False)
+
+
+def test_a_list_with_one_object_per_line() -> None:
+    text = render_sockets(ROWS, "json")
+    lines = text.split("\n")  # not splitlines(): U+2028 stays raw inside a JSON string
+    assert (lines[0], lines[-1]) == ("[", "]") and len(lines) == len(ROWS) + 2
+    assert json.loads(text) == [row.to_record() for row in ROWS]
+    assert render_sockets([], "json") == "[]"
+
+
+def test_wide_records_keep_the_stable_fields_first() -> None:
+    class Details:
+        user = "root"
+        cmdline = "python3 -m http.server"
+
+    [record] = json.loads(render_sockets(ROWS[:1], "json", {4242: Details()}))
+    assert record == {**ROWS[0].to_record(), "user": "root", "cmdline": "python3 -m http.server"}
