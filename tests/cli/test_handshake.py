@@ -323,13 +323,15 @@ def test_watch_ctrl_c_exits_zero() -> None:
 
 
 def test_without_capture_privileges_one_message_and_exit_3() -> None:
-    """As root: drop to nobody with setpriv (the real EPERM from the packet socket). Else: as we are."""
+    """As root: drop every capability with setpriv and keep uid 0 (securebits noroot, so root regains
+    none on exec): the packet socket gets the real EPERM, and the process can still read the checkout
+    wherever CI cloned it. Not root: run as we are (no capability to begin with)."""
     command = [sys.executable, "-m", "netdiag", "handshake", "127.0.0.1:9"]
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
             pytest.skip("needs setpriv to drop privileges")
-        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-                   *command]
+        command = ["setpriv", "--securebits=+noroot,+noroot_locked", "--bounding-set=-all",
+                   "--inh-caps=-all", "--ambient-caps=-all", *command]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=netdiag_env(),
                             cwd=Path(__file__).resolve().parents[2])
     assert result.returncode == ExitStatus.NO_PRIVILEGES, result.stderr
