@@ -212,6 +212,7 @@ class EngineReport:
             "rss_last_round_mb": round(last.rss / 1e6, 1),
             "rss_max_mb": round(max(r.rss for r in self.rounds) / 1e6, 1),
             "rss_growth_pct": round(growth * 100, 1),
+            "rss_by_round_mb": [round(r.rss / 1e6, 1) for r in self.rounds],
             "fds_first_round": first.fds,
             "fds_last_round": last.fds,
             "threads_first_round": first.threads,
@@ -270,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({s['rss_growth_pct']:+.1f}%, max {s['rss_max_mb']} MB); "
                   f"fds {s['fds_first_round']} -> {s['fds_last_round']}; "
                   f"threads {s['threads_first_round']} -> {s['threads_last_round']}")
+            print(f"    RSS by round (MB): {' '.join(str(mb) for mb in s['rss_by_round_mb'])}")
             if stop:
                 print(f"    SIGTERM with {stop['held']:,} clients: exit {stop['exit_code']} after "
                       f"{stop['seconds']:.3f} s; every client saw the end: "
