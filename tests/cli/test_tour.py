@@ -7,7 +7,7 @@ import socket
 import subprocess
 
 import pytest
-from helpers.cli import run_netdiag
+from helpers.cli import popen_netdiag, run_netdiag
 
 from netdiag.core.exit_status import ExitStatus
 
@@ -155,3 +155,23 @@ def test_the_tour_stops_its_server(tour: subprocess.CompletedProcess[str]) -> No
 def test_pause_without_a_terminal_runs_straight_through(tour: subprocess.CompletedProcess[str]) -> None:
     assert "Press Enter" not in tour.stderr
     assert "8. Where to go next" in tour.stdout
+
+
+def test_a_reader_that_stops_early_ends_the_tour_quietly_and_stops_its_server() -> None:
+    """`netdiag tour | head -2`: the tour exits 0 without a traceback, and its server is gone."""
+    process = popen_netdiag("tour")
+    assert process.stdout is not None and process.stderr is not None
+    first_lines = process.stdout.readline() + process.stdout.readline()
+    process.stdout.close()  # like head: the reader leaves after two lines
+    try:
+        assert process.wait(timeout=60) == ExitStatus.OK
+    finally:
+        process.kill()
+        stderr = process.stderr.read()
+        process.stderr.close()
+        if process.stdin is not None:
+            process.stdin.close()
+    assert "Traceback" not in stderr, stderr
+    port = _server_port(first_lines)
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass
