@@ -171,7 +171,8 @@ CATALOG: dict[Cause, Explanation] = {
         "A firewall answered instead of the service: it rejected the connection with an ICMP error "
         "(port unreachable, host unreachable or administratively prohibited) or a forged TCP reset.",
         (
-            "A REJECT rule in the server's firewall for that port (firewalld and ufw reject by default).",
+            "A REJECT rule in the server's firewall for that port (firewalld rejects unlisted ports by "
+            "default; ufw's default 'deny' drops instead, its 'reject' rejects).",
             "A router or host on the way that filters the port and says so.",
         ),
         (
@@ -257,8 +258,8 @@ CATALOG: dict[Cause, Explanation] = {
         ),
         (
             "Use a port of 1024 or above, for example 8000.",
-            "Or run it with sudo, or grant the capability: sudo setcap "
-            "cap_net_bind_service=+ep $(readlink -f $(which python3))",
+            "Or run it with sudo, or give that one program (not python3 itself: every script would get "
+            "the right) the capability: sudo setcap cap_net_bind_service=+ep /path/to/server",
             "Linux only: the lowest unprivileged port is sysctl net.ipv4.ip_unprivileged_port_start",
         ),
     ),
