@@ -163,6 +163,21 @@ def test_shell_completion_script_and_completion_of_a_command_name() -> None:
     assert completed.stdout.split() == ["sockets"]
 
 
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("netdiag sockets --lis", ["--listening"]),  # an option of a command loaded only on demand
+        ("netdiag listen 8000 --mode ", ["echo", "reply", "greet", "chat", "sink"]),  # its choices
+    ],
+)
+def test_completion_reaches_into_each_command(words: str, expected: list[str]) -> None:
+    env = netdiag_env(_NETDIAG_COMPLETE="complete_bash", COMP_WORDS=words,
+                      COMP_CWORD=str(len(words.split()) - (0 if words.endswith(" ") else 1)))
+    completed = subprocess.run([os.path.join(os.path.dirname(sys.executable), "netdiag")],
+                               capture_output=True, text=True, env=env, timeout=30)
+    assert completed.stdout.split() == expected, completed.stderr
+
+
 # --- colour ----------------------------------------------------------------------------------------------
 
 
