@@ -7,7 +7,8 @@ renderer are imported inside the command, so no other command and no ``--help`` 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import os
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +17,10 @@ from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.catalog import Cause, explanation_for
 from netdiag.core.failures import NetworkFailure, UsageError
 from netdiag.core.targets import format_endpoint, parse_endpoint
+
+if TYPE_CHECKING:  # for annotations only: scapy's adapter is imported inside the command
+    from netdiag.adapters.capture import ConnectionCapture
+    from netdiag.core.connection_tracker import WatchEvent
 
 HELP = """Capture a TCP handshake and draw it as a sequence diagram.
 
@@ -131,18 +136,15 @@ def capture_and_draw(target: str, *, message: str | None, timeout: float, absolu
 
 def _check_writable(path: str) -> None:
     """Say before capturing, not after, that the pcap file cannot be written."""
-    import os
-
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise UsageError(f"Cannot write the capture to {path}: the folder {folder} does not exist or "
                          "is not writable. Choose another --pcap path.")
 
 
-def _no_segments(result: object, server: str) -> None:
-    from netdiag.adapters.capture import ConnectionCapture, ConnectStatus
+def _no_segments(result: ConnectionCapture, server: str) -> None:
+    from netdiag.adapters.capture import ConnectStatus
 
-    assert isinstance(result, ConnectionCapture)
     if result.status is ConnectStatus.UNREACHABLE:
         raise NetworkFailure(f"Cannot reach {server}: {result.os_error}.",
                              explanation=explanation_for(Cause.HOST_UNREACHABLE))
@@ -178,12 +180,11 @@ def watch_connections(port: int, *, iface: str | None, count: int | None, absolu
         out.info(f"Stopped: {ended} connection(s) seen to the end.")
 
 
-def _print_event(event: object, *, absolute: bool, fmt: ReportFormat) -> None:
-    from netdiag.core.connection_tracker import WatchEvent, WatchEventKind
+def _print_event(event: WatchEvent, *, absolute: bool, fmt: ReportFormat) -> None:
+    from netdiag.core.connection_tracker import WatchEventKind
     from netdiag.core.handshake import Outcome, format_duration
     from netdiag.render.sequence import render_header, render_rows, segment_record, summary_record
 
-    assert isinstance(event, WatchEvent)
     out = output()
     analysis = event.analysis
     if fmt is ReportFormat.json:
