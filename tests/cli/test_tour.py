@@ -175,3 +175,25 @@ def test_a_reader_that_stops_early_ends_the_tour_quietly_and_stops_its_server() 
     port = _server_port(first_lines)
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
         pass
+
+
+def test_every_command_the_tour_suggests_is_accepted_by_the_cli(
+    tour: subprocess.CompletedProcess[str],
+) -> None:
+    import shlex
+
+    import typer
+
+    from netdiag.cli.main import app
+
+    root = typer.main.get_command(app)
+    suggested = re.findall(r"^  Try:  (?:sudo )?netdiag (.+?)(?:\s+#.*)?$", tour.stdout, re.MULTILINE)
+    assert len(suggested) >= 10, tour.stdout
+    for line in suggested:
+        words = shlex.split(line)
+        if words[0].startswith("-"):
+            continue  # `netdiag --help`
+        parent = root.make_context("netdiag", [words[0]], resilient_parsing=True)
+        command = root.commands[words[0]]  # type: ignore[attr-defined]
+        with command.make_context(words[0], words[1:], parent=parent) as context:
+            assert context.command is command, line
