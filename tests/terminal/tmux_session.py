@@ -38,8 +38,10 @@ class Tmux:
         unset = [] if colour else ["NO_COLOR=1"]
         command = shlex.join(["env", "-u", "NO_COLOR", "-u", "FORCE_COLOR",
                               *(f"{k}={v}" for k, v in environment.items()), *unset, *argv])
-        self.run("new-session", "-d", "-s", name, "-x", str(WIDTH), "-y", str(HEIGHT), command,
-                 ";", "set-option", "-w", "-t", name, "remain-on-exit", "on")
+        # remain-on-exit before the session exists: a command that ends at once still leaves its status.
+        self.run("start-server", ";", "set-option", "-g", "exit-empty", "off",
+                 ";", "set-option", "-g", "remain-on-exit", "on",
+                 ";", "new-session", "-d", "-s", name, "-x", str(WIDTH), "-y", str(HEIGHT), command)
 
     def type(self, name: str, text: str) -> None:
         self.run("send-keys", "-t", name, "-l", text)
