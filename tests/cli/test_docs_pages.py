@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from helpers.cli import run_netdiag
 
 from netdiag.core.exit_status import ExitStatus
 
@@ -156,3 +157,20 @@ def test_every_documented_command_parses_against_the_real_cli(page: Path) -> Non
                 pass
         except ClickException as error:
             raise AssertionError(f"{page.name}: `{line}` is rejected: {error}") from None
+
+
+_EXPLAIN_ERROR = re.compile(
+    r"""netdiag explain --error ('[^'`]*\d[^'`]*'|"[^"`]*\d[^"`]*"|\d+)( --platform \w+)?""")
+
+
+def test_every_documented_error_message_is_recognised_by_explain() -> None:
+    """A pasted error that the docs promise to explain must be recognised (exit 0), not "unknown"."""
+    import shlex
+
+    examples = sorted({match.group(0) for page in PAGES
+                       for match in _EXPLAIN_ERROR.finditer(page.read_text(encoding="utf-8"))})
+    assert len(examples) >= 5, examples
+    for example in examples:
+        result = run_netdiag(*shlex.split(example)[1:])
+        assert result.returncode == ExitStatus.OK, f"{example}: {result.stdout}{result.stderr}"
+        assert "cause: unknown" not in result.stdout, example
