@@ -174,3 +174,14 @@ def test_every_documented_error_message_is_recognised_by_explain() -> None:
         result = run_netdiag(*shlex.split(example)[1:])
         assert result.returncode == ExitStatus.OK, f"{example}: {result.stdout}{result.stderr}"
         assert "cause: unknown" not in result.stdout, example
+
+
+_CAUSE = re.compile(r"cause(?: code)?\s+`([a-z-]+)`|\[cause: ([a-z-]+)\]")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_cause_code_named_in_the_docs_exists(page: Path) -> None:
+    from netdiag.core.catalog import Cause
+
+    named = {a or b for a, b in _CAUSE.findall(page.read_text(encoding="utf-8"))}
+    assert named <= {cause.value for cause in Cause}, named - {cause.value for cause in Cause}
