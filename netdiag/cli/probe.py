@@ -18,7 +18,13 @@ from netdiag.cli.common import FormatOption, OutputFormat, examples, output
 from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.failures import UsageError
 from netdiag.core.probe import ProbeResult, Proto
-from netdiag.core.targets import ProbeTarget, ServiceLookup, parse_port_spec, parse_probe_target
+from netdiag.core.targets import (
+    ProbeTarget,
+    ServiceLookup,
+    literal_family,
+    parse_port_spec,
+    parse_probe_target,
+)
 
 HELP = """Probe TCP/UDP ports: open, closed, filtered, and why.
 
@@ -77,6 +83,8 @@ def probe_command(
         raise UsageError("-4 and -6 exclude each other: give one, or neither for both families.")
     proto = Proto.UDP if udp else Proto.TCP
     parsed = parse_targets(targets, proto=proto, ports=ports, lookup=lookup_service)
+    if ipv4 or ipv6:
+        check_families(parsed, 4 if ipv4 else 6)
     family = socket.AF_INET if ipv4 else socket.AF_INET6 if ipv6 else socket.AF_UNSPEC
 
     out = output()
@@ -133,6 +141,15 @@ def parse_targets(texts: list[str], *, proto: Proto, ports: str | None,
     default_ports = parse_port_spec(ports, lookup=lookup, proto=proto.value) if ports else None
     return [parse_probe_target(text, lookup=lookup, proto=proto.value, default_ports=default_ports)
             for text in texts]
+
+
+def check_families(targets: list[ProbeTarget], wanted: int) -> None:
+    """An IPv4 literal with -6 (or IPv6 with -4) is a contradiction in the command line, not a DNS failure."""
+    for target in targets:
+        family = literal_family(target.host)
+        if family is not None and family != wanted:
+            raise UsageError(f"{target.host} is an IPv{family} address, but -{wanted} probes IPv{wanted} "
+                             f"addresses only: drop -{wanted}, or give an IPv{wanted} address.")
 
 
 def render_results(results: list[ProbeResult], *, fmt: str, explain: bool) -> None:

@@ -49,6 +49,17 @@ def is_ipv6_literal(host: str) -> bool:
     return True
 
 
+def literal_family(host: str) -> int | None:
+    """4 or 6 when ``host`` is an IPv4 or IPv6 literal, None for a name (resolved later)."""
+    if is_ipv6_literal(host):
+        return 6
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return None
+    return 4
+
+
 def format_endpoint(host: str, port: int) -> str:
     """``127.0.0.1:80`` or ``[::1]:80``: the form users can paste back into netdiag."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

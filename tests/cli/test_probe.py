@@ -96,6 +96,8 @@ def test_udp_probe(closed_port: int) -> None:
         (["127.0.0.1:9-1"], "goes backwards"),
         (["127.0.0.1:nosuchservice"], "Unknown service name"),
         (["127.0.0.1:80", "-4", "-6"], "exclude each other"),
+        (["127.0.0.1:80", "-6"], "127.0.0.1 is an IPv4 address, but -6"),
+        (["[::1]:80", "-4"], "::1 is an IPv6 address, but -4"),
         (["127.0.0.1:80", "--timeout", "0"], "--timeout"),
         (["127.0.0.1:80", "--concurrency", "0"], "--concurrency"),
         ([], "Missing argument"),

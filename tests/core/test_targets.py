@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 
 from netdiag.core.failures import UsageError
-from netdiag.core.targets import Endpoint, format_endpoint, parse_endpoint, parse_listen_address
+from netdiag.core.targets import (
+    Endpoint,
+    format_endpoint,
+    literal_family,
+    parse_endpoint,
+    parse_listen_address,
+)
 
 
 @pytest.mark.parametrize(
@@ -53,3 +59,8 @@ def test_unbracketed_ipv6_suggests_the_brackets_the_user_meant() -> None:
 def test_format_endpoint_round_trips() -> None:
     for endpoint in (Endpoint("::1", 1), Endpoint("127.0.0.1", 2), Endpoint("name", 3)):
         assert parse_endpoint(format_endpoint(endpoint.host, endpoint.port)) == endpoint
+
+
+def test_literal_family() -> None:
+    assert [literal_family(h) for h in ("127.0.0.1", "::1", "fe80::1%lo", "localhost", "1.2.3")] == [
+        4, 6, 6, None, None]
