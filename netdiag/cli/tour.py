@@ -8,12 +8,14 @@ handshake as ``netdiag handshake`` draws it) and, with ``--pause``, waits for En
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from textwrap import wrap
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netdiag.cli.common import examples, output
+from netdiag.core.exit_status import ExitStatus
 
 if TYPE_CHECKING:
     from netdiag.core.tour import TourStep
@@ -28,7 +30,7 @@ Run as root, it also captures the TCP handshake and draws it. Each step says wha
 and the netdiag command that shows the same thing.
 
 Nothing is sent beyond 127.0.0.0/8, and the server is stopped at the end (also on Ctrl-C).
-Exit codes: 0 done, 130 interrupted.
+Exit codes: 0 done, 130 interrupted (Ctrl-C, SIGTERM, or the terminal closed).
 """
 
 EPILOG = examples(
@@ -53,14 +55,37 @@ def tour_command(
 
     out = output()
     waiting = pause and out.can_prompt()
-    steps = run_tour()
+    with _ending_on_hangup_or_term():
+        steps = run_tour()
+        try:
+            for number, step in enumerate(steps, start=1):
+                if number > 1 and waiting:
+                    _wait_for_enter(out)
+                render_step(out, number, step)
+        finally:
+            steps.close()  # stops the tour's server now, also on Ctrl-C, SIGTERM or a closed pipe
+
+
+@contextlib.contextmanager
+def _ending_on_hangup_or_term() -> Iterator[None]:
+    """SIGTERM, or SIGHUP (the lecture's terminal closed), ends the tour through its ``finally``.
+
+    By default these signals end Python at once, leaving the tour's server running; raised as
+    ``SystemExit`` instead, they stop it first, and the tour exits 130 (interrupted) as on Ctrl-C.
+    Nothing is printed: after SIGHUP there is no terminal left to print to.
+    """
+    import signal
+
+    def end(_signum: int, _frame: object) -> None:
+        raise SystemExit(int(ExitStatus.INTERRUPTED))
+
+    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {signum: signal.signal(signum, end) for signum in wanted}
     try:
-        for number, step in enumerate(steps, start=1):
-            if number > 1 and waiting:
-                _wait_for_enter(out)
-            render_step(out, number, step)
+        yield
     finally:
-        steps.close()  # stops the tour's server now, also on Ctrl-C or a closed pipe
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _wait_for_enter(out: Output) -> None:

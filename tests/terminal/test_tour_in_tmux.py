@@ -1,15 +1,19 @@
 """`netdiag tour` on a real terminal: lecture mode waits for Enter, colour appears only on a terminal
-and never with NO_COLOR, and Ctrl-C during a pause ends it with 130 and stops its server."""
+and never with NO_COLOR, and however the tour ends (Ctrl-C, SIGTERM, the terminal closing, even
+SIGKILL) its server stops."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import socket
 import sys
 from collections.abc import Iterator
 
 import pytest
+from helpers.waiting import wait_until
 from terminal.tmux_session import Tmux
 
 from netdiag.core.exit_status import ExitStatus
@@ -62,3 +66,39 @@ def test_colour_on_a_terminal_unless_no_color(tmux: Tmux, colour: bool) -> None:
     assert has_escapes is colour
     tmux.key("colour", "C-c")
     assert tmux.wait_for_exit("colour", timeout=15) == ExitStatus.INTERRUPTED
+
+
+def _refuses(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def _paused_tour(tmux: Tmux, name: str) -> int:
+    """Start the tour in lecture mode, wait for its first pause, and return its server's port."""
+    tmux.start(name, TOUR)
+    port = _server_port(tmux.wait_for(name, PROMPT, timeout=30))
+    assert not _refuses(port)
+    return port
+
+
+def test_sigterm_during_a_pause_stops_the_server_and_exits_130(tmux: Tmux) -> None:
+    port = _paused_tour(tmux, "term")
+    os.kill(tmux.pid("term"), signal.SIGTERM)
+    assert tmux.wait_for_exit("term", timeout=15) == ExitStatus.INTERRUPTED
+    assert "Traceback" not in tmux.screen("term")
+    assert _refuses(port)
+
+
+def test_closing_the_terminal_stops_the_server(tmux: Tmux) -> None:
+    port = _paused_tour(tmux, "hangup")
+    tmux.run("kill-session", "-t", "hangup")  # the pty closes: the tour gets SIGHUP
+    wait_until(lambda: _refuses(port), timeout=15, what="the tour's server to stop after SIGHUP")
+
+
+def test_even_sigkill_of_the_tour_stops_its_server(tmux: Tmux) -> None:
+    port = _paused_tour(tmux, "killed")
+    os.kill(tmux.pid("killed"), signal.SIGKILL)  # no finally runs: the kernel's parent-death signal
+    wait_until(lambda: _refuses(port), timeout=15, what="the tour's server to stop after SIGKILL")

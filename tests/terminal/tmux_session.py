@@ -88,6 +88,10 @@ class Tmux:
         except DeadlineExceeded as missing:
             raise DeadlineExceeded(f"{missing}; the screen shows:\n{self.screen(name)}") from None
 
+    def pid(self, name: str) -> int:
+        """The process id of the command running in ``name``."""
+        return int(self.run("display-message", "-p", "-t", name, "#{pane_pid}").strip())
+
     def kill(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, timeout=10)
 
