@@ -81,22 +81,26 @@ def listen_command(
 ) -> None:
     from netdiag.adapters.servers import EventLog, ServerSettings, run_server
     from netdiag.adapters.servers.binding import addresses_for_others, raise_open_files_limit
+    from netdiag.adapters.servers.settings import client_capacity
 
     endpoint = parse_listen_address(address)
     bind_host = host if host is not None else endpoint.host
     if udp and mode not in UDP_MODES:
         raise UsageError(f"--udp works with --mode echo or sink, not {mode.value} "
                          "(reply, greet and chat need connections: drop --udp).")
+    out = output()
+    soft, hard = raise_open_files_limit()
+    capacity = client_capacity(soft)
+    if not udp and capacity < max_clients:
+        out.warn(f"this process may open only {soft} files (hard limit {hard}), fewer than "
+                 f"--max-clients {max_clients} needs: serving at most {capacity} client(s) at once, "
+                 "the next ones are told the server is busy. Raise it with: ulimit -Hn (as root) or "
+                 "LimitNOFILE= in a systemd unit.")
+        max_clients = capacity
     settings = ServerSettings(
         host=bind_host, port=endpoint.port, mode=mode, udp=udp, engine=engine, log=log, quiet=quiet,
         max_clients=max_clients, max_line=max_line, max_queue=max_queue, idle_timeout=idle_timeout,
     )
-    out = output()
-    soft, hard = raise_open_files_limit()
-    if not udp and soft < max_clients + 32:
-        out.warn(f"this process may open only {soft} files (hard limit {hard}), fewer than "
-                 f"--max-clients {max_clients}: clients beyond that wait in the backlog. "
-                 "Raise it with: ulimit -Hn (as root) or LimitNOFILE= in a systemd unit.")
 
     def on_ready(bound_host: str, port: int) -> None:
         others = addresses_for_others(bound_host)
@@ -113,4 +117,4 @@ def listen_command(
             kind = " --udp" if udp else ""
             out.info(f"try it: netdiag connect {target}{kind}   (Ctrl-C stops the server)")
 
-    run_server(settings, EventLog(log, quiet=quiet), on_ready)
+    run_server(settings, EventLog(log, quiet=quiet), on_ready, warn=out.warn)

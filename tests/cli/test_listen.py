@@ -177,6 +177,33 @@ def test_open_files_limit_lower_than_max_clients_is_said() -> None:
     assert any("fewer than --max-clients" in line for line in server.stderr_lines)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_clients_past_the_open_files_limit_are_told_the_server_is_busy(engine: str) -> None:
+    """With 200 descriptors the server serves what fits and refuses the rest politely: no EMFILE
+    traceback, no hang, and the clients it serves keep being served."""
+    with running_server("--engine", engine, "--mode", "reply", open_files=200) as server:
+        warning = "".join(server.stderr_lines)
+        capacity = int(re.search(r"serving at most (\d+) client", warning).group(1))  # type: ignore[union-attr]
+        assert 0 < capacity < 200
+        clients = [socket.create_connection(server.address, timeout=5) for _ in range(capacity)]
+        try:
+            server.wait_for(lambda e: len(server.of("connect")) == capacity, timeout=10,
+                            what=f"{capacity} connections")
+            extra = [socket.create_connection(server.address, timeout=5) for _ in range(20)]
+            for sock in extra:
+                assert b"server busy" in sock.recv(200)
+                sock.close()
+            wait_until(lambda: len(server.of("refused", reason="max-clients")) == 20,
+                       what="20 refused events")
+            for sock in (clients[0], clients[-1]):
+                sock.sendall(b"still here\n")
+                assert sock.recv(100) == b"accepted\n"
+        finally:
+            for sock in clients:
+                sock.close()
+    assert "Traceback" not in "".join(server.stderr_lines)
+
+
 @pytest.mark.root
 def test_wildcard_bind_lists_the_addresses_other_machines_use(net: TwoHosts) -> None:
     with running_server("--mode", "reply", address="0.0.0.0:0", netns=net.server.name) as server:

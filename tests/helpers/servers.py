@@ -15,6 +15,7 @@ test that uses this helper also checks clean shutdown.
 from __future__ import annotations
 
 import json
+import resource
 import signal
 import socket
 import subprocess
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from helpers.cli import popen_netdiag
+from helpers.cli import NETDIAG, netdiag_env, popen_netdiag
 from helpers.waiting import wait_until
 
 Event = dict[str, Any]
@@ -91,15 +92,26 @@ def _read_stderr(handle: ServerHandle) -> None:
 
 @contextmanager
 def running_server(*listen_args: str, address: str = "127.0.0.1:0", check_exit: bool = True,
-                   netns: str | None = None, env: dict[str, str] | None = None) -> Iterator[ServerHandle]:
+                   netns: str | None = None, env: dict[str, str] | None = None,
+                   open_files: int | None = None) -> Iterator[ServerHandle]:
     """Start ``netdiag listen ADDRESS --log json LISTEN_ARGS``; yield once it listens; SIGTERM at the end.
 
     ``check_exit`` asserts that the server exits 0 on SIGTERM without a traceback (turn it off only in
     tests that stop the server themselves and check the exit on their own). ``netns`` runs it inside a
     network namespace made by the test (tests/helpers/netns.py); ``env`` replaces its environment
-    (build it with ``helpers.cli.netdiag_env``).
+    (build it with ``helpers.cli.netdiag_env``); ``open_files`` sets the server's RLIMIT_NOFILE (soft
+    and hard) to see what it does when descriptors run short.
     """
-    process = popen_netdiag("listen", address, "--log", "json", *listen_args, netns=netns, env=env)
+    args = ("listen", address, "--log", "json", *listen_args)
+    if open_files is None:
+        process = popen_netdiag(*args, netns=netns, env=env)
+    else:
+        def limit() -> None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
+        process = subprocess.Popen([*NETDIAG, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, bufsize=1,
+                                   env=env or netdiag_env(), preexec_fn=limit)
     handle = ServerHandle(process)
     readers = [threading.Thread(target=_read_events, args=(handle,), daemon=True),
                threading.Thread(target=_read_stderr, args=(handle,), daemon=True)]

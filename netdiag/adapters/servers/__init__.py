@@ -51,8 +51,12 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
 
 
 def run_server(settings: ServerSettings, log: EventLog,
-               on_ready: Callable[[str, int], None] | None = None) -> None:
-    """Bind, call ``on_ready(host, port)``, announce ``listening``, serve until SIGINT/SIGTERM."""
+               on_ready: Callable[[str, int], None] | None = None,
+               warn: Callable[[str], None] | None = None) -> None:
+    """Bind, call ``on_ready(host, port)``, announce ``listening``, serve until SIGINT/SIGTERM.
+
+    ``warn`` receives one-line warnings about the machine while serving (out of file descriptors).
+    """
     sock = open_listener(settings.host, settings.port, udp=settings.udp)
     host, port = sock.getsockname()[:2]
 
@@ -69,5 +73,5 @@ def run_server(settings: ServerSettings, log: EventLog,
     else:
         from . import aio
 
-        closed = run_loop(aio.serve(sock, settings, log, announce))
+        closed = run_loop(aio.serve(sock, settings, log, announce, warn))
     log.emit(EventKind.SHUTDOWN, closed=closed)

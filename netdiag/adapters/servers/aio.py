@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import itertools
 import signal
 import socket
+import time
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -26,7 +28,7 @@ from netdiag.core.protocols.text import printable
 from netdiag.core.targets import format_endpoint
 
 from .eventlog import EventLog
-from .settings import BACKLOG, ServerSettings
+from .settings import ACCEPT_BATCH, BACKLOG, ServerSettings
 
 SHUTDOWN_GRACE = 0.5
 """Seconds the shutdown waits for goodbyes to be written before aborting what is left."""
@@ -260,11 +262,37 @@ def prime_allocator() -> None:
     del block
 
 
+OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+WARN_EVERY = 10.0
+"""Seconds between two warnings about the same shortage."""
+
+
+def resource_warnings(warn: Callable[[str], None] | None) -> Callable[..., None]:
+    """A loop exception handler: running out of descriptors while accepting is a one-line warning
+    (asyncio would print a traceback per failed ``accept``); everything else goes to the default."""
+    last = [-WARN_EVERY]
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if not (isinstance(exc, OSError) and exc.errno in OUT_OF_RESOURCES):
+            loop.default_exception_handler(context)
+            return
+        now = time.monotonic()
+        if warn is not None and now - last[0] >= WARN_EVERY:
+            last[0] = now
+            warn(f"cannot accept more connections now ({exc.strerror}): new clients wait in the "
+                 "backlog until others close; raise the open-files limit (ulimit -n) or lower "
+                 "--max-clients.")
+
+    return handle
+
+
 async def serve(sock: socket.socket, settings: ServerSettings, log: EventLog,
-                announce: Callable[[], None]) -> int:
+                announce: Callable[[], None], warn: Callable[[str], None] | None = None) -> int:
     """Serve on the already-bound ``sock`` until SIGINT/SIGTERM, then shut down cleanly."""
     prime_allocator()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(resource_warnings(warn))
     hub = Hub(settings, log, loop)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -276,7 +304,12 @@ async def serve(sock: socket.socket, settings: ServerSettings, log: EventLog,
         transport.close()
         return 0
     protocol = connection_class(settings)
-    server = await loop.create_server(lambda: protocol(hub), sock=sock, backlog=BACKLOG)
+    # asyncio uses ``backlog`` both for listen() and as how many connections one wake-up accepts at
+    # once; a big batch accepted while at --max-clients would only be refused, and past the open-files
+    # limit it fails (and, in Python 3.11, keeps failing for the whole batch). Small batches, then the
+    # deep kernel queue back.
+    server = await loop.create_server(lambda: protocol(hub), sock=sock, backlog=ACCEPT_BATCH)
+    sock.listen(BACKLOG)
     announce()
     await stop.wait()
     return await shut_down(hub, server)

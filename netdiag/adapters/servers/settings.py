@@ -14,6 +14,17 @@ from netdiag.core.protocols.options import (
 )
 
 BACKLOG = 4096
+"""The kernel's queue of connections not yet accepted (a burst of connects waits there)."""
+ACCEPT_BATCH = 64
+"""Connections the asyncio engine accepts per wake-up."""
+FD_RESERVE = ACCEPT_BATCH + 64
+"""Descriptors kept free for what is not a client: a batch being accepted, the listener, the loop,
+stdio, the modules Python still opens."""
+
+
+def client_capacity(open_files_limit: int) -> int:
+    """How many clients fit under the open-files limit (each connection is one descriptor)."""
+    return max(1, open_files_limit - FD_RESERVE)
 
 
 @dataclass(frozen=True)
