@@ -203,10 +203,36 @@ def _closed_port() -> socket.socket:
     return sock
 
 
+CAP_NET_RAW = 13  # linux/capability.h
+
+
+def may_capture() -> bool:
+    """Whether this process may open a packet capture: root, or (Linux) CAP_NET_RAW in its effective set.
+
+    The second case is an interpreter given the capability with setcap, as the handshake command's
+    privilege message suggests.
+    """
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return True
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return has_net_raw(status.read())
+    except OSError:  # not Linux
+        return False
+
+
+def has_net_raw(proc_status: str) -> bool:
+    """Whether a /proc/PID/status text has CAP_NET_RAW in its effective capability set."""
+    for line in proc_status.splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> CAP_NET_RAW & 1)
+    return False
+
+
 def run_tour(*, capture: bool | None = None) -> Generator[TourStep, None, None]:
-    """Run the tour's stages in order; ``capture`` defaults to "when root" (the handshake step)."""
+    """Run the tour's stages in order; ``capture`` (the handshake step) defaults to ``may_capture()``."""
     if capture is None:
-        capture = hasattr(os, "geteuid") and os.geteuid() == 0
+        capture = may_capture()
     server = _start_server()
     try:
         yield from _stages(server, capture=capture)
@@ -271,7 +297,8 @@ def _loopback_only(port: int) -> TourStep:
 
 def _handshake(port: int, *, capture: bool) -> TourStep:
     if not capture:
-        return handshake_step(port, None, unavailable="Not run as root, so no packets are captured.")
+        return handshake_step(port, None, unavailable="Not run as root (nor with CAP_NET_RAW), so no "
+                                                      "packets are captured.")
     try:
         from netdiag.adapters.capture import capture_connection
         from netdiag.core.handshake import analyse_connection

@@ -26,8 +26,8 @@ HELP = """Walk through sockets on this machine: a server, a client, their states
 Starts an echo server on a free port of 127.0.0.1 (a real `netdiag listen`), shows it LISTEN, connects a
 client and exchanges a message, shows both ends ESTABLISHED, closes and shows TIME_WAIT on the side that
 closed first, probes a closed port and explains the refusal, and shows what a loopback-only bind means.
-Run as root, it also captures the TCP handshake and draws it. Each step says what to look at and why,
-and the netdiag command that shows the same thing.
+Run as root (or with CAP_NET_RAW), it also captures the TCP handshake and draws it. Each step says what
+to look at and why, and the netdiag command that shows the same thing.
 
 Nothing is sent beyond 127.0.0.0/8, and the server is stopped at the end (also on Ctrl-C).
 Exit codes: 0 done, 130 interrupted (Ctrl-C, SIGTERM, or the terminal closed).
