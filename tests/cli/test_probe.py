@@ -255,10 +255,11 @@ def test_a_low_open_files_limit_caps_the_scan_and_says_so(private_loopback: Name
     assert small.stderr == ""
 
 
-def test_probe_imports_no_scapy_psutil_tabulate_or_pydantic_for_json(listener: int) -> None:
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_probe_imports_no_scapy_psutil_tabulate_or_pydantic(listener: int, fmt: str) -> None:
     code = (
         "import sys; from netdiag.cli.main import main; "
-        f"code = main(['probe', '127.0.0.1:{listener}', '--format', 'json']); "
+        f"code = main(['probe', '127.0.0.1:{listener}', '--format', '{fmt}']); "
         "heavy = {'scapy', 'psutil', 'tabulate', 'pydantic'}; "
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & heavy); "
         "print(heavy, file=sys.stderr); sys.exit(code)"
