@@ -42,7 +42,7 @@ EPILOG = """Exit codes: 0 ok, 1 the network said no (refused, timed out, filtere
 2 usage error, 3 missing privileges, 130 interrupted.
 
 `netdiag COMMAND --help` shows a command's options and more examples. Colour only on a terminal;
-NO_COLOR or --no-color turn it off."""
+NO_COLOR or --no-color (before or after the command) turn it off."""
 
 
 @dataclass(frozen=True)
@@ -224,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     from typer._click.exceptions import ClickException
 
     command = typer.main.get_command(app)
+    args = _root_flags_first(list(sys.argv[1:] if argv is None else argv))
     try:
-        result = command.main(args=argv, prog_name="netdiag", standalone_mode=False)
+        result = command.main(args=args, prog_name="netdiag", standalone_mode=False)
     except NetdiagError as err:
         _report(err)
         return int(err.exit_status)
@@ -246,6 +247,18 @@ def main(argv: list[str] | None = None) -> int:
             return _report_untranslated(exc)
         raise
     return result if isinstance(result, int) else int(ExitStatus.OK)
+
+
+def _root_flags_first(args: list[str]) -> list[str]:
+    """``netdiag sockets --no-color`` works like ``netdiag --no-color sockets`` (as with ls, grep, ss).
+
+    ``--no-color`` is a root option; typed after the command, click would reject it. No command has an
+    option of that name, so the token moves to the front (up to a ``--``, after which words are data).
+    """
+    end = args.index("--") if "--" in args else len(args)
+    if "--no-color" not in args[:end]:
+        return args
+    return ["--no-color", *(word for word in args[:end] if word != "--no-color"), *args[end:]]
 
 
 def _report(err: NetdiagError) -> None:

@@ -224,6 +224,7 @@ def test_output_sends_data_to_stdout_and_messages_to_stderr(monkeypatch: pytest.
     [
         (["tour"], {"NO_COLOR": "", "FORCE_COLOR": "1"}, True),
         (["--no-color", "tour"], {"NO_COLOR": "", "FORCE_COLOR": "1"}, False),
+        (["tour", "--no-color"], {"NO_COLOR": "", "FORCE_COLOR": "1"}, False),  # after the command too
         (["tour"], {"NO_COLOR": "1", "FORCE_COLOR": "1"}, False),
         (["tour"], {"NO_COLOR": ""}, False),  # a pipe is not a terminal
     ],
@@ -387,3 +388,19 @@ def test_listings_in_json_parse_whole(command: str) -> None:
     result = run_netdiag(command, "--format", "json")
     assert result.returncode == ExitStatus.OK, result.stderr
     assert json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["sockets", "--no-color", "-l"], ["--no-color", "sockets", "-l"]),
+        (["--no-color", "sockets", "--no-color"], ["--no-color", "sockets"]),
+        (["connect", "127.0.0.1:8000", "--", "--no-color"],  # after --: data, left alone
+         ["connect", "127.0.0.1:8000", "--", "--no-color"]),
+        (["tour"], ["tour"]),
+    ],
+)
+def test_no_color_may_follow_the_command(args: list[str], expected: list[str]) -> None:
+    from netdiag.cli.main import _root_flags_first
+
+    assert _root_flags_first(args) == expected
