@@ -69,9 +69,9 @@ class Server:
 
 
 @contextmanager
-def echo_server(engine: str) -> Iterator[Server]:
-    """``netdiag listen 127.0.0.1:0 --mode echo --quiet --log json``: quiet, so the log costs nothing."""
-    argv = [sys.executable, "-m", "netdiag", "listen", f"{HOST}:0", "--mode", "echo", "--engine", engine,
+def echo_server(engine: str, mode: str = "echo") -> Iterator[Server]:
+    """``netdiag listen 127.0.0.1:0 --mode MODE --quiet --log json``: quiet, so the log costs nothing."""
+    argv = [sys.executable, "-m", "netdiag", "listen", f"{HOST}:0", "--mode", mode, "--engine", engine,
             "--log", "json", "--quiet"]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                env={**os.environ, "NO_COLOR": "1"})
