@@ -1,5 +1,5 @@
 """Two people in a chat room, on real terminals: `netdiag connect` driven in tmux against `netdiag listen
---mode chat`, checking what each screen shows.
+--mode chat`, checking what each screen shows (the server's own screen too, as on a projector).
 
 tmux gives each client a real pseudo-terminal (so `connect` runs interactively, as a person would use it),
 and ``capture-pane`` reads the screen back. Each test gets its own tmux server (``tmux -L``), killed at
@@ -39,8 +39,10 @@ def chat_server() -> Iterator[ServerHandle]:
         yield server
 
 
-def _connect(tmux: Tmux, name: str, server: ServerHandle) -> None:
-    tmux.start(name, [sys.executable, "-m", "netdiag", "connect", f"{server.host}:{server.port}"])
+def _connect(tmux: Tmux, name: str, server: ServerHandle | int) -> None:
+    """Start ``netdiag connect`` in session ``name`` and wait for the room's welcome."""
+    address = f"127.0.0.1:{server}" if isinstance(server, int) else f"{server.host}:{server.port}"
+    tmux.start(name, [sys.executable, "-m", "netdiag", "connect", address])
     tmux.wait_for(name, r"^\* welcome user\d+")
 
 
@@ -87,3 +89,28 @@ def test_ctrl_d_ends_a_session_cleanly_and_ctrl_c_interrupts_with_130(
     assert tmux.wait_for_exit("dave") == ExitStatus.INTERRUPTED
     assert "Traceback" not in tmux.screen("dave")
     wait_until(lambda: len(chat_server.of("close")) == 2, what="both sessions closed on the server")
+
+
+def test_the_servers_own_screen_shows_each_client_arrive_speak_and_leave(tmux: Tmux) -> None:
+    """The instructor's view: `netdiag listen --mode chat` on a terminal, with its human log."""
+    tmux.start("room", [sys.executable, "-m", "netdiag", "listen", "127.0.0.1:0", "--mode", "chat"])
+    listening = re.search(r"listening on TCP 127\.0\.0\.1:(\d+)",
+                          tmux.wait_for("room", r"listening on TCP 127\.0\.0\.1:\d+", timeout=15))
+    assert listening
+    port = int(listening.group(1))
+    _connect(tmux, "erin", port)
+    _connect(tmux, "frank", port)
+    tmux.type("erin", "hello frank")
+    tmux.wait_for("frank", r"^user\d+: hello frank$")
+
+    room = tmux.wait_for("room", r"127\.0\.0\.1:\d+\s+received \d+ bytes: hello frank")
+    assert len(re.findall(r"127\.0\.0\.1:\d+\s+connected$", room, re.MULTILINE)) == 2, room
+    tmux.type("frank", "/quit")
+    tmux.wait_for("room", r"127\.0\.0\.1:\d+\s+closed by server \(quit\)")
+    assert tmux.wait_for_exit("frank") == ExitStatus.OK
+
+    tmux.key("room", "C-c")  # a server is meant to be stopped with Ctrl-C: clean, exit 0
+    assert tmux.wait_for_exit("room", timeout=15) == ExitStatus.OK
+    assert "Traceback" not in tmux.screen("room")
+    tmux.wait_for("erin", r"^Connection closed by the server\.$")
+    assert tmux.wait_for_exit("erin") == ExitStatus.OK
