@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from netdiag.core.catalog import Explanation
+if TYPE_CHECKING:  # the catalog is data for errors: `netdiag --help` need not load it
+    from netdiag.core.catalog import Explanation
 
 _STYLES = {
     "bold": "1",

@@ -82,6 +82,19 @@ def test_help_and_version_import_no_command_module() -> None:
     assert result.stdout.strip() == "[]", result.stderr
 
 
+def test_help_and_version_do_not_load_the_error_catalog() -> None:
+    """The catalog is data for failures; a successful --help never needs it (bench/startup.py)."""
+    probe = (
+        "import sys, contextlib, io\n"
+        "from netdiag.cli.main import main\n"
+        "for args in (['--help'], ['--version'], ['tour', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()): main(args)\n"
+        "print('netdiag.core.catalog' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr
+
+
 def test_running_one_command_imports_only_that_command_module() -> None:
     probe = (
         "import sys, contextlib, io\n"
