@@ -165,27 +165,31 @@ def test_refused_port_is_nothing_listening() -> None:
     assert any(f"netdiag listen 127.0.0.1:{port}" in fix for fix in report["fixes"])  # type: ignore[union-attr]
 
 
-def near_pair(stack: ExitStack) -> int:
-    """A listening port P whose neighbour P+1 is bound but not listening (so it refuses, and stays ours).
+def near_pair(stack: ExitStack) -> tuple[int, int]:
+    """(listener, target): a listening port and, ten ports away, a port bound but not listening (it refuses
+    and stays ours).
 
-    P comes from the kernel; when P+1 happens to be taken by another program, try another P.
+    The target comes from the kernel's bind(0), which hands out ports of one parity while connect() takes
+    the other; the listener ten away shares the target's parity, so the thousands of client ports and
+    TIME_WAIT entries left by earlier tests rarely stand in the way. When one does, try another target.
     """
     for _ in range(20):
         with ExitStack() as attempt:
-            port = tcp(attempt, "127.0.0.1", listen=True)
-            try:
-                tcp(attempt, "127.0.0.1", port + 1, listen=False)
-            except OSError:
-                continue
-            stack.enter_context(attempt.pop_all())
-            return port
-    pytest.fail("20 kernel-chosen ports all had their neighbour taken")
+            target = tcp(attempt, "127.0.0.1", listen=False)
+            for offset in (10, -10):
+                try:
+                    listener = tcp(attempt, "127.0.0.1", target + offset, listen=True)
+                except OSError:
+                    continue
+                stack.enter_context(attempt.pop_all())
+                return listener, target
+    pytest.fail("20 kernel-chosen ports all had both neighbours ten away taken")
 
 
 def test_listener_on_a_near_port() -> None:
     with sockets() as stack:
-        port = near_pair(stack)
-        report, _ = explain_json(f"127.0.0.1:{port + 1}")
+        port, target = near_pair(stack)
+        report, _ = explain_json(f"127.0.0.1:{target}")
     assert report["cause"] == "near-port", report["verdict"]
     assert str(port) in str(report["verdict"])
     assert report["fixes"][0] == f"Use port {port}: netdiag connect 127.0.0.1:{port}"  # type: ignore[index]
