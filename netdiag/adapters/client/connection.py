@@ -15,14 +15,13 @@ import queue
 import socket
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from netdiag.core.catalog import (
     Cause,
     Explanation,
     classify_os_error,
     explanation_for,
-    fill_placeholders,
 )
 from netdiag.core.failures import NetworkFailure
 from netdiag.core.targets import format_endpoint
@@ -214,18 +213,7 @@ def session_failure(exc: OSError, peer: str, *, udp: bool, operation: str, host:
         message = f"Broken pipe: {peer} had already closed the connection when we sent."
     else:
         message = f"The connection to {peer} failed: {exc.strerror or exc}."
-    return NetworkFailure(message, explanation=explained(cause, host, port))
-
-
-def explained(cause: Cause, host: str | None, port: int | None) -> Explanation:
-    """The catalog's explanation of ``cause`` with its ``HOST``/``PORT`` placeholders filled in."""
-    entry = explanation_for(cause)
-
-    def fill(text: str) -> str:
-        return fill_placeholders(text, host=host, port=port)
-
-    return replace(entry, meaning=fill(entry.meaning), likely_causes=tuple(map(fill, entry.likely_causes)),
-                   fixes=tuple(map(fill, entry.fixes)))
+    return NetworkFailure(message, explanation=explanation_for(cause, host=host, port=port))
 
 
 def _address_text(sockaddr: tuple[object, ...]) -> str:
@@ -240,12 +228,12 @@ def resolve(host: str, port: int, *, udp: bool, family: int = 0) -> list[tuple[i
     except socket.gaierror as exc:
         raise ConnectFailure(
             f"Cannot resolve '{host}': {exc.strerror or exc}. No connection was attempted.",
-            explanation=explained(Cause.DNS_FAILURE, host, port), attempts=[],
+            explanation=explanation_for(Cause.DNS_FAILURE, host=host, port=port), attempts=[],
         ) from exc
     except UnicodeError as exc:  # a label longer than 63 characters fails in the idna codec
         raise ConnectFailure(
             f"Cannot resolve '{host}': it is not a valid host name ({exc}).",
-            explanation=explained(Cause.DNS_FAILURE, host, port), attempts=[],
+            explanation=explanation_for(Cause.DNS_FAILURE, host=host, port=port), attempts=[],
         ) from exc
     seen: dict[tuple[object, ...], int] = {}
     for info in infos:
@@ -324,4 +312,5 @@ def _connect_failure(host: str, port: int, attempts: list[Attempt], timeout: flo
                              "chain) dropped the packet before it left",
     }.get(cause, f"Cannot connect to {target}")
     detail = f" ({facts})." if len(attempts) > 1 or cause not in _OUTCOME_WORDS else "."
-    return ConnectFailure(lead + detail, explanation=explained(cause, host, port), attempts=attempts)
+    return ConnectFailure(lead + detail, explanation=explanation_for(cause, host=host, port=port),
+                          attempts=attempts)
