@@ -11,7 +11,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 from helpers.cli import NETDIAG, netdiag_env, popen_netdiag, run_netdiag
+from helpers.imports import heavy_packages_loaded
 from helpers.netns import Namespace, TwoHosts
 from helpers.servers import running_server
 from helpers.waiting import wait_until
@@ -270,16 +270,10 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
 def test_connect_imports_no_pydantic_scapy_psutil_or_tabulate() -> None:
     """A client starts fast: typer's pydantic coercion is skipped (plain_coercion), no heavy adapters."""
     with running_lab_server("echo_server") as server:
-        code = (
-            "import sys; from netdiag.cli.main import main; "
-            f"code = main(['connect', '{server.address}', '-m', 'x', '-t', '5', '-n', 'lf', '-f', 'json']); "
-            "heavy = {'scapy', 'psutil', 'tabulate', 'pydantic'}; "
-            "heavy = sorted({m.split('.')[0] for m in sys.modules} & heavy); "
-            "print(heavy, file=sys.stderr); sys.exit(code)"
-        )
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        result = heavy_packages_loaded(["connect", server.address, "-m", "x", "-t", "5", "-n", "lf",
+                                        "-f", "json"])
     assert result.returncode == ExitStatus.OK, result.stderr
-    assert result.stderr.strip().splitlines()[-1] == "[]"
+    assert result.heavy == []
 
 
 def test_help_documents_exit_codes_and_examples() -> None:

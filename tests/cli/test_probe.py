@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from helpers.cli import NETDIAG, netdiag_env, run_netdiag
+from helpers.imports import heavy_packages_loaded
 from helpers.netns import Namespace
 
 from netdiag.core.exit_status import ExitStatus
@@ -257,16 +258,9 @@ def test_a_low_open_files_limit_caps_the_scan_and_says_so(private_loopback: Name
 
 @pytest.mark.parametrize("fmt", ["table", "json"])
 def test_probe_imports_no_scapy_psutil_tabulate_or_pydantic(listener: int, fmt: str) -> None:
-    code = (
-        "import sys; from netdiag.cli.main import main; "
-        f"code = main(['probe', '127.0.0.1:{listener}', '--format', '{fmt}']); "
-        "heavy = {'scapy', 'psutil', 'tabulate', 'pydantic'}; "
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & heavy); "
-        "print(heavy, file=sys.stderr); sys.exit(code)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = heavy_packages_loaded(["probe", f"127.0.0.1:{listener}", "--format", fmt])
     assert result.returncode == ExitStatus.OK, result.stderr
-    assert result.stderr.strip().splitlines()[-1] == "[]"
+    assert result.heavy == []
 
 
 @pytest.mark.root
