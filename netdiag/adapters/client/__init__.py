@@ -1,15 +1,9 @@
 """The client side of ``netdiag connect``: open a TCP or UDP connection, exchange messages, report events.
 
-Opening tries every address ``getaddrinfo`` returns, one after the other (trio's happy-eyeballs idea,
-without the racing), and keeps each attempt: "refused on ::1, connected on 127.0.0.1" is itself a
-diagnosis. ``OSError`` is translated into ``NetworkFailure`` (with the catalog's explanation) where it
-happens. This module never prints: sessions are generators of events (``Received``, ``PeerClosed``,
-...) that the CLI renders.
-
-A reader thread turns the socket into a queue of events, so replies are reported as they arrive while
-the caller waits on stdin (interactive chat) or on a deadline (scripted ``--message``). Chunks that
-arrive within ``settle`` seconds of each other are reported as one reply: the lab's servers answer with
-one ``send()`` and TCP may still split it, or glue a reply to the next one.
+``connection`` opens it (every resolved address tried, each attempt kept, ``OSError`` explained with the
+catalog's words where it happens) and reads the socket in a thread; ``session`` drives a scripted or an
+interactive exchange as a generator of events (``Received``, ``PeerClosed``, ...) that the CLI renders.
+Nothing here prints.
 """
 
 from netdiag.adapters.client.connection import (
