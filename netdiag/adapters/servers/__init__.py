@@ -75,3 +75,4 @@ def run_server(settings: ServerSettings, log: EventLog,
 
         closed = run_loop(aio.serve(sock, settings, log, announce, warn))
     log.emit(EventKind.SHUTDOWN, closed=closed)
+    log.flush()
