@@ -12,23 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import itertools
 import signal
 import socket
 import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from netdiag.core.protocols.actions import Action, CloseReason, Mode, Send
-from netdiag.core.protocols.chat import ChatRoom
+from netdiag.core.protocols.actions import CloseReason, Mode
 from netdiag.core.protocols.events import TEXT_LIMIT, EventKind
-from netdiag.core.protocols.factory import make_handler
-from netdiag.core.protocols.handlers import ConnectionHandler, refusal_notice
+from netdiag.core.protocols.handlers import refusal_notice
 from netdiag.core.protocols.text import printable
 from netdiag.core.targets import format_endpoint
 
 from .eventlog import EventLog
 from .settings import ACCEPT_BATCH, BACKLOG, ServerSettings
+from .shared import Server, end_connection
 
 SHUTDOWN_GRACE = 0.5
 """Seconds the shutdown waits for goodbyes to be written before aborting what is left."""
@@ -40,33 +38,15 @@ def peer_name(address: Any) -> str:
     return format_endpoint(str(address[0]), int(address[1])) if address else "?"
 
 
-class Hub:
-    """State shared by all connections of one server: settings, log, open connections, chat room."""
+class Hub(Server["TcpConnection"]):
+    """One server's state (``shared.Server``), plus the loop and what the shutdown waits for."""
 
     def __init__(self, settings: ServerSettings, log: EventLog, loop: asyncio.AbstractEventLoop) -> None:
-        self.settings, self.log, self.loop = settings, log, loop
-        self.connections: dict[int, TcpConnection] = {}
-        self.room = ChatRoom() if settings.mode is Mode.CHAT else None
-        self.ids = itertools.count(1)
+        super().__init__(settings, log)
+        self.loop = loop
         self.stopping = False
         self.all_closed = asyncio.Event()
         self.all_closed.set()
-
-    def handler_for(self, conn_id: int, peer: str) -> ConnectionHandler:
-        s = self.settings
-        return make_handler(s.mode, conn_id, peer, room=self.room, max_line=s.max_line,
-                            idle_timeout=s.idle_timeout)
-
-    def perform(self, origin: TcpConnection | None, actions: list[Action]) -> None:
-        """Carry out a handler's actions; ``to=None`` targets ``origin``."""
-        for action in actions:
-            target = origin if action.to is None else self.connections.get(action.to)
-            if target is None or target.closed:
-                continue
-            if type(action) is Send:
-                target.write(action.data)
-            else:
-                target.close(action.reason)  # type: ignore[union-attr]
 
     def forget(self, conn: TcpConnection) -> None:
         self.connections.pop(conn.conn_id, None)
@@ -93,7 +73,7 @@ class TcpConnection(asyncio.Protocol):
         hub = self.hub
         self.peer = peer_name(transport.get_extra_info("peername"))
         self.conn_id = next(hub.ids)
-        if hub.stopping or len(hub.connections) >= hub.settings.max_clients:
+        if hub.stopping or not hub.take_slot():
             self.refuse()
             return
         hub.connections[self.conn_id] = self
@@ -139,16 +119,12 @@ class TcpConnection(asyncio.Protocol):
         if not self.closed:
             self.closed = True
             self.reason = CloseReason.RESET if exc is not None else CloseReason.EOF
-            if self.verbose:
-                if exc is not None:
-                    self.hub.log.emit(EventKind.RESET, peer=self.peer)
-                else:
-                    self.hub.log.emit(EventKind.CLOSE, peer=self.peer, by="client", reason="eof")
+            end_connection(self.hub, self.peer, self.reason, reset=exc is not None)
         self.hub.forget(self)
         self.hub.perform(None, self.handler.lost(self.reason))
 
     # -- what handlers and the hub ask for -----------------------------------------------------------
-    def write(self, data: bytes) -> None:
+    def send(self, data: bytes) -> None:
         transport = self.transport
         if transport.is_closing():  # a failed send already doomed it: connection_lost is on its way
             return
@@ -163,9 +139,7 @@ class TcpConnection(asyncio.Protocol):
         if self.closed:
             return
         self.closed, self.reason = True, reason
-        if self.verbose:
-            by = "client" if reason is CloseReason.EOF else "server"
-            self.hub.log.emit(EventKind.CLOSE, peer=self.peer, by=by, reason=reason.value)
+        end_connection(self.hub, self.peer, reason)
         if abort:
             self.transport.abort()
         elif reason is CloseReason.LINE_TOO_LONG:
@@ -195,7 +169,12 @@ class TcpConnection(asyncio.Protocol):
         due = self.last_active + timeout
         if self.hub.loop.time() >= due:
             self.idle_timer = None
-            self.hub.perform(self, self.handler.closing(CloseReason.IDLE_TIMEOUT))
+            if self.transport.get_write_buffer_size():
+                # Silent, and it has not read what we sent either (the kernel's buffers are full, so
+                # reading from it is paused): a notice would wait behind that backlog for ever.
+                self.close(CloseReason.SLOW_READER, abort=True)
+            else:
+                self.hub.perform(self, self.handler.closing(CloseReason.IDLE_TIMEOUT))
         else:
             self.idle_timer = self.hub.loop.call_at(due, self.check_idle)
 

@@ -12,7 +12,6 @@ blocking the thread of whoever is talking.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import signal
 import socket
 import threading
@@ -21,16 +20,15 @@ from collections import deque
 from collections.abc import Callable
 from types import FrameType
 
-from netdiag.core.protocols.actions import Action, CloseReason, Mode, Send
-from netdiag.core.protocols.chat import ChatRoom
+from netdiag.core.protocols.actions import CloseReason, Mode
 from netdiag.core.protocols.events import TEXT_LIMIT, EventKind
-from netdiag.core.protocols.factory import make_handler
-from netdiag.core.protocols.handlers import ConnectionHandler, refusal_notice
+from netdiag.core.protocols.handlers import refusal_notice
 from netdiag.core.protocols.text import printable
 
 from .aio import LINGER, SHUTDOWN_GRACE, peer_name
 from .eventlog import EventLog
 from .settings import ServerSettings
+from .shared import Server, end_connection
 
 POLL = 0.1
 """How often the accept loop looks at the stop flag (seconds); bounds shutdown latency."""
@@ -64,31 +62,19 @@ class Outbox:
             return data
 
 
-class ThreadServer:
+class ThreadServer(Server["ThreadConnection"]):
+    """One server's state (``shared.Server``), plus the listening socket, a lock and the threads."""
+
     def __init__(self, sock: socket.socket, settings: ServerSettings, log: EventLog) -> None:
-        self.sock, self.settings, self.log = sock, settings, log
-        self.room = ChatRoom() if settings.mode is Mode.CHAT else None
-        self.connections: dict[int, ThreadConnection] = {}
+        super().__init__(settings, log)
+        self.sock = sock
         self.lock = threading.RLock()  # guards connections and every handler call (the room is shared)
-        self.ids = itertools.count(1)
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
 
-    def handler_for(self, conn_id: int, peer: str) -> ConnectionHandler:
-        s = self.settings
-        return make_handler(s.mode, conn_id, peer, room=self.room, max_line=s.max_line,
-                            idle_timeout=s.idle_timeout)
-
-    def perform(self, origin: ThreadConnection | None, actions: list[Action]) -> None:
-        for action in actions:
-            with self.lock:
-                target = origin if action.to is None else self.connections.get(action.to)
-            if target is None or target.closed:
-                continue
-            if type(action) is Send:
-                target.send(action.data)
-            else:
-                target.close(action.reason)  # type: ignore[union-attr]
+    def find(self, conn_id: int) -> ThreadConnection | None:
+        with self.lock:
+            return self.connections.get(conn_id)
 
     def serve_forever(self) -> int:
         """Accept until told to stop, one thread per client; return how many were open at the end."""
@@ -108,7 +94,7 @@ class ThreadServer:
     def start_client(self, client: socket.socket, peer: str) -> None:
         client.settimeout(None)
         with self.lock:
-            full = len(self.connections) >= self.settings.max_clients
+            full = not self.take_slot()
             if not full:
                 conn = ThreadConnection(self, client, next(self.ids), peer)
                 self.connections[conn.conn_id] = conn
@@ -150,6 +136,7 @@ class ThreadConnection:
         self.handler = server.handler_for(conn_id, peer)
         self.outbox = Outbox(server.settings.max_queue) if server.room is not None else None
         self.send_lock = threading.Lock()
+        self.state_lock = threading.Lock()
 
     def run(self) -> None:
         """The client's thread: greet, then recv -> handler -> send until either side closes."""
@@ -191,8 +178,7 @@ class ThreadConnection:
                 server.perform(self, actions)
                 return
             except OSError:  # ECONNRESET, or our own shutdown() from another thread
-                if not self.closed:
-                    self.lost_by_client(reset=True)
+                self.lost_by_client(reset=True)
                 return
             if self.closed:
                 return
@@ -208,18 +194,23 @@ class ThreadConnection:
                 actions = self.handler.received(data)
             server.perform(self, actions)
 
+    def mark_closed(self, reason: CloseReason) -> bool:
+        """Record the end once (reader, writer and other clients' threads may all notice it)."""
+        with self.state_lock:
+            if self.closed:
+                return False
+            self.closed, self.reason = True, reason
+            return True
+
     def lost_by_client(self, *, reset: bool) -> None:
-        self.closed = True
-        self.reason = CloseReason.RESET if reset else CloseReason.EOF
-        if self.log.verbose:
-            if reset:
-                self.log.emit(EventKind.RESET, peer=self.peer)
-            else:
-                self.log.emit(EventKind.CLOSE, peer=self.peer, by="client", reason="eof")
+        if self.mark_closed(CloseReason.RESET if reset else CloseReason.EOF):
+            end_connection(self.server, self.peer, self.reason, reset=reset)
 
     def finish(self) -> None:
         """Leave the room and forget this connection; the socket closes once the writer is done."""
         server = self.server
+        if self.mark_closed(CloseReason.ERROR):  # every way out of read_loop closes first: a guard
+            end_connection(server, self.peer, self.reason)
         with server.lock:
             server.connections.pop(self.conn_id, None)
             actions = self.handler.lost(self.reason)
@@ -238,6 +229,9 @@ class ThreadConnection:
             try:
                 with self.send_lock:
                     self.sock.sendall(data)
+            except TimeoutError:  # blocked for --idle-timeout: it reads nothing of what we send
+                self.close(CloseReason.SLOW_READER, abort=True)
+                return
             except OSError:
                 self.lost_by_client(reset=True)
                 return
@@ -250,20 +244,19 @@ class ThreadConnection:
         while (data := self.outbox.get()) is not None:
             try:
                 self.sock.sendall(data)
+            except TimeoutError:  # blocked for --idle-timeout: it reads nothing of what we send
+                self.close(CloseReason.SLOW_READER, abort=True)
+                break
             except OSError:  # reset or gone: stop queueing for it (release() wakes the reader)
-                if not self.closed:
-                    self.lost_by_client(reset=True)
+                self.lost_by_client(reset=True)
                 break
         self.release()
 
     def close(self, reason: CloseReason, *, abort: bool = False) -> None:
         """End the connection from the server side; the reader thread wakes up and finishes."""
-        if self.closed:
+        if not self.mark_closed(reason):
             return
-        self.closed, self.reason = True, reason
-        if self.log.verbose:
-            by = "client" if reason is CloseReason.EOF else "server"
-            self.log.emit(EventKind.CLOSE, peer=self.peer, by=by, reason=reason.value)
+        end_connection(self.server, self.peer, reason)
         if reason is CloseReason.LINE_TOO_LONG and not abort:
             # The reader thread (ours: the limit was found in what it read) lingers in drain(). Without
             # an outbox the notice is written already, so FIN now; with one, the writer sends the notice

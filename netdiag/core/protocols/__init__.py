@@ -19,28 +19,6 @@ Limits live here and say why: ``max_line`` (64 KiB) bounds what one connection c
 an over-long message gets an explanation and the connection is closed (``line-too-long``).
 
 Text from clients is made safe in ``text.py``; the event log's two renderings live in ``events.py``.
-This package itself imports only ``options`` (the CLI builds its options from it at start-up); import
-the other modules by name.
+This package itself imports nothing: import the modules by name (the CLI imports only ``options`` at
+start-up, to build its options).
 """
-
-from __future__ import annotations
-
-from netdiag.core.protocols.options import (
-    DEFAULT_MAX_CLIENTS,
-    DEFAULT_MAX_LINE,
-    DEFAULT_MAX_QUEUE,
-    UDP_MODES,
-    Engine,
-    LogFormat,
-    Mode,
-)
-
-__all__ = [
-    "DEFAULT_MAX_CLIENTS",
-    "DEFAULT_MAX_LINE",
-    "DEFAULT_MAX_QUEUE",
-    "UDP_MODES",
-    "Engine",
-    "LogFormat",
-    "Mode",
-]
