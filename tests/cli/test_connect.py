@@ -165,10 +165,13 @@ class InteractiveClient:
         return wait_until(lambda: next((x for x in list(self.lines) if text in x), None), timeout=10,
                           what=f"a client line with {text!r}; got {self.lines}")
 
-    def finish(self) -> tuple[int, str]:
+    def finish(self, *, close_stdin: bool = True) -> tuple[int, str]:
+        """Wait for the client to end (after EOF on its stdin, unless ``close_stdin`` is False)."""
         assert self.process.stdin is not None and self.process.stderr is not None
-        self.process.stdin.close()
+        if close_stdin:
+            self.process.stdin.close()
         code = self.process.wait(timeout=15)
+        self.process.stdin.close()
         self.reader.join(timeout=5)
         stderr = self.process.stderr.read()
         self.process.stderr.close()
@@ -407,7 +410,7 @@ def test_ctrl_c_exits_130_without_traceback() -> None:
         client.send("ping")
         client.wait_for("ping")
         client.process.send_signal(signal.SIGINT)
-        code, stderr = client.finish()
+        code, stderr = client.finish(close_stdin=False)  # EOF must not be what ends it
     assert code == ExitStatus.INTERRUPTED
     assert "Traceback" not in stderr
 
