@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,33 @@ class LineReader:
 
     def join(self) -> None:
         self._thread.join(5)
+
+
+@dataclass
+class Watch:
+    """A running ``netdiag handshake --watch`` and the readers of its two streams."""
+
+    process: subprocess.Popen[str]
+    out: LineReader
+    err: LineReader
+
+
+@contextmanager
+def watching(*args: str) -> Iterator[Watch]:
+    """``netdiag handshake --watch ARGS``, yielded once its capture is open (or it has exited); killed if
+    still running when the block ends, its output fully read."""
+    process = popen_netdiag("handshake", "--watch", *args)
+    watch = Watch(process, LineReader(process.stdout), LineReader(process.stderr))
+    try:
+        wait_until(lambda: "Watching TCP port" in watch.err.text() or process.poll() is not None,
+                   timeout=15, what="the watcher to start")
+        yield watch
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        watch.err.join()
+        watch.out.join()
 
 
 @contextmanager
@@ -220,26 +248,16 @@ def test_reset_after_accept(net: TwoHosts) -> None:
 
 @pytest.mark.root
 def test_watch_sees_a_connection_made_by_another_process() -> None:
-    with running_server("--mode", "echo") as server:
-        watcher = popen_netdiag("handshake", "--watch", str(server.port), "--count", "1", "--iface", "lo")
-        err, out_reader = LineReader(watcher.stderr), LineReader(watcher.stdout)
-        try:
-            wait_until(lambda: "Watching TCP port" in err.text() or watcher.poll() is not None,
-                       timeout=15, what="the watcher to start")
+    with running_server("--mode", "echo") as server, \
+            watching(str(server.port), "--count", "1", "--iface", "lo") as watch:
             client = subprocess.run([sys.executable, "-c", (
                 "import socket,sys; c=socket.create_connection(('127.0.0.1', int(sys.argv[1]))); "
                 "c.sendall(b'hi\\n'); c.recv(10); c.shutdown(socket.SHUT_WR); c.recv(10); c.close()"),
                 str(server.port)], timeout=30, check=True)
             assert client.returncode == 0
-            watcher.wait(timeout=20)
-        finally:
-            if watcher.poll() is None:
-                watcher.kill()
-                watcher.wait(timeout=10)
-            err.join()
-            out_reader.join()
-    out = out_reader.text()
-    assert watcher.returncode == ExitStatus.OK, err.text()
+            watch.process.wait(timeout=20)
+    out = watch.out.text()
+    assert watch.process.returncode == ExitStatus.OK, watch.err.text()
     assert f"SERVER 127.0.0.1:{server.port}" in out
     assert "|--- SYN seq=0" in out and "|<-- SYN,ACK seq=0 ack=1" in out
     assert "handshake done, RTT" in out and "FIN" in out and "Reading: " in out
@@ -248,28 +266,17 @@ def test_watch_sees_a_connection_made_by_another_process() -> None:
 
 @pytest.mark.root
 def test_watch_json_is_one_event_per_line() -> None:
-    with running_server("--mode", "echo") as server:
-        watcher = popen_netdiag("handshake", "--watch", str(server.port), "--count", "2", "--iface", "lo",
-                                "--format", "json")
-        err, out_reader = LineReader(watcher.stderr), LineReader(watcher.stdout)
-        try:
-            wait_until(lambda: "Watching TCP port" in err.text() or watcher.poll() is not None,
-                       timeout=15, what="the watcher to start")
+    with running_server("--mode", "echo") as server, \
+            watching(str(server.port), "--count", "2", "--iface", "lo", "--format", "json") as watch:
             for _ in range(2):
                 with socket.create_connection(("127.0.0.1", server.port), 5) as client:
                     client.shutdown(socket.SHUT_WR)
                     client.settimeout(5)
                     while client.recv(100):
                         pass
-            watcher.wait(timeout=20)
-        finally:
-            if watcher.poll() is None:
-                watcher.kill()
-                watcher.wait(timeout=10)
-            err.join()
-            out_reader.join()
-    assert watcher.returncode == ExitStatus.OK, err.text()
-    events = [json.loads(line) for line in out_reader.lines]
+            watch.process.wait(timeout=20)
+    assert watch.process.returncode == ExitStatus.OK, watch.err.text()
+    events = [json.loads(line) for line in watch.out.lines]
     assert [e["event"] for e in events] == ["opened", "ended", "opened", "ended"]
     opened, ended = events[0], events[1]
     assert [s["flags"] for s in opened["segments"]] == ["SYN", "SYN,ACK", "ACK"]
@@ -285,22 +292,12 @@ def test_watch_shows_a_refused_connection() -> None:
     with socket.socket() as reserved:  # bound, not listening: refuses, and no one else can take it
         reserved.bind(("127.0.0.1", 0))
         port = reserved.getsockname()[1]
-        watcher = popen_netdiag("handshake", "--watch", str(port), "--count", "1", "--iface", "lo")
-        err, out_reader = LineReader(watcher.stderr), LineReader(watcher.stdout)
-        try:
-            wait_until(lambda: "Watching TCP port" in err.text() or watcher.poll() is not None,
-                       timeout=15, what="the watcher to start")
+        with watching(str(port), "--count", "1", "--iface", "lo") as watch:
             with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 5):
                 pass
-            watcher.wait(timeout=20)
-        finally:
-            if watcher.poll() is None:
-                watcher.kill()
-                watcher.wait(timeout=10)
-            err.join()
-            out_reader.join()
-    out = out_reader.text()
-    assert watcher.returncode == ExitStatus.OK, err.text()
+            watch.process.wait(timeout=20)
+    out = watch.out.text()
+    assert watch.process.returncode == ExitStatus.OK, watch.err.text()
     assert "|--- SYN seq=0" in out and "|<-- RST,ACK seq=0 ack=1" in out
     assert "refused: the SYN was answered with RST,ACK" in out and "handshake done" not in out
     assert "Reading: 2 segments" in out
@@ -308,18 +305,12 @@ def test_watch_shows_a_refused_connection() -> None:
 
 @pytest.mark.root
 def test_watch_ctrl_c_exits_zero() -> None:
-    watcher = popen_netdiag("handshake", "--watch", "9", "--iface", "lo")
-    err = LineReader(watcher.stderr)
-    try:
-        wait_until(lambda: "Watching TCP port" in err.text(), timeout=15, what="the watcher to start")
-        watcher.send_signal(signal.SIGINT)
-        watcher.wait(timeout=10)  # not communicate(): the LineReader alone reads stderr
-    finally:
-        if watcher.poll() is None:
-            watcher.kill()
-        err.join()
-    assert watcher.returncode == ExitStatus.OK
-    assert "Stopped: 0 connection(s)" in err.text()
+    with watching("9", "--iface", "lo") as watch:
+        assert "Watching TCP port" in watch.err.text(), watch.err.text()
+        watch.process.send_signal(signal.SIGINT)
+        watch.process.wait(timeout=10)  # not communicate(): the LineReader alone reads stderr
+    assert watch.process.returncode == ExitStatus.OK
+    assert "Stopped: 0 connection(s)" in watch.err.text()
 
 
 def test_without_capture_privileges_one_message_and_exit_3() -> None:
