@@ -1,7 +1,9 @@
-"""Shared fixtures: namespaces for root-only tests; everything else lives in tests/helpers/."""
+"""Shared fixtures: namespaces for root-only tests, a listening and a refusing loopback port; everything else
+lives in tests/helpers/."""
 
 from __future__ import annotations
 
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,3 +38,20 @@ def private_loopback() -> Iterator[Namespace]:
     """A namespace whose 127.0.0.1 carries nothing but what the test starts (root only)."""
     with lone_host() as ns:
         yield ns
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A port on 127.0.0.1 where this test listens (it accepts nothing: the kernel completes handshakes)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """Bound but not listening: connect() is refused and nobody else can take the port (STYLE.md)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]

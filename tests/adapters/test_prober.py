@@ -18,22 +18,6 @@ from netdiag.core.failures import NetworkFailure
 from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
 
 
-@pytest.fixture
-def listener() -> Iterator[int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield sock.getsockname()[1]
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    """Bound but not listening: connect() is refused and nobody else can take the port (STYLE.md)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
-
-
 def test_open_port(listener: int) -> None:
     result = probe_tcp("127.0.0.1", listener, host="localhost")
     assert (result.state, result.reason, result.proto) == (PortState.OPEN, Reason.SYN_ACK, Proto.TCP)

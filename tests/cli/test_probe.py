@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from helpers.cli import NETDIAG, netdiag_env, run_netdiag
@@ -18,21 +18,6 @@ from helpers.imports import heavy_packages_loaded
 from helpers.netns import Namespace
 
 from netdiag.core.exit_status import ExitStatus
-
-
-@pytest.fixture
-def listener() -> Iterator[int]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        yield sock.getsockname()[1]
-
-
-@pytest.fixture
-def closed_port() -> Iterator[int]:
-    with socket.socket() as sock:  # bound, not listening: refused, and reserved for the test
-        sock.bind(("127.0.0.1", 0))
-        yield sock.getsockname()[1]
 
 
 def test_open_port_exits_zero_with_a_table(listener: int) -> None:
