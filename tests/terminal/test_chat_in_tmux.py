@@ -25,15 +25,6 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
 
 
 @pytest.fixture
-def tmux() -> Iterator[Tmux]:
-    terminal = Tmux()
-    try:
-        yield terminal
-    finally:
-        terminal.kill()
-
-
-@pytest.fixture
 def chat_server() -> Iterator[ServerHandle]:
     with running_server("--mode", "chat") as server:
         yield server

@@ -10,7 +10,6 @@ import shutil
 import signal
 import socket
 import sys
-from collections.abc import Iterator
 
 import pytest
 from helpers.waiting import wait_until
@@ -23,15 +22,6 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None,
 
 TOUR = [sys.executable, "-m", "netdiag", "tour", "--pause"]
 PROMPT = r"Press Enter for the next step"
-
-
-@pytest.fixture
-def tmux() -> Iterator[Tmux]:
-    terminal = Tmux()
-    try:
-        yield terminal
-    finally:
-        terminal.kill()
 
 
 def _server_port(screen: str) -> int:
