@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from netdiag.core.catalog import Cause, Explanation, explanation_for, fill_placeholders
+from netdiag.core.catalog import Cause, explanation_for
 from netdiag.core.errno_tables import PLATFORM_NAMES
 from netdiag.core.error_text import ErrorReading
 from netdiag.core.observations import Diagnosis, Observations, StepStatus
 from netdiag.core.targets import format_endpoint
+from netdiag.render.output import format_explanation
 
 Style = Callable[..., str]
 
@@ -92,7 +93,7 @@ def diagnosis_record(obs: Observations, diagnosis: Diagnosis) -> dict[str, Any]:
 
 def error_reading_lines(reading: ErrorReading, *, style: Style = _plain) -> list[str]:
     """``explain --error TEXT`` as text: the cause, each platform's reading, meaning, causes, fixes."""
-    entry = explanation_for(reading.cause)
+    entry = explanation_for(reading.cause, port=reading.port)
     colour = ("yellow", "bold") if reading.cause == Cause.UNKNOWN else ("red", "bold")
     lines = [style(f"{entry.title}  [cause: {reading.cause.value}]", *colour)]
     if reading.clues:
@@ -104,25 +105,14 @@ def error_reading_lines(reading: ErrorReading, *, style: Style = _plain) -> list
         lines.extend(f"    {PLATFORM_NAMES[e.platform]:8} {e.number:>6}  {e.symbol:18} {e.message}"
                      + (f"  -> {e.cause.value}" if e.cause != reading.cause else "")
                      for e in reading.readings)
-    lines.extend(_explanation_lines(entry, port=reading.port))
+    lines.extend(format_explanation(entry))
     lines.extend(f"  Note: {note}" for note in reading.notes)
-    return lines
-
-
-def _explanation_lines(entry: Explanation, *, port: int | None) -> list[str]:
-    lines = [f"  What it means: {entry.meaning}"]
-    if entry.likely_causes:
-        lines.append("  Likely causes:")
-        lines.extend(f"    - {cause}" for cause in entry.likely_causes)
-    if entry.fixes:
-        lines.append("  How to fix it:")
-        lines.extend(f"    {n}. {fill_placeholders(fix, port=port)}" for n, fix in enumerate(entry.fixes, 1))
     return lines
 
 
 def error_reading_record(reading: ErrorReading) -> dict[str, Any]:
     """``netdiag explain --error TEXT --format json``."""
-    entry = explanation_for(reading.cause)
+    entry = explanation_for(reading.cause, port=reading.port)
     return {
         "input": reading.text,
         "cause": reading.cause.value,
@@ -130,7 +120,7 @@ def error_reading_record(reading: ErrorReading) -> dict[str, Any]:
         "title": entry.title,
         "meaning": entry.meaning,
         "likely_causes": list(entry.likely_causes),
-        "fixes": [fill_placeholders(fix, port=reading.port) for fix in entry.fixes],
+        "fixes": list(entry.fixes),
         "clues": list(reading.clues),
         "platform": reading.platform,
         "operation": reading.operation,
