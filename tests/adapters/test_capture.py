@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event
 
 import pytest
 from helpers.waiting import wait_until
@@ -125,43 +128,44 @@ def test_capture_of_a_refused_connection() -> None:
     assert result.segments[1].ack == (result.segments[0].seq + 1) % 2**32
 
 
+def _hammer(server: socket.socket, made: Synchronized[int], stop: Event) -> None:
+    """Connect to ``server`` and accept the connection, over and over, in one thread of a child process.
+
+    Accepting in the same loop keeps the backlog empty whatever the parent does, so no SYN is dropped
+    and the count rises while the parent captures (a serving thread in the test process could starve
+    behind the GIL, fill the backlog and stall the client on SYN retransmissions). Bounded in count
+    and time.
+    """
+    port = server.getsockname()[1]
+    deadline = time.monotonic() + 20
+    while not stop.is_set() and made.value < 20_000 and time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 2):
+            conn, _ = server.accept()
+            conn.close()  # the server side closes first: TIME_WAIT stays there, client ports are freed
+            made.value += 1
+
+
 @pytest.mark.root
 def test_other_connections_to_the_same_port_are_not_caught() -> None:
-    """Another client hammers the same server during the capture: only our 4-tuple is recorded."""
-    server = socket.create_server(("127.0.0.1", 0), backlog=128)
-    port = server.getsockname()[1]
-    stop = threading.Event()
-    made: list[int] = []
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except OSError:
-                return
-            conn.close()
-
-    def hammer() -> None:
-        deadline = time.monotonic() + 20
-        while not stop.is_set() and len(made) < 5000 and time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 2) as other:
-                made.append(other.getsockname()[1])
-
-    threads = [threading.Thread(target=serve, daemon=True), threading.Thread(target=hammer, daemon=True)]
-    for thread in threads:
-        thread.start()
-    try:
-        wait_until(lambda: len(made) >= 3, timeout=10, what="background connections")
-        before = len(made)
-        result = capture_connection("127.0.0.1", port, timeout=3)
-        assert len(made) > before, "the background client kept connecting during the capture"
-    finally:
-        stop.set()
-        with contextlib.suppress(OSError):
-            server.shutdown(socket.SHUT_RDWR)  # wakes the accept() blocked in the serving thread
-        server.close()
-        for thread in threads:
-            thread.join(10)
+    """Another process hammers the same server during the capture: only our 4-tuple is recorded."""
+    context = multiprocessing.get_context("fork")
+    made = context.Value("i", 0)
+    stop = context.Event()
+    with socket.create_server(("127.0.0.1", 0), backlog=128) as server:
+        port = server.getsockname()[1]
+        hammer = context.Process(target=_hammer, args=(server, made, stop), daemon=True)
+        hammer.start()
+        try:
+            wait_until(lambda: made.value >= 3, timeout=10, what="background connections")
+            before = made.value
+            result = capture_connection("127.0.0.1", port, timeout=3)
+            during = made.value - before
+        finally:
+            stop.set()
+            hammer.join(10)
+            if hammer.is_alive():
+                hammer.kill()
+    assert during > 0, "the background client kept connecting during the capture"
     assert result.status is ConnectStatus.CONNECTED
     ours = {(result.client[1], port), (port, result.client[1])}
     assert {(s.sport, s.dport) for s in result.segments} <= ours
