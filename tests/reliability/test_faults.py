@@ -3,7 +3,9 @@
 Each scenario is bounded in count and time. After each one the server must still answer a fresh client
 correctly, the witness (connected through the scenario) must not have been disturbed, and the server's
 file descriptors and threads must come back to where they were (waited for with a deadline).
-One server per (mode, engine) serves all scenarios in turn, so a scenario that breaks the server also
+The asyncio engine runs twice: on uvloop (the default where it is installed) and on the standard
+library's loop (``NETDIAG_LOOP=asyncio``, the fallback elsewhere). One server per configuration serves
+all scenarios in turn, so a scenario that breaks the server also
 fails the ones after it: read the first failure.
 """
 
@@ -16,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+from helpers.cli import netdiag_env
 from helpers.servers import ServerHandle, running_server
 from helpers.waiting import wait_until
 from reliability.harness import (
@@ -28,10 +31,14 @@ from reliability.harness import (
     fresh_client_works,
     resources,
     run_parallel,
+    steady_resources,
     wait_back_to,
 )
 
-CONFIGS = [(mode, engine) for engine in ENGINES for mode in MODES]
+ENGINE_RUNS = {"asyncio": {}, "asyncio-stdlib": {"NETDIAG_LOOP": "asyncio"}, "threads": {}}
+"""How each engine is run: the asyncio engine on the default loop and on the stdlib's."""
+assert set(ENGINES) == {run.split("-")[0] for run in ENGINE_RUNS}
+CONFIGS = [(mode, run) for run in ENGINE_RUNS for mode in MODES]
 SEED = 20_261_123  # fixed: a failure replays with the same bytes
 
 
@@ -45,9 +52,12 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[ServerHandle, str]]
     checks its exit inside the right configuration; the teardown here only cleans up (kills a server
     stuck after a failed scenario) and never raises on its own.
     """
-    mode, engine = request.param
-    with running_server("--mode", mode, "--engine", engine, check_exit=False) as server:
+    mode, run = request.param
+    engine = run.split("-")[0]
+    env = netdiag_env(**ENGINE_RUNS[run])
+    with running_server("--mode", mode, "--engine", engine, check_exit=False, env=env) as server:
         try:
+            steady_resources(server, mode)  # warm-up: the leak baselines are taken in the steady state
             yield server, mode
         finally:
             if server.process.poll() is None:

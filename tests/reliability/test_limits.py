@@ -22,6 +22,7 @@ from reliability.harness import (
     Client,
     connect,
     resources,
+    steady_resources,
     wait_back_to,
 )
 
@@ -44,11 +45,12 @@ def read_until_eof(sock: socket.socket, timeout: float = IO_TIMEOUT) -> bytes:
 @pytest.mark.parametrize(("mode", "engine"), LIMIT_CONFIGS, ids=[f"{m}-{e}" for m, e in LIMIT_CONFIGS])
 def test_max_clients_exceeded(mode: str, engine: str) -> None:
     with running_server("--mode", mode, "--engine", engine, "--max-clients", "3") as server:
-        baseline = resources(server)
+        baseline = steady_resources(server, mode)
+        warm_up = len(server.of("connect"))
         members = [Client(server, mode) for _ in range(3)]
         for member in members:
             member.greet()
-        wait_until(lambda: len(server.of("connect")) == 3, timeout=5, what="three connect events")
+        wait_until(lambda: len(server.of("connect")) == warm_up + 3, timeout=5, what="three connect events")
         for _ in range(5):
             with connect(server) as extra:
                 told = read_until_eof(extra)
@@ -144,7 +146,7 @@ def test_chat_client_that_never_reads(engine: str) -> None:
     docs/reliability.md (target: p99 under 50 ms), not asserted.
     """
     with running_server("--mode", "chat", "--engine", engine, "--quiet") as server, ExitStack() as stack:
-        baseline = resources(server)
+        baseline = steady_resources(server, "chat")
         stuck = socket.socket()
         stack.callback(stuck.close)
         stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # small window: fills quickly

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import signal
 import socket
 import time
@@ -24,8 +23,9 @@ from netdiag.core.protocols.handlers import refusal_notice
 from netdiag.core.protocols.text import printable
 from netdiag.core.targets import format_endpoint
 
+from .accepting import OUT_OF_RESOURCES, RETRY_AFTER, Acceptor, Address
 from .eventlog import EventLog
-from .settings import ACCEPT_BATCH, BACKLOG, ServerSettings
+from .settings import ServerSettings
 from .shared import Server, end_connection
 
 SHUTDOWN_GRACE = 0.5
@@ -58,8 +58,9 @@ class TcpConnection(asyncio.Protocol):
     __slots__ = ("closed", "conn_id", "handler", "hub", "idle_timer", "last_active", "peer", "reason",
                  "refused", "transport", "verbose")
 
-    def __init__(self, hub: Hub) -> None:
+    def __init__(self, hub: Hub, address: Address) -> None:
         self.hub = hub
+        self.peer = peer_name(address)  # from accept(): a client reset before accept has no peername
         self.verbose = hub.log.verbose
         self.closed = False
         self.refused = False
@@ -71,7 +72,6 @@ class TcpConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport = cast(asyncio.Transport, transport)
         hub = self.hub
-        self.peer = peer_name(transport.get_extra_info("peername"))
         self.conn_id = next(hub.ids)
         if hub.stopping or not hub.take_slot():
             self.refuse()
@@ -241,29 +241,28 @@ def prime_allocator() -> None:
     del block
 
 
-OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 WARN_EVERY = 10.0
 """Seconds between two warnings about the same shortage."""
 
 
-def resource_warnings(warn: Callable[[str], None] | None) -> Callable[..., None]:
-    """A loop exception handler: running out of descriptors while accepting is a one-line warning
-    (asyncio would print a traceback per failed ``accept``); everything else goes to the default."""
+def accept_warnings(warn: Callable[[str], None] | None) -> Callable[[OSError], None]:
+    """What to say when ``accept()`` fails for the listener: one line per ``WARN_EVERY`` seconds."""
     last = [-WARN_EVERY]
 
-    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        exc = context.get("exception")
-        if not (isinstance(exc, OSError) and exc.errno in OUT_OF_RESOURCES):
-            loop.default_exception_handler(context)
-            return
+    def failed(exc: OSError) -> None:
         now = time.monotonic()
-        if warn is not None and now - last[0] >= WARN_EVERY:
-            last[0] = now
+        if warn is None or now - last[0] < WARN_EVERY:
+            return
+        last[0] = now
+        if exc.errno in OUT_OF_RESOURCES:
             warn(f"cannot accept more connections now ({exc.strerror}): new clients wait in the "
                  "backlog until others close; raise the open-files limit (ulimit -n) or lower "
                  "--max-clients.")
+        else:
+            warn(f"accepting a connection failed ({exc.strerror or exc}); retrying in "
+                 f"{RETRY_AFTER:g} s, new clients wait in the backlog meanwhile.")
 
-    return handle
+    return failed
 
 
 async def serve(sock: socket.socket, settings: ServerSettings, log: EventLog,
@@ -271,7 +270,6 @@ async def serve(sock: socket.socket, settings: ServerSettings, log: EventLog,
     """Serve on the already-bound ``sock`` until SIGINT/SIGTERM, then shut down cleanly."""
     prime_allocator()
     loop = asyncio.get_running_loop()
-    loop.set_exception_handler(resource_warnings(warn))
     hub = Hub(settings, log, loop)
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -283,21 +281,17 @@ async def serve(sock: socket.socket, settings: ServerSettings, log: EventLog,
         transport.close()
         return 0
     protocol = connection_class(settings)
-    # asyncio uses ``backlog`` both for listen() and as how many connections one wake-up accepts at
-    # once; a big batch accepted while at --max-clients would only be refused, and past the open-files
-    # limit it fails (and, in Python 3.11, keeps failing for the whole batch). Small batches, then the
-    # deep kernel queue back.
-    server = await loop.create_server(lambda: protocol(hub), sock=sock, backlog=ACCEPT_BATCH)
-    sock.listen(BACKLOG)
+    acceptor = Acceptor(loop, sock, lambda address: protocol(hub, address), accept_warnings(warn))
+    acceptor.start()
     announce()
     await stop.wait()
-    return await shut_down(hub, server)
+    return await shut_down(hub, acceptor)
 
 
-async def shut_down(hub: Hub, server: asyncio.Server) -> int:
+async def shut_down(hub: Hub, acceptor: Acceptor) -> int:
     """Stop accepting, say goodbye (chat), close every connection; abort stragglers after the grace."""
     hub.stopping = True
-    server.close()
+    acceptor.close()
     open_now = list(hub.connections.values())
     for conn in open_now:
         hub.perform(conn, conn.handler.closing(CloseReason.SHUTDOWN))

@@ -77,13 +77,17 @@ def test_quiet_echo_is_byte_exact_and_logs_only_start_and_end(engine: str) -> No
     assert [e["event"] for e in server.events] == ["listening", "shutdown"]
 
 
-def test_uvloop_when_asked_for_runs_the_same_echo() -> None:
-    pytest.importorskip("uvloop", reason="NETDIAG_LOOP=uvloop needs the uvloop package (bench extra)")
+def runs_on_uvloop(server: ServerHandle) -> bool:
+    return any("uvloop" in m.path for m in psutil.Process(server.process.pid).memory_maps())
+
+
+@pytest.mark.parametrize(("loop", "on_uvloop"), [("auto", True), ("asyncio", False)])
+def test_both_event_loops_run_the_same_echo(loop: str, on_uvloop: bool) -> None:
+    """uvloop is the default (a dependency on Linux); ``NETDIAG_LOOP=asyncio`` picks the stdlib's loop."""
     payload = os.urandom(100_000)
     for quiet in ([], ["--quiet"]):
-        with running_server("--mode", "echo", *quiet, env=netdiag_env(NETDIAG_LOOP="uvloop")) as server:
-            maps = psutil.Process(server.process.pid).memory_maps()
-            assert any("uvloop" in m.path for m in maps), "the server is not running on uvloop"
+        with running_server("--mode", "echo", *quiet, env=netdiag_env(NETDIAG_LOOP=loop)) as server:
+            assert runs_on_uvloop(server) is on_uvloop
             with connect(server) as sock:
                 sock.sendall(payload)
                 sock.shutdown(socket.SHUT_WR)
