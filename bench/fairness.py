@@ -90,6 +90,9 @@ def one_run(engine: str, stuck: bool, messages: int, filler: bytes) -> RunResult
         if not stuck:
             LineClock(fourth)
         sender = socket.create_connection((HOST, server.port), timeout=IO_TIMEOUT)
+        # The sender writes two lines back to back; with Nagle the second waits for the ACK of the first,
+        # which the server's kernel may delay by tens of ms: that would measure the sender, not the room.
+        sender.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         readers = [socket.create_connection((HOST, server.port), timeout=IO_TIMEOUT) for _ in range(2)]
         members += [sender, *readers]
         clocks = [LineClock(reader) for reader in readers]

@@ -155,6 +155,7 @@ def test_chat_client_that_never_reads(engine: str) -> None:
         stuck_name = recv_line(stuck).split()[2].rstrip(b",")  # "* welcome user1, 1 here; ..."
         sender = connect(server)
         stack.callback(sender.close)
+        sender.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # two writes per round: no Nagle wait
         readers = [connect(server) for _ in range(2)]
         for reader in readers:
             stack.callback(reader.close)
