@@ -193,12 +193,15 @@ def _print_event(event: WatchEvent, *, absolute: bool, fmt: ReportFormat) -> Non
                              "summary": summary_record(analysis)}))
         return
     width = 72
-    if event.kind is WatchEventKind.OPENED:
+    if event.first:
         out.data("")
         out.data(render_header(analysis, width))
     for line in render_rows(event.new_rows, absolute=absolute, width=width,
                             paint=lambda text, style: out.style(text, style)):
         out.data(line)
+    if event.kind is WatchEventKind.UNANSWERED:
+        tries = len(analysis.syn_elapsed)
+        out.data(f"{'':13}no answer yet: SYN sent {tries} times (a firewall drops it, or no host is there)")
     if event.kind is WatchEventKind.OPENED and analysis.handshake_rtt is not None:
         rtt = format_duration(analysis.handshake_rtt)
         if analysis.outcome is Outcome.REFUSED:

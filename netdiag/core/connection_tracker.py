@@ -2,10 +2,11 @@
 
 The capture hands over segments one by one, from any number of connections, in capture order.
 ``ConnectionTracker`` keeps the segments of each connection whose opening SYN it saw, and says when its
-handshake is decided (``opened``: the client acked the SYN-ACK, or a RST answered the SYN) and when it is
-over (``ended``: a RST, or both FINs acknowledged). Each event carries the full analysis
-(``netdiag.core.handshake``) and the rows not shown yet, so the caller prints a connection in
-instalments. Pure: no sockets, no printing.
+handshake is decided (``opened``: the client acked the SYN-ACK, or a RST answered the SYN), when it is
+over (``ended``: a RST, or both FINs acknowledged), and, before any answer came, each time the client's
+kernel retransmits its SYN (``unanswered``: what a firewall's DROP, or an absent host, looks like).
+Each event carries the full analysis (``netdiag.core.handshake``) and the rows not shown yet, so the
+caller prints a connection in instalments. Pure: no sockets, no printing.
 """
 
 from __future__ import annotations
@@ -44,17 +45,23 @@ def handshake_done(segments: Sequence[Segment]) -> bool:
 class WatchEventKind(str, Enum):
     """What the passive watcher reports about a connection."""
 
+    UNANSWERED = "unanswered"
     OPENED = "opened"
     ENDED = "ended"
 
 
 @dataclass(frozen=True)
 class WatchEvent:
-    """A connection's handshake is decided (``opened``) or it is over (``ended``); rows are the new ones."""
+    """A connection's SYN was retransmitted unanswered, its handshake is decided, or it is over.
+
+    ``new_rows`` are the rows not reported before; ``first`` is true for a connection's first event
+    (the one whose rows begin its story, under its header).
+    """
 
     kind: WatchEventKind
     analysis: HandshakeAnalysis
     new_rows: tuple[SegmentRow, ...]
+    first: bool
 
 
 @dataclass
@@ -64,6 +71,11 @@ class _Tracked:
     segments: list[Segment] = field(default_factory=list)
     shown: int = 0
     opened: bool = False
+
+
+def only_client_syns(tracked: _Tracked) -> bool:
+    """Nothing but the client's SYN (and its retransmissions) so far: no answer has come."""
+    return all(seg.is_syn and seg.source == tracked.client for seg in tracked.segments)
 
 
 class ConnectionTracker:
@@ -86,6 +98,8 @@ class ConnectionTracker:
             self._open[key] = tracked
         tracked.segments.append(seg)
         events: list[WatchEvent] = []
+        if len(tracked.segments) > 1 and only_client_syns(tracked):
+            events.append(self._event(WatchEventKind.UNANSWERED, tracked))  # a retransmitted SYN
         if not tracked.opened and handshake_done(tracked.segments):
             tracked.opened = True
             events.append(self._event(WatchEventKind.OPENED, tracked))
@@ -97,6 +111,7 @@ class ConnectionTracker:
     @staticmethod
     def _event(kind: WatchEventKind, tracked: _Tracked) -> WatchEvent:
         analysis = analyse_connection(tracked.segments, client=tracked.client, server=tracked.server)
+        first = tracked.shown == 0
         new_rows = analysis.rows[tracked.shown :]
         tracked.shown = len(analysis.rows)
-        return WatchEvent(kind=kind, analysis=analysis, new_rows=new_rows)
+        return WatchEvent(kind=kind, analysis=analysis, new_rows=new_rows, first=first)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from helpers.cli import netdiag_env, popen_netdiag, run_netdiag
-from helpers.netns import TwoHosts
+from helpers.netns import Namespace, TwoHosts
 from helpers.servers import running_server
 from helpers.waiting import wait_until
 
@@ -57,10 +57,10 @@ class Watch:
 
 
 @contextmanager
-def watching(*args: str) -> Iterator[Watch]:
-    """``netdiag handshake --watch ARGS``, yielded once its capture is open (or it has exited); killed if
-    still running when the block ends, its output fully read."""
-    process = popen_netdiag("handshake", "--watch", *args)
+def watching(*args: str, netns: str | None = None) -> Iterator[Watch]:
+    """``netdiag handshake --watch ARGS`` (inside ``netns`` when given), yielded once its capture is open
+    (or it has exited); killed if still running when the block ends, its output fully read."""
+    process = popen_netdiag("handshake", "--watch", *args, netns=netns)
     watch = Watch(process, LineReader(process.stdout), LineReader(process.stderr))
     try:
         wait_until(lambda: "Watching TCP port" in watch.err.text() or process.poll() is not None,
@@ -301,6 +301,29 @@ def test_watch_shows_a_refused_connection() -> None:
     assert "|--- SYN seq=0" in out and "|<-- RST,ACK seq=0 ack=1" in out
     assert "refused: the SYN was answered with RST,ACK" in out and "handshake done" not in out
     assert "Reading: 2 segments" in out
+
+
+@pytest.mark.root
+def test_watch_shows_a_syn_that_a_firewall_drops(private_loopback: Namespace) -> None:
+    """A DROP rule in a namespace the test made: the watch shows the SYN and each retransmission."""
+    port = 9003
+    private_loopback.iptables("-A", "INPUT", "-p", "tcp", "--dport", str(port), "-j", "DROP")
+    with watching(str(port), "--iface", "lo", netns=private_loopback.name) as watch:
+        attempt = private_loopback.popen(sys.executable, "-c", (
+            "import socket,sys\n"
+            "try: socket.create_connection(('127.0.0.1', int(sys.argv[1])), 2.5)\n"
+            "except TimeoutError: print('timed out')"), str(port))
+        wait_until(lambda: "no answer yet: SYN sent 3 times" in watch.out.text(), timeout=15,
+                   what="the watch to report two retransmissions (at about 1 s and 2 s)")
+        out, _ = attempt.communicate(timeout=15)
+        assert out.strip() == "timed out", "the client's connect was not dropped"
+        watch.process.send_signal(signal.SIGINT)
+        watch.process.wait(timeout=10)
+    text = watch.out.text()
+    assert watch.process.returncode == ExitStatus.OK, watch.err.text()
+    assert text.count(f"SERVER 127.0.0.1:{port}") == 1, "one header for the attempt"
+    assert "no answer yet: SYN sent 2 times" in text and "retransmission #2" in text
+    assert "handshake done" not in text and "refused" not in text
 
 
 @pytest.mark.root

@@ -131,6 +131,7 @@ def test_tracker_reports_open_then_end_and_ignores_old_connections() -> None:
     assert tracker.feed(old) == []
     events = [e for s in full_conversation() for e in tracker.feed(s)]
     assert [e.kind for e in events] == [WatchEventKind.OPENED, WatchEventKind.ENDED]
+    assert [e.first for e in events] == [True, False]
     assert len(events[0].new_rows) == 3 and len(events[1].new_rows) == 6
     assert events[1].analysis.outcome is Outcome.ACCEPTED
 
@@ -141,6 +142,22 @@ def test_tracker_reports_a_refusal_as_opened_and_ended() -> None:
               for e in tracker.feed(s)]
     assert [e.kind for e in events] == [WatchEventKind.OPENED, WatchEventKind.ENDED]
     assert events[-1].analysis.outcome is Outcome.REFUSED
+
+
+def test_tracker_reports_each_unanswered_syn_retransmission_until_the_answer() -> None:
+    """A DROP in the path: the SYN comes again and again; each time the watch says so, then the
+    connection goes on as usual when an answer finally comes (the rule was removed)."""
+    tracker = ConnectionTracker()
+    c, s = C_ISN, S_ISN
+    segments = [seg(0.0, True, "S", c), seg(1.0, True, "S", c), seg(3.0, True, "S", c),
+                seg(3.1, False, "SA", s, c + 1), seg(3.2, True, "A", c + 1, s + 1)]
+    events = [e for segment in segments for e in tracker.feed(segment)]
+    assert [e.kind for e in events] == [WatchEventKind.UNANSWERED, WatchEventKind.UNANSWERED,
+                                        WatchEventKind.OPENED]
+    assert [e.first for e in events] == [True, False, False], "one header, on the first instalment"
+    assert [len(e.new_rows) for e in events] == [2, 1, 2]
+    assert events[1].analysis.outcome is Outcome.FILTERED and len(events[1].analysis.syn_elapsed) == 3
+    assert events[2].analysis.outcome is Outcome.ACCEPTED
 
 
 def test_no_syn_and_no_client_is_an_error() -> None:
