@@ -63,13 +63,7 @@ def steady_resources(server: ServerHandle, mode: str) -> Resources:
     server has closed the warm-up connection's socket (psutil lists the sockets a process holds; a
     ``--quiet`` server logs no close to wait for).
     """
-    warm_up = Client(server, mode)
-    try:
-        warm_up.greet()
-        warm_up.exchange("warm-up")
-    finally:
-        warm_up.close()
-    port = warm_up.sock_port
+    port = fresh_client_works(server, mode, "warm-up").sock_port
     process = psutil.Process(server.process.pid)
     wait_until(lambda: all(not c.raddr or c.raddr.port != port for c in process.net_connections("tcp")),
                timeout=SETTLE_TIMEOUT, what="the server to close the warm-up connection")
@@ -177,13 +171,15 @@ class Client:
         self.sock.close()
 
 
-def fresh_client_works(server: ServerHandle, mode: str, tag: str = "fresh") -> None:
+def fresh_client_works(server: ServerHandle, mode: str, tag: str = "fresh") -> Client:
+    """A new client gets the right answer for ``mode``; returns it, closed."""
     client = Client(server, mode)
     try:
         client.greet()
         client.exchange(tag)
     finally:
         client.close()
+    return client
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from helpers.cli import netdiag_env
 from helpers.servers import ServerHandle, running_server
 from helpers.waiting import wait_until
 from reliability.harness import (
-    ENGINES,
     MODES,
     Client,
     attack,
@@ -35,9 +34,12 @@ from reliability.harness import (
     wait_back_to,
 )
 
-ENGINE_RUNS = {"asyncio": {}, "asyncio-stdlib": {"NETDIAG_LOOP": "asyncio"}, "threads": {}}
-"""How each engine is run: the asyncio engine on the default loop and on the stdlib's."""
-assert set(ENGINES) == {run.split("-")[0] for run in ENGINE_RUNS}
+ENGINE_RUNS: dict[str, tuple[str, dict[str, str]]] = {
+    "asyncio": ("asyncio", {}),
+    "asyncio-stdlib": ("asyncio", {"NETDIAG_LOOP": "asyncio"}),
+    "threads": ("threads", {}),
+}
+"""Each run: the engine and its environment (the asyncio engine on the default loop and the stdlib's)."""
 CONFIGS = [(mode, run) for run in ENGINE_RUNS for mode in MODES]
 SEED = 20_261_123  # fixed: a failure replays with the same bytes
 
@@ -53,8 +55,8 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[ServerHandle, str]]
     stuck after a failed scenario) and never raises on its own.
     """
     mode, run = request.param
-    engine = run.split("-")[0]
-    env = netdiag_env(**ENGINE_RUNS[run])
+    engine, extra_env = ENGINE_RUNS[run]
+    env = netdiag_env(**extra_env)
     with running_server("--mode", mode, "--engine", engine, check_exit=False, env=env) as server:
         try:
             steady_resources(server, mode)  # warm-up: the leak baselines are taken in the steady state
