@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
+from netdiag.adapters.platform import may_capture
 from netdiag.core.catalog import Cause, explanation_for
 from netdiag.core.failures import NetdiagError
 from netdiag.core.sockets import SocketRow
@@ -201,32 +202,6 @@ def _closed_port() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind((LOOPBACK, 0))
     return sock
-
-
-CAP_NET_RAW = 13  # linux/capability.h
-
-
-def may_capture() -> bool:
-    """Whether this process may open a packet capture: root, or (Linux) CAP_NET_RAW in its effective set.
-
-    The second case is an interpreter given the capability with setcap, as the handshake command's
-    privilege message suggests.
-    """
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        return True
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            return has_net_raw(status.read())
-    except OSError:  # not Linux
-        return False
-
-
-def has_net_raw(proc_status: str) -> bool:
-    """Whether a /proc/PID/status text has CAP_NET_RAW in its effective capability set."""
-    for line in proc_status.splitlines():
-        if line.startswith("CapEff:"):
-            return bool(int(line.split()[1], 16) >> CAP_NET_RAW & 1)
-    return False
 
 
 def run_tour(*, capture: bool | None = None) -> Generator[TourStep, None, None]:

@@ -78,6 +78,8 @@ COMMANDS: tuple[CommandEntry, ...] = (
                  "sudo netdiag handshake 127.0.0.1:8000"),
     CommandEntry("load", "Load an echo server with N clients for a bounded time.",
                  "netdiag load 127.0.0.1:8000 --clients 100"),
+    CommandEntry("doctor", "Versions, platform and what works here (for bug reports).",
+                 "netdiag doctor"),
 )
 
 # errno values that are network events even when no adapter translated them (the safety net below).

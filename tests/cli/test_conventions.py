@@ -20,7 +20,7 @@ from netdiag.core.exit_status import ExitStatus
 from netdiag.render.output import Output, colour_wanted
 
 NEWCOMER_ORDER = ["tour", "listen", "connect", "sockets", "interfaces", "probe", "explain", "handshake",
-                  "load"]
+                  "load", "doctor"]
 
 
 def _commands() -> dict[str, object]:

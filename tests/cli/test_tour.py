@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess
@@ -198,13 +197,3 @@ def test_every_command_the_tour_suggests_is_accepted_by_the_cli(
         command = root.commands[words[0]]  # type: ignore[attr-defined]
         with command.make_context(words[0], words[1:], parent=parent) as context:
             assert context.command is command, line
-
-
-def test_capture_is_tried_by_root_or_with_cap_net_raw() -> None:
-    from netdiag.adapters.tour_steps import has_net_raw, may_capture
-
-    assert has_net_raw("Name:\tpython3\nCapInh:\t0000000000000000\nCapEff:\t0000000000002000\n")
-    assert not has_net_raw("CapEff:\t0000000000001000\n")  # CAP_NET_ADMIN alone cannot open a raw socket
-    assert not has_net_raw("Name:\tpython3\n")
-    with open("/proc/self/status", encoding="ascii") as status:
-        assert may_capture() is (os.geteuid() == 0 or has_net_raw(status.read()))
