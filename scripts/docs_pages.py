@@ -2,6 +2,7 @@
 
     python scripts/docs_pages.py          # rewrite docs/reference.md, docs/exit-codes.md, docs/json.md
     python scripts/docs_pages.py --check  # exit 1 and name the stale pages (tests/cli/test_docs_pages.py)
+    python scripts/docs_pages.py --man site/netdiag.1   # the man page (./dev docs), from the same tree
 
 The reference walks the CLI's own click command tree (the same objects `netdiag --help` prints), so
 every option, default and example in it is what the installed netdiag accepts. The exit-code page comes
@@ -220,6 +221,50 @@ def json_markdown() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _roff(text: str) -> str:
+    """Text safe in a roff line: backslashes doubled, a leading dot or quote escaped, dashes as minus."""
+    text = text.replace("\\", "\\e").replace("-", "\\-")
+    return "\\&" + text if text[:1] in (".", "'") else text
+
+
+def _roff_block(text: str) -> list[str]:
+    """A help paragraph as roff: blank lines become paragraph breaks, other lines are filled."""
+    lines: list[str] = []
+    for line in text.strip().splitlines():
+        lines.append(".PP" if not line.strip() else _roff(line.strip()))
+    return lines
+
+
+def man_page() -> str:
+    """netdiag(1): the same command tree, help, options and examples as docs/reference.md, as roff."""
+    from netdiag import __version__
+    from netdiag.cli.common import example_lines
+    from netdiag.cli.main import EPILOG, HELP
+
+    root_ctx, commands = _root_and_commands()
+    lines = [
+        '.TH NETDIAG 1 "" "netdiag ' + __version__ + '" "User Commands"',
+        ".SH NAME", "netdiag \\- see and fix what happens on sockets",
+        ".SH SYNOPSIS", ".B netdiag", "[\\fB\\-\\-no\\-color\\fR] \\fICOMMAND\\fR [\\fIOPTIONS\\fR]",
+        ".SH DESCRIPTION", *_roff_block(HELP),
+        ".SH COMMANDS",
+    ]
+    for entry, command in commands:
+        ctx = _command_context(command, root_ctx)
+        lines += [".SS " + _roff(f"netdiag {entry.name}"), _roff(entry.summary), ".PP",
+                  ".nf", _roff(command.get_usage(ctx).strip()), ".fi", *_roff_block(command.help or "")]
+        for param in command.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None:
+                lines += [".TP", "\\fB" + _roff(record[0]) + "\\fR", _roff(" ".join(record[1].split()))]
+        examples = example_lines(command.epilog)
+        if examples:
+            lines += [".PP", "Examples:", ".RS", ".nf", *(_roff(line) for line in examples), ".fi", ".RE"]
+    lines += [".SH EXIT STATUS", *_roff_block(EPILOG),
+              ".SH SEE ALSO", "ss(8), nmap(1), ncat(1), tcpdump(8); the documentation in the docs/ folder."]
+    return "\n".join(lines) + "\n"
+
+
 PAGES: dict[str, Callable[[], str]] = {
     "reference.md": reference_markdown,
     "exit-codes.md": exit_codes_markdown,
@@ -240,7 +285,13 @@ def stale_pages() -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description="Generate docs pages from the code.")
     parser.add_argument("--check", action="store_true", help="only report stale pages (exit 1 if any)")
+    parser.add_argument("--man", metavar="PATH", help="write the man page netdiag(1) to PATH, nothing else")
     options = parser.parse_args()
+    if options.man:
+        Path(options.man).parent.mkdir(parents=True, exist_ok=True)
+        Path(options.man).write_text(man_page(), encoding="utf-8")
+        print(f"wrote {options.man}")
+        return 0
     if options.check:
         stale = stale_pages()
         for name in stale:

@@ -185,3 +185,19 @@ def test_every_cause_code_named_in_the_docs_exists(page: Path) -> None:
 
     named = {a or b for a, b in _CAUSE.findall(page.read_text(encoding="utf-8"))}
     assert named <= {cause.value for cause in Cause}, named - {cause.value for cause in Cause}
+
+
+def test_man_page_renders_cleanly_and_covers_every_command(tmp_path: Path) -> None:
+    import subprocess
+
+    from netdiag.cli.main import COMMANDS
+
+    page = GENERATOR.man_page()
+    (tmp_path / "netdiag.1").write_text(page, encoding="utf-8")
+    rendered = subprocess.run(["groff", "-man", "-Tascii", "-ww", tmp_path / "netdiag.1"],
+                              capture_output=True, text=True, timeout=30)
+    assert rendered.returncode == 0 and rendered.stderr == "", rendered.stderr
+    text = re.sub(r".\x08", "", rendered.stdout)  # groff's overstrike bold/underline
+    for entry in COMMANDS:
+        assert f"netdiag {entry.name}" in text
+    assert "--format" in text and "netdiag probe 127.0.0.1:1-1024 --format json" in text
