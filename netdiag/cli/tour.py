@@ -58,10 +58,12 @@ def tour_command(
     with _ending_on_hangup_or_term():
         steps = run_tour()
         try:
+            # Wait for Enter *before* asking for the next step: the tour runs a step when it is asked for
+            # it, so while paused at "both ends are ESTABLISHED" the connection really is still open.
             for number, step in enumerate(steps, start=1):
-                if number > 1 and waiting:
-                    _wait_for_enter(out)
                 render_step(out, number, step)
+                if waiting and not step.last:
+                    _wait_for_enter(out)
         finally:
             steps.close()  # stops the tour's server now, also on Ctrl-C, SIGTERM or a closed pipe
 

@@ -27,6 +27,7 @@ class TourStep:
     handshake: HandshakeAnalysis | None = None
     try_it: tuple[str, ...] = ()
     available: bool = True
+    last: bool = False  # lecture mode waits for Enter before each next step, and after this one there is none
 
 
 def _probe_words(result: ProbeResult) -> str:
@@ -162,6 +163,7 @@ def next_steps_step() -> TourStep:
               "and ends with the fix."),
         try_it=("netdiag --help", "netdiag listen 8000 --mode reply", "netdiag connect 127.0.0.1:8000",
                 "netdiag explain --error 'ConnectionRefusedError: [Errno 111] Connection refused'"),
+        last=True,
     )
 
 

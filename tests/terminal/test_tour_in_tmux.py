@@ -48,6 +48,42 @@ def test_pause_waits_for_enter_between_steps_and_ctrl_c_stops_the_tour(tmux: Tmu
         pass  # the tour's server was stopped on the way out
 
 
+def _established_ends(port: int) -> int:
+    """How many ESTABLISHED TCP sockets on this host have ``port`` at one end (both ends of a loopback
+    connection count, so a live tour connection shows 2)."""
+    import psutil
+
+    return sum(1 for c in psutil.net_connections("tcp") if c.status == psutil.CONN_ESTABLISHED
+               and port in (c.laddr.port, c.raddr.port if c.raddr else -1))
+
+
+def test_paused_at_the_established_step_the_connection_is_still_open(tmux: Tmux) -> None:
+    tmux.start("open", TOUR)
+    port = _server_port(tmux.wait_for("open", PROMPT, timeout=30))
+    tmux.key("open", "Enter")
+    tmux.wait_for("open", rf"^2\. A client connects[\s\S]*{PROMPT}", timeout=30)
+    tmux.key("open", "Enter")
+    screen = tmux.wait_for("open", rf"^3\. Both ends are ESTABLISHED[\s\S]*{PROMPT}", timeout=30)
+    assert "4. " not in screen.split("3. Both ends are ESTABLISHED", 1)[1]
+    assert _established_ends(port) == 2  # what the lecturer points at is what the kernel holds now
+
+    tmux.key("open", "C-c")
+    assert tmux.wait_for_exit("open", timeout=15) == ExitStatus.INTERRUPTED
+
+
+def test_no_prompt_after_the_last_step(tmux: Tmux) -> None:
+    tmux.start("last", TOUR)
+    tmux.wait_for("last", PROMPT, timeout=30)
+    number = 1
+    while "Where to go next" not in tmux.screen("last"):
+        assert number < 12, "the tour should end within a dozen steps"
+        number += 1
+        tmux.key("last", "Enter")
+        tmux.wait_for("last", rf"^{number}\. ", timeout=60)
+    assert tmux.wait_for_exit("last", timeout=30) == ExitStatus.OK
+    assert PROMPT not in tmux.screen("last").split("Where to go next", 1)[1]
+
+
 @pytest.mark.parametrize("colour", [True, False], ids=["terminal", "NO_COLOR"])
 def test_colour_on_a_terminal_unless_no_color(tmux: Tmux, colour: bool) -> None:
     tmux.start("colour", TOUR, colour=colour)
