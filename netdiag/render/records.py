@@ -37,7 +37,7 @@ def to_csv(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for record in records:
-        writer.writerow({k: _cell(plain(record.get(k))) for k in columns})
+        writer.writerow({k: _csv_cell(plain(record.get(k))) for k in columns})
     return buffer.getvalue().rstrip("\n")
 
 
@@ -65,6 +65,13 @@ def render_records(
     if fmt == "csv":
         return to_csv(records, columns)
     return to_table(records, columns, headers)
+
+
+def _csv_cell(value: Any) -> Any:
+    """CSV writes booleans as JSON does (``true``/``false``): a spreadsheet and ``jq`` read the same words."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return _cell(value)
 
 
 def _cell(value: Any) -> Any:
