@@ -231,9 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         result = command.main(args=args, prog_name="netdiag", standalone_mode=False)
     except NetdiagError as err:
         _report(err)
+        if err.exit_status == ExitStatus.USAGE:
+            _suggest_joined_target(args)
         return int(err.exit_status)
     except ClickException as err:
         err.show()
+        _suggest_joined_target(args)
         return err.exit_code
     except (typer.Abort, KeyboardInterrupt):
         output().info("")
@@ -261,6 +264,16 @@ def _root_flags_first(args: list[str]) -> list[str]:
     if "--no-color" not in args[:end]:
         return args
     return ["--no-color", *(word for word in args[:end] if word != "--no-color"), *args[end:]]
+
+
+def _suggest_joined_target(args: list[str]) -> None:
+    """``netdiag connect 127.0.0.1 8000``: the host and port were typed as two words; name the one meant."""
+    from netdiag.core.targets import joined_target
+
+    words = [word for word in args if not word.startswith("-")]
+    meant = joined_target(words[1:])
+    if meant is not None:
+        output().info(f"Did you mean {meant}? (host and port are one word, joined by a colon)")
 
 
 def _report(err: NetdiagError) -> None:

@@ -7,6 +7,7 @@ Pure string work; no name resolution happens here (that is an adapter's job), so
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -80,8 +81,12 @@ def parse_port(text: str, *, allow_zero: bool = False) -> int:
 def split_host_port(text: str) -> tuple[str, str]:
     """Split ``host:rest`` / ``[v6]:rest`` into host and the text after the colon, unparsed."""
     text = text.strip()
+    if "://" in text:
+        raise UsageError(url_message(text))
     if text.startswith("["):
         close = text.find("]")
+        if close == len(text) - 1 and is_ipv6_literal(text[1:close]):
+            raise UsageError(f"'{text}' has no port: give [IPv6]:PORT, for example {text}:8000.")
         if close == -1 or not text[close + 1 :].startswith(":"):
             raise UsageError(f"'{text}' is not a valid address: expected {ENDPOINT_FORMS}.")
         host, rest = text[1:close], text[close + 2 :]
@@ -97,9 +102,50 @@ def split_host_port(text: str) -> tuple[str, str]:
             "(the last colon would otherwise be ambiguous)."
         )
     host, sep, rest = text.rpartition(":")
+    if not sep and text.isascii() and text.isdigit() and len(text) <= 5:
+        raise UsageError(f"'{text}' is a port without a host: give HOST:PORT, for example 127.0.0.1:{text} "
+                         "for a server on this machine.")
+    if not sep and text and (literal_family(text) or _looks_like_name(text)):
+        raise UsageError(f"'{text}' has no port: give HOST:PORT, for example {text}:8000.")
     if not sep or not host:
         raise UsageError(f"'{text}' has no host and port: expected {ENDPOINT_FORMS}.")
     return host, rest
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21, "ssh": 22}
+
+
+def url_message(text: str) -> str:
+    """What to type instead of a URL: netdiag works below HTTP, on HOST:PORT."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:  # a port out of range or not a number
+        port = None
+        parts = None
+    if parts is None or not parts.hostname or port is None:
+        return f"'{text}' is a URL: give HOST:PORT instead ({ENDPOINT_FORMS})."
+    return (f"'{text}' is a URL: give HOST:PORT instead, here {format_endpoint(parts.hostname, port)} "
+            "(netdiag works on the connection, below HTTP).")
+
+
+def _looks_like_name(text: str) -> bool:
+    """A host name as people type it (``localhost``, ``lab-pc.local``), not a port or a stray word."""
+    return (bool(text) and not text.isdigit() and text[0].isalnum()
+            and all(c.isalnum() or c in "-._" for c in text))
+
+
+def joined_target(words: list[str]) -> str | None:
+    """``['127.0.0.1', '8000']`` typed as two words: the one ``HOST:PORT`` the user most likely meant."""
+    for host, port in itertools.pairwise(words):
+        if not (port.isascii() and port.isdigit() and len(port) <= 5 and 0 < int(port) <= MAX_PORT):
+            continue
+        bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if literal_family(bare) or (":" not in bare and bare[:1].isalpha() and _looks_like_name(bare)):
+            return format_endpoint(bare, int(port))
+    return None
 
 
 def parse_endpoint(text: str, *, allow_zero_port: bool = False) -> Endpoint:
@@ -113,6 +159,11 @@ def parse_listen_address(text: str, *, default_host: str = "127.0.0.1") -> Endpo
     stripped = text.strip()
     if stripped.isdigit():
         return Endpoint(host=default_host, port=parse_port(stripped, allow_zero=True))
+    bare = stripped[1:-1] if stripped.startswith("[") and stripped.endswith("]") else stripped
+    if (bare != stripped and is_ipv6_literal(bare)) or (":" not in bare and (literal_family(bare)
+                                                                            or _looks_like_name(bare))):
+        raise UsageError(f"'{stripped}' has no port: give a port, as in {format_endpoint(bare, 8000)} "
+                         f"(or just 8000 for {format_endpoint(default_host, 8000)}).")
     return parse_endpoint(stripped, allow_zero_port=True)
 
 

@@ -77,7 +77,7 @@ def test_udp_probe(closed_port: int) -> None:
 @pytest.mark.parametrize(
     ("args", "phrase"),
     [
-        (["127.0.0.1"], "no host and port"),
+        (["127.0.0.1"], "has no port"),
         (["127.0.0.1:0"], "out of range"),
         (["127.0.0.1:9-1"], "goes backwards"),
         (["127.0.0.1:nosuchservice"], "Unknown service name"),

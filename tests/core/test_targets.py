@@ -6,6 +6,7 @@ from netdiag.core.failures import UsageError
 from netdiag.core.targets import (
     Endpoint,
     format_endpoint,
+    joined_target,
     literal_family,
     parse_endpoint,
     parse_listen_address,
@@ -28,13 +29,20 @@ def test_parse_endpoint_accepts(text: str, expected: Endpoint) -> None:
 @pytest.mark.parametrize(
     ("text", "phrase"),
     [
-        ("127.0.0.1", "no host and port"),
+        ("127.0.0.1", "has no port: give HOST:PORT, for example 127.0.0.1:8000"),
+        ("localhost", "has no port: give HOST:PORT, for example localhost:8000"),
+        ("8000", "port without a host: give HOST:PORT, for example 127.0.0.1:8000"),
+        ("http://127.0.0.1:8000/", "is a URL: give HOST:PORT instead, here 127.0.0.1:8000 "),
+        ("https://localhost", "is a URL: give HOST:PORT instead, here localhost:443 "),
+        ("http://[::1]:8080/x", r"here \[::1\]:8080 "),
+        ("gopher://h", "is a URL: give HOST:PORT instead \\(HOST:PORT"),
         (":80", "no host and port"),
         ("host:0", "out of range"),
         ("host:65536", "out of range"),
         ("host:http", "not a port number"),
         ("::1:80", "without brackets"),
         ("[::1:80", "not a valid address"),
+        ("[::1]", r"has no port: give \[IPv6\]:PORT, for example \[::1\]:8000"),
         ("[nothost]:80", "not an IPv6 address"),
     ],
 )
@@ -64,3 +72,26 @@ def test_format_endpoint_round_trips() -> None:
 def test_literal_family() -> None:
     assert [literal_family(h) for h in ("127.0.0.1", "::1", "fe80::1%lo", "localhost", "1.2.3")] == [
         4, 6, 6, None, None]
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1", "localhost", "lab-pc.local", "[::1]"])
+def test_a_listen_address_without_a_port_asks_for_one(text: str) -> None:
+    with pytest.raises(UsageError, match=r"has no port: give a port, as in .*:8000 \(or just 8000"):
+        parse_listen_address(text)
+
+
+@pytest.mark.parametrize(
+    ("words", "meant"),
+    [
+        (["127.0.0.1", "8000"], "127.0.0.1:8000"),
+        (["localhost", "80", "hello"], "localhost:80"),
+        (["[::1]", "8000"], "[::1]:8000"),
+        (["::1", "22"], "[::1]:22"),
+        (["127.0.0.1:8000", "9000"], None),  # already joined: the second word is something else
+        (["127.0.0.1", "70000"], None),  # not a port
+        (["8000", "9000"], None),
+        (["hello", "world"], None),
+    ],
+)
+def test_joined_target_names_host_and_port_typed_as_two_words(words: list[str], meant: str | None) -> None:
+    assert joined_target(words) == meant

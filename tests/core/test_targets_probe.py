@@ -66,7 +66,7 @@ def test_service_names_depend_on_the_protocol() -> None:
 @pytest.mark.parametrize(
     ("text", "phrase"),
     [
-        ("127.0.0.1", "no host and port"),
+        ("127.0.0.1", "has no port"),
         ("", "empty target"),
         ("host:", "No port given"),
         ("host:0", "out of range"),
