@@ -393,6 +393,26 @@ def explanation_for(cause: Cause, *, host: str | None = None, port: int | None =
 _PLACEHOLDER = re.compile(r"\b(HOST|PORT)\b")
 
 
+_EXAMPLE_VALUES = {"HOST": "lab-pc", "PORT": "8000"}
+
+
+def fill_examples(text: str) -> str:
+    """The placeholders still in a text after ``fill_placeholders``, replaced by example values said to be
+    examples: a student pastes ``netdiag explain lab-pc:8000`` and edits it, where a literal ``HOST:PORT``
+    would only earn a usage error."""
+    found = _PLACEHOLDER.findall(text)
+    if not found:
+        return text
+    filled = _PLACEHOLDER.sub(lambda match: _EXAMPLE_VALUES[match.group(1)], text)
+    if "HOST" in found and "PORT" in found:
+        note = "put your server's name or address in place of lab-pc, and its port in place of 8000"
+    elif "HOST" in found:
+        note = "put the name or address your client used in place of lab-pc"
+    else:
+        note = "put your server's port in place of 8000"
+    return f"{filled.rstrip('.')} ({note})."
+
+
 def fill_placeholders(text: str, *, host: str | None = None, port: int | None = None) -> str:
     """Replace the ``HOST`` / ``PORT`` placeholders of a catalog text with the real target."""
     values = {"HOST": host, "PORT": None if port is None else str(port)}

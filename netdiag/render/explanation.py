@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from netdiag.core.catalog import Cause, explanation_for
+from netdiag.core.catalog import Cause, explanation_for, fill_examples
 from netdiag.core.errno_tables import PLATFORM_NAMES
 from netdiag.core.error_text import ErrorReading
 from netdiag.core.observations import Diagnosis, Observations, StepStatus
@@ -119,8 +119,8 @@ def error_reading_record(reading: ErrorReading) -> dict[str, Any]:
         "recognised": reading.recognised,
         "title": entry.title,
         "meaning": entry.meaning,
-        "likely_causes": list(entry.likely_causes),
-        "fixes": list(entry.fixes),
+        "likely_causes": [fill_examples(cause) for cause in entry.likely_causes],
+        "fixes": [fill_examples(fix) for fix in entry.fixes],
         "clues": list(reading.clues),
         "platform": reading.platform,
         "operation": reading.operation,

@@ -8,6 +8,7 @@ port while the test looks at it.
 from __future__ import annotations
 
 import json
+import re
 import select
 import shutil
 import socket
@@ -397,3 +398,12 @@ def test_explain_error_loads_no_pydantic_psutil_nor_scapy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_error_explanations_without_a_target_show_examples_not_placeholders(fmt: str) -> None:
+    result = run_netdiag("explain", "--error", "ConnectionRefusedError: [Errno 111] Connection refused",
+                         "--format", fmt)
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert not re.search(r"\b(HOST|PORT)\b", result.stdout), result.stdout
+    assert "netdiag explain lab-pc:8000 (put your server's name or address in place of" in result.stdout

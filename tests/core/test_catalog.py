@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
 import sys
 
@@ -124,3 +125,26 @@ def test_explanation_for_fills_the_target_in_when_given() -> None:
     assert explanation_for(Cause.ADDRESS_IN_USE) is CATALOG[Cause.ADDRESS_IN_USE]
     both = explanation_for(Cause.NOTHING_LISTENING, host="127.0.0.1", port=9)
     assert any("netdiag explain 127.0.0.1:9" in fix for fix in both.fixes)
+
+
+def test_no_fix_is_shown_with_a_bare_placeholder() -> None:
+    from netdiag.core.catalog import CATALOG, fill_examples
+
+    placeholder = re.compile(r"\b(HOST|PORT)\b")
+    for cause, entry in CATALOG.items():
+        for text in (entry.meaning, *entry.likely_causes, *entry.fixes):
+            shown = fill_examples(text)
+            assert not placeholder.search(shown), (cause, shown)
+            if placeholder.search(text):
+                assert "in place of" in shown  # the example says it is one
+
+
+def test_examples_name_what_to_put_in_their_place() -> None:
+    from netdiag.core.catalog import fill_examples
+
+    assert fill_examples("netdiag explain HOST:PORT") == (
+        "netdiag explain lab-pc:8000 (put your server's name or address in place of lab-pc, "
+        "and its port in place of 8000).")
+    assert fill_examples("netdiag sockets --port PORT.") == (
+        "netdiag sockets --port 8000 (put your server's port in place of 8000).")
+    assert fill_examples("nothing to fill") == "nothing to fill"
