@@ -8,6 +8,7 @@ to wait for its end forever). The child's RSS is read with psutil while it runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -90,10 +91,8 @@ def test_a_200_mb_reply_without_newline_streams_in_bounded_memory() -> None:
                 peak = max(peak, watched.memory_info().rss)
             except psutil.NoSuchProcess:
                 break
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(0.01)  # the sampling period of the RSS, not a synchronisation
-            except subprocess.TimeoutExpired:
-                pass
         if child.poll() is None:
             child.kill()
         child.wait(10)
