@@ -209,8 +209,8 @@ CAP_NET_RAW = 13  # linux/capability.h
 def may_capture() -> bool:
     """Whether this process may open a packet capture: root, or (Linux) CAP_NET_RAW in its effective set.
 
-    The second case is an interpreter given the capability with setcap, as the handshake command's
-    privilege message suggests.
+    The second case is the dedicated copy of the interpreter given the capability with setcap, as the
+    handshake command's privilege message suggests.
     """
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         return True

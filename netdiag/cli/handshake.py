@@ -32,7 +32,8 @@ SYN -> RST,ACK; a filtered one shows the SYN retransmitted, with the gaps, until
 
 Passive (--watch PORT): print each new connection to or from PORT as it happens, until Ctrl-C or --count.
 
-Capturing needs root, or CAP_NET_RAW and CAP_NET_ADMIN (sudo, or setcap on the interpreter).
+Capturing needs root, or CAP_NET_RAW and CAP_NET_ADMIN: sudo, or a copy of the interpreter in netdiag's
+virtual environment given them with setcap, runnable by a capture group only (never python3 itself).
 
 Exit codes: 0 accepted (watch: stopped normally), 1 refused, filtered or reset, 2 usage error,
 3 no capture privileges (or capture unavailable).
