@@ -53,6 +53,7 @@ class Newline(str, Enum):
 
 
 _ENDINGS = {Newline.none: b"", Newline.lf: b"\n", Newline.crlf: b"\r\n"}
+MAX_INPUT_PIECE = 65536  # TCP: a longer stdin line is sent in pieces as it is read (bounded memory)
 MAX_SECONDS = 86400.0  # a day: longer waits overflow the OS's timeout types (1e300 crashed settimeout)
 
 
@@ -146,8 +147,8 @@ def connect_command(
             messages = [text.encode() + suffix for text in message]
             events = exchange_messages(connection, messages, timeout=timeout, wait_for_replies=not no_wait)
         else:
-            events = interactive_session(connection, _stdin_lines(_ENDINGS[ending or Newline.lf]),
-                                         timeout=timeout)
+            lines = _stdin_lines(_ENDINGS[ending or Newline.lf], max_piece=None if udp else MAX_INPUT_PIECE)
+            events = interactive_session(connection, lines, timeout=timeout)
         try:
             problems = (_render_json(out, events, connection) if as_json
                         else _render(out, events, connection, verbose=verbose))
@@ -190,9 +191,11 @@ def _check_family(host: str, *, ipv4: bool, ipv6: bool) -> None:
                          "or give an address of that family.")
 
 
-def _stdin_lines(ending: bytes) -> Iterator[bytes]:
+def _stdin_lines(ending: bytes, *, max_piece: int | None = None) -> Iterator[bytes]:
     """Each stdin line with its own line ending replaced by ``ending`` (a last unfinished line too).
 
+    A line longer than ``max_piece`` bytes (TCP: a stream has no lines to keep whole) goes out in pieces
+    as it is read, so memory stays bounded whatever the input (``cat big.bin | netdiag connect ...``).
     Reads the file descriptor directly: the adapter reads this in a daemon thread, and a daemon thread
     blocked inside ``sys.stdin.buffer`` holds its lock, which aborts the interpreter at exit when the
     server ends the session first.
@@ -200,12 +203,19 @@ def _stdin_lines(ending: bytes) -> Iterator[bytes]:
     if sys.stdin is None:  # started with stdin closed (`<&-`): nothing to send, like an empty input
         return
     pending = b""
+    in_line = False  # part of the current line went out already: its end still gets ``ending``
     while chunk := _read_stdin(sys.stdin.fileno()):
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:
             yield line.rstrip(b"\r") + ending
-    if pending:
+            in_line = False
+        if max_piece is not None and len(pending) > max_piece:
+            cut = len(pending) - 1 if pending.endswith(b"\r") else len(pending)  # a CR may begin a CRLF
+            yield pending[:cut]
+            pending = pending[cut:]
+            in_line = True
+    if pending or in_line:
         yield pending.rstrip(b"\r") + ending
 
 

@@ -142,6 +142,7 @@ class Connection:
     """``perf_counter`` time past which the session stops (``--max-time``); None: no limit."""
     max_time: float | None = None
     _buffered: int = 0
+    _input_buffered: int = 0
     _sending: bool = False
     _room: threading.Condition = field(default_factory=threading.Condition)
 
@@ -197,11 +198,26 @@ class Connection:
                 self._room.wait()
             return not self._closing
 
+    def put_input(self, line: bytes) -> bool:
+        """Queue a line of the user's input, once less than ``MAX_BUFFERED`` of input waits to be sent
+        (input read faster than it can be sent waits in its pipe); False once the connection is closing."""
+        with self._room:
+            while self._input_buffered >= MAX_BUFFERED and not self._closing:
+                self._room.wait()
+            if self._closing:
+                return False
+            self._input_buffered += len(line)
+        self.incoming.put(InputLine(line))
+        return True
+
     def taken(self, item: Incoming) -> None:
         """The session took ``item`` from the queue: its bytes no longer count as buffered."""
-        if isinstance(item, Chunk):
+        if isinstance(item, Chunk | InputLine):
             with self._room:
-                self._buffered -= len(item.data)
+                if isinstance(item, Chunk):
+                    self._buffered -= len(item.data)
+                else:
+                    self._input_buffered -= len(item.data)
                 self._room.notify_all()
 
     def send(self, data: bytes) -> None:

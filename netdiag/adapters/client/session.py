@@ -275,12 +275,13 @@ def _finish(connection: Connection, item: Incoming | None, *, timeout: float, se
         item = None
 
 
-def _pump_lines(lines: Iterable[bytes], sink: queue.Queue[Incoming]) -> None:
+def _pump_lines(lines: Iterable[bytes], connection: Connection) -> None:
     try:
         for line in lines:
-            sink.put(InputLine(line))
+            if not connection.put_input(line):  # the session is over
+                return
     finally:  # whatever ends the input, the session must learn it or it would wait forever
-        sink.put(InputEnded())
+        connection.incoming.put(InputEnded())
 
 
 def interactive_session(connection: Connection, lines: Iterable[bytes], *, timeout: float,
@@ -297,7 +298,7 @@ def _interactive(connection: Connection, lines: Iterable[bytes], *, timeout: flo
     ``lines`` ends: then the stream is half-closed and replies are awaited for ``timeout`` seconds.
     """
     connection.start_reader()
-    threading.Thread(target=_pump_lines, args=(lines, connection.incoming), name="netdiag-connect-input",
+    threading.Thread(target=_pump_lines, args=(lines, connection), name="netdiag-connect-input",
                      daemon=True).start()
     item: Incoming | None = None
     unanswered = 0  # UDP: datagrams sent minus replies seen, to know when the wait at the end can stop
