@@ -46,6 +46,10 @@ def serving(behaviour: str, received: list[int] | None = None) -> Iterator[int]:
             conn.settimeout(SERVER_LIFETIME)
             end = time.monotonic() + SERVER_LIFETIME
             try:
+                if behaviour == "echo":
+                    while block := conn.recv(1 << 16):
+                        conn.sendall(block)
+                    return
                 if behaviour == "sink":
                     total = 0
                     while block := conn.recv(1 << 20):
@@ -119,6 +123,19 @@ def test_a_200_mb_input_line_streams_in_bounded_memory() -> None:
     assert child.returncode == ExitStatus.OK, stderr
     assert received == [FLOOD + 1]  # every byte, and the newline that ends the (only) line
     assert 0 < peak < RSS_LIMIT, f"peak RSS {peak / 2**20:.0f} MiB for a {FLOOD / 2**20:.0f} MiB line"
+
+
+def test_input_sent_while_a_reply_streams_does_not_cut_its_line() -> None:
+    """10 MB on one line through an echo server: the input goes out in pieces while the echo comes back.
+    Each piece used to end the reply it crossed (a newline in the output every few hundred KB: 353 for
+    50 MB); only a real pause of 50 ms (a busy machine) may now end one."""
+    data = b"y" * (10 * 1024 * 1024) + b"\n"
+    with serving("echo") as port:
+        result = subprocess.run([*NETDIAG, "connect", f"127.0.0.1:{port}", "-t", "10"], input=data,
+                                capture_output=True, timeout=120, env=netdiag_env())
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert result.stdout.replace(b"\n", b"") == data[:-1]
+    assert result.stdout.count(b"\n") <= 10, result.stdout.count(b"\n")
 
 
 def test_a_200_mb_reply_without_newline_streams_in_bounded_memory() -> None:

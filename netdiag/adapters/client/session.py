@@ -156,9 +156,9 @@ def cut_point(data: bytes | bytearray) -> int:
 
 
 def _collect_reply(connection: Connection, first: Chunk,
-                   settle: float) -> Generator[Received, None, Incoming | None]:
+                   settle: float) -> Generator[Received | Sent, None, Incoming | None]:
     """Join chunks that follow ``first`` within ``settle`` s, yielding pieces of a long or slow reply;
-    return the item that ended the reply.
+    return the item that ended the reply. Input lines that come meanwhile are sent (interactive).
 
     A UDP datagram is a whole message by itself: it is never joined with the next one.
     """
@@ -173,16 +173,20 @@ def _collect_reply(connection: Connection, first: Chunk,
         except _TimeUp:
             yield Received(bytes(pending))
             raise
-        if not isinstance(item, Chunk):
+        if isinstance(item, InputLine):  # input goes out meanwhile: it does not end the reply it crosses
+            connection.send(item.data)
+            yield Sent(item.data)
+        elif not isinstance(item, Chunk):
             yield Received(bytes(pending))
             return item
-        pending += item.data
-        if len(pending) >= MAX_PIECE or item.at - began >= MAX_PIECE_DELAY:
-            cut = cut_point(pending)
-            if cut:
+        else:
+            pending += item.data
+        if len(pending) >= MAX_PIECE or time.perf_counter() - began >= MAX_PIECE_DELAY:
+            cut = min(cut_point(pending), len(pending) - 1)  # the last piece is never empty
+            if cut > 0:
                 yield Received(bytes(pending[:cut]), partial=True)
                 del pending[:cut]
-                began = item.at
+                began = time.perf_counter()
 
 
 def exchange_messages(connection: Connection, messages: Iterable[bytes], *, timeout: float,
