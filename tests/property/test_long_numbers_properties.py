@@ -4,10 +4,16 @@ recognised", never raise ``ValueError`` (a traceback for the user)."""
 
 from __future__ import annotations
 
+import math
+from typing import Annotated
+
 import pytest
+import typer
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.catalog import Cause
 from netdiag.core.error_text import read_error_text
 from netdiag.core.failures import UsageError
@@ -59,3 +65,38 @@ def test_any_error_number_is_read_or_not_recognised(digits: str, sign: str, form
     if len(digits.lstrip("0")) > 10:
         assert reading.cause is Cause.UNKNOWN or reading.clues  # a long number is never read as a number
         assert all(digits not in clue for clue in reading.clues)
+
+
+def _coercion_app() -> typer.Typer:
+    """A command with the option kinds netdiag's commands use, coerced by PlainCoercionCommand."""
+    app = typer.Typer()
+
+    def command(
+        count: Annotated[int | None, typer.Option("--count", min=1)] = None,
+        port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 0,
+        timeout: Annotated[float, typer.Option("--timeout", min=0.01, max=86400)] = 5.0,
+        rate: Annotated[float | None, typer.Option("--rate")] = None,
+    ) -> None:
+        print(count, port, timeout, rate)
+
+    app.command(cls=PlainCoercionCommand)(command)
+    return app
+
+
+numbers = st.one_of(
+    long_digits, long_digits.map(lambda d: "-" + d), long_digits.map(lambda d: d + ".5"),
+    long_digits.map(lambda d: "1e" + d), st.sampled_from(["nan", "inf", "-inf", "NaN", "1e999", "1e300"]),
+    st.text(alphabet="0123456789.e-+", min_size=1, max_size=30),
+)
+
+
+@FAST
+@given(option=st.sampled_from(["--count", "--port", "--timeout", "--rate"]), value=numbers)
+def test_option_values_are_coerced_or_refused_never_raised(option: str, value: str) -> None:
+    result = CliRunner().invoke(_coercion_app(), [option, value])
+    assert result.exit_code in (0, 2), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert len(result.output) < 2000  # a message, not the 5,000-digit number quoted back
+    if result.exit_code == 0:
+        shown = result.output.split()
+        assert all(word in ("None",) or math.isfinite(float(word)) for word in shown)
