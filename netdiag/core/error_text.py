@@ -234,10 +234,11 @@ def _number_clues(text: str, platform: Platform | None,
         said = "windows"
         found.extend(entries)
         clues.extend(_Clue(e.cause, 4, f"{e.symbol} (WinError {e.number})") for e in entries)
+    gaierror = "gaierror" in text.lower()  # once, not per match: 64 Ki characters times each match
     for match in _ERRNO.finditer(text):
         number = int(match.group(1) or match.group(3))
         message = (match.group(2) or "").strip().lower()
-        kind: ErrorKind | None = "getaddrinfo" if number < 0 or "gaierror" in text.lower() else None
+        kind: ErrorKind | None = "getaddrinfo" if number < 0 or gaierror else None
         entries = entries_for_number(number, platform=platform or said, kind=kind)
         by_message = tuple(e for e in entries if message and message.startswith(e.message.lower()[:20]))
         if by_message:
