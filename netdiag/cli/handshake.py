@@ -21,6 +21,7 @@ from netdiag.core.targets import format_endpoint, parse_endpoint
 if TYPE_CHECKING:  # for annotations only: scapy's adapter is imported inside the command
     from netdiag.adapters.capture import ConnectionCapture
     from netdiag.core.connection_tracker import Forgotten, WatchEvent
+    from netdiag.render.output import Output
 
 HELP = """Capture a TCP handshake and draw it as a sequence diagram.
 
@@ -191,9 +192,9 @@ def watch_connections(port: int, *, iface: str | None, count: int | None, absolu
         out.info(f"Stopped: {ended} connection(s) seen to the end{forgotten}.")
 
 
-def _print_forgotten(event: Forgotten, *, fmt: ReportFormat) -> None:
+def _print_forgotten(event: Forgotten, *, fmt: ReportFormat, out: Output | None = None) -> None:
     """Say that connections whose handshake never completed are no longer followed, and why."""
-    out = output()
+    out = out or output()
     if fmt is ReportFormat.json:
         out.data(json.dumps({"event": "forgotten", "count": event.count, "by_age": event.by_age,
                              "by_count": event.by_count, "total": event.total, "pending": event.pending,

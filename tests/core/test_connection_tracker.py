@@ -81,3 +81,4 @@ def test_a_syn_answered_before_the_limit_is_followed_to_its_end() -> None:
     tracker.feed(seg(0.5, 50003, "S"))  # 50001 is the oldest pending: forgotten, not 50000 (open)
     assert tracker.pending == 2 and tracker.followed == 3
     assert tracker.forgotten_total == 1
+
