@@ -18,6 +18,7 @@ import contextlib
 import errno
 import ipaddress
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -231,19 +232,43 @@ def _open_or_explain(interface: str, bpf: str | None) -> Any:
         raise PrivilegeError(f"Cannot capture on {interface}: scapy says: {exc}.") from exc
 
 
-def privilege_message(exc: OSError) -> str:
-    """One clear message about capture privileges, with the fix for this platform."""
+CAPTURE_GROUP = "netdiag-capture"
+
+
+def privilege_message(exc: OSError, *, platform: str = sys.platform, executable: str = sys.executable,
+                      prefix: str = sys.prefix, base_prefix: str = sys.base_prefix) -> str:
+    """One clear message about capture privileges, with the fix for this platform.
+
+    Never "setcap on python3": a capability on the system's interpreter (which is what
+    ``readlink -f .venv/bin/python`` names, a venv's python being a link to it) gives raw sockets to every
+    Python script of every user. What confines the right: sudo, or the capability on a dedicated copy of
+    the interpreter inside netdiag's own virtual environment that only a capture group may run (as
+    Wireshark's dumpcap: root:wireshark, mode 0750).
+    """
     reason = exc.strerror or str(exc)
     head = f"Capturing packets needs privileges this process does not have ({reason})."
-    if sys.platform.startswith("win"):
+    if platform.startswith("win"):
         return head + " Install Npcap (https://npcap.com) and run the terminal as Administrator."
-    if sys.platform == "darwin":
+    if platform == "darwin":
         return (head + " Run it with sudo, or give your user read access to the BPF devices "
                 "(/dev/bpf*; Wireshark's ChmodBPF package does this).")
-    interpreter = sys.executable
-    return (head + " Run it with sudo (sudo netdiag handshake ...), or grant the capture capabilities "
-            f"to the interpreter once: sudo setcap cap_net_raw,cap_net_admin=eip "
-            f"$(readlink -f {interpreter})")
+    never = ("Do not setcap python3 itself: every Python script of every user would get raw sockets "
+             "(docs/handshake.md, Privileges).")
+    if prefix == base_prefix:  # not in a virtual environment: nothing of netdiag's own to confine it to
+        return (head + " Run it with sudo (sudo netdiag handshake ...). To capture without sudo, install "
+                "netdiag in a virtual environment of its own and run this command from there: it will "
+                "say how to give the capability to a copy of the interpreter only a group may run. "
+                + never)
+    venv_bin = os.path.join(prefix, "bin")
+    dedicated = os.path.join(venv_bin, "python-capture")
+    return (head + f" Run it with sudo (sudo {os.path.join(venv_bin, 'netdiag')} handshake ...). "
+            "Or, to capture without sudo, give the capabilities to a copy of the interpreter inside "
+            f"netdiag's own virtual environment that only the group {CAPTURE_GROUP} may run (as Wireshark "
+            f"does with dumpcap): sudo groupadd --system {CAPTURE_GROUP}; "
+            f"sudo usermod -aG {CAPTURE_GROUP} $USER (then log in again); "
+            f"sudo install -m 0750 -g {CAPTURE_GROUP} \"$(readlink -f {executable})\" {dedicated}; "
+            f"sudo setcap cap_net_raw,cap_net_admin=eip {dedicated}; then run {dedicated} -m netdiag "
+            "handshake ... " + never)
 
 
 _LINUX_CLASSES: dict[bool, Any] = {}

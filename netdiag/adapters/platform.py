@@ -60,7 +60,8 @@ def has_net_raw(proc_status: str) -> bool:
 def may_capture() -> bool:
     """Whether this process may open a packet capture: root, or (Linux) CAP_NET_RAW in its effective set.
 
-    The second case is an interpreter given the capability with setcap, or a capture group's helper.
+    The second case is the dedicated copy of the interpreter given the capability with setcap, as the
+    handshake command's privilege message suggests.
     """
     if is_root():
         return True

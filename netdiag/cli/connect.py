@@ -16,7 +16,7 @@ from netdiag.core.failures import NetworkFailure, UsageError
 from netdiag.core.targets import parse_endpoint
 
 if TYPE_CHECKING:
-    from netdiag.adapters.client import Attempt, ClientEvent, Connection, NoReply, Unsent
+    from netdiag.adapters.client import Attempt, ClientEvent, Connection, NoReply, TimeLimit, Unsent
     from netdiag.render.output import Output
 
 HELP = """Connect to a server, send what you type (or each --message), print the replies as they arrive.
@@ -29,6 +29,10 @@ Scripted (--message, repeatable): each message is sent exactly as given, by defa
 the way the lab's clients send (one message per send()); its reply is awaited up to --timeout and
 printed. For line-based servers (nc, chat, telnet-style) add --newline lf or --crlf.
 
+--timeout is an idle timeout: it bounds each wait in which nothing arrives, so a server that keeps
+sending (even one byte at a time) keeps the session going. --max-time bounds the whole run (connect
+included), like curl's: for scripts. Replies are printed as they arrive, in pieces for long ones.
+
 Every address the name resolves to is tried in turn (for example ::1 then 127.0.0.1); -v shows each
 attempt and the timings (name resolution, TCP connect, first reply) on stderr. Replies go to stdout,
 everything else to stderr. --format json prints one JSON object per event on stdout instead (connected,
@@ -36,7 +40,7 @@ sent, reply, no-reply, close, ..., then done or error), for scripts.
 
 Exit codes: 0 connected and every message answered; 1 the network said no (refused, timed out, reset,
 name not resolved, UDP port unreachable, a message without reply, messages left unsent because the
-server closed first); 2 usage error (bad HOST:PORT or option); 130 interrupted (Ctrl-C).
+server closed first, --max-time reached); 2 usage error (bad HOST:PORT or option); 130 interrupted (Ctrl-C).
 """
 
 
@@ -49,6 +53,8 @@ class Newline(str, Enum):
 
 
 _ENDINGS = {Newline.none: b"", Newline.lf: b"\n", Newline.crlf: b"\r\n"}
+MAX_INPUT_PIECE = 65536  # TCP: a longer stdin line is sent in pieces as it is read (bounded memory)
+MAX_SECONDS = 86400.0  # a day: longer waits overflow the OS's timeout types (1e300 crashed settimeout)
 
 
 def register(app: typer.Typer) -> None:
@@ -62,6 +68,7 @@ def register(app: typer.Typer) -> None:
             "netdiag connect 127.0.0.1:8000 --newline lf -m 'a line for nc or chat'",
             "netdiag connect 127.0.0.1:9000 --udp -m ping --timeout 2",
             "netdiag connect 127.0.0.1:8000 -m hello --format json",
+            "netdiag connect 127.0.0.1:8000 -m get --max-time 10   # give up after 10 s in all",
         ),
         cls=PlainCoercionCommand,  # every option is a plain str/float/bool/enum: no pydantic at start-up
     )(connect_command)
@@ -78,9 +85,15 @@ def connect_command(
         bool, typer.Option("--udp", "-u", help="Send UDP datagrams instead of a TCP stream.")
     ] = False,
     timeout: Annotated[
-        float, typer.Option("--timeout", "-t", min=0.01, help="Seconds to wait for each connect attempt, "
-                            "each reply, and the server's close after our end of input.")
+        float, typer.Option("--timeout", "-t", min=0.01, max=MAX_SECONDS,
+                            help="Idle timeout: seconds to wait for each connect attempt, each reply, and "
+                            "the server's close after our end of input, with nothing arriving.")
     ] = 5.0,
+    max_time: Annotated[
+        float | None, typer.Option("--max-time", min=0.01, max=MAX_SECONDS, metavar="SECONDS",
+                                   help="Stop after SECONDS in all (connect included), even while the "
+                                   "server is still sending; exit 1.", show_default=False)
+    ] = None,
     newline: Annotated[
         Newline | None,
         typer.Option("--newline", "-n", help="End each message with none, lf or crlf (default: none for "
@@ -115,7 +128,8 @@ def connect_command(
     out = output()
     as_json = fmt == ReportFormat.json
     try:
-        connection = open_connection(endpoint.host, endpoint.port, udp=udp, timeout=timeout, family=family)
+        connection = open_connection(endpoint.host, endpoint.port, udp=udp, timeout=timeout, family=family,
+                                     max_time=max_time)
     except ConnectFailure as failure:
         if as_json:
             _emit(out, _error_record(failure, failure.attempts))
@@ -133,8 +147,8 @@ def connect_command(
             messages = [text.encode() + suffix for text in message]
             events = exchange_messages(connection, messages, timeout=timeout, wait_for_replies=not no_wait)
         else:
-            events = interactive_session(connection, _stdin_lines(_ENDINGS[ending or Newline.lf]),
-                                         timeout=timeout)
+            lines = _stdin_lines(_ENDINGS[ending or Newline.lf], max_piece=None if udp else MAX_INPUT_PIECE)
+            events = interactive_session(connection, lines, timeout=timeout)
         try:
             problems = (_render_json(out, events, connection) if as_json
                         else _render(out, events, connection, verbose=verbose))
@@ -177,9 +191,11 @@ def _check_family(host: str, *, ipv4: bool, ipv6: bool) -> None:
                          "or give an address of that family.")
 
 
-def _stdin_lines(ending: bytes) -> Iterator[bytes]:
+def _stdin_lines(ending: bytes, *, max_piece: int | None = None) -> Iterator[bytes]:
     """Each stdin line with its own line ending replaced by ``ending`` (a last unfinished line too).
 
+    A line longer than ``max_piece`` bytes (TCP: a stream has no lines to keep whole) goes out in pieces
+    as it is read, so memory stays bounded whatever the input (``cat big.bin | netdiag connect ...``).
     Reads the file descriptor directly: the adapter reads this in a daemon thread, and a daemon thread
     blocked inside ``sys.stdin.buffer`` holds its lock, which aborts the interpreter at exit when the
     server ends the session first.
@@ -187,12 +203,19 @@ def _stdin_lines(ending: bytes) -> Iterator[bytes]:
     if sys.stdin is None:  # started with stdin closed (`<&-`): nothing to send, like an empty input
         return
     pending = b""
+    in_line = False  # part of the current line went out already: its end still gets ``ending``
     while chunk := _read_stdin(sys.stdin.fileno()):
         pending += chunk
         *lines, pending = pending.split(b"\n")
         for line in lines:
             yield line.rstrip(b"\r") + ending
-    if pending:
+            in_line = False
+        if max_piece is not None and len(pending) > max_piece:
+            cut = len(pending) - 1 if pending.endswith(b"\r") else len(pending)  # a CR may begin a CRLF
+            yield pending[:cut]
+            pending = pending[cut:]
+            in_line = True
+    if pending or in_line:
         yield pending.rstrip(b"\r") + ending
 
 
@@ -241,14 +264,22 @@ def _render(out: Output, events: Iterable[ClientEvent], connection: Connection, 
         PeerKeptOpen,
         Received,
         Sent,
+        TimeLimit,
         Unsent,
     )
 
     unanswered: list[NoReply] = []
     unsent: list[Unsent] = []
+    stopped: list[TimeLimit] = []
+    received = 0
     for event in events:
         if isinstance(event, Received):
-            out.data(reply_text(event.data))
+            received += len(event.data)
+            # a piece cut mid-line continues on the same line; one cut after a newline ends its line
+            open_line = event.partial and not event.data.endswith(b"\n")
+            out.data(reply_text(event.data), end="" if open_line else "\n")
+        elif isinstance(event, TimeLimit):
+            stopped.append(event)
         elif isinstance(event, Sent) and verbose:
             out.info(f"> sent {len(event.data)} byte(s)")
         elif isinstance(event, NoReply):
@@ -263,27 +294,39 @@ def _render(out: Output, events: Iterable[ClientEvent], connection: Connection, 
                      "closing it.")
         elif isinstance(event, Unsent):
             unsent.append(event)
-    return _problems(unanswered, unsent, connection)
+    return _problems(unanswered, unsent, connection, stopped, received)
 
 
 def _render_json(out: Output, events: Iterable[ClientEvent], connection: Connection) -> list[str]:
     """One JSON object per event on stdout; return the sentences that make the run a failure."""
-    from netdiag.adapters.client import NoReply, Unsent
+    from netdiag.adapters.client import NoReply, Received, TimeLimit, Unsent
 
     unanswered: list[NoReply] = []
     unsent: list[Unsent] = []
+    stopped: list[TimeLimit] = []
+    received = 0
     for event in events:
         _emit(out, _event_record(event))
         if isinstance(event, NoReply):
             unanswered.append(event)
         elif isinstance(event, Unsent):
             unsent.append(event)
-    return _problems(unanswered, unsent, connection)
+        elif isinstance(event, TimeLimit):
+            stopped.append(event)
+        elif isinstance(event, Received):
+            received += len(event.data)
+    return _problems(unanswered, unsent, connection, stopped, received)
 
 
-def _problems(unanswered: Sequence[NoReply], unsent: Sequence[Unsent], connection: Connection) -> list[str]:
-    """The sentences that make the session a failure (exit 1): replies missing, messages never sent."""
-    problems = [_no_reply_sentence(unanswered, connection)] if unanswered else []
+def _problems(unanswered: Sequence[NoReply], unsent: Sequence[Unsent], connection: Connection,
+              stopped: Sequence[TimeLimit] = (), received: int = 0) -> list[str]:
+    """The sentences that make the session a failure (exit 1): replies missing, messages never sent,
+    the time limit reached."""
+    problems = [f"Stopped after --max-time {event.max_time:g} s, the session not finished: {received:,} "
+                f"byte(s) received from {connection.peer} by then. The server may still be sending (a "
+                "trickle or an endless stream keeps the idle --timeout from ever expiring); raise "
+                "--max-time if it needs longer." for event in stopped]
+    problems += [_no_reply_sentence(unanswered, connection)] if unanswered else []
     for event in unsent:
         problems.append(f"The server closed the connection before {len(event.messages)} message(s) "
                         f"could be sent ({', '.join(_shown(m) for m in event.messages)}).")
@@ -304,10 +347,13 @@ def _text(data: bytes) -> str:
 
 
 def _event_record(event: ClientEvent) -> dict[str, object]:
-    from netdiag.adapters.client import NoReply, PeerClosed, PeerKeptOpen, Received, Sent, Unsent
+    from netdiag.adapters.client import NoReply, PeerClosed, PeerKeptOpen, Received, Sent, TimeLimit, Unsent
 
     if isinstance(event, Received):
-        return {"event": "reply", "bytes": len(event.data), "text": _text(event.data)}
+        record: dict[str, object] = {"event": "reply", "bytes": len(event.data), "text": _text(event.data)}
+        return {**record, "partial": True} if event.partial else record
+    if isinstance(event, TimeLimit):
+        return {"event": "time-limit", "max_time": event.max_time}
     if isinstance(event, Sent):
         return {"event": "sent", "bytes": len(event.data), "text": _text(event.data)}
     if isinstance(event, NoReply):

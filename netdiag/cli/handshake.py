@@ -20,7 +20,8 @@ from netdiag.core.targets import format_endpoint, parse_endpoint
 
 if TYPE_CHECKING:  # for annotations only: scapy's adapter is imported inside the command
     from netdiag.adapters.capture import ConnectionCapture
-    from netdiag.core.connection_tracker import WatchEvent
+    from netdiag.core.connection_tracker import Forgotten, WatchEvent
+    from netdiag.render.output import Output
 
 HELP = """Capture a TCP handshake and draw it as a sequence diagram.
 
@@ -32,7 +33,8 @@ SYN -> RST,ACK; a filtered one shows the SYN retransmitted, with the gaps, until
 
 Passive (--watch PORT): print each new connection to or from PORT as it happens, until Ctrl-C or --count.
 
-Capturing needs root, or CAP_NET_RAW and CAP_NET_ADMIN (sudo, or setcap on the interpreter).
+Capturing needs root, or CAP_NET_RAW and CAP_NET_ADMIN: sudo, or a copy of the interpreter in netdiag's
+virtual environment given them with setcap, runnable by a capture group only (never python3 itself).
 
 Exit codes: 0 accepted (watch: stopped normally), 1 refused, filtered or reset, 2 usage error,
 3 no capture privileges (or capture unavailable).
@@ -157,8 +159,10 @@ def _no_segments(result: ConnectionCapture, server: str) -> None:
 def watch_connections(port: int, *, iface: str | None, count: int | None, absolute: bool,
                       fmt: ReportFormat) -> None:
     """The passive mode: print each new connection on ``port`` as it opens and when it ends."""
+    import time
+
     from netdiag.adapters import capture
-    from netdiag.core.connection_tracker import ConnectionTracker, WatchEventKind
+    from netdiag.core.connection_tracker import ConnectionTracker, Forgotten, WatchEventKind
 
     out = output()
     tracker = ConnectionTracker()
@@ -170,14 +174,40 @@ def watch_connections(port: int, *, iface: str | None, count: int | None, absolu
                      "appears as it happens (Ctrl-C to stop).")
             while count is None or ended < count:
                 segment = watch.next_segment(0.2)
-                if segment is None:
-                    continue
-                for event in tracker.feed(segment):
+                # no segment: time still passes for the unanswered SYNs the tracker follows
+                events = tracker.feed(segment) if segment is not None else tracker.expire(time.time())
+                for event in events:
+                    if isinstance(event, Forgotten):
+                        _print_forgotten(event, fmt=fmt)
+                        continue
                     _print_event(event, absolute=absolute, fmt=fmt)
                     if event.kind is WatchEventKind.ENDED:
                         ended += 1
     except KeyboardInterrupt:
-        out.info(f"Stopped: {ended} connection(s) seen to the end.")
+        for event in tracker.flush(time.time()):
+            if isinstance(event, Forgotten):
+                _print_forgotten(event, fmt=fmt)
+        forgotten = (f"; {tracker.forgotten_total:,} never-answered connection(s) forgotten"
+                     if tracker.forgotten_total else "")
+        out.info(f"Stopped: {ended} connection(s) seen to the end{forgotten}.")
+
+
+def _print_forgotten(event: Forgotten, *, fmt: ReportFormat, out: Output | None = None) -> None:
+    """Say that connections whose handshake never completed are no longer followed, and why."""
+    out = out or output()
+    if fmt is ReportFormat.json:
+        out.data(json.dumps({"event": "forgotten", "count": event.count, "by_age": event.by_age,
+                             "by_count": event.by_count, "total": event.total, "pending": event.pending,
+                             "max_age": event.max_age, "max_pending": event.max_pending}))
+        return
+    reasons = []
+    if event.by_age:
+        reasons.append(f"{event.by_age:,} unanswered for more than {event.max_age:g} s")
+    if event.by_count:
+        reasons.append(f"{event.by_count:,} oldest beyond the {event.max_pending:,} followed at once")
+    out.data(f"{'':13}forgot {event.count:,} connection(s) whose handshake never completed "
+             f"({', '.join(reasons)}; {event.total:,} in all): many SYNs without an answer look like a "
+             "SYN flood or a scan")
 
 
 def _print_event(event: WatchEvent, *, absolute: bool, fmt: ReportFormat) -> None:

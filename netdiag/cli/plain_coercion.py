@@ -10,6 +10,7 @@ back to typer's own coercion, so a new parameter type is never silently mis-pars
 
 from __future__ import annotations
 
+import math
 import types
 import typing
 from enum import Enum
@@ -21,6 +22,9 @@ from typer.core import TyperCommand, _TyperParameter
 
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
              "off": False}
+
+MAX_NUMBER_CHARS = 100
+"""Longer option values are refused before conversion (no option needs a 100-character number)."""
 
 
 class PlainCoercion:
@@ -57,11 +61,17 @@ class PlainCoercion:
                 raise BadParameter(f"{value!r} is not one of {listed}.", ctx=ctx, param=param)
             converted = kind(value)
         else:
+            noun = {int: "integer", float: "float"}.get(kind, kind.__name__)
+            if kind in (int, float) and len(str(value)) > MAX_NUMBER_CHARS:
+                # int() refuses more than 4,300 digits (ValueError), and no option wants such a number
+                shown = f"{str(value)[:20]}... ({len(str(value)):,} characters)"
+                raise BadParameter(f"{shown} is too long to be a valid {noun}.", ctx=ctx, param=param)
             try:
                 converted = kind(value)
             except ValueError:
-                noun = {int: "integer", float: "float"}.get(kind, kind.__name__)
                 raise BadParameter(f"{value!r} is not a valid {noun}.", ctx=ctx, param=param) from None
+            if kind is float and not math.isfinite(converted):  # nan passes every range check; inf
+                raise BadParameter(f"{value!r} is not a finite number.", ctx=ctx, param=param)
         too_low = self.low is not None and converted < self.low
         if too_low or (self.high is not None and converted > self.high):
             raise BadParameter(f"{converted} is not in the range {self._range()}.", ctx=ctx, param=param)

@@ -94,9 +94,12 @@ _PHRASES: tuple[tuple[str, Cause], ...] = (
     (r"timed out|timeout|did not properly respond|failed to respond", C.TIMEOUT),
 )
 
+# Error numbers have at most 10 digits (Windows' HRESULTs); a longer digit run is no error number, and is
+# never given to int() (Python refuses more than 4,300 digits with a ValueError).
+_MAX_DIGITS = 10
 _BARE_NUMBER = re.compile(r"^\s*(-?\d+)\s*$")
-_WINERROR = re.compile(r"\[WinError\s+(-?\d+)\]", re.IGNORECASE)
-_ERRNO = re.compile(r"\[Errno\s+(-?\d+)\]\s*([^\n\]]*)|\berrno[\s:=]+(-?\d+)", re.IGNORECASE)
+_WINERROR = re.compile(r"\[WinError\s+(-?\d{1,10})\]", re.IGNORECASE)
+_ERRNO = re.compile(r"\[Errno\s+(-?\d{1,10})\]\s*([^\n\]]*)|\berrno[\s:=]+(-?\d{1,10})(?!\d)", re.IGNORECASE)
 _SYMBOL = re.compile(r"\b(WSA[A-Z_]+|EAI_[A-Z]+|E[A-Z]{3,14})\b")
 _NODE_DNS = re.compile(r"\b(ENOTFOUND|ESERVFAIL|EAI_AGAIN)\b")
 _PORT = re.compile(
@@ -121,9 +124,16 @@ def read_error_text(
     ``platform`` is where the error came from when the user says so (``--platform``); ``running_on`` is
     this machine's platform, used only to order the readings of an ambiguous number.
     """
+    whole = text
+    text = scan_window(text)
     bare = _BARE_NUMBER.match(text)
     if bare:
-        return _read_number(text, int(bare.group(1)), platform=platform, running_on=running_on)
+        digits = bare.group(1).lstrip("-")
+        if len(digits) > _MAX_DIGITS:
+            note = (f"A number of {len(digits):,} digits is not an error number (they have at most "
+                    f"{_MAX_DIGITS} digits).")
+            return ErrorReading(whole, Cause.UNKNOWN, (), (), platform, None, None, (note,))
+        return _read_number(whole, int(bare.group(1)), platform=platform, running_on=running_on)
     clues: list[_Clue] = []
     readings, said_platform = _number_clues(text, platform, clues)
     by_symbol = _symbol_clues(text, platform, clues)
@@ -132,20 +142,45 @@ def read_error_text(
     operation = _operation_of(text)
     port = _port_of(text)
     source = platform or said_platform or (_only_platform(by_symbol) if by_symbol else None)
+    cut = (_cut_note(whole),) if len(whole) > SCAN_LIMIT else ()
     if not clues:
-        return ErrorReading(text, Cause.UNKNOWN, (), (), source, operation, port, (_unknown_note(text),))
+        return ErrorReading(whole, Cause.UNKNOWN, (), (), source, operation, port,
+                            (_unknown_note(text), *cut))
     best = max(clues, key=lambda clue: clue.strength)
     cause = _refine(best.cause, operation=operation, port=port, platform=source)
-    notes = _notes_for(cause, readings, source, ambiguous=False)
-    return ErrorReading(text, cause, tuple(dict.fromkeys(c.what for c in clues)), _unique(readings),
+    notes = _notes_for(cause, readings, source, ambiguous=False) + cut
+    return ErrorReading(whole, cause, tuple(dict.fromkeys(c.what for c in clues)), _unique(readings),
                         source, operation, port, notes)
+
+
+SCAN_LIMIT = 65536
+"""Characters of a pasted text that are searched: its first and last ``SCAN_LIMIT // 2``. An error's clues
+sit in its first lines (curl, nc) or its last (a traceback); the cap keeps the work linear in the input
+whatever it holds (10 MB of adversarial text is read in the time 64 KiB takes)."""
+
+
+def scan_window(text: str) -> str:
+    """The part of ``text`` that is searched for clues: all of it up to ``SCAN_LIMIT`` characters, else
+    its head and its tail (joined by a newline, so no clue is made up across the cut)."""
+    if len(text) <= SCAN_LIMIT:
+        return text
+    half = SCAN_LIMIT // 2
+    return f"{text[:half]}\n{text[-half:]}"
+
+
+def _cut_note(text: str) -> str:
+    return (f"The text has {len(text):,} characters: only its first and last {SCAN_LIMIT // 2:,} were read "
+            "(an error's clues are in its first or last lines).")
 
 
 _UNKNOWN_NOTE = ("netdiag found no error it knows in this text (no errno, no exception name, no known "
                  "phrase). Paste the last line of the traceback or the error number.")
 
 
-_TEST_NETCONNECTION = re.compile(r"TcpTestSucceeded\s*:\s*False|TCP connect to \(.*\) failed", re.IGNORECASE)
+# Bounded and without ``.*``: ``TCP connect to \(.*\) failed`` backtracked over the rest of the text from
+# every "TCP connect to (", quadratic on a text repeating it (1 MB: 26 s).
+_TEST_NETCONNECTION = re.compile(r"TcpTestSucceeded\s*:\s*False|TCP connect to \([^()\n]{0,300}\) failed",
+                                 re.IGNORECASE)
 
 
 def _unknown_note(text: str) -> str:
@@ -199,10 +234,11 @@ def _number_clues(text: str, platform: Platform | None,
         said = "windows"
         found.extend(entries)
         clues.extend(_Clue(e.cause, 4, f"{e.symbol} (WinError {e.number})") for e in entries)
+    gaierror = "gaierror" in text.lower()  # once, not per match: 64 Ki characters times each match
     for match in _ERRNO.finditer(text):
         number = int(match.group(1) or match.group(3))
         message = (match.group(2) or "").strip().lower()
-        kind: ErrorKind | None = "getaddrinfo" if number < 0 or "gaierror" in text.lower() else None
+        kind: ErrorKind | None = "getaddrinfo" if number < 0 or gaierror else None
         entries = entries_for_number(number, platform=platform or said, kind=kind)
         by_message = tuple(e for e in entries if message and message.startswith(e.message.lower()[:20]))
         if by_message:

@@ -15,6 +15,8 @@ from typing import NamedTuple
 from netdiag.core.failures import UsageError
 
 MAX_PORT = 65535
+MAX_PORT_DIGITS = len(str(MAX_PORT))
+SHOWN_CHARS = 40
 
 ENDPOINT_FORMS = "HOST:PORT, [IPv6]:PORT (for example 127.0.0.1:8000, localhost:8000, [::1]:8000)"
 PROBE_TARGET_FORMS = (
@@ -66,11 +68,21 @@ def format_endpoint(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def shorten(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (with an ellipsis and its length): messages quote what was typed,
+    and a 5,000-digit "port" quoted in full would drown the sentence."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def parse_port(text: str, *, allow_zero: bool = False) -> int:
     """A decimal port number in 1..65535 (0 too when the caller binds and lets the OS choose)."""
     stripped = text.strip()
     if not (stripped.isascii() and stripped.isdigit()):  # '¹'.isdigit() is True, int('¹') fails
-        raise UsageError(f"'{text}' is not a port number: use a number from 1 to {MAX_PORT}.")
+        raise UsageError(f"'{shorten(text)}' is not a port number: use a number from 1 to {MAX_PORT}.")
+    digits = stripped.lstrip("0")
+    if len(digits) > MAX_PORT_DIGITS:  # never int() it: past 4,300 digits Python refuses (ValueError)
+        raise UsageError(f"Port {shorten(stripped)} ({len(digits):,} digits) is out of range: ports go from "
+                         f"{0 if allow_zero else 1} to {MAX_PORT}.")
     port = int(stripped)
     low = 0 if allow_zero else 1
     if not low <= port <= MAX_PORT:

@@ -76,9 +76,9 @@ class Output:
         codes = ";".join(_STYLES[s] for s in styles)
         return f"\x1b[{codes}m{text}\x1b[0m"
 
-    def data(self, text: str = "") -> None:
-        """A line of the command's result (stdout)."""
-        print(text, file=self.out, flush=True)
+    def data(self, text: str = "", end: str = "\n") -> None:
+        """A line of the command's result (stdout); ``end=""`` for a piece of a line (a long reply)."""
+        print(text, file=self.out, flush=True, end=end)
 
     def info(self, text: str = "") -> None:
         """A message for the person, not part of the data (stderr)."""

@@ -350,6 +350,7 @@ def test_without_capture_privileges_one_message_and_exit_3() -> None:
                             cwd=Path(__file__).resolve().parents[2])
     assert result.returncode == ExitStatus.NO_PRIVILEGES, result.stderr
     assert "privileges" in result.stderr and "setcap cap_net_raw,cap_net_admin=eip" in result.stderr
+    assert "eip $(readlink" not in result.stderr  # never the system's python3: a confined copy, or sudo
     assert "sudo" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
 
@@ -361,3 +362,25 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     result = run_netdiag("handshake", *args)
     assert result.returncode == ExitStatus.USAGE, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_watch_says_what_it_forgot_in_text_and_json() -> None:
+    import io
+    import json
+
+    from netdiag.cli.common import ReportFormat
+    from netdiag.cli.handshake import _print_forgotten
+    from netdiag.core.connection_tracker import Forgotten
+    from netdiag.render.output import Output
+
+    report = Forgotten(by_age=2, by_count=35, total=4000, pending=1000, max_age=180.0, max_pending=1000)
+    text, data = io.StringIO(), io.StringIO()
+    _print_forgotten(report, fmt=ReportFormat.text, out=Output(out=text, err=io.StringIO(), no_color=True))
+    _print_forgotten(report, fmt=ReportFormat.json, out=Output(out=data, err=io.StringIO(), no_color=True))
+    line = text.getvalue()
+    assert "forgot 37 connection(s) whose handshake never completed" in line
+    assert "2 unanswered for more than 180 s" in line and "35 oldest beyond the 1,000" in line
+    assert "4,000 in all" in line
+    assert json.loads(data.getvalue()) == {"event": "forgotten", "count": 37, "by_age": 2, "by_count": 35,
+                                           "total": 4000, "pending": 1000, "max_age": 180.0,
+                                           "max_pending": 1000}

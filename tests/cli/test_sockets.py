@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,8 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from helpers.cli import NETDIAG, netdiag_env, popen_netdiag, run_netdiag
+from helpers.cli import netdiag_env, popen_netdiag, run_netdiag
 from helpers.socket_set import SocketSet, controlled_sockets
+from helpers.unprivileged import nobody_runtime
 from helpers.waiting import wait_until
 
 from netdiag.core.exit_status import ExitStatus
@@ -157,14 +157,12 @@ def test_wide_adds_user_and_command_line(opened: SocketSet) -> None:
     assert "pytest" in str(rows[0]["cmdline"]) or sys.argv[0] in str(rows[0]["cmdline"])
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
-                    reason="needs root to run netdiag as another user")
 def test_without_root_owners_show_as_dash_with_one_note(opened: SocketSet) -> None:
     port = _listener_port(opened, "127.0.0.1")
+    nobody = nobody_runtime()  # from any checkout, a private one too (skips with the reason otherwise)
     result = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *NETDIAG, "sockets", "-l",
-         "--port", str(port)],
-        capture_output=True, text=True, timeout=60, env=netdiag_env(), cwd="/",
+        nobody.argv("-m", "netdiag", "sockets", "-l", "--port", str(port)),
+        capture_output=True, text=True, timeout=60, env=nobody.env(netdiag_env()), cwd="/",
     )
     assert result.returncode == ExitStatus.OK, result.stderr
     assert result.stdout.splitlines()[1].split()[-2:] == ["-", "-"]
@@ -186,16 +184,14 @@ def test_unix_sockets_only_with_unix(tmp_path: Path) -> None:
     assert any(line.split()[:3] == ["unix", "LISTEN", path] for line in table.stdout.splitlines())
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
-                    reason="needs root to run netdiag as another user")
 @pytest.mark.parametrize("args", [["--wide", "--unix"], ["--summary"], ["--format", "csv", "--wide"],
                                   ["--watch", "--count", "2", "--interval", "0.05"]])
 def test_without_root_every_mode_lists_and_notes_once(opened: SocketSet, args: list[str]) -> None:
     port = _listener_port(opened, "127.0.0.1")
+    nobody = nobody_runtime()
     result = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *NETDIAG, "sockets", "--port",
-         str(port), *args],
-        capture_output=True, text=True, timeout=60, env=netdiag_env(), cwd="/",
+        nobody.argv("-m", "netdiag", "sockets", "--port", str(port), *args),
+        capture_output=True, text=True, timeout=60, env=nobody.env(netdiag_env()), cwd="/",
     )
     assert result.returncode == ExitStatus.OK, result.stderr
     assert "Traceback" not in result.stderr and "AccessDenied" not in result.stderr

@@ -177,3 +177,40 @@ def test_operation_and_port_of_library_messages(text: str, operation: str, port:
 def test_port_and_operation_are_read_from_the_text() -> None:
     reading = read_error_text("nc: connect to 127.0.0.1 port 8000 (tcp) failed: Connection refused")
     assert (reading.operation, reading.port) == ("connect", 8000)
+
+
+def test_only_a_bounded_window_of_a_huge_text_is_searched() -> None:
+    """The work is linear in the input: whatever its size, at most ``SCAN_LIMIT`` characters are searched."""
+    from netdiag.core.error_text import SCAN_LIMIT, scan_window
+
+    for size in (10, SCAN_LIMIT, SCAN_LIMIT + 1, 10_000_000):
+        text = ("TCP connect to (" * (size // 16 + 1))[:size]
+        window = scan_window(text)
+        assert len(window) <= SCAN_LIMIT + 1
+        assert window == text or (window.startswith(text[:100]) and window.endswith(text[-100:]))
+
+
+def test_a_clue_at_either_end_of_a_huge_text_is_found_and_the_cut_is_said() -> None:
+    filler = "x" * 5_000_000
+    first = read_error_text("ConnectionRefusedError: [Errno 111] Connection refused\n" + filler)
+    last = read_error_text(filler + "\nConnectionResetError: [Errno 104] Connection reset by peer")
+    assert first.cause is Cause.NOTHING_LISTENING
+    assert last.cause is Cause.CONNECTION_RESET
+    assert any("only its first and last" in note for note in last.notes)
+
+
+def test_test_netconnection_is_still_recognised_with_its_bounded_pattern() -> None:
+    reading = read_error_text("WARNING: TCP connect to (10.0.0.1 : 80) failed")
+    assert any("Test-NetConnection" in note for note in reading.notes)
+
+
+def test_adversarial_text_does_not_hang() -> None:
+    """'TCP connect to (' repeated used to take quadratic time (4 MB: minutes). The 120 s deadline is
+    only there to end a hang; the time itself is measured by bench/explain_error.py (target: 10 MB < 2 s)."""
+    import subprocess
+    import sys
+
+    code = ("from netdiag.core.error_text import read_error_text; "
+            "print(read_error_text('TCP connect to (' * 250_000).cause.value)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "unknown", result.stderr

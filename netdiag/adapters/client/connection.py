@@ -27,6 +27,11 @@ from netdiag.core.failures import NetworkFailure
 from netdiag.core.targets import format_endpoint
 
 RECV_SIZE = 65536
+MAX_BUFFERED = 1 << 20
+"""Bytes read but not yet taken by the session: past this the reader thread stops reading, so a server that
+sends faster than we print waits in TCP's flow control instead of filling our memory (the queue used to be
+unbounded: an 845 MB reply took 2.56 GB). Not while we send: a server blocked writing to us may not read
+what we send before we read from it (an echo), so the reader must keep reading then."""
 
 # When attempts on several addresses fail differently, report the most telling cause: a timeout on one
 # address says more about the target (a firewall, a wrong address) than a refusal on another.
@@ -133,6 +138,13 @@ class Connection:
     _closing: bool = False
     incoming: queue.Queue[Incoming] = field(default_factory=queue.Queue)
     _reader: threading.Thread | None = None
+    deadline: float | None = None
+    """``perf_counter`` time past which the session stops (``--max-time``); None: no limit."""
+    max_time: float | None = None
+    _buffered: int = 0
+    _input_buffered: int = 0
+    _sending: bool = False
+    _room: threading.Condition = field(default_factory=threading.Condition)
 
     def __enter__(self) -> Connection:
         return self
@@ -143,6 +155,8 @@ class Connection:
     def close(self) -> None:
         """Close the socket; shutting it down first wakes the reader thread out of ``recv``."""
         self._closing = True
+        with self._room:
+            self._room.notify_all()
         with contextlib.suppress(OSError):  # not connected any more (peer gone): nothing to wake
             self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
@@ -162,7 +176,7 @@ class Connection:
                     return
                 self.incoming.put(Failed(self._failure(exc, "recv")))
                 return
-            if self._closing:
+            if self._closing or not self._wait_for_room():
                 return
             if not data and not self.udp:
                 self.incoming.put(EndOfStream())
@@ -172,15 +186,53 @@ class Connection:
                 # From the first message sent if it preceded the reply (round trip plus the server's
                 # work), else from the connection (a greeting).
                 self.timings.first_reply = now - (self._first_sent_at or self._connected_at)
+            with self._room:
+                self._buffered += len(data)
             self.incoming.put(Chunk(data, now))
+
+    def _wait_for_room(self) -> bool:
+        """Wait until the session has taken enough of what was read (``MAX_BUFFERED``), or we send;
+        False once the connection is being closed."""
+        with self._room:
+            while self._buffered >= MAX_BUFFERED and not self._sending and not self._closing:
+                self._room.wait()
+            return not self._closing
+
+    def put_input(self, line: bytes) -> bool:
+        """Queue a line of the user's input, once less than ``MAX_BUFFERED`` of input waits to be sent
+        (input read faster than it can be sent waits in its pipe); False once the connection is closing."""
+        with self._room:
+            while self._input_buffered >= MAX_BUFFERED and not self._closing:
+                self._room.wait()
+            if self._closing:
+                return False
+            self._input_buffered += len(line)
+        self.incoming.put(InputLine(line))
+        return True
+
+    def taken(self, item: Incoming) -> None:
+        """The session took ``item`` from the queue: its bytes no longer count as buffered."""
+        if isinstance(item, Chunk | InputLine):
+            with self._room:
+                if isinstance(item, Chunk):
+                    self._buffered -= len(item.data)
+                else:
+                    self._input_buffered -= len(item.data)
+                self._room.notify_all()
 
     def send(self, data: bytes) -> None:
         if self._first_sent_at is None:
             self._first_sent_at = time.perf_counter()
+        with self._room:
+            self._sending = True
+            self._room.notify_all()
         try:
             self.sock.sendall(data)
         except OSError as exc:
             raise self._failure(exc, "send") from exc
+        finally:
+            with self._room:
+                self._sending = False
 
     def half_close(self) -> None:
         """Send FIN (TCP only): the server sees end of input and may finish and close."""
@@ -242,28 +294,34 @@ def resolve(host: str, port: int, *, udp: bool, family: int = 0) -> list[tuple[i
 
 
 def open_connection(host: str, port: int, *, udp: bool = False, timeout: float = 5.0,
-                    family: int = 0) -> Connection:
+                    family: int = 0, max_time: float | None = None) -> Connection:
     """Resolve ``host`` and connect to each address in turn until one accepts.
 
     Raises ``NetworkFailure`` naming every attempt when none does. For UDP, "connecting" only fixes the
     peer (no packet is sent); a closed UDP port shows up later, as ICMP port-unreachable on ``recv``.
+    ``max_time`` (seconds, from now) bounds everything: the attempts, then the session on the connection.
     """
     target = format_endpoint(host, port)
     started = time.perf_counter()
+    deadline = None if max_time is None else started + max_time
     addresses = resolve(host, port, udp=udp, family=family)
     timings = Timings(resolve=time.perf_counter() - started)
     attempts: list[Attempt] = []
     for fam, sockaddr in addresses:
-        sock, attempt = _attempt(fam, sockaddr, udp=udp, timeout=timeout)
+        limit = timeout if deadline is None else min(timeout, deadline - time.perf_counter())
+        if limit <= 0:
+            break
+        sock, attempt = _attempt(fam, sockaddr, udp=udp, timeout=limit)
         attempts.append(attempt)
         if sock is not None:
             timings.connect = attempt.seconds
             connection = Connection(sock=sock, udp=udp, host=host, port=port, target=target,
                                     peer=attempt.address, local=_address_text(sock.getsockname()),
-                                    attempts=attempts, timings=timings)
+                                    attempts=attempts, timings=timings, deadline=deadline,
+                                    max_time=max_time)
             connection._connected_at = time.perf_counter()
             return connection
-    raise _connect_failure(host, port, attempts, timeout)
+    raise _connect_failure(host, port, attempts, timeout if max_time is None else min(timeout, max_time))
 
 
 def _attempt(fam: int, sockaddr: tuple[object, ...], *, udp: bool,

@@ -3,8 +3,12 @@
 Nothing here prints: each session yields ``Received``, ``Sent``, ``NoReply``, ``PeerClosed``... and the
 CLI renders them. A reply is every chunk that arrives within ``settle`` seconds of the previous one:
 the lab's servers answer with one ``send()`` and TCP may still split it (UDP datagrams are never
-joined). Interactive sessions read their input lines in a daemon thread into the same queue as the
-socket's data, so replies are reported while the user is typing (a chat works).
+joined). A long reply (or a trickle that never pauses ``settle`` seconds) is reported in pieces of about
+``MAX_PIECE`` bytes or ``MAX_PIECE_DELAY`` seconds, each but the last marked ``partial``: memory stays
+bounded whatever the server sends, and output flows as it arrives. ``--max-time`` (the connection's
+``deadline``) ends any session with ``TimeLimit``, however busy the connection. Interactive sessions
+read their input lines in a daemon thread into the same queue as the socket's data, so replies are
+reported while the user is typing (a chat works).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import queue
 import select
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
 from netdiag.adapters.client.connection import (
@@ -27,13 +31,21 @@ from netdiag.adapters.client.connection import (
 )
 
 DEFAULT_SETTLE = 0.05
+MAX_PIECE = 65536
+"""A reply longer than this is reported in pieces (cut after a newline or between UTF-8 characters)."""
+MAX_PIECE_DELAY = 0.25
+"""A reply still arriving after this many seconds is reported so far (a trickle shows as it comes)."""
 
 
 @dataclass(frozen=True)
 class Received:
-    """Bytes from the peer (one reply: chunks that arrived within ``settle`` of each other)."""
+    """Bytes from the peer (one reply: chunks that arrived within ``settle`` of each other).
+
+    ``partial``: the reply goes on in the next ``Received`` (a long reply, or one still trickling in).
+    """
 
     data: bytes
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,38 +87,118 @@ class PeerKeptOpen:
     timeout: float
 
 
-ClientEvent = Received | Sent | NoReply | PeerClosed | HalfClosed | Unsent | PeerKeptOpen
+@dataclass(frozen=True)
+class TimeLimit:
+    """``--max-time`` seconds have passed since the session began: it was ended there."""
+
+    max_time: float
+
+
+ClientEvent = Received | Sent | NoReply | PeerClosed | HalfClosed | Unsent | PeerKeptOpen | TimeLimit
+
+
+class _TimeUp(Exception):
+    """The connection's deadline (``--max-time``) has passed: unwinds a session to its ``_limited``."""
 
 
 def _next(connection: Connection, deadline: float | None) -> Incoming | None:
-    """The next incoming item, or ``None`` once ``deadline`` (perf_counter time) has passed."""
+    """The next incoming item, or ``None`` once ``deadline`` (perf_counter time) has passed.
+
+    Raises ``_TimeUp`` once the connection's own deadline has passed, even while items keep coming.
+    """
+    limit = connection.deadline
+    now = time.perf_counter()
+    if limit is not None:
+        if now >= limit:
+            raise _TimeUp
+        if deadline is None or limit < deadline:
+            deadline = limit
     try:
         if deadline is None:
-            return connection.incoming.get()
-        return connection.incoming.get(timeout=max(0.0, deadline - time.perf_counter()))
+            item = connection.incoming.get()
+        else:
+            item = connection.incoming.get(timeout=max(0.0, deadline - now))
     except queue.Empty:
+        if limit is not None and time.perf_counter() >= limit:
+            raise _TimeUp from None
         return None
+    connection.taken(item)
+    return item
 
 
-def _collect_reply(connection: Connection, first: Chunk, settle: float) -> tuple[Received, Incoming | None]:
-    """Join chunks that follow ``first`` within ``settle`` s; also return the item that ended the reply.
+def _limited(connection: Connection, events: Iterator[ClientEvent]) -> Iterator[ClientEvent]:
+    """``events``, ended by ``TimeLimit`` when the connection's deadline passes."""
+    try:
+        yield from events
+    except _TimeUp:
+        yield TimeLimit(connection.max_time or 0.0)
+
+
+def cut_point(data: bytes | bytearray) -> int:
+    """Where to cut a reply piece: after its last newline, else before an unfinished UTF-8 character
+    (and never between CR and LF), so each piece prints as the whole reply would have."""
+    newline = data.rfind(b"\n")
+    if newline >= 0:
+        return newline + 1
+    cut = len(data)
+    for back in range(1, min(4, len(data)) + 1):  # a lead byte in the last 4 bytes: is its character whole?
+        byte = data[-back]
+        if byte >= 0xC0:
+            size = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            if size > back:
+                cut = len(data) - back
+            break
+        if byte < 0x80:
+            break
+    if cut > 0 and data[cut - 1] == 0x0D:
+        cut -= 1
+    return cut
+
+
+def _collect_reply(connection: Connection, first: Chunk,
+                   settle: float) -> Generator[Received | Sent, None, Incoming | None]:
+    """Join chunks that follow ``first`` within ``settle`` s, yielding pieces of a long or slow reply;
+    return the item that ended the reply. Input lines that come meanwhile are sent (interactive).
 
     A UDP datagram is a whole message by itself: it is never joined with the next one.
     """
     if connection.udp:
-        return Received(first.data), None
-    parts = [first.data]
+        yield Received(first.data)
+        return None
+    pending = bytearray(first.data)
+    began = first.at
     while True:
-        item = _next(connection, time.perf_counter() + settle)
-        if isinstance(item, Chunk):
-            parts.append(item.data)
-            continue
-        return Received(b"".join(parts)), item
+        try:
+            item = _next(connection, time.perf_counter() + settle)
+        except _TimeUp:
+            yield Received(bytes(pending))
+            raise
+        if isinstance(item, InputLine):  # input goes out meanwhile: it does not end the reply it crosses
+            connection.send(item.data)
+            yield Sent(item.data)
+        elif not isinstance(item, Chunk):
+            yield Received(bytes(pending))
+            return item
+        else:
+            pending += item.data
+        if len(pending) >= MAX_PIECE or time.perf_counter() - began >= MAX_PIECE_DELAY:
+            cut = min(cut_point(pending), len(pending) - 1)  # the last piece is never empty
+            if cut > 0:
+                yield Received(bytes(pending[:cut]), partial=True)
+                del pending[:cut]
+                began = time.perf_counter()
 
 
 def exchange_messages(connection: Connection, messages: Iterable[bytes], *, timeout: float,
                       settle: float = DEFAULT_SETTLE, wait_for_replies: bool = True,
                       ) -> Iterator[ClientEvent]:
+    """Scripted session (see ``_exchange``), ended by ``TimeLimit`` at the connection's deadline."""
+    return _limited(connection, _exchange(connection, messages, timeout=timeout, settle=settle,
+                                          wait_for_replies=wait_for_replies))
+
+
+def _exchange(connection: Connection, messages: Iterable[bytes], *, timeout: float, settle: float,
+              wait_for_replies: bool) -> Iterator[ClientEvent]:
     """Scripted session: send each message, wait up to ``timeout`` for its reply, then the next.
 
     Anything the server says first (a greeting) is reported before the first message is sent, if it
@@ -122,8 +214,7 @@ def exchange_messages(connection: Connection, messages: Iterable[bytes], *, time
     item = _next(connection, time.perf_counter() + (timeout if waiting else 0))
     while pending and not peer_closed:
         if isinstance(item, Chunk):
-            reply, item = _collect_reply(connection, item, settle)
-            yield reply
+            item = yield from _collect_reply(connection, item, settle)
             continue
         if isinstance(item, Failed):
             raise item.failure
@@ -141,8 +232,7 @@ def exchange_messages(connection: Connection, messages: Iterable[bytes], *, time
         if item is None:
             yield NoReply(message, timeout)
         elif isinstance(item, Chunk):
-            reply, item = _collect_reply(connection, item, settle)
-            yield reply
+            item = yield from _collect_reply(connection, item, settle)
     if pending:
         yield Unsent(tuple(pending))
     if connection.udp:  # each datagram had its own wait; there is no end of stream to wait for
@@ -150,8 +240,7 @@ def exchange_messages(connection: Connection, messages: Iterable[bytes], *, time
             if isinstance(item, Failed):
                 raise item.failure
             if isinstance(item, Chunk):
-                reply, item = _collect_reply(connection, item, settle)
-                yield reply
+                item = yield from _collect_reply(connection, item, settle)
                 continue
             item = _next(connection, time.perf_counter())
     elif not peer_closed:
@@ -179,8 +268,7 @@ def _finish(connection: Connection, item: Incoming | None, *, timeout: float, se
                 return
         if isinstance(item, Chunk):
             outstanding -= 1
-            reply, item = _collect_reply(connection, item, settle)
-            yield reply
+            item = yield from _collect_reply(connection, item, settle)
             deadline = time.perf_counter() + timeout
             continue
         if isinstance(item, Failed):
@@ -191,23 +279,30 @@ def _finish(connection: Connection, item: Incoming | None, *, timeout: float, se
         item = None
 
 
-def _pump_lines(lines: Iterable[bytes], sink: queue.Queue[Incoming]) -> None:
+def _pump_lines(lines: Iterable[bytes], connection: Connection) -> None:
     try:
         for line in lines:
-            sink.put(InputLine(line))
+            if not connection.put_input(line):  # the session is over
+                return
     finally:  # whatever ends the input, the session must learn it or it would wait forever
-        sink.put(InputEnded())
+        connection.incoming.put(InputEnded())
 
 
 def interactive_session(connection: Connection, lines: Iterable[bytes], *, timeout: float,
                         settle: float = DEFAULT_SETTLE) -> Iterator[ClientEvent]:
+    """Interactive session (see ``_interactive``), ended by ``TimeLimit`` at the connection's deadline."""
+    return _limited(connection, _interactive(connection, lines, timeout=timeout, settle=settle))
+
+
+def _interactive(connection: Connection, lines: Iterable[bytes], *, timeout: float,
+                 settle: float) -> Iterator[ClientEvent]:
     """Send each line from ``lines`` as it comes while reporting replies as they arrive (chat works).
 
     ``lines`` is read in a daemon thread (stdin blocks). The session ends when the peer closes, or when
     ``lines`` ends: then the stream is half-closed and replies are awaited for ``timeout`` seconds.
     """
     connection.start_reader()
-    threading.Thread(target=_pump_lines, args=(lines, connection.incoming), name="netdiag-connect-input",
+    threading.Thread(target=_pump_lines, args=(lines, connection), name="netdiag-connect-input",
                      daemon=True).start()
     item: Incoming | None = None
     unanswered = 0  # UDP: datagrams sent minus replies seen, to know when the wait at the end can stop
@@ -216,8 +311,7 @@ def interactive_session(connection: Connection, lines: Iterable[bytes], *, timeo
             item = _next(connection, None)
         if isinstance(item, Chunk):
             unanswered = max(0, unanswered - 1)
-            reply, item = _collect_reply(connection, item, settle)
-            yield reply
+            item = yield from _collect_reply(connection, item, settle)
             continue
         if isinstance(item, InputLine):
             connection.send(item.data)
