@@ -144,6 +144,7 @@ async def _run(plan: LoadPlan, addresses: list[tuple[int, str]],
         errors=merge_error_counts(t.errors for t in tallies),
         first_error=first_errors[0] if first_errors else None,
         interrupted=interrupted.is_set(),
+        served_clients=sum(1 for t in tallies if t.latencies),
     )
 
 
@@ -165,18 +166,18 @@ def _interruptible() -> Iterator[asyncio.Event]:
 
 
 async def _preflight(plan: LoadPlan, addresses: list[tuple[int, str]]) -> tuple[int, str]:
-    """The first address that answers; if none does, fail once with the explanation, not N times."""
+    """The first address that answers; if none does, fail once with the explanation, not N times.
+
+    TCP asks without connecting where it can (this host's socket table, else a half-open SYN): a
+    connection would be a client of its own, and the only one a one-client server ever accepts."""
+    if not plan.udp:
+        return _tcp_preflight(plan, addresses)
     failures: list[str] = []
     last: NetworkFailure | None = None
     for family, address in addresses:
         where = format_endpoint(address, plan.port)
         try:
-            if plan.udp:
-                await _udp_round_trip_check(plan, family, address)
-            else:
-                _reader, writer = await _bounded(
-                    asyncio.open_connection(address, plan.port, family=family), plan.timeout)
-                writer.close()
+            await _udp_round_trip_check(plan, family, address)
             return family, address
         except (OSError, asyncio.TimeoutError) as exc:
             cause = _cause_of(exc)
@@ -187,6 +188,25 @@ async def _preflight(plan: LoadPlan, addresses: list[tuple[int, str]]) -> tuple[
             )
     assert last is not None, "getaddrinfo returned no address"
     raise last
+
+
+def _tcp_preflight(plan: LoadPlan, addresses: list[tuple[int, str]]) -> tuple[int, str]:
+    from netdiag.adapters.prober import ProbeJob, scan_tcp_without_connecting
+    from netdiag.core.probe import PortState, probe_cause
+
+    jobs = [ProbeJob(plan.host, address, plan.port) for _family, address in addresses]
+    results = scan_tcp_without_connecting(jobs, timeout=plan.timeout)
+    for (family, address), result in zip(addresses, results, strict=True):
+        if result.state == PortState.OPEN:
+            return family, address
+    failures = []
+    for result in results:
+        words = explanation_for(probe_cause(result)).title.lower()
+        if result.detail is not None:
+            words += f" ({result.detail})"
+        failures.append(f"{words} on {format_endpoint(result.address or plan.host, plan.port)}")
+    raise NetworkFailure(f"Cannot load {plan.host}:{plan.port}: {'; '.join(failures)}.",
+                         explanation=explanation_for(probe_cause(results[-1])))
 
 
 def _cause_of(exc: BaseException) -> Cause:
