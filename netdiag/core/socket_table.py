@@ -78,7 +78,8 @@ def table_outcome(address: str, port: int,
     if not serving:
         where = destination(address)
         return (PortState.CLOSED, Reason.NO_LISTENER,
-                f"nothing listens on port {port} for {where} (read from this host's socket table)")
+                f"nothing listens on port {port} for {where}, so a connection would be refused "
+                "(read from this host's socket table)")
     return PortState.OPEN, Reason.LISTENER, describe_listener(serving[0])
 
 
