@@ -88,7 +88,7 @@ def scan_tcp_without_connecting(jobs: Sequence[ProbeJob], *, timeout: float = DE
     results: list[ProbeResult | None] = [None] * len(jobs)
     if local:
         local_jobs = [jobs[i] for i in local]
-        listeners = tcp_listeners()
+        listeners = tcp_listeners({job.port for job in local_jobs} if len(local_jobs) <= 25 else None)
         found = _results(local_jobs, Proto.TCP, read_table(local_jobs, listeners), ProbeMethod.SOCKET_TABLE)
         if len(local_jobs) <= 25:  # a few ports: say which listener answers, and its accept queue
             for result, detail in zip(found, details(local_jobs, listeners), strict=True):

@@ -46,13 +46,14 @@ def is_this_host(address: str) -> bool:
     return ipaddress.ip_address(source) == ip
 
 
-def tcp_listeners() -> list[Listener]:
-    """Every listening TCP socket of this host (network namespace)."""
+def tcp_listeners(ports: set[int] | None = None) -> list[Listener]:
+    """The listening TCP sockets of this host (network namespace), on ``ports`` when given (their owners
+    are looked up in /proc, which costs a pass over every process: only for the ports asked about)."""
     if sys.platform.startswith("linux"):
-        found = _netlink_listeners()
+        found = _netlink_listeners(ports)
         if found is not None:
             return found
-    return _psutil_listeners()
+    return [x for x in _psutil_listeners() if ports is None or x.port in ports]
 
 
 def read_table(jobs: Sequence[ProbeJob], listeners: list[Listener] | None = None) -> list[Outcome]:
@@ -75,7 +76,7 @@ def details(jobs: Sequence[ProbeJob], listeners: list[Listener]) -> list[str | N
             for job in jobs]
 
 
-def _netlink_listeners() -> list[Listener] | None:
+def _netlink_listeners(ports: set[int] | None) -> list[Listener] | None:
     from netdiag.adapters.psutil_sockets import process_names
     from netdiag.adapters.sock_diag import (
         _NLMSGHDR,
@@ -126,7 +127,9 @@ def _netlink_listeners() -> list[Listener] | None:
                         return None
                     body = offset + _NLMSGHDR.size
                     if length - _NLMSGHDR.size >= _LISTEN_MESSAGE.size:
-                        found.append(_listener(data, body, offset + length, family))
+                        entry = _listener(data, body, offset + length, family)
+                        if ports is None or entry[0].port in ports:
+                            found.append(entry)
                     offset += (length + 3) & ~3
     owners = socket_owners({inode for _, inode in found})
     names = process_names(set(owners.values()))
