@@ -35,6 +35,7 @@ _MSS_OPTION = b"\x02\x04\x05\xb4"  # MSS 1460, as a real SYN carries (some stack
 _SYN, _RST, _ACK = 0x02, 0x04, 0x10
 _WINDOW = 64240
 _RECV_BATCH = 512
+_RECEIVE_BUFFER = 8 << 20  # every TCP packet of the host is copied to a raw socket: room for bursts
 
 
 def _checksum(data: bytes) -> int:
@@ -58,6 +59,25 @@ def syn_segment(source: str, destination: str, sport: int, dport: int, seq: int,
     return header[:16] + struct.pack("!H", checksum) + header[18:]
 
 
+class _Template:
+    """A SYN to one address with only the destination port left open: the checksum of everything else
+    is summed once, so each port costs one addition (a full scan builds 65,535 of them)."""
+
+    def __init__(self, source: str, destination: str, sport: int, seq: int, family: int) -> None:
+        header = syn_segment(source, destination, sport, 0, seq, family)
+        self.head, self.middle, self.tail = header[:2], header[4:16], header[18:]
+        self.base = (~struct.unpack("!H", header[16:18])[0]) & 0xFFFF  # the one's-complement sum
+
+    def segment(self, dport: int) -> bytes:
+        total = self.base + dport
+        total = (total & 0xFFFF) + (total >> 16)
+        total = (total & 0xFFFF) + (total >> 16)
+        return b"".join((self.head, _PORT.pack(dport), self.middle, _PORT.pack(~total & 0xFFFF), self.tail))
+
+
+_PORT = struct.Struct("!H")
+
+
 class _Source:
     """Per (family, source address): a held source port and the raw socket that sends and listens."""
 
@@ -75,13 +95,15 @@ class SynScan:
     """SYN every job (at most ``concurrency`` unanswered at once), one retransmission at half the timeout."""
 
     def __init__(self, jobs: Sequence[ProbeJob], *, timeout: float, concurrency: int,
-                 raws: dict[int, socket.socket], progress: Progress | None = None) -> None:
+                 progress: Progress | None = None) -> None:
         self.jobs, self.timeout, self.concurrency = jobs, max(timeout, 0.001), max(1, concurrency)
-        self.raws, self.progress = raws, progress
+        self.raws: dict[int, socket.socket] = {}
+        self.progress = progress
         self.outcomes: list[Outcome | None] = [None] * len(jobs)
         self.done = 0
         self.sources: dict[tuple[int, str], _Source] = {}
-        self.routes: dict[str, tuple[int, tuple[object, ...], _Source] | OSError] = {}
+        self.routes: dict[str, tuple[int, tuple[object, ...], _Source, str, _Template] | OSError] = {}
+        self.names: dict[bytes, str] = {}
         self.pending: dict[tuple[str, int, int], tuple[int, float]] = {}  # (addr, dport, sport) -> job, t0
         self.timers: list[tuple[float, int, bool]] = []  # (when, job, final)
         self.seq = int.from_bytes(os.urandom(4), "big")
@@ -89,12 +111,18 @@ class SynScan:
 
     def run(self) -> list[Outcome]:
         families: set[int] = {socket.AF_INET6 if ":" in job.address else socket.AF_INET for job in self.jobs}
+        raws = open_raw_sockets(families)
+        if raws is None:
+            raise PermissionError("raw sockets are not allowed here")
+        self.raws = raws
         self.watcher = open_icmp_watcher(families)
         try:
             self._loop()
         finally:
             for source in self.sources.values():
                 source.close()
+            for raw in raws.values():
+                raw.close()
             if self.watcher is not None:
                 self.watcher.close()
         return [outcome for outcome in self.outcomes if outcome is not None]
@@ -126,7 +154,7 @@ class SynScan:
         self.outcomes[index] = outcome
         self.done += 1
 
-    def _route(self, address: str) -> tuple[int, tuple[object, ...], _Source] | OSError:
+    def _route(self, address: str) -> tuple[int, tuple[object, ...], _Source, str, _Template] | OSError:
         route = self.routes.get(address)
         if route is None:
             try:
@@ -140,7 +168,11 @@ class SynScan:
                 source = self.sources.get(key)
                 if source is None:
                     source = self.sources[key] = _Source(family, source_address, self.raws[family])
-                route = (family, sockaddr, source)
+                target = str(sockaddr[0]).split("%", 1)[0]
+                template = _Template(source.address, target, source.port, self.seq, family)
+                destination = (sockaddr[0], 0, *sockaddr[2:]) if family == socket.AF_INET6 else \
+                    (sockaddr[0], 0)
+                route = (family, destination, source, target, template)
             except OSError as exc:
                 route = exc
             self.routes[address] = route
@@ -153,15 +185,11 @@ class SynScan:
         if isinstance(route, OSError):
             self._finish_error(index, route.errno or 0, 0.0)
             return
-        family, sockaddr, source = route
-        target = str(sockaddr[0]).split("%", 1)[0]
-        segment = syn_segment(source.address, target, source.port, job.port, self.seq, family)
-        destination = (sockaddr[0], 0, *sockaddr[2:]) if family == socket.AF_INET6 else (sockaddr[0], 0)
+        _family, destination, source, target, template = route
         try:
-            source.raw.sendto(segment, destination)
+            source.raw.sendto(template.segment(job.port), destination)
         except OSError as exc:  # ENETUNREACH at once, EPERM from a local OUTPUT rule
-            key = (target, job.port, source.port)
-            self.pending.pop(key, None)
+            self.pending.pop((target, job.port, source.port), None)
             self._finish_error(index, exc.errno or 0, time.monotonic() - started)
             return
         if retry:
@@ -179,16 +207,18 @@ class SynScan:
                 return
             now = time.monotonic()
             if raw.family == socket.AF_INET:
-                if len(packet) < 20:
-                    continue
-                header = (packet[0] & 0x0F) * 4
-                segment = packet[header:]
-                address = socket.inet_ntop(socket.AF_INET, packet[12:16])
+                start = (packet[0] & 0x0F) * 4 if packet else 0
+                raw_address = packet[12:16]
+                address = self.names.get(raw_address)
+                if address is None:
+                    if len(raw_address) < 4:
+                        continue
+                    address = self.names[raw_address] = socket.inet_ntop(socket.AF_INET, raw_address)
             else:
-                segment, address = packet, str(sender[0]).split("%", 1)[0]
-            if len(segment) < 20:
+                start, address = 0, str(sender[0]).split("%", 1)[0]
+            if len(packet) < start + 20:
                 continue
-            sport, dport, _seq, ack, _offset, flags, _w, _c, _u = _TCP.unpack_from(segment)
+            sport, dport, _seq, ack, _offset, flags, _w, _c, _u = _TCP.unpack_from(packet, start)
             entry = self.pending.get((address, sport, dport))
             if entry is None or not flags & _ACK or ack != (self.seq + 1) & 0xFFFFFFFF:
                 continue  # not an answer to one of our SYNs (another connection's traffic, or our own SYN)
@@ -239,7 +269,7 @@ class SynScan:
     def _key(self, job: ProbeJob) -> tuple[str, int, int]:
         route = self.routes[job.address]
         assert not isinstance(route, OSError)
-        return (str(route[1][0]).split("%", 1)[0], job.port, route[2].port)
+        return (route[3], job.port, route[2].port)
 
 
 def open_raw_sockets(families: set[int]) -> dict[int, socket.socket] | None:
@@ -247,7 +277,15 @@ def open_raw_sockets(families: set[int]) -> dict[int, socket.socket] | None:
     raws: dict[int, socket.socket] = {}
     for family in sorted(families):
         try:
-            raws[family] = socket.socket(family, socket.SOCK_RAW | socket.SOCK_NONBLOCK, socket.IPPROTO_TCP)
+            raw = raws[family] = socket.socket(family, socket.SOCK_RAW | socket.SOCK_NONBLOCK,
+                                               socket.IPPROTO_TCP)
+            # a full receive buffer drops answers, which then cost a retransmission and half a timeout
+            for option in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
+                try:
+                    raw.setsockopt(socket.SOL_SOCKET, option, _RECEIVE_BUFFER)
+                    break
+                except OSError:
+                    continue
         except PermissionError:
             for raw in raws.values():
                 raw.close()
@@ -259,15 +297,21 @@ def open_raw_sockets(families: set[int]) -> dict[int, socket.socket] | None:
 
 def scan_syn(jobs: Sequence[ProbeJob], *, timeout: float, concurrency: int,
              progress: Progress | None = None) -> list[Outcome] | None:
-    """SYN-probe every job; None (and nothing sent) when raw sockets are not allowed here."""
+    """SYN-probe every job; None (and nothing sent) when raw sockets are not allowed here. Big scans are
+    split across forked workers like connect scans (each with its own raw sockets and source port)."""
+    from netdiag.adapters.prober import _run
+
     families: set[int] = {socket.AF_INET6 if ":" in job.address else socket.AF_INET for job in jobs}
     raws = open_raw_sockets(families)
     if raws is None:
         return None
-    try:
-        if set(raws) != families:  # e.g. IPv6 disabled: let the connect scanner report those addresses
-            return None
-        return SynScan(jobs, timeout=timeout, concurrency=concurrency, raws=raws, progress=progress).run()
-    finally:
-        for raw in raws.values():
-            raw.close()
+    usable = set(raws)
+    for raw in raws.values():
+        raw.close()
+    if usable != families:  # e.g. IPv6 disabled: let the connect scanner report those addresses
+        return None
+
+    def factory(share: Sequence[ProbeJob], in_flight: int, report: Progress | None) -> SynScan:
+        return SynScan(share, timeout=timeout, concurrency=in_flight, progress=report)
+
+    return _run(factory, jobs, concurrency, progress, None)  # type: ignore[arg-type]

@@ -119,7 +119,9 @@ def probe_command(
         out.info(group.sentence())
     if explain and fmt == OutputFormat.table:
         explain_causes(report.shown)
-    note = connect_note(run.results, asked=connect)
+    from netdiag.adapters.prober import SYN_SCAN_LIMIT
+
+    note = connect_note(run.results, asked=connect, syn_limit=SYN_SCAN_LIMIT)
     if note is not None:
         out.info(note)
     if run.limited_by_files:

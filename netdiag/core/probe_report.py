@@ -77,16 +77,22 @@ def served_by_connecting(results: Sequence[ProbeResult]) -> list[ProbeResult]:
             and r.proto == Proto.TCP]
 
 
-def connect_note(results: Sequence[ProbeResult], *, asked: bool) -> str | None:
-    """The one sentence saying a real connection was made, when one reached a server (None otherwise)."""
+def connect_note(results: Sequence[ProbeResult], *, asked: bool, syn_limit: int | None = None) -> str | None:
+    """The one sentence saying a real connection was made, when one reached a server (None otherwise).
+    ``syn_limit``: scans of at least this many connect-probed ports use the connect scanner for speed."""
     served = served_by_connecting(results)
     if not served:
         return None
     first = served[0]
     where = f"[{first.address}]" if first.address and ":" in first.address else first.address
     more = f" (and {len(served) - 1} more)" if len(served) > 1 else ""
-    why = "as --connect asked" if asked else \
-        "no raw socket here for a half-open SYN probe (root or CAP_NET_RAW gives one)"
+    connected = sum(1 for r in results if r.method == ProbeMethod.CONNECT and r.proto == Proto.TCP)
+    if asked:
+        why = "as --connect asked"
+    elif syn_limit is not None and connected >= syn_limit:
+        why = f"since a scan of {connected} ports uses the connect scanner (faster than SYN probes)"
+    else:
+        why = "no raw socket here for a half-open SYN probe (root or CAP_NET_RAW gives one)"
     return (f"note: {where}:{first.port}{more} was probed with a real connection, {why}, closed gracefully; "
             "a server that serves one client may just have served it (and exited).")
 
