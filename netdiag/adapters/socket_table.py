@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from netdiag.adapters.scan_engine import Outcome, ProbeJob
+from netdiag.core.probe import PortState, Reason
 from netdiag.core.socket_table import Listener, destination, table_outcome
 
 _TCP_LISTEN = 10
@@ -63,9 +64,14 @@ def read_table(jobs: Sequence[ProbeJob], listeners: list[Listener] | None = None
     by_port: dict[int, list[Listener]] = {}
     for listener in listeners:
         by_port.setdefault(listener.port, []).append(listener)
+    refused: Outcome = (PortState.CLOSED, Reason.NO_LISTENER, None, None, None)
     outcomes: list[Outcome] = []
     for job in jobs:
-        state, reason, _detail = table_outcome(job.address, job.port, by_port.get(job.port, []))
+        candidates = by_port.get(job.port)
+        if not candidates:  # the common case of a big scan: no listener on that port at all
+            outcomes.append(refused)
+            continue
+        state, reason, _detail = table_outcome(job.address, job.port, candidates)
         outcomes.append((state, reason, None, None, None))
     return outcomes
 
