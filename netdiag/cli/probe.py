@@ -203,4 +203,7 @@ def explain_causes(results: list[ProbeResult]) -> None:
         entry = explanation_for(cause)
         out.info(f"\n{cause.value}: {entry.title} "
                  f"(e.g. {result.host}:{result.port} {result.state.value}/{result.reason.value})")
+        if result.detail is not None and result.method.value == "socket-table":
+            said = result.detail.split(" (read")[0]
+            out.info(f"  Read from this host's socket table, nothing sent: {said}.")
         out.explanation(entry)
