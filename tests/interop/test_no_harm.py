@@ -149,3 +149,19 @@ def test_load_names_a_one_client_server_instead_of_listing_failures() -> None:
     assert (report["served_clients"], report["one_client_at_a_time"]) == (1, True), result.stderr
     assert "it serves one client at a time" in result.stderr
     assert "request(s) failed" not in result.stderr
+
+
+@pytest.mark.root
+def test_explain_on_the_server_asks_for_real_when_its_own_firewall_concerns_the_port(net: TwoHosts) -> None:
+    """The socket table cannot see this host's firewall: with a rule for the port, explain sends a SYN
+    (never accepted) rather than call a dropped port fine; the server still serves its client after."""
+    with _lab_server("one_client_echo_server", host=SERVER_ADDR, prefix=net.server.argv([])) as server:
+        rule = ("INPUT", "-p", "tcp", "--dport", str(server.port), "-j", "DROP")
+        net.server.iptables("-A", *rule)
+        report = json.loads(run_netdiag("explain", server.address, "--timeout", "0.5", "-f", "json",
+                                        netns=net.server.name).stdout)
+        assert report["cause"] == "firewall-drop", report["verdict"]
+        assert report["attempts"][0]["reason"] == "no-response"
+        net.server.iptables("-D", *rule)
+        assert _run_lab_client("one_client_echo_server", server, net.client.argv([])) == ["hello"]
+        _assert_served_only_its_client(server, _stopped_stderr(server))
