@@ -47,11 +47,12 @@ def is_this_host(address: str) -> bool:
     return ipaddress.ip_address(source) == ip
 
 
-def tcp_listeners(ports: set[int] | None = None) -> list[Listener]:
-    """The listening TCP sockets of this host (network namespace), on ``ports`` when given (their owners
-    are looked up in /proc, which costs a pass over every process: only for the ports asked about)."""
+def tcp_listeners(ports: set[int] | None = None, *, owners: bool = False) -> list[Listener]:
+    """The listening TCP sockets of this host (network namespace), on ``ports`` when given. ``owners``
+    looks their processes up in /proc: a pass over every process's descriptors (tens of milliseconds on
+    a busy machine, more than the rest of a probe), so only when asked."""
     if sys.platform.startswith("linux"):
-        found = _netlink_listeners(ports)
+        found = _netlink_listeners(ports, owners)
         if found is not None:
             return found
     return [x for x in _psutil_listeners() if ports is None or x.port in ports]
@@ -82,7 +83,7 @@ def details(jobs: Sequence[ProbeJob], listeners: list[Listener]) -> list[str | N
             for job in jobs]
 
 
-def _netlink_listeners(ports: set[int] | None) -> list[Listener] | None:
+def _netlink_listeners(ports: set[int] | None, owners: bool) -> list[Listener] | None:
     from netdiag.adapters.psutil_sockets import process_names
     from netdiag.adapters.sock_diag import (
         _NLMSGHDR,
@@ -137,11 +138,13 @@ def _netlink_listeners(ports: set[int] | None) -> list[Listener] | None:
                         if ports is None or entry[0].port in ports:
                             found.append(entry)
                     offset += (length + 3) & ~3
-    owners = socket_owners({inode for _, inode in found})
-    names = process_names(set(owners.values()))
+    if not owners or not found:
+        return [listener for listener, _inode in found]
+    pids = socket_owners({inode for _, inode in found})
+    names = process_names(set(pids.values()))
     result = []
     for listener, inode in found:
-        pid = owners.get(inode)
+        pid = pids.get(inode)
         result.append(Listener(listener.family, listener.address, listener.port, listener.v6only,
                                listener.queued, listener.backlog, pid, names.get(pid) if pid else None))
     return result
