@@ -335,8 +335,9 @@ def _close_gracefully(sock: _socket.socket) -> None:
     one-client echo server does), one that reads an end of stream just ends that session. Whatever the
     server already sent is read first, since closing with unread data makes the kernel send a RST."""
     try:
-        while sock.recv(65536):
-            pass
+        for _ in range(16):  # bounded: a server that streams without end must not hold the scan
+            if not sock.recv(65536):
+                break
     except OSError:  # EAGAIN: nothing more has arrived (or the connection already broke)
         pass
     sock.close()

@@ -21,6 +21,7 @@ import os
 import select
 import socket
 import struct
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -277,8 +278,8 @@ def open_raw_sockets(families: set[int]) -> dict[int, socket.socket] | None:
     raws: dict[int, socket.socket] = {}
     for family in sorted(families):
         try:
-            raw = raws[family] = socket.socket(family, socket.SOCK_RAW | socket.SOCK_NONBLOCK,
-                                               socket.IPPROTO_TCP)
+            raw = raws[family] = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_TCP)
+            raw.setblocking(False)
             # a full receive buffer drops answers, which then cost a retransmission and half a timeout
             for option in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
                 try:
@@ -301,6 +302,8 @@ def scan_syn(jobs: Sequence[ProbeJob], *, timeout: float, concurrency: int,
     split across forked workers like connect scans (each with its own raw sockets and source port)."""
     from netdiag.adapters.prober import _run
 
+    if not sys.platform.startswith("linux"):  # BSD raw sockets are never handed TCP segments
+        return None
     families: set[int] = {socket.AF_INET6 if ":" in job.address else socket.AF_INET for job in jobs}
     raws = open_raw_sockets(families)
     if raws is None:
