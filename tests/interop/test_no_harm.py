@@ -165,3 +165,19 @@ def test_explain_on_the_server_asks_for_real_when_its_own_firewall_concerns_the_
         net.server.iptables("-D", *rule)
         assert _run_lab_client("one_client_echo_server", server, net.client.argv([])) == ["hello"]
         _assert_served_only_its_client(server, _stopped_stderr(server))
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("privileged", [True, False], ids=["syn-check", "check-is-client-0"])
+def test_load_of_another_host_spends_no_connection_on_its_check(privileged: bool, net: TwoHosts) -> None:
+    """As root the check is a SYN probe; without raw sockets it must connect, and that connection is then
+    the first client's: either way the one-client server's only accept() serves the load."""
+    with _lab_server("one_client_echo_server", host=SERVER_ADDR, prefix=net.server.argv([])) as server:
+        prefix = [] if privileged else NO_CAPABILITIES
+        done = subprocess.run([*net.client.argv(prefix), *NETDIAG, "load", server.address, "--allow-remote",
+                               "--clients", "1", "--duration", "0.3", "-f", "json"], capture_output=True,
+                              text=True, timeout=60, env=netdiag_env(), stdin=subprocess.DEVNULL)
+        assert done.returncode == ExitStatus.OK, done.stderr
+        report = json.loads(done.stdout)
+        assert (report["connections"], report["error_count"]) == (1, 0)
+        _assert_served_only_its_client(server, _stopped_stderr(server))
