@@ -90,7 +90,7 @@ def test_probe_and_explain_from_another_host_send_a_syn_that_is_never_accepted(n
             probed.stderr
         explained = json.loads(run_netdiag("explain", server.address, "-f", "json",
                                            netns=net.client.name).stdout)
-        assert explained["cause"] == "ok"
+        assert (explained["cause"], explained["attempts"][0]["method"]) == ("ok", "syn")
         assert _run_lab_client(name, server, net.client.argv([])) == SESSIONS[name][1]
         if name == "threaded_reply_server":
             server.wait_for_line("Connection to client")
