@@ -1,6 +1,7 @@
 """Gather the facts ``netdiag explain HOST:PORT`` reasons about: resolution, routes, listeners, one attempt
-per address, firewall rules, the neighbour table. Only observation: nothing is changed, and the only
-packets sent are the connection attempts themselves (UDP connects for the route send none).
+per address, firewall rules, the neighbour table. Only observation: nothing is changed. A TCP port of
+this host is read from its socket table (no packet); another host gets a half-open SYN when raw sockets
+are allowed, else one connection closed gracefully (UDP connects for the route send nothing).
 
 Every gathering step catches the failures it expects and records them as facts (a name that does not
 resolve, a listing that needs root, a firewall that cannot be read): the diagnosis engine decides.
@@ -9,20 +10,21 @@ resolve, a listing that needs root, a firewall that cannot be read): the diagnos
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from netdiag.adapters.firewall import read_firewall
-from netdiag.adapters.prober import ProbeJob, scan_tcp, scan_udp
+from netdiag.adapters.prober import ProbeJob, scan_tcp_without_connecting, scan_udp
 from netdiag.adapters.resolve import resolve_host
 from netdiag.adapters.route import local_addresses, neighbour_answered, route_to
 from netdiag.core.errno_tables import platform_of
 from netdiag.core.failures import NetworkFailure
 from netdiag.core.observations import Observations, effective_destination, is_loopback
-from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
+from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
 from netdiag.core.sockets import SocketRow
 
 
 def gather_observations(host: str, port: int, *, proto: Proto = Proto.TCP,
-                        timeout: float = 2.0) -> Observations:
+                        timeout: float = 2.0, connect: bool = False) -> Observations:
     """Every fact about ``host:port`` that can be read from this machine without changing anything."""
     base = Observations(host=host, port=port, proto=proto, platform=platform_of(sys.platform),
                         timeout=timeout)
@@ -34,14 +36,23 @@ def gather_observations(host: str, port: int, *, proto: Proto = Proto.TCP,
     mine = local_addresses()
     local_target = any(is_loopback(effective_destination(a)) or a.split("%", 1)[0] in mine for a in addresses)
     listeners, note = _listeners() if local_target else (None, None)
-    attempts = _attempts(host, addresses, port, proto, timeout)
+    def this_host(address: str) -> bool:
+        return is_loopback(effective_destination(address)) or address.split("%", 1)[0] in mine
+
+    attempts = _attempts(host, addresses, port, proto, timeout, connect, this_host)
+    firewall = read_firewall(port, proto.value)
+    if proto == Proto.TCP and not connect and firewall.blocking_rules \
+            and any(a.method == ProbeMethod.SOCKET_TABLE and a.state == PortState.OPEN for a in attempts):
+        # The socket table cannot see this host's own firewall, which the rules say matters here: ask for
+        # real (a SYN probe when allowed, which reading the rules needed anyway).
+        attempts = _attempts(host, addresses, port, proto, timeout, False, lambda _address: False)
     neighbour = None
     if not local_target and any(a.reason == Reason.NO_RESPONSE for a in attempts):
         answers = [neighbour_answered(a) for a in addresses if ":" not in a or not a.startswith("fe80")]
         neighbour = True if any(answers) else (False if False in answers else None)
     return _replace(base, addresses=addresses, routes=routes, local_target=local_target,
                     listeners=listeners, listing_note=note, attempts=attempts,
-                    firewall=read_firewall(port, proto.value), neighbour_reachable=neighbour)
+                    firewall=firewall, neighbour_reachable=neighbour)
 
 
 def _replace(obs: Observations, **changes: object) -> Observations:
@@ -63,12 +74,14 @@ def _listeners() -> tuple[tuple[SocketRow, ...] | None, str | None]:
     return tuple(listing.rows), (None if listing.complete else listing.note)
 
 
-def _attempts(host: str, addresses: tuple[str, ...], port: int, proto: Proto,
-              timeout: float) -> tuple[ProbeResult, ...]:
-    """One attempt per address, all at once (a silent address costs one timeout, not one each)."""
+def _attempts(host: str, addresses: tuple[str, ...], port: int, proto: Proto, timeout: float, connect: bool,
+              this_host: Callable[[str], bool]) -> tuple[ProbeResult, ...]:
+    """One attempt per address, all at once (a silent address costs one timeout, not one each), each
+    asked in the way that disturbs the server least (``scan_tcp_without_connecting``)."""
     jobs = [ProbeJob(host, address, port) for address in addresses]
     try:
-        results = scan_udp(jobs, timeout=timeout) if proto == Proto.UDP else scan_tcp(jobs, timeout=timeout)
+        results = scan_udp(jobs, timeout=timeout) if proto == Proto.UDP else \
+            scan_tcp_without_connecting(jobs, timeout=timeout, this_host=this_host, connect=connect)
     except OSError as exc:  # a local failure before any packet (no sockets left, ...) is a fact too
         return tuple(ProbeResult(host, a, port, proto, PortState.ERROR, Reason.LOCAL_ERROR, None, exc.errno)
                      for a in addresses)

@@ -101,7 +101,7 @@ def run_load(plan: LoadPlan, *, allow_remote: bool = False,
 
 async def _run(plan: LoadPlan, addresses: list[tuple[int, str]],
                on_start: Callable[[str], None] | None) -> LoadReport:
-    family, address = await _preflight(plan, addresses)
+    family, address, opened = await _preflight(plan, addresses)
     tallies = [ClientTally() for _ in range(plan.clients)]
     with _interruptible() as interrupted:
         if on_start is not None:
@@ -110,7 +110,10 @@ async def _run(plan: LoadPlan, addresses: list[tuple[int, str]],
         deadline = start + plan.duration
         client = _udp_client if plan.udp else _tcp_client
         tasks = [asyncio.ensure_future(client(i, plan, family, address, tallies[i], deadline))
-                 for i in range(plan.clients)]
+                 for i in range(1 if opened is not None else 0, plan.clients)]
+        if opened is not None:  # the check's connection is client 0's: it is not spent on a check
+            tasks.insert(0, asyncio.ensure_future(
+                _tcp_client(0, plan, family, address, tallies[0], deadline, opened)))
         all_done = asyncio.ensure_future(asyncio.wait(tasks))
         stopper = asyncio.ensure_future(interrupted.wait())
         await asyncio.wait([all_done, stopper], timeout=plan.hard_stop, return_when=asyncio.FIRST_COMPLETED)
@@ -144,6 +147,7 @@ async def _run(plan: LoadPlan, addresses: list[tuple[int, str]],
         errors=merge_error_counts(t.errors for t in tallies),
         first_error=first_errors[0] if first_errors else None,
         interrupted=interrupted.is_set(),
+        served_clients=sum(1 for t in tallies if t.latencies),
     )
 
 
@@ -164,20 +168,28 @@ def _interruptible() -> Iterator[asyncio.Event]:
         loop.remove_signal_handler(signal.SIGINT)
 
 
-async def _preflight(plan: LoadPlan, addresses: list[tuple[int, str]]) -> tuple[int, str]:
-    """The first address that answers; if none does, fail once with the explanation, not N times."""
+Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def _preflight(plan: LoadPlan, addresses: list[tuple[int, str]]
+                     ) -> tuple[int, str, Connection | None]:
+    """The first address that answers; if none does, fail once with the explanation, not N times.
+
+    TCP asks without connecting where it can (this host's socket table, else a half-open SYN): a
+    connection of its own would be the only one a one-client server ever accepts. Where it must
+    connect (another host, no raw socket), that connection becomes the first client's."""
+    if not plan.udp:
+        found = _tcp_preflight(plan, addresses)
+        if found is not None:
+            return found[0], found[1], None
+        return await _connect_preflight(plan, addresses)
     failures: list[str] = []
     last: NetworkFailure | None = None
     for family, address in addresses:
         where = format_endpoint(address, plan.port)
         try:
-            if plan.udp:
-                await _udp_round_trip_check(plan, family, address)
-            else:
-                _reader, writer = await _bounded(
-                    asyncio.open_connection(address, plan.port, family=family), plan.timeout)
-                writer.close()
-            return family, address
+            await _udp_round_trip_check(plan, family, address)
+            return family, address, None
         except (OSError, asyncio.TimeoutError) as exc:
             cause = _cause_of(exc)
             failures.append(f"{explanation_for(cause).title.lower()} on {where}")
@@ -187,6 +199,56 @@ async def _preflight(plan: LoadPlan, addresses: list[tuple[int, str]]) -> tuple[
             )
     assert last is not None, "getaddrinfo returned no address"
     raise last
+
+
+async def _connect_preflight(plan: LoadPlan, addresses: list[tuple[int, str]]
+                             ) -> tuple[int, str, Connection | None]:
+    failures: list[str] = []
+    last: NetworkFailure | None = None
+    for family, address in addresses:
+        try:
+            opened = await _bounded(asyncio.open_connection(address, plan.port, family=family), plan.timeout)
+            return family, address, opened
+        except (OSError, asyncio.TimeoutError) as exc:
+            cause = _cause_of(exc)
+            where = format_endpoint(address, plan.port)
+            failures.append(f"{explanation_for(cause).title.lower()} on {where}")
+            last = NetworkFailure(f"Cannot load {plan.host}:{plan.port}: {'; '.join(failures)}.",
+                                  explanation=explanation_for(cause))
+    assert last is not None, "getaddrinfo returned no address"
+    raise last
+
+
+def _tcp_preflight(plan: LoadPlan, addresses: list[tuple[int, str]]) -> tuple[int, str] | None:
+    """Read from the socket table (this host) or asked with SYN probes; None when only a connection
+    could tell (another host, no raw socket)."""
+    from netdiag.adapters.prober import ProbeJob, _results
+    from netdiag.adapters.socket_table import details, is_this_host, read_table, tcp_listeners
+    from netdiag.adapters.syn_probe import scan_syn
+    from netdiag.core.probe import PortState, ProbeMethod, Proto, probe_cause
+
+    jobs = [ProbeJob(plan.host, address, plan.port) for _family, address in addresses]
+    if all(is_this_host(job.address) for job in jobs):
+        listeners = tcp_listeners({plan.port})
+        results = _results(jobs, Proto.TCP, read_table(jobs, listeners), ProbeMethod.SOCKET_TABLE)
+        for result, detail in zip(results, details(jobs, listeners), strict=True):
+            result.__dict__["detail"] = detail
+    else:
+        outcomes = scan_syn(jobs, timeout=plan.timeout, concurrency=len(jobs))
+        if outcomes is None:
+            return None
+        results = _results(jobs, Proto.TCP, outcomes, ProbeMethod.SYN)
+    for (family, address), result in zip(addresses, results, strict=True):
+        if result.state == PortState.OPEN:
+            return family, address
+    failures = []
+    for result in results:
+        words = explanation_for(probe_cause(result)).title.lower()
+        if result.detail is not None:
+            words += f" ({result.detail})"
+        failures.append(f"{words} on {format_endpoint(result.address or plan.host, plan.port)}")
+    raise NetworkFailure(f"Cannot load {plan.host}:{plan.port}: {'; '.join(failures)}.",
+                         explanation=explanation_for(probe_cause(results[-1])))
 
 
 def _cause_of(exc: BaseException) -> Cause:
@@ -221,15 +283,19 @@ async def _pace(plan: LoadPlan, start: float, sent: int) -> None:
 
 
 async def _tcp_client(index: int, plan: LoadPlan, family: int, address: str, tally: ClientTally,
-                      deadline: float) -> None:
-    """Connect, send/verify requests until the deadline; on an error, count it and reconnect."""
+                      deadline: float, opened: Connection | None = None) -> None:
+    """Connect, send/verify requests until the deadline; on an error, count it and reconnect.
+    ``opened``: a connection made already (the check's), used first."""
     sequence = 0
     failures = 0
     start = time.perf_counter()
     while time.perf_counter() < deadline:
         try:
-            reader, writer = await _bounded(
-                asyncio.open_connection(address, plan.port, family=family), plan.timeout)
+            if opened is not None:
+                (reader, writer), opened = opened, None
+            else:
+                reader, writer = await _bounded(
+                    asyncio.open_connection(address, plan.port, family=family), plan.timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             _count_exception(tally, exc, "connect")
             failures += 1

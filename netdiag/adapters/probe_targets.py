@@ -12,7 +12,7 @@ import socket
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from netdiag.adapters.prober import ProbeJob, Progress, scan_tcp, scan_udp
+from netdiag.adapters.prober import ProbeJob, Progress, scan_tcp_without_connecting, scan_udp
 from netdiag.adapters.resolve import resolve_host
 from netdiag.core.failures import NetworkFailure
 from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
@@ -41,6 +41,7 @@ def probe_targets(
     concurrency: int = 1000,
     family: int = socket.AF_UNSPEC,
     progress: Progress | None = None,
+    connect: bool = False,
 ) -> ProbeRun:
     """Resolve and probe ``targets``; results follow the targets' order, then address, then port."""
     slots: list[ProbeResult | list[ProbeJob]] = []
@@ -57,8 +58,12 @@ def probe_targets(
     jobs = [job for slot in slots if isinstance(slot, list) for job in slot]
     wanted = max(1, min(concurrency, len(jobs)))  # a 3-port probe needs no 1000 descriptors
     in_flight = usable_concurrency(wanted)
-    scan = scan_udp if proto == Proto.UDP else scan_tcp
-    scanned = iter(scan(jobs, timeout=timeout, concurrency=in_flight, progress=progress) if jobs else [])
+    if proto == Proto.UDP:
+        found = scan_udp(jobs, timeout=timeout, concurrency=in_flight, progress=progress) if jobs else []
+    else:
+        found = scan_tcp_without_connecting(jobs, timeout=timeout, concurrency=in_flight, progress=progress,
+                                            connect=connect)
+    scanned = iter(found)
     results: list[ProbeResult] = []
     for slot in slots:
         if isinstance(slot, list):

@@ -25,7 +25,6 @@ import errno as errno_codes
 import heapq
 import select
 import socket
-import struct
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -49,7 +48,6 @@ Progress = Callable[[int, int], None]
 # (state, reason, rtt_ms, errno, icmp sender): one job's outcome, in job order
 Outcome = tuple[PortState, Reason, "float | None", "int | None", "str | None"]
 
-_LINGER_RESET = struct.pack("ii", 1, 0)  # close() sends RST: open ports leave no TIME_WAIT behind
 _IN_PROGRESS = (errno_codes.EINPROGRESS, errno_codes.EAGAIN, errno_codes.EALREADY)
 _CONNECTED = (0, errno_codes.EISCONN)  # a second connect() on an established socket (EISCONN on BSDs)
 _REFUSED = errno_codes.ECONNREFUSED
@@ -321,8 +319,7 @@ class TcpScan(Scan):
             sock.close()
             self.finish(index, PortState.CLOSED, Reason.RESET, rtt, exc.errno)
             return
-        sock.setsockopt(_SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
-        sock.close()
+        _close_gracefully(sock)
         if is_self_connection(local[:2], remote[:2]):
             tries = self.retries[index] = self.retries.get(index, 0) + 1
             if tries <= SELF_CONNECT_RETRIES:
@@ -331,6 +328,19 @@ class TcpScan(Scan):
                 self.finish(index, PortState.CLOSED, Reason.CONN_REFUSED, rtt)
             return
         self.finish(index, PortState.OPEN, Reason.SYN_ACK, rtt)
+
+
+def _close_gracefully(sock: _socket.socket) -> None:
+    """Close with a FIN, never a RST: a server whose recv() fails with ECONNRESET may die of it (the lab's
+    one-client echo server does), one that reads an end of stream just ends that session. Whatever the
+    server already sent is read first, since closing with unread data makes the kernel send a RST."""
+    try:
+        for _ in range(16):  # bounded: a server that streams without end must not hold the scan
+            if not sock.recv(65536):
+                break
+    except OSError:  # EAGAIN: nothing more has arrived (or the connection already broke)
+        pass
+    sock.close()
 
 
 class UdpScan(Scan):

@@ -68,6 +68,9 @@ def explain_command(
     timeout: Annotated[float, typer.Option("--timeout", "-t", min=0.001, max=3600,
                                            help="Seconds to wait for the connection attempt.")] = 2.0,
     fmt: ReportFormatOption = ReportFormat.text,
+    connect: Annotated[bool, typer.Option(
+        "--connect", help="Connect for real (a port of this host is read from its socket table "
+        "otherwise, another host gets a half-open SYN when allowed).")] = False,
 ) -> None:
     """Diagnose TARGET, or explain --error TEXT."""
     if (target is None) == (error is None):
@@ -79,7 +82,7 @@ def explain_command(
         if platform is not None:
             raise UsageError("--platform applies to --error only: a TARGET is diagnosed from this machine.")
         assert target is not None
-        status = explain_target(target, udp=udp, timeout=timeout, fmt=fmt)
+        status = explain_target(target, udp=udp, timeout=timeout, fmt=fmt, connect=connect)
     raise typer.Exit(int(status))
 
 
@@ -104,7 +107,8 @@ def explain_error(text: str, *, platform: str | None, fmt: ReportFormat) -> Exit
     return ExitStatus.OK if reading.recognised else ExitStatus.NETWORK_SAID_NO
 
 
-def explain_target(text: str, *, udp: bool, timeout: float, fmt: ReportFormat) -> ExitStatus:
+def explain_target(text: str, *, udp: bool, timeout: float, fmt: ReportFormat,
+                   connect: bool = False) -> ExitStatus:
     from netdiag.adapters.diagnose import gather_observations
     from netdiag.core.diagnosis import diagnose
     from netdiag.core.probe import Proto
@@ -117,11 +121,16 @@ def explain_target(text: str, *, udp: bool, timeout: float, fmt: ReportFormat) -
     if fmt == ReportFormat.text and out.interactive:
         out.info(f"checking {endpoint} (up to {timeout:g} s for the connection attempt) ...")
     obs = gather_observations(endpoint.host, endpoint.port, proto=Proto.UDP if udp else Proto.TCP,
-                              timeout=timeout)
+                              timeout=timeout, connect=connect)
     diagnosis = diagnose(obs)
     if fmt == ReportFormat.json:
         out.data(to_json(diagnosis_record(obs, diagnosis)))
     else:
         for line in checklist_lines(obs, diagnosis, style=out.style):
             out.data(line)
+    from netdiag.core.probe_report import connect_note
+
+    note = connect_note(obs.attempts, asked=connect)
+    if note is not None:
+        out.info(note)
     return ExitStatus.OK if diagnosis.ok else ExitStatus.NETWORK_SAID_NO

@@ -84,7 +84,9 @@ def load_command(
     report = run_load(plan, addresses=addresses, on_start=started)
     record = report.as_record()
     _print_report(record, fmt.value)
-    if report.error_count:
+    if report.one_client_at_a_time:
+        out.warn(report.one_client_sentence())
+    elif report.error_count:
         out.warn(f"{report.error_count} request(s) failed; first: {report.first_error}")
     if report.interrupted:
         out.warn(f"interrupted after {report.elapsed:.1f} s: the figures cover that part of the run")

@@ -34,6 +34,10 @@ open (syn-ack), closed (conn-refused), filtered (no-response, port-unreach, admi
 unreachable (host-unreach, net-unreach), error (dns-failure); with --udp: open (udp-response),
 closed (port-unreach), open|filtered (no-response).
 
+Probing does no harm: TCP ports of this host are read from its socket table (open/listener,
+closed/no-listener: nothing is sent); other hosts get a half-open SYN (as root or with CAP_NET_RAW:
+the server never accept()s it), else a connection closed gracefully. --connect always connects.
+
 Exit codes: 0 every port open, 1 any port not open, 2 usage error.
 """
 
@@ -71,13 +75,16 @@ def probe_command(
                                               help="Ports for targets given without any (HOST).")] = None,
     ipv4: Annotated[bool, typer.Option("-4", help="Probe IPv4 addresses only.")] = False,
     ipv6: Annotated[bool, typer.Option("-6", help="Probe IPv6 addresses only.")] = False,
+    connect: Annotated[bool, typer.Option(
+        "--connect", help="Connect for real, even to this host's ports (read from its socket table "
+        "otherwise) and with a SYN probe available; the server sees a client.")] = False,
 ) -> None:
     """Probe the ports of every TARGET and report state, reason and round-trip time."""
     import socket
 
     from netdiag.adapters.probe_targets import probe_targets
     from netdiag.adapters.resolve import lookup_service
-    from netdiag.core.probe_report import probe_exit_status, summarize
+    from netdiag.core.probe_report import connect_note, probe_exit_status, summarize
 
     if ipv4 and ipv6:
         raise UsageError("-4 and -6 exclude each other: give one, or neither for both families.")
@@ -98,7 +105,8 @@ def probe_command(
     with paused_cyclic_gc():
         try:
             run = probe_targets(parsed, proto=proto, timeout=timeout, concurrency=concurrency,
-                                family=family, progress=bar.update if bar is not None else None)
+                                family=family, progress=bar.update if bar is not None else None,
+                                connect=connect)
         finally:
             if bar is not None:
                 bar.close()
@@ -111,6 +119,11 @@ def probe_command(
         out.info(group.sentence())
     if explain and fmt == OutputFormat.table:
         explain_causes(report.shown)
+    from netdiag.adapters.prober import SYN_SCAN_LIMIT
+
+    note = connect_note(run.results, asked=connect, syn_limit=SYN_SCAN_LIMIT)
+    if note is not None:
+        out.info(note)
     if run.limited_by_files:
         out.warn(f"probed at most {run.concurrency} ports at once: the open-files limit (ulimit -n) "
                  "allows no more.")
@@ -190,4 +203,7 @@ def explain_causes(results: list[ProbeResult]) -> None:
         entry = explanation_for(cause)
         out.info(f"\n{cause.value}: {entry.title} "
                  f"(e.g. {result.host}:{result.port} {result.state.value}/{result.reason.value})")
+        if result.detail is not None and result.method.value == "socket-table":
+            said = result.detail.split(" (read")[0]
+            out.info(f"  Read from this host's socket table, nothing sent: {said}.")
         out.explanation(entry)

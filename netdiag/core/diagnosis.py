@@ -37,7 +37,7 @@ from netdiag.core.observations import (
     near_ports,
     serves,
 )
-from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
+from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
 from netdiag.core.sockets import SocketRow
 from netdiag.core.targets import format_endpoint
 
@@ -92,6 +92,8 @@ def _connected(obs: Observations) -> str | None:
     if first.state == PortState.OPEN_FILTERED:
         return (f"A UDP server listens on {format_endpoint(first.address or obs.host, obs.port)}; it did not "
                 "answer the empty probe datagram, which UDP servers need not do.")
+    if first.method == ProbeMethod.SOCKET_TABLE:
+        return f"A server listens there, so a connection would be accepted: {describe_attempt(first)}."
     return f"The port answered: {describe_attempt(first)}."
 
 
@@ -178,7 +180,7 @@ def _rejected(obs: Observations) -> str | None:
         if attempt.proto == Proto.TCP and attempt.reason == Reason.PORT_UNREACH:
             return ("A TCP connection got an ICMP port-unreachable; a closed TCP port answers with a reset, "
                     f"so a firewall REJECT rule answered: {describe_attempt(attempt)}.")
-    refusals = {Reason.CONN_REFUSED, Reason.PORT_UNREACH}
+    refusals = {Reason.CONN_REFUSED, Reason.PORT_UNREACH, Reason.NO_LISTENER}
     if _reasons(obs) <= refusals and _local_firewall_rejects(obs):
         assert obs.firewall is not None
         rule = next(r for r in obs.firewall.rules if r.action == "reject")
@@ -189,13 +191,18 @@ def _rejected(obs: Observations) -> str | None:
 _LOCAL_DENIAL = (errno_codes.EPERM, errno_codes.EACCES)
 
 
+_REFUSALS = (Reason.CONN_REFUSED, Reason.PORT_UNREACH, Reason.NO_LISTENER)
+
+
 def _refused(obs: Observations) -> str | None:
-    if not _all_failed(obs) or not (_reasons(obs) & {Reason.CONN_REFUSED, Reason.PORT_UNREACH}):
+    if not _all_failed(obs) or not (_reasons(obs) & set(_REFUSALS)):
         return None
-    refused = [a for a in _failed(obs) if a.reason in (Reason.CONN_REFUSED, Reason.PORT_UNREACH)]
+    refused = [a for a in _failed(obs) if a.reason in _REFUSALS]
     facts = "; ".join(describe_attempt(a) for a in refused)
+    proto = obs.proto.value.upper()
+    if all(a.method == ProbeMethod.SOCKET_TABLE for a in refused):
+        return f"This host's socket table shows no {proto} socket listening on port {obs.port}: {facts}."
     if obs.local_target and obs.listeners is not None:
-        proto = obs.proto.value.upper()
         return f"This host answered, and no {proto} socket listens on port {obs.port}: {facts}."
     return f"The host answered, but nothing accepts connections on port {obs.port}: {facts}."
 

@@ -21,7 +21,7 @@ from netdiag.core.observations import (
     near_ports,
     serves,
 )
-from netdiag.core.probe import PortState, Proto
+from netdiag.core.probe import PortState, ProbeMethod, Proto
 from netdiag.core.targets import format_endpoint
 
 
@@ -97,13 +97,17 @@ def _listeners_step(obs: Observations) -> Step:
                 f"nothing listens on {proto.value.upper()} port {obs.port} on this machine", details + extra)
 
 
+_VERBS = {ProbeMethod.CONNECT: "connect", ProbeMethod.SYN: "SYN probe (half-open, never accepted)",
+          ProbeMethod.SOCKET_TABLE: "socket table (nothing sent)"}
+
+
 def _connect_step(obs: Observations) -> Step:
     if not obs.attempts:
         return Step("connect", StepStatus.SKIPPED, "no connection attempted")
     lines = tuple(describe_attempt(a) for a in obs.attempts)
     opened = [a for a in obs.attempts if a.state in (PortState.OPEN,)]
     udp_silent = obs.proto == Proto.UDP and all(a.state == PortState.OPEN_FILTERED for a in obs.attempts)
-    verb = "UDP probe" if obs.proto == Proto.UDP else "connect"
+    verb = "UDP probe" if obs.proto == Proto.UDP else _VERBS[obs.attempts[0].method]
     if len(opened) == len(obs.attempts):
         status = StepStatus.OK
     elif opened or udp_silent:

@@ -113,6 +113,27 @@ class LoadReport:
     errors: Mapping[ErrorKind, int] = field(default_factory=dict)
     first_error: str | None = None
     interrupted: bool = False  # stopped early by Ctrl-C: the figures cover ``elapsed``, not the duration
+    served_clients: int | None = None  # clients that had at least one request echoed
+
+    @property
+    def one_client_at_a_time(self) -> bool:
+        """One client served and every other one failed with nothing but waiting, refusals or resets:
+        the mark of a server that accepts one connection and serves it to the end (the lab's first
+        echo server), not of a broken network."""
+        waiting = {ErrorKind.REFUSED, ErrorKind.RESET, ErrorKind.TIMEOUT, ErrorKind.CLOSED}
+        return (self.clients > 1 and self.served_clients == 1 and self.error_count > 0
+                and all(kind in waiting for kind, count in self.errors.items() if count))
+
+    def one_client_sentence(self) -> str:
+        """What a one-client server did to the other clients, in the words of what was seen."""
+        others = self.clients - 1
+        advice = "Load it with --clients 1, or give it a loop around accept() and a thread per client."
+        if self.errors.get(ErrorKind.REFUSED, 0) or self.errors.get(ErrorKind.RESET, 0):
+            return (f"{self.target} accepted one connection, then refused: it serves one client at a time "
+                    f"(1 of {self.clients} clients was served; the other {others} waited in its accept "
+                    f"queue and were refused, or reset when it closed). {advice}")
+        return (f"{self.target} served one connection while the other {others} client(s) waited unanswered "
+                f"in its accept queue: it serves one client at a time. {advice}")
 
     @property
     def error_count(self) -> int:
@@ -148,6 +169,8 @@ class LoadReport:
             "error_count": self.error_count,
             "first_error": self.first_error,
             "interrupted": self.interrupted,
+            "served_clients": self.served_clients,
+            "one_client_at_a_time": self.one_client_at_a_time,
         }
 
 

@@ -202,4 +202,5 @@ def describe_attempt(attempt: ProbeResult) -> str:
         sender = " from the target itself" if attempt.icmp_from == attempt.address else \
             f" from {attempt.icmp_from}"
     where = attempt.address or attempt.host
-    return f"{attempt.state.value} on {where} ({attempt.reason.value}{sender}{rtt})"
+    said = f"{attempt.state.value} on {where} ({attempt.reason.value}{sender}{rtt})"
+    return f"{said}: {attempt.detail}" if attempt.detail else said

@@ -40,6 +40,16 @@ class Reason(str, Enum):
     RESET = "reset"
     DNS_FAILURE = "dns-failure"
     LOCAL_ERROR = "local-error"
+    LISTENER = "listener"  # this host's socket table shows a listener that serves the address
+    NO_LISTENER = "no-listener"  # this host's socket table shows none: a connect would be refused
+
+
+class ProbeMethod(str, Enum):
+    """How a port was asked: each disturbs the server less than the next one (docs/probe.md)."""
+
+    SOCKET_TABLE = "socket-table"  # a port of this host, read from the kernel's socket table: nothing sent
+    SYN = "syn"  # a half-open SYN from a raw socket: the server's accept() never returns
+    CONNECT = "connect"  # a full connection, closed gracefully: a server sees (and may serve) a client
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,8 @@ class ProbeResult:
     rtt_ms: float | None
     errno: int | None = None
     icmp_from: str | None = None  # who sent the ICMP error, when one was observed (router or target)
+    method: ProbeMethod = ProbeMethod.CONNECT
+    detail: str | None = None  # what the socket table adds: the listener, its accept queue
 
     @property
     def is_open(self) -> bool:
@@ -198,6 +210,8 @@ _CAUSE_BY_REASON: dict[Reason, Cause] = {
     Reason.DNS_FAILURE: Cause.DNS_FAILURE,
     Reason.NO_RESPONSE: Cause.FIREWALL_DROP,
     Reason.LOCAL_ERROR: Cause.UNKNOWN,
+    Reason.LISTENER: Cause.OK,
+    Reason.NO_LISTENER: Cause.NOTHING_LISTENING,
 }
 
 

@@ -13,12 +13,12 @@ from typing import NamedTuple
 
 from netdiag.core.catalog import explanation_for
 from netdiag.core.exit_status import ExitStatus
-from netdiag.core.probe import PortState, ProbeResult, Proto, Reason, probe_cause
+from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason, probe_cause
 
 LIST_EVERYTHING_UP_TO = 25  # a target with at most this many ports is always listed in full
 SMALL_GROUP = 10  # groups this small stay listed even in a big scan: they are the interesting ones
 
-RECORD_FIELDS = ("host", "address", "port", "proto", "state", "reason", "rtt_ms")
+RECORD_FIELDS = ("host", "address", "port", "proto", "state", "reason", "rtt_ms", "method", "detail")
 EXPLAIN_FIELDS = ("cause", "explanation")
 
 
@@ -71,6 +71,32 @@ def probe_exit_status(results: Sequence[ProbeResult]) -> ExitStatus:
     return ExitStatus.NETWORK_SAID_NO
 
 
+def served_by_connecting(results: Sequence[ProbeResult]) -> list[ProbeResult]:
+    """Open ports that were found by connecting: a server that serves one client may have served us."""
+    return [r for r in results if r.state == PortState.OPEN and r.method == ProbeMethod.CONNECT
+            and r.proto == Proto.TCP]
+
+
+def connect_note(results: Sequence[ProbeResult], *, asked: bool, syn_limit: int | None = None) -> str | None:
+    """The one sentence saying a real connection was made, when one reached a server (None otherwise).
+    ``syn_limit``: scans of at least this many connect-probed ports use the connect scanner for speed."""
+    served = served_by_connecting(results)
+    if not served:
+        return None
+    first = served[0]
+    where = f"[{first.address}]" if first.address and ":" in first.address else first.address
+    more = f" (and {len(served) - 1} more)" if len(served) > 1 else ""
+    connected = sum(1 for r in results if r.method == ProbeMethod.CONNECT and r.proto == Proto.TCP)
+    if asked:
+        why = "as --connect asked"
+    elif syn_limit is not None and connected >= syn_limit:
+        why = f"since a scan of {connected} ports uses the connect scanner (faster than SYN probes)"
+    else:
+        why = "no raw socket here for a half-open SYN probe (root or CAP_NET_RAW gives one)"
+    return (f"note: {where}:{first.port}{more} was probed with a real connection, {why}, closed gracefully; "
+            "a server that serves one client may just have served it (and exited).")
+
+
 def result_record(result: ProbeResult, *, explain: bool = False) -> dict[str, object]:
     """The documented JSON object for one result (``cause`` and ``explanation`` with ``explain``)."""
     record: dict[str, object] = {
@@ -81,6 +107,8 @@ def result_record(result: ProbeResult, *, explain: bool = False) -> dict[str, ob
         "state": result.state.value,
         "reason": result.reason.value,
         "rtt_ms": result.rtt_ms,
+        "method": result.method.value,
+        "detail": result.detail,
     }
     if explain:
         cause = probe_cause(result)

@@ -86,7 +86,8 @@ def diagnosis_record(obs: Observations, diagnosis: Diagnosis) -> dict[str, Any]:
         "steps": [{"name": s.name, "status": s.status.value, "summary": s.summary, "details": list(s.details)}
                   for s in diagnosis.steps],
         "attempts": [{"address": a.address, "state": a.state.value, "reason": a.reason.value,
-                      "rtt_ms": a.rtt_ms, "errno": a.errno, "icmp_from": a.icmp_from}
+                      "rtt_ms": a.rtt_ms, "errno": a.errno, "icmp_from": a.icmp_from,
+                      "method": a.method.value}
                      for a in obs.attempts],
     }
 

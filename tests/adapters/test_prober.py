@@ -229,3 +229,21 @@ def test_forked_workers_never_exceed_the_concurrency() -> None:
     assert worker_count(65535, concurrency=1) == 1
     assert worker_count(65535, concurrency=2, workers=4) == 2
     assert worker_count(3, concurrency=100, workers=4) == 3
+
+
+def test_syn_segment_checksum_verifies_over_the_pseudo_header() -> None:
+    """A receiver sums pseudo-header + segment to 0xFFFF (one's complement 0): the kernel drops a SYN
+    whose checksum is wrong, and the probe would read as filtered."""
+    import struct
+
+    from netdiag.adapters.syn_probe import _checksum, syn_segment
+
+    segment = syn_segment("198.18.0.1", "198.18.0.2", 40000, 8000, 0x12345678, socket.AF_INET)
+    pseudo = socket.inet_aton("198.18.0.1") + socket.inet_aton("198.18.0.2") + \
+        struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(segment))
+    assert _checksum(pseudo + segment) == 0
+    assert struct.unpack("!HHIIBB", segment[:14]) == (40000, 8000, 0x12345678, 0, 6 << 4, 0x02)
+    six = syn_segment("fd00::1", "fd00::2", 40000, 8000, 7, socket.AF_INET6)
+    pseudo6 = socket.inet_pton(socket.AF_INET6, "fd00::1") + socket.inet_pton(socket.AF_INET6, "fd00::2") + \
+        struct.pack("!I3xB", len(six), socket.IPPROTO_TCP)
+    assert _checksum(pseudo6 + six) == 0

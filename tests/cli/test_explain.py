@@ -160,10 +160,12 @@ def test_refused_port_is_nothing_listening() -> None:
     with sockets() as stack:
         port = tcp(stack, "127.0.0.1", listen=False)
         report, code = explain_json(f"127.0.0.1:{port}")
+        connected, _ = explain_json(f"127.0.0.1:{port}", "--connect")
     assert code == ExitStatus.NETWORK_SAID_NO
     assert report["cause"] == "nothing-listening"
-    assert report["attempts"][0]["reason"] == "conn-refused"
+    assert report["attempts"][0]["reason"] == "no-listener"  # read from the socket table: nothing sent
     assert any(f"netdiag listen 127.0.0.1:{port}" in fix for fix in report["fixes"])  # type: ignore[union-attr]
+    assert (connected["cause"], connected["attempts"][0]["reason"]) == ("nothing-listening", "conn-refused")
 
 
 def near_pair(stack: ExitStack) -> tuple[int, int]:

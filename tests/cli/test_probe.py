@@ -25,19 +25,32 @@ def test_open_port_exits_zero_with_a_table(listener: int) -> None:
     assert result.returncode == ExitStatus.OK, result.stderr
     header, row = result.stdout.strip().splitlines()
     assert header.split() == ["HOST", "ADDRESS", "PORT", "PROTO", "STATE", "REASON", "RTT_MS"]
-    assert row.split()[:6] == ["127.0.0.1", "127.0.0.1", str(listener), "tcp", "open", "syn-ack"]
+    assert row.split() == ["127.0.0.1", "127.0.0.1", str(listener), "tcp", "open", "listener", "-"]
     assert result.stderr == ""
 
 
 def test_any_port_not_open_exits_one(listener: int, closed_port: int) -> None:
+    """A port of this host is read from the socket table: nothing is sent, so there is no round trip."""
     result = run_netdiag("probe", f"127.0.0.1:{listener},{closed_port}", "--format", "json")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     records = json.loads(result.stdout)
-    assert [(r["port"], r["state"], r["reason"]) for r in records] == [
-        (listener, "open", "syn-ack"), (closed_port, "closed", "conn-refused")]
+    assert [(r["port"], r["state"], r["reason"], r["method"]) for r in records] == [
+        (listener, "open", "listener", "socket-table"),
+        (closed_port, "closed", "no-listener", "socket-table")]
     for record in records:
-        assert list(record) == ["host", "address", "port", "proto", "state", "reason", "rtt_ms"]
-        assert isinstance(record["rtt_ms"], float)
+        assert list(record) == ["host", "address", "port", "proto", "state", "reason", "rtt_ms", "method",
+                                "detail"]
+        assert record["rtt_ms"] is None and "socket table" in record["detail"]
+
+
+def test_connect_asks_this_host_with_a_real_connection(listener: int, closed_port: int) -> None:
+    result = run_netdiag("probe", f"127.0.0.1:{listener},{closed_port}", "--connect", "--format", "json")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    records = json.loads(result.stdout)
+    assert [(r["port"], r["state"], r["reason"], r["method"]) for r in records] == [
+        (listener, "open", "syn-ack", "connect"), (closed_port, "closed", "conn-refused", "connect")]
+    assert all(isinstance(record["rtt_ms"], float) for record in records)
+    assert result.stderr.count("was probed with a real connection, as --connect asked") == 1
 
 
 def test_several_targets_in_one_call(listener: int) -> None:
@@ -47,7 +60,7 @@ def test_several_targets_in_one_call(listener: int) -> None:
 
 
 def test_csv_output(closed_port: int) -> None:
-    result = run_netdiag("probe", f"127.0.0.1:{closed_port}", "--format", "csv")
+    result = run_netdiag("probe", f"127.0.0.1:{closed_port}", "--format", "csv", "--connect")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert rows == [{"host": "127.0.0.1", "address": "127.0.0.1", "port": str(closed_port), "proto": "tcp",
                      "state": "closed", "reason": "conn-refused", "rtt_ms": rows[0]["rtt_ms"]}]
@@ -130,7 +143,7 @@ def test_service_names_become_ports_for_each_protocol(private_loopback: Namespac
     # In a private namespace nothing listens, so the answers are known: refused (TCP), port-unreach (UDP).
     tcp = run_netdiag("probe", "127.0.0.1:ssh,http", "-f", "json", netns=private_loopback.name)
     assert [(r["port"], r["state"], r["reason"]) for r in json.loads(tcp.stdout)] == [
-        (22, "closed", "conn-refused"), (80, "closed", "conn-refused")]
+        (22, "closed", "no-listener"), (80, "closed", "no-listener")]
     udp = run_netdiag("probe", "--udp", "127.0.0.1:domain", "-f", "json", netns=private_loopback.name)
     assert [(r["port"], r["proto"], r["state"], r["reason"]) for r in json.loads(udp.stdout)] == [
         (53, "udp", "closed", "port-unreach")]
@@ -158,8 +171,23 @@ def test_full_range_scan_lists_open_ports_and_counts_the_rest(private_loopback: 
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     records = json.loads(result.stdout)
     assert [(r["port"], r["state"]) for r in records] == [(p, "open") for p in (22, 8000, 40000, 65535)]
-    assert "Not shown: 65531 closed tcp ports (conn-refused) on 127.0.0.1" in result.stderr
+    assert "Not shown: 65531 closed tcp ports (no-listener) on 127.0.0.1" in result.stderr
     assert "\r" not in result.stderr  # no progress bar into a pipe
+
+
+@pytest.mark.root
+def test_full_range_connect_scan_lists_open_ports_and_counts_the_rest(private_loopback: Namespace) -> None:
+    listeners = private_loopback.popen(sys.executable, "-c", LISTENERS, stdin=subprocess.PIPE)
+    try:
+        assert listeners.stdout is not None and listeners.stdout.readline().strip() == "ready"
+        result = run_netdiag("probe", "127.0.0.1:1-65535", "--connect", "-f", "json",
+                             netns=private_loopback.name)
+    finally:
+        listeners.kill()
+        listeners.communicate(timeout=10)
+    records = json.loads(result.stdout)
+    assert [(r["port"], r["state"]) for r in records] == [(p, "open") for p in (22, 8000, 40000, 65535)]
+    assert "Not shown: 65531 closed tcp ports (conn-refused) on 127.0.0.1" in result.stderr
 
 
 LISTENERS = """
@@ -203,7 +231,7 @@ def test_progress_bar_on_a_terminal(private_loopback: Namespace) -> None:
     try:
         process = subprocess.Popen(
             ["ip", "netns", "exec", private_loopback.name, sys.executable, "-m", "netdiag", "probe",
-             "127.0.0.1:1-2000", "-f", "json"],
+             "127.0.0.1:1-2000", "--connect", "-f", "json"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=child_fd)
         os.close(child_fd)
         reader.start()
@@ -228,7 +256,8 @@ def _file_limit(limit: int) -> Callable[[], None]:
 def test_a_low_open_files_limit_caps_the_scan_and_says_so(private_loopback: Namespace) -> None:
     def probe(target: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["ip", "netns", "exec", private_loopback.name, *NETDIAG, "probe", target, "-f", "json"],
+            ["ip", "netns", "exec", private_loopback.name, *NETDIAG, "probe", target, "--connect", "-f",
+             "json"],
             capture_output=True, text=True, timeout=60, env=netdiag_env(), stdin=subprocess.DEVNULL,
             preexec_fn=_file_limit(128))
 
@@ -261,7 +290,7 @@ def test_ctrl_c_during_a_forked_scan_exits_130_and_leaves_no_worker(private_loop
     def syn_sent() -> int:
         return len(private_loopback.run("ss", "-Htn", "state", "syn-sent").stdout.splitlines())
 
-    process = popen_netdiag("probe", "127.0.0.1:1-65535", "--timeout", "30", "-f", "json",
+    process = popen_netdiag("probe", "127.0.0.1:1-65535", "--connect", "--timeout", "30", "-f", "json",
                             netns=private_loopback.name)
     try:
         wait_until(lambda: syn_sent() > 100, timeout=30, what="the scan's SYNs in flight")

@@ -66,3 +66,34 @@ def test_report_record_has_every_kind_and_rates() -> None:
                                 "unreachable": 0, "other": 0}
     assert record["error_count"] == 4
     assert record["latency_ms"]["p50"] == 1.0
+
+
+def _run(errors: dict[ErrorKind, int], served: int, clients: int = 3) -> LoadReport:
+    return LoadReport(target="127.0.0.1:1", proto="tcp", clients=clients, size=10, rate=None, elapsed=1.0,
+                      requests=10, bytes_sent=100, bytes_received=100, connections=3,
+                      latency=LatencySummary.of([0.001] * 10), errors=errors, served_clients=served)
+
+
+def test_one_served_client_and_others_refused_is_a_one_client_server() -> None:
+    report = _run({ErrorKind.REFUSED: 4, ErrorKind.TIMEOUT: 2}, served=1)
+    assert report.one_client_at_a_time
+    assert "accepted one connection, then refused: it serves one client at a time" in \
+        report.one_client_sentence()
+    assert report.as_record()["one_client_at_a_time"] is True
+
+
+def test_waiting_clients_without_refusals_are_described_as_waiting() -> None:
+    report = _run({ErrorKind.TIMEOUT: 2}, served=1)
+    assert report.one_client_at_a_time
+    assert "waited unanswered in its accept queue" in report.one_client_sentence()
+
+
+@pytest.mark.parametrize(("errors", "served", "clients"), [
+    ({ErrorKind.REFUSED: 4}, 2, 3),  # two clients were served: not one at a time
+    ({ErrorKind.MISMATCH: 1}, 1, 3),  # a wrong echo is a broken server, whatever else
+    ({}, 1, 3),  # nothing failed
+    ({ErrorKind.REFUSED: 1}, 1, 1),  # one client asked, one served
+])
+def test_other_runs_are_not_called_one_client(errors: dict[ErrorKind, int], served: int,
+                                              clients: int) -> None:
+    assert not _run(errors, served, clients).one_client_at_a_time

@@ -131,8 +131,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "loopback-only-bind", "listener on 127.0.0.1:8000; probed as 198.18.0.2:8000 on the same host",
         "127.0.0.1", (), "server", SERVER_ADDR,
-        PortState.CLOSED, Reason.CONN_REFUSED, Cause.LOOPBACK_ONLY_BIND,
-        note="probe sees a plain refusal; explain finds the 127.0.0.1 listener with psutil",
+        PortState.CLOSED, Reason.NO_LISTENER, Cause.LOOPBACK_ONLY_BIND,
+        note="an address of this host: read from its socket table (--connect: closed / conn-refused); "
+             "explain names the 127.0.0.1 listener",
     ),
     Scenario(
         "absent-host", "198.18.0.3: on the link, but no such host (ARP gets no answer)", None, (),

@@ -48,7 +48,8 @@ def test_diagnosis_record_keys_and_values() -> None:
                             "reasons", "meaning", "fixes", "steps", "attempts"]
     assert (record["cause"], record["ok"], record["proto"]) == ("nothing-listening", False, "tcp")
     assert record["attempts"] == [{"address": "127.0.0.1", "state": "closed", "reason": "conn-refused",
-                                   "rtt_ms": 0.1, "errno": 111, "icmp_from": None}]
+                                   "rtt_ms": 0.1, "errno": 111, "icmp_from": None,
+                                   "method": "connect"}]
     assert {step["status"] for step in record["steps"]} <= {"ok", "warning", "failed", "skipped"}
 
 

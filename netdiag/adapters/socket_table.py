@@ -1,0 +1,187 @@
+"""Ports of this host answered from the kernel's socket table: nothing is sent to the server.
+
+Which addresses are "this host": loopback, the unspecified address, and any address the kernel routes to
+itself (a UDP ``connect()`` to it picks that same address as source; it sends nothing). The listeners come
+from netlink sock_diag on Linux (one dump of LISTEN sockets per family, with the accept queue and
+IPV6_V6ONLY, what ``ss -ltn`` shows), else from psutil. Matching them to a target is pure:
+``netdiag.core.socket_table``.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import sys
+from collections.abc import Sequence
+
+from netdiag.adapters.scan_engine import Outcome, ProbeJob
+from netdiag.core.probe import PortState, Reason
+from netdiag.core.socket_table import Listener, destination, table_outcome
+
+_TCP_LISTEN = 10
+_INET_DIAG_SKV6ONLY = 11
+_RTATTR = struct.Struct("=HH")
+# inet_diag_msg: family, state, timer, retrans; sport, dport (big-endian); src[16], dst[16], if, cookie[2];
+# expires, rqueue, wqueue, uid, inode.
+_LISTEN_MESSAGE = struct.Struct("=B3xH2x16s16sI8x4xIIII")
+
+
+def is_this_host(address: str) -> bool:
+    """Whether ``address`` is this host (this network namespace): loopback, unspecified, or local."""
+    import ipaddress
+
+    bare = address.split("%", 1)[0]
+    try:
+        ip = ipaddress.ip_address(bare)
+    except ValueError:
+        return False
+    if ip.is_loopback or ip.is_unspecified:
+        return True
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.connect((address, 9))  # the route lookup only: a UDP connect sends nothing
+            source = str(sock.getsockname()[0]).split("%", 1)[0]
+    except OSError:
+        return False
+    return ipaddress.ip_address(source) == ip
+
+
+def tcp_listeners(ports: set[int] | None = None, *, owners: bool = False) -> list[Listener]:
+    """The listening TCP sockets of this host (network namespace), on ``ports`` when given. ``owners``
+    looks their processes up in /proc: a pass over every process's descriptors (tens of milliseconds on
+    a busy machine, more than the rest of a probe), so only when asked."""
+    if sys.platform.startswith("linux"):
+        found = _netlink_listeners(ports, owners)
+        if found is not None:
+            return found
+    return [x for x in _psutil_listeners() if ports is None or x.port in ports]
+
+
+def read_table(jobs: Sequence[ProbeJob], listeners: list[Listener] | None = None) -> list[Outcome]:
+    """The outcome of each job (ports of this host) from the socket table, read once for all of them."""
+    if listeners is None:
+        listeners = tcp_listeners()
+    by_port: dict[int, list[Listener]] = {}
+    for listener in listeners:
+        by_port.setdefault(listener.port, []).append(listener)
+    refused: Outcome = (PortState.CLOSED, Reason.NO_LISTENER, None, None, None)
+    outcomes: list[Outcome] = []
+    for job in jobs:
+        candidates = by_port.get(job.port)
+        if not candidates:  # the common case of a big scan: no listener on that port at all
+            outcomes.append(refused)
+            continue
+        state, reason, _detail = table_outcome(job.address, job.port, candidates)
+        outcomes.append((state, reason, None, None, None))
+    return outcomes
+
+
+def details(jobs: Sequence[ProbeJob], listeners: list[Listener]) -> list[str | None]:
+    """The detail sentence of each job's answer (the listener, its accept queue), for small probes."""
+    return [table_outcome(job.address, job.port, [x for x in listeners if x.port == job.port])[2]
+            for job in jobs]
+
+
+def _netlink_listeners(ports: set[int] | None, owners: bool) -> list[Listener] | None:
+    from netdiag.adapters.psutil_sockets import process_names
+    from netdiag.adapters.sock_diag import (
+        _NLMSGHDR,
+        _REQUEST,
+        NETLINK_SOCK_DIAG,
+        NLM_F_DUMP,
+        NLM_F_REQUEST,
+        NLMSG_DONE,
+        NLMSG_ERROR,
+        SOCK_DIAG_BY_FAMILY,
+        socket_owners,
+    )
+
+    try:
+        channel = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
+    except (OSError, AttributeError):
+        return None
+    found: list[tuple[Listener, int]] = []
+    with channel:
+        for family in (socket.AF_INET, socket.AF_INET6):
+            request = _REQUEST.pack(family, socket.IPPROTO_TCP, 0, 1 << _TCP_LISTEN)
+            header = _NLMSGHDR.pack(_NLMSGHDR.size + len(request), SOCK_DIAG_BY_FAMILY,
+                                    NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
+            try:
+                channel.send(header + request)
+            except OSError:
+                return None
+            done = False
+            while not done:
+                try:
+                    data = channel.recv(1 << 20)
+                except OSError:
+                    return None
+                if not data:
+                    break
+                offset = 0
+                while offset + _NLMSGHDR.size <= len(data):
+                    length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+                    if kind == NLMSG_DONE:
+                        done = True
+                        break
+                    if kind == NLMSG_ERROR:
+                        if family == socket.AF_INET6:  # IPv6 disabled: no IPv6 listeners
+                            done = True
+                            break
+                        return None
+                    if length < _NLMSGHDR.size or offset + length > len(data):
+                        return None
+                    body = offset + _NLMSGHDR.size
+                    if length - _NLMSGHDR.size >= _LISTEN_MESSAGE.size:
+                        entry = _listener(data, body, offset + length, family)
+                        if ports is None or entry[0].port in ports:
+                            found.append(entry)
+                    offset += (length + 3) & ~3
+    if not owners or not found:
+        return [listener for listener, _inode in found]
+    pids = socket_owners({inode for _, inode in found})
+    names = process_names(set(pids.values()))
+    result = []
+    for listener, inode in found:
+        pid = pids.get(inode)
+        result.append(Listener(listener.family, listener.address, listener.port, listener.v6only,
+                               listener.queued, listener.backlog, pid, names.get(pid) if pid else None))
+    return result
+
+
+def _listener(data: bytes, at: int, end: int, family: int) -> tuple[Listener, int]:
+    _family, port, src, _dst, _ifindex, queued, backlog, _uid, inode = _LISTEN_MESSAGE.unpack_from(data, at)
+    port = socket.ntohs(port)
+    raw = src[:4] if family == socket.AF_INET else src
+    address = socket.inet_ntop(family, raw)
+    v6only = None
+    offset = at + _LISTEN_MESSAGE.size
+    while offset + _RTATTR.size <= end:
+        attr_len, attr_type = _RTATTR.unpack_from(data, offset)
+        if attr_len < _RTATTR.size:
+            break
+        if attr_type == _INET_DIAG_SKV6ONLY and attr_len > _RTATTR.size:
+            v6only = bool(data[offset + _RTATTR.size])
+        offset += (attr_len + 3) & ~3
+    version = 4 if family == socket.AF_INET else 6
+    return Listener(version, address, port, v6only, queued, backlog), inode
+
+
+def _psutil_listeners() -> list[Listener]:
+    import psutil
+
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except psutil.AccessDenied:  # macOS without root: what our own processes hold is all we can see
+        connections = []
+    listeners = []
+    for conn in connections:
+        if conn.status != psutil.CONN_LISTEN or not conn.laddr:
+            continue
+        version = 6 if conn.family == socket.AF_INET6 else 4
+        listeners.append(Listener(version, conn.laddr.ip, conn.laddr.port, pid=conn.pid))
+    return listeners
+
+
+__all__ = ["destination", "details", "is_this_host", "read_table", "tcp_listeners"]
