@@ -119,6 +119,8 @@ class TcpConnection(asyncio.Protocol):
     def next_slice(self) -> None:
         if self.closed:
             return
+        if self.idle_timer is not None:
+            self.last_active = self.hub.loop.time()  # it is us who are not reading: the client is not idle
         self.hub.perform(self, self.handler.resume())
         if self.closed:
             return
