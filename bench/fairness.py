@@ -19,9 +19,10 @@ over 1,000 messages with the stuck client; the stuck client dropped; nothing los
 answers ``qNNNNN`` as soon as it reads it; a round trip is two relays), first ``--pings`` times in a quiet
 room (the control), then for as long as ``burst`` floods the room: one ``sendall()`` of ``--burst-lines``
 one-character lines (default 30,000, and 60,000: 120 KB), until the three others have read every line of
-it. Reported: the others' round-trip p50/p99/max during the burst against the control, how many round
-trips completed while the burst was relayed, whether anybody was dropped, and the time the server takes
-to exit on SIGTERM sent while a second, identical burst is being relayed.
+it. Reported: the others' round-trip p50/p99/max during the burst (every round trip that overlaps it, so
+one stalled for the whole burst counts) against the control, how many such round trips there were,
+whether anybody was dropped, and the time the server takes to exit on SIGTERM sent while a second,
+identical burst is being relayed.
 """
 
 from __future__ import annotations
@@ -273,7 +274,7 @@ def burst_run(run: str, lines: int, pings: int) -> BurstResult:
         delivered_at = max(m.last_burst_at for m in readers)
         going.clear()
         done.wait(IO_TIMEOUT)
-        during = [rtt for at, rtt in rtts if began <= at <= delivered_at]
+        during = [rtt for at, rtt in rtts if at <= delivered_at and at + rtt >= began]  # overlapping it
         delivered = all(m.burst_lines == lines for m in readers)
         dropped = any(m.dropped_notice or m.ended for m in (watch, ping, pong, burst))
         threading.Thread(target=burst.sock.sendall, args=(payload,), daemon=True).start()
