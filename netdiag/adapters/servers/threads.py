@@ -60,8 +60,9 @@ class Outbox:
             while not self.items:
                 self.ready.wait()
             chunks: list[bytes] = []
-            while self.items and self.items[0] is not None:
-                chunks.append(self.items.popleft())  # type: ignore[arg-type]
+            while self.items and (item := self.items[0]) is not None:
+                chunks.append(item)
+                self.items.popleft()
             if not chunks:
                 return self.items.popleft()
             data = b"".join(chunks)
