@@ -80,6 +80,9 @@ def test_a_burst_from_one_member_while_the_others_talk(run: str) -> None:
         watch, ping, pong, burst = (Member(server, name) for name in ("watch", "ping", "pong", "burst"))
         readers = (watch, ping, pong)
         answered: list[int] = []
+        asked = [1]  # pings sent; p00000 below
+        asking = threading.Lock()  # the last ping is either sent and counted, or not sent
+        stopped = [False]
 
         def answer(chunk: bytes) -> None:
             for match in PING.finditer(chunk):
@@ -88,8 +91,10 @@ def test_a_burst_from_one_member_while_the_others_talk(run: str) -> None:
         def ask_again(chunk: bytes) -> None:
             for match in PONG.finditer(chunk):
                 answered.append(int(match.group(1)))
-                if len(answered) < EXCHANGES and any(m.burst_lines < BURST_LINES for m in readers):
-                    ping.sock.sendall(b"p%05d\n" % len(answered))
+                with asking:
+                    if not stopped[0] and len(answered) < EXCHANGES:
+                        ping.sock.sendall(b"p%05d\n" % len(answered))
+                        asked[0] += 1
 
         pong.react, ping.react = answer, ask_again
         ping.sock.sendall(b"p00000\n")
@@ -99,9 +104,11 @@ def test_a_burst_from_one_member_while_the_others_talk(run: str) -> None:
         wait_until(lambda: all(m.burst_lines >= BURST_LINES or m.eof for m in readers),
                    timeout=BURST_TIMEOUT, what="every member to read the whole burst (or be cut off)")
         sender.join(timeout=IO_TIMEOUT)
-        exchanged = len(answered)
-        wait_until(lambda: b"pong: q%05d" % (exchanged - 1) in watch.received, timeout=IO_TIMEOUT,
-                   what="the last pong to reach the watcher")
+        with asking:
+            stopped[0] = True
+            exchanged = asked[0]
+        wait_until(lambda: len(answered) == exchanged and b"pong: q%05d" % (exchanged - 1) in watch.received,
+                   timeout=IO_TIMEOUT, what="the last ping to be answered and reach the watcher")
 
         assert not any(m.eof for m in (*readers, burst)), "a member was cut off"
         assert not server.of("close", reason="slow-reader"), "a member was dropped as a slow reader"
