@@ -1,4 +1,5 @@
-"""Chat fairness: delivery latency in a `netdiag listen --mode chat` room with one client that never reads.
+"""Chat fairness: delivery latency in a `netdiag listen --mode chat` room with one client that never reads,
+and round trips while one member floods the room with a burst of lines.
 
 Run on demand (never in CI): ``./dev bench fairness`` (``--help`` for the knobs). Loopback only.
 
@@ -12,18 +13,31 @@ backlog; after the measured lines it keeps sending filler until the room announc
 The control run is the reference measured in the same session: the ratio stuck/control says what the
 client that never reads costs the others, whatever the machine's load. Target (issue 6): p99 under 50 ms
 over 1,000 messages with the stuck client; the stuck client dropped; nothing lost or reordered.
+
+**Burst** (``--scenario burst``): four members, each reading everything: ``burst``, ``ping``, ``pong`` and
+``watch``. ``ping`` and ``pong`` play ping-pong through the room (``ping`` posts ``pNNNNN``, ``pong``
+answers ``qNNNNN`` as soon as it reads it; a round trip is two relays), first ``--pings`` times in a quiet
+room (the control), then for as long as ``burst`` floods the room: one ``sendall()`` of ``--burst-lines``
+one-character lines (default 30,000, and 60,000: 120 KB), until the three others have read every line of
+it. Reported: the others' round-trip p50/p99/max during the burst (every round trip that overlaps it, so
+one stalled for the whole burst counts) against the control, how many such round trips there were,
+whether anybody was dropped, and the time the server takes to exit on SIGTERM sent while a second,
+identical burst is being relayed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import socket
 import statistics
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from soak import HOST, echo_server
@@ -32,6 +46,14 @@ MAX_ROUNDS = 3_000
 MAX_MESSAGES = 5_000
 MAX_RUNS = 15
 IO_TIMEOUT = 20.0
+MAX_BURST_LINES = 100_000
+MAX_PINGS = 2_000
+BURST_TIMEOUT = 60.0
+STOP_TIMEOUT = 20.0
+ENGINE_RUNS = {"asyncio": ("asyncio", None), "asyncio-stdlib": ("asyncio", "asyncio"),
+               "threads": ("threads", None)}
+"""Each run: the engine and the NETDIAG_LOOP it runs with (None: the default, uvloop where installed)."""
+BURST_LINE = b"burst: x\n"
 
 
 class LineClock:
@@ -127,6 +149,173 @@ def one_run(engine: str, stuck: bool, messages: int, filler: bytes) -> RunResult
                      in_order, clocks[0].dropped_notice, rounds)
 
 
+@contextlib.contextmanager
+def loop_env(loop: str | None) -> Iterator[None]:
+    """Start the server with ``NETDIAG_LOOP=loop`` (the bench's own environment, restored after)."""
+    before = os.environ.pop("NETDIAG_LOOP", None)
+    if loop is not None:
+        os.environ["NETDIAG_LOOP"] = loop
+    try:
+        yield
+    finally:
+        os.environ.pop("NETDIAG_LOOP", None)
+        if before is not None:
+            os.environ["NETDIAG_LOOP"] = before
+
+
+@dataclass
+class Member:
+    """One chat member with a reader thread; ``on_line`` sees every line as it arrives."""
+
+    sock: socket.socket
+    on_line: object = None
+    burst_lines: int = 0
+    dropped_notice: bool = False
+    ended: bool = False
+    last_burst_at: float = 0.0
+
+    def start(self) -> None:
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        """Burst lines are counted with C-level byte operations: the bench's own threads share one GIL,
+        and parsing 100,000 lines in Python would delay the ping-pong it measures."""
+        pending = b""
+        try:
+            while data := self.sock.recv(262144):
+                now = time.perf_counter()
+                pending += data
+                cut = pending.rfind(b"\n") + 1
+                complete, pending = pending[:cut], pending[cut:]
+                if burst := complete.count(BURST_LINE):
+                    self.burst_lines += burst
+                    self.last_burst_at = now
+                    complete = complete.replace(BURST_LINE, b"")
+                for line in complete.split(b"\n")[:-1]:
+                    if b"was dropped" in line:
+                        self.dropped_notice = True
+                    if callable(self.on_line):
+                        self.on_line(line, now)
+        except OSError:
+            pass
+        self.ended = True
+
+
+def join_as(port: int, name: str) -> Member:
+    sock = socket.create_connection((HOST, port), timeout=IO_TIMEOUT)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(f"/nick {name}\n".encode())
+    reply = b""
+    while b"* you are now" not in reply:
+        reply += sock.recv(65536) or b"* you are now (EOF)"
+    sock.settimeout(None)
+    member = Member(sock)
+    member.start()
+    return member
+
+
+@dataclass
+class BurstResult:
+    engine: str
+    lines: int
+    control_p50_ms: float
+    control_p99_ms: float
+    burst_p50_ms: float
+    burst_p99_ms: float
+    burst_max_ms: float
+    round_trips_during_burst: int
+    burst_seconds: float
+    delivered: bool
+    anybody_dropped: bool
+    sigterm_exit_s: float
+    exit_code: int | None
+
+
+def burst_run(run: str, lines: int, pings: int) -> BurstResult:
+    """One room, one burst with ping-pong going on, then SIGTERM during a second burst (module docstring)."""
+    engine, loop = ENGINE_RUNS[run]
+    with loop_env(loop), echo_server(engine, mode="chat") as server:
+        watch, ping, pong, burst = (join_as(server.port, name) for name in ("watch", "ping", "pong", "burst"))
+        rtts: list[tuple[float, float]] = []  # (sent at, round trip)
+        sent: dict[int, float] = {}
+        going, done = threading.Event(), threading.Event()
+
+        def send_ping(n: int) -> None:
+            sent[n] = time.perf_counter()
+            ping.sock.sendall(b"p%05d\n" % n)
+
+        def pong_answers(line: bytes, now: float) -> None:
+            if line.startswith(b"ping: p"):
+                pong.sock.sendall(b"q" + line[7:12] + b"\n")
+
+        def ping_again(line: bytes, now: float) -> None:
+            if line.startswith(b"pong: q"):
+                n = int(line[7:12])
+                rtts.append((sent[n], now - sent[n]))
+                if going.is_set() and n + 1 < 99_999:
+                    send_ping(n + 1)
+                else:
+                    done.set()
+
+        pong.on_line, ping.on_line = pong_answers, ping_again
+        going.set()
+        send_ping(0)
+        deadline = time.monotonic() + IO_TIMEOUT
+        while len(rtts) < pings and time.monotonic() < deadline:
+            time.sleep(0.01)  # polling the reader threads, with a deadline
+        control = [rtt for _, rtt in rtts]
+        payload = b"x\n" * lines
+        began = time.perf_counter()
+        threading.Thread(target=burst.sock.sendall, args=(payload,), daemon=True).start()
+        deadline = time.monotonic() + BURST_TIMEOUT
+        readers = (watch, ping, pong)
+        while any(m.burst_lines < lines and not m.ended for m in readers) and time.monotonic() < deadline:
+            time.sleep(0.01)  # polling the reader threads, with a deadline
+        delivered_at = max(m.last_burst_at for m in readers)
+        going.clear()
+        done.wait(IO_TIMEOUT)
+        during = [rtt for at, rtt in rtts if at <= delivered_at and at + rtt >= began]  # overlapping it
+        delivered = all(m.burst_lines == lines for m in readers)
+        dropped = any(m.dropped_notice or m.ended for m in (watch, ping, pong, burst))
+        threading.Thread(target=burst.sock.sendall, args=(payload,), daemon=True).start()
+        deadline = time.monotonic() + IO_TIMEOUT
+        while watch.burst_lines == lines and time.monotonic() < deadline:
+            time.sleep(0.001)  # polling the reader thread, with a deadline
+        stopped = time.perf_counter()
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            code: int | None = server.process.wait(timeout=STOP_TIMEOUT)
+        except Exception:  # subprocess.TimeoutExpired: reported as no exit code
+            code = None
+        exit_s = time.perf_counter() - stopped
+        for member in (watch, ping, pong, burst):
+            member.sock.close()
+    ms = [round(v * 1000, 2) for v in (
+        percentile(control, 0.5), percentile(control, 0.99),
+        percentile(during or [float("nan")], 0.5), percentile(during or [float("nan")], 0.99),
+        max(during or [float("nan")]))]
+    return BurstResult(run, lines, *ms, len(during), round(delivered_at - began, 3), delivered, dropped,
+                       round(exit_s, 3), code)
+
+
+def burst_main(args: argparse.Namespace) -> int:
+    results = [burst_run(run, lines, args.pings)
+               for _ in range(args.runs) for lines in args.burst_lines for run in args.engine_runs]
+    load = os.getloadavg()
+    if args.json:
+        print(json.dumps({"loadavg_after": load, "runs": [r.__dict__ for r in results]}, indent=2))
+    else:
+        for r in results:
+            print(f"{r.engine:15} burst of {r.lines:,} lines ({2 * r.lines / 1000:g} KB): others' round trip "
+                  f"p50 {r.burst_p50_ms} / p99 {r.burst_p99_ms} / max {r.burst_max_ms} ms during the burst "
+                  f"({r.round_trips_during_burst} round trips in {r.burst_seconds} s), control p50 "
+                  f"{r.control_p50_ms} / p99 {r.control_p99_ms} ms; delivered to all: {r.delivered}; "
+                  f"anybody dropped: {r.anybody_dropped}; SIGTERM during a burst: exit {r.exit_code} "
+                  f"in {r.sigterm_exit_s} s")
+        print(f"load average after: {load[0]:.2f}")
+    return 0 if all(r.delivered and not r.anybody_dropped and r.exit_code == 0 for r in results) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -136,7 +325,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--filler", type=int, default=3000, help="bytes of the filler line after each")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--scenario", choices=["stuck", "burst"], default="stuck",
+                        help="stuck: a client that never reads (default); burst: one member floods the room")
+    parser.add_argument("--burst-lines", type=int, action="append",
+                        help="burst: one-character lines per burst (default: 30,000 and 60,000)")
+    parser.add_argument("--pings", type=int, default=200, help="burst: round trips of the control")
     args = parser.parse_args(argv)
+    if args.scenario == "burst":
+        args.burst_lines = args.burst_lines or [30_000, 60_000]
+        args.engine_runs = ["asyncio", "asyncio-stdlib", "threads"] if not args.engine else [
+            run for run in ENGINE_RUNS if ENGINE_RUNS[run][0] in args.engine]
+        if not (all(1 <= n <= MAX_BURST_LINES for n in args.burst_lines) and 1 <= args.pings <= MAX_PINGS
+                and 1 <= args.runs <= MAX_RUNS):
+            parser.error("a bound is exceeded (burst lines <= 100000, pings <= 2000, runs <= 15)")
+        return burst_main(args)
     if not (1 <= args.runs <= MAX_RUNS and 1 <= args.messages <= MAX_MESSAGES and 1 <= args.filler <= 60000):
         parser.error("a bound is exceeded (runs <= 15, messages <= 5000, filler <= 60000)")
     filler = b"f" * args.filler + b"\n"

@@ -13,10 +13,10 @@ from itertools import pairwise
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from netdiag.core.protocols.actions import Close, CloseReason, Send
+from netdiag.core.protocols.actions import Action, Close, CloseReason, Send
 from netdiag.core.protocols.chat import ChatRoom
 from netdiag.core.protocols.framing import MessageFramer
-from netdiag.core.protocols.handlers import EchoHandler, ReplyHandler
+from netdiag.core.protocols.handlers import ConnectionHandler, EchoHandler, ReplyHandler
 
 FAST = settings(max_examples=150, deadline=None)
 
@@ -75,12 +75,36 @@ def test_echo_is_byte_exact_for_any_split(data: st.DataObject, payload: bytes) -
     assert handler.ended() == [Close(CloseReason.EOF)]
 
 
-def reply_transcript(chunks: list[bytes]) -> list[object]:
-    handler = ReplyHandler()
-    actions: list[object] = []
+def feed(handler: ConnectionHandler, chunks: list[bytes]) -> list[Action]:
+    """Every chunk, each followed by the slices of a burst (``resume()`` while ``pending``)."""
+    actions: list[Action] = []
     for chunk in chunks:
         actions += handler.received(chunk)
-    return actions + handler.ended()
+        while handler.pending:
+            actions += handler.resume()
+    return actions
+
+
+def stream_of(actions: list[Action], to: int | None = None) -> list[object]:
+    """What connection ``to`` gets: its bytes joined (however many sends carried them), then its closes."""
+    got: list[object] = []
+    for action in actions:
+        if action.to != to:
+            continue
+        if isinstance(action, Send) and got and isinstance(got[-1], bytes):
+            got[-1] += action.data
+        else:
+            got.append(action.data if isinstance(action, Send) else action)
+    return got
+
+
+def reply_transcript(chunks: list[bytes]) -> list[object]:
+    handler = ReplyHandler()
+    actions = feed(handler, chunks)
+    actions += handler.ended()
+    while handler.pending:
+        actions += handler.resume()
+    return stream_of(actions)
 
 
 @FAST
@@ -94,12 +118,8 @@ def chat_deliveries(chunks: list[bytes]) -> list[bytes]:
     sender, witness = room.session(1, "127.0.0.1:1"), room.session(2, "127.0.0.1:2")
     sender.connected()
     witness.connected()
-    delivered: list[bytes] = []
-    for chunk in chunks:
-        for action in sender.received(chunk):
-            if isinstance(action, Send) and action.to == 2:
-                delivered.append(action.data)
-    return delivered
+    delivered = b"".join(data for data in stream_of(feed(sender, chunks), to=2) if isinstance(data, bytes))
+    return delivered.splitlines(keepends=True)
 
 
 @FAST

@@ -4,7 +4,8 @@ No streams: ``data_received`` hands the bytes straight to the sans-I/O handler a
 which is what keeps this engine close to a bare Protocol echo server. Flow control: when a client does not
 read our answers, its transport pauses *reading* from it (``pause_writing``), so it cannot make us buffer
 without bound; in chat, deliveries to a client whose write buffer passes ``--max-queue`` drop that client
-(``slow-reader``) instead of delaying anyone.
+(``slow-reader``) instead of delaying anyone. A burst of lines is worked through a slice per turn of the
+loop (``work_through``), so the other clients are served between slices.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Hub(Server["TcpConnection"]):
 
 class TcpConnection(asyncio.Protocol):
     __slots__ = ("closed", "conn_id", "handler", "hub", "idle_timer", "last_active", "peer", "reason",
-                 "refused", "transport", "verbose")
+                 "refused", "transport", "verbose", "write_paused")
 
     def __init__(self, hub: Hub, address: Address) -> None:
         self.hub = hub
@@ -67,6 +68,7 @@ class TcpConnection(asyncio.Protocol):
         self.reason = CloseReason.EOF
         self.idle_timer: asyncio.TimerHandle | None = None
         self.last_active = 0.0
+        self.write_paused = False
 
     # -- asyncio callbacks -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -96,19 +98,44 @@ class TcpConnection(asyncio.Protocol):
             self.hub.log.emit(EventKind.RECV, peer=self.peer, bytes=len(data),
                               text=printable(data[:TEXT_LIMIT], limit=TEXT_LIMIT))
         self.hub.perform(self, self.handler.received(data))
+        if self.handler.pending:
+            self.work_through()
 
     def eof_received(self) -> bool:
         if self.closed:
             self.transport.close()  # lingering after a limit: the client has read our notice
         else:
             self.hub.perform(self, self.handler.ended())
+            if self.handler.pending:
+                self.work_through()
         return True  # keep our half open: pending replies still go out after the client's FIN
 
+    def work_through(self) -> None:
+        """A burst: read nothing more from this client and handle the next slice on the loop's next turn,
+        after the other clients' events (``handlers``: bursts are handled in slices)."""
+        self.transport.pause_reading()
+        self.hub.loop.call_soon(self.next_slice)
+
+    def next_slice(self) -> None:
+        if self.closed:
+            return
+        if self.idle_timer is not None:
+            self.last_active = self.hub.loop.time()  # it is us who are not reading: the client is not idle
+        self.hub.perform(self, self.handler.resume())
+        if self.closed:
+            return
+        if self.handler.pending:
+            self.hub.loop.call_soon(self.next_slice)
+        elif not self.write_paused:
+            self.transport.resume_reading()
+
     def pause_writing(self) -> None:
+        self.write_paused = True
         self.transport.pause_reading()  # the client is not reading: stop reading it too
 
     def resume_writing(self) -> None:
-        if not self.closed:
+        self.write_paused = False
+        if not self.closed and not self.handler.pending:
             self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:

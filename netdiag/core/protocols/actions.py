@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from netdiag.core.protocols.options import Mode
 
-__all__ = ["Action", "Close", "CloseReason", "Mode", "Send"]
+__all__ = ["Action", "Close", "CloseReason", "Mode", "Send", "coalesce"]
 
 
 class CloseReason(str, Enum):
@@ -46,3 +46,33 @@ class Close(NamedTuple):
 
 
 Action = Send | Close
+
+
+def coalesce(actions: list[Action]) -> list[Action]:
+    """The same actions with each connection's consecutive ``Send``s joined into one.
+
+    A burst of lines relayed to a room is a ``Send`` per line and per member; joined, it is one write
+    per member (and one ``send`` event) instead of hundreds. What each connection receives, and in what
+    order, is unchanged: a ``Send`` after a ``Close`` of the same connection stays after it.
+    """
+    if len(actions) < 2:
+        return actions
+    merged: list[Action] = []
+    parts: dict[int, list[bytes]] = {}  # index in merged -> the data joined there
+    open_send: dict[int | None, int] = {}  # connection -> index of its Send still open for joining
+    for action in actions:
+        if type(action) is Send:
+            at = open_send.get(action.to)
+            if at is None:
+                open_send[action.to] = len(merged)
+                parts[len(merged)] = [action.data]
+                merged.append(action)
+            else:
+                parts[at].append(action.data)
+        else:
+            open_send.pop(action.to, None)
+            merged.append(action)
+    for at, data in parts.items():
+        if len(data) > 1:
+            merged[at] = Send(b"".join(data), merged[at].to)
+    return merged

@@ -2,9 +2,13 @@
 
 Like ``ncat --chat``: each line a client sends goes to every *other* client as ``NAME: text``; joins and
 leaves are announced with a leading ``*``. Commands: ``/nick NAME`` (rename), ``/who`` (list the room),
-``/quit`` (leave). Framing follows ``framing.py``, so lab clients (one message per send, no newline) and
-``nc``/``telnet`` (lines) can talk in the same room. What is relayed is cleaned first
-(``text.clean_for_relay``): no terminal escape sequences or control characters reach other clients.
+``/quit`` (leave). Names are unique in the room, default names too, compared as ``names.py`` says
+(case, Unicode compatibility forms and look-alike letters ignored): a ``/nick`` that would clash is
+refused with the name it clashes with, and a newcomer whose default name (``user7``) was taken with
+``/nick`` gets the next free one (``user7-2``). Framing follows ``framing.py``, so lab clients (one
+message per send, no newline) and ``nc``/``telnet`` (lines) can talk in the same room. What is relayed
+is cleaned first (``text.clean_for_relay``): no terminal escape sequences or control characters reach
+other clients.
 
 Sessions address each other by connection id; the engine maps ids to transports, keeps a bounded send
 queue per client and drops a client that cannot keep up (then calls ``lost(SLOW_READER)``, which tells the
@@ -13,15 +17,14 @@ room). Nothing here blocks, so one slow reader never delays the others.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from netdiag.core.protocols.actions import Action, Close, CloseReason, Send
 from netdiag.core.protocols.framing import DEFAULT_MAX_LINE
 from netdiag.core.protocols.handlers import _Framed
+from netdiag.core.protocols.names import NAME_RULE, canonical_name, spelling, valid_name
 from netdiag.core.protocols.text import clean_for_relay
 
-NICK_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,24}")
 HELP_TEXT = "commands: /nick NAME, /who, /quit"
 
 _LEAVE_WORDS: dict[CloseReason, str] = {
@@ -36,9 +39,11 @@ _LEAVE_WORDS: dict[CloseReason, str] = {
 
 @dataclass
 class ChatRoom:
-    """Who is in the room: connection id -> name (joined order kept for ``/who``)."""
+    """Who is in the room: connection id -> name (joined order kept for ``/who``), and who holds each
+    canonical name (``names.canonical_name``), so that no two members go by names that look the same."""
 
     members: dict[int, str] = field(default_factory=dict)
+    holders: dict[str, int] = field(default_factory=dict)
 
     def others(self, conn_id: int) -> list[int]:
         return [other for other in self.members if other != conn_id]
@@ -47,8 +52,35 @@ class ChatRoom:
         data = (line + "\n").encode()
         return [Send(data, to=other) for other in self.others(conn_id)]
 
+    def holder(self, name: str) -> int | None:
+        """The member whose name is the same as ``name`` once compared canonically, if any."""
+        return self.holders.get(canonical_name(name))
+
     def name_taken(self, name: str) -> bool:
-        return any(existing.lower() == name.lower() for existing in self.members.values())
+        return self.holder(name) is not None
+
+    def take_name(self, conn_id: int, name: str) -> None:
+        """Give ``name`` to ``conn_id`` (free or already its own), releasing the name it had."""
+        self.release_name(conn_id)
+        self.members[conn_id] = name
+        self.holders[canonical_name(name)] = conn_id
+
+    def release_name(self, conn_id: int) -> None:
+        old = self.members.get(conn_id)
+        if old is not None and self.holders.get(canonical_name(old)) == conn_id:
+            del self.holders[canonical_name(old)]
+
+    def leave(self, conn_id: int) -> None:
+        self.release_name(conn_id)
+        del self.members[conn_id]
+
+    def default_name(self, conn_id: int) -> str:
+        """``user<id>``, or if a member took it with ``/nick``, the first free ``user<id>-2``, ``-3``, ..."""
+        name, suffix = f"user{conn_id}", 1
+        while self.name_taken(name):
+            suffix += 1
+            name = f"user{conn_id}-{suffix}"
+        return name
 
     def session(self, conn_id: int, peer: str, *, max_line: int = DEFAULT_MAX_LINE,
                 idle_timeout: float | None = None) -> ChatSession:
@@ -69,7 +101,8 @@ class ChatSession(_Framed):
         return self.conn_id in self.room.members
 
     def connected(self) -> list[Action]:
-        self.room.members[self.conn_id] = self.name
+        self.name = self.room.default_name(self.conn_id)
+        self.room.take_name(self.conn_id, self.name)
         count = len(self.room.members)
         welcome = f"* welcome {self.name}, {count} here; {HELP_TEXT}\n".encode()
         return [Send(welcome), *self.room.tell_others(self.conn_id, f"* {self.name} joined from {self.peer}")]
@@ -96,12 +129,18 @@ class ChatSession(_Framed):
         return [Send(f"* unknown command {verb}; {HELP_TEXT}\n".encode())]
 
     def rename(self, name: str) -> list[Action]:
-        if not NICK_PATTERN.fullmatch(name):
-            return [Send(b"* a name is 1 to 24 letters, digits, '.', '_' or '-'\n")]
-        if name.lower() != self.name.lower() and self.room.name_taken(name):
-            return [Send(f"* the name {name} is taken\n".encode())]
+        name = spelling(name)
+        if not valid_name(name):
+            return [Send(f"* {NAME_RULE}\n".encode())]
+        holder = self.room.holder(name)
+        if holder is not None and holder != self.conn_id:
+            taken = self.room.members[holder]
+            why = "" if name == taken else f": it reads the same as {taken}, who is here"
+            return [Send(f"* the name {name} is taken{why}; pick another with /nick NAME\n".encode())]
+        if name == self.name:
+            return [Send(f"* you are {name} already\n".encode())]
         old, self.name = self.name, name
-        self.room.members[self.conn_id] = name
+        self.room.take_name(self.conn_id, name)
         return [Send(f"* you are now {name}\n".encode()),
                 *self.room.tell_others(self.conn_id, f"* {old} is now {name}")]
 
@@ -114,7 +153,7 @@ class ChatSession(_Framed):
     def lost(self, reason: CloseReason) -> list[Action]:
         if not self.joined:
             return []
-        del self.room.members[self.conn_id]
+        self.room.leave(self.conn_id)
         if reason is CloseReason.SHUTDOWN:
             return []
         words = _LEAVE_WORDS.get(reason, "left")

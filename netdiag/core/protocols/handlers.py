@@ -8,7 +8,16 @@ One handler object per connection, driven by whichever engine accepted it. The e
 * ``closing(reason)`` when the *server* ends the connection (idle timeout, shutdown): the handler may
   say goodbye first;
 * ``lost(reason)`` exactly once when the connection is gone for any reason; only chat uses it, to tell
-  the room.
+  the room;
+* ``resume()`` while ``pending`` is true, after serving the other connections: the next slice of a burst.
+
+**Bursts are handled in slices.** One ``recv()`` can hold thousands of lines (a paste, a script, a
+flood); handling them all in one call would make every other client wait for the whole burst, and in
+chat would queue all of its relays for every member at once (so readers that read fine could pass
+``--max-queue`` and be dropped). So a call handles at most ``SLICE_MESSAGES`` messages or produces about
+``SLICE_ACTIONS`` actions; the rest stays framed in the handler, ``pending`` says so, and the engine calls
+``resume()`` once it has served the others (and reads no more from that client meanwhile). A slice's
+sends to one connection are joined into one write (``actions.coalesce``).
 
 Each returns a list of ``Send`` / ``Close`` actions for the engine to perform in order. The engine logs
 ``recv`` / ``send`` / ``close`` itself, so handlers stay about the protocol only.
@@ -16,15 +25,20 @@ Each returns a list of ``Send`` / ``Close`` actions for the engine to perform in
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Protocol
 
-from netdiag.core.protocols.actions import Action, Close, CloseReason, Send
+from netdiag.core.protocols.actions import Action, Close, CloseReason, Send, coalesce
 from netdiag.core.protocols.framing import DEFAULT_MAX_LINE, MessageFramer
 
 GREETING = b"You are connected"
 ACCEPTED = b"accepted"
 CLOSED = b"closed"
 CLOSE_COMMAND = b"close"
+SLICE_MESSAGES = 64
+"""Most messages handled in one call: a burst of lines is handled this many at a time."""
+SLICE_ACTIONS = 512
+"""A slice also ends once its messages produced this many actions (a chat line is one per member)."""
 
 
 class ConnectionHandler(Protocol):
@@ -39,6 +53,13 @@ class ConnectionHandler(Protocol):
     def closing(self, reason: CloseReason) -> list[Action]: ...
 
     def lost(self, reason: CloseReason) -> list[Action]: ...
+
+    @property
+    def pending(self) -> bool:
+        """Messages received but not handled yet: call ``resume()`` (after serving the others)."""
+        ...
+
+    def resume(self) -> list[Action]: ...
 
 
 def too_long_notice(max_line: int) -> bytes:
@@ -71,6 +92,13 @@ class _Quiet:
     def lost(self, reason: CloseReason) -> list[Action]:
         return []
 
+    @property
+    def pending(self) -> bool:
+        return False
+
+    def resume(self) -> list[Action]:
+        return []
+
 
 class EchoHandler(_Quiet):
     """Every byte back, unframed: byte-exact whatever the chunking (pending replies go out after EOF)."""
@@ -91,36 +119,53 @@ class SinkHandler(_Quiet):
 
 
 class _Framed(_Quiet):
-    """Base of the message-based modes: frames input, enforces the size limit, handles end of stream."""
+    """Base of the message-based modes: frames input, enforces the size limit, handles end of stream,
+    and works through a burst a slice at a time (module docstring)."""
 
     def __init__(self, *, max_line: int = DEFAULT_MAX_LINE, idle_timeout: float | None = None) -> None:
         self.framer = MessageFramer(max_line=max_line)
         self.idle_timeout = idle_timeout
         self.done = False
+        self.backlog: deque[bytes] = deque()
+        self.epilogue: list[Action] = []  # what follows the backlog: the too-long notice, or the EOF close
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.backlog) and not self.done
 
     def received(self, data: bytes) -> list[Action]:
-        if self.done:
+        if self.done or self.epilogue:
             return []
         framed = self.framer.feed(data)
-        actions: list[Action] = []
-        for message in framed.messages:
-            actions += self.message(message)
-            if self.done:
-                return actions
+        self.backlog += framed.messages
         if framed.too_long:
-            self.done = True
-            actions += [Send(too_long_notice(self.framer.max_line)), Close(CloseReason.LINE_TOO_LONG)]
-        return actions
+            self.epilogue = [Send(too_long_notice(self.framer.max_line)), Close(CloseReason.LINE_TOO_LONG)]
+        return self.resume()
 
     def ended(self) -> list[Action]:
+        if self.done:
+            return [Close(CloseReason.EOF)]
+        if not self.epilogue:  # else the client is cut off for a too-long line anyway
+            self.backlog += self.framer.finish()
+            self.epilogue = [Close(CloseReason.EOF)]
+        return self.resume()
+
+    def resume(self) -> list[Action]:
+        """Handle the next slice of what was received (all of it, if it is small)."""
         actions: list[Action] = []
-        if not self.done:
-            for message in self.framer.finish():
-                actions += self.message(message)
-                if self.done:
-                    return actions
-        self.done = True
-        return [*actions, Close(CloseReason.EOF)]
+        handled = 0
+        backlog = self.backlog
+        while backlog and not self.done and handled < SLICE_MESSAGES and len(actions) < SLICE_ACTIONS:
+            actions += self.message(backlog.popleft())
+            handled += 1
+        if self.done:
+            backlog.clear()
+            self.epilogue = []
+        elif not backlog and self.epilogue:
+            self.done = True
+            actions += self.epilogue
+            self.epilogue = []
+        return coalesce(actions) if handled > 1 else actions
 
     def closing(self, reason: CloseReason) -> list[Action]:
         self.done = True

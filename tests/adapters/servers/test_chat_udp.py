@@ -58,6 +58,26 @@ def test_chat_room_relays_renames_lists_and_says_goodbye(engine: str) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_chat_names_are_unique_defaults_included(engine: str) -> None:
+    with running_server("--engine", engine, "--mode", "chat") as server:
+        first = join(server)
+        first.sendall(b"/nick user2\n")  # squats the next member's default name
+        assert recv_line(first) == b"* you are now user2\n"
+        second = socket.create_connection(server.address, timeout=5)
+        assert recv_line(second).startswith(b"* welcome user2-2, 2 here")
+        assert recv_line(first).startswith(b"* user2-2 joined from 127.0.0.1:")
+        second.sendall("/nick U\u0405ER2\n".encode())  # Cyrillic capital DZE for the S
+        assert recv_line(second) == ("* the name U\u0405ER2 is taken: it reads the same as user2, who is "
+                                     "here; pick another with /nick NAME\n").encode()
+        second.sendall(b"hi\n")
+        assert recv_line(first) == b"user2-2: hi\n"
+        second.sendall(b"/who\n")
+        assert recv_line(second) == b"* 2 here: user2, user2-2\n"
+        first.close()
+        second.close()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_chat_clients_are_told_when_the_server_stops(engine: str) -> None:
     with running_server("--engine", engine, "--mode", "chat", check_exit=False) as server:
         first, second = join(server), join(server)
