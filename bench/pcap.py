@@ -205,7 +205,7 @@ def main() -> int:
         print(f"\ntshark conversations: {conversations}; netdiag: "
               f"{ours.group(1) if ours else '?'} connections, {ours.group(2) if ours else '?'} failed")
         reference = statistics.median(w for w, _ in results["tshark -q -z conv,tcp"])
-        print(f"\n| reader | median wall | ratio to tshark | peak RSS |\n|---|---:|---:|---:|")
+        print("\n| reader | median wall | ratio to tshark | peak RSS |\n|---|---:|---:|---:|")
         for name, runs in results.items():
             wall = statistics.median(w for w, _ in runs)
             rss = max(r for _, r in runs)
