@@ -51,7 +51,7 @@ def read_capture(path: str, *, keep: frozenset[int] = frozenset(),
     with handle:
         try:
             result.size = os.fstat(handle.fileno()).st_size
-            while chunk := handle.read(CHUNK):
+            while stream.damage is None and (chunk := handle.read(CHUNK)):
                 table.add_records(stream.feed(chunk))
             stream.finish()
         except CaptureFormatError as exc:

@@ -13,8 +13,9 @@ root, without scapy (start-up rule) and fast enough for a million packets. The f
 
 ``CaptureStream.feed(chunk)`` takes the file in chunks of any size (the adapter reads it; core does no I/O)
 and returns the complete records seen so far; ``finish()`` says whether the file ended cleanly. A record
-is ``(link_type, timestamp, data)``. A damaged file raises ``CaptureDamaged`` with the offset of the
-damage; everything returned before it is good, so the caller can report a partial result.
+is ``(link_type, timestamp, data)``. At damage, ``feed`` returns the good records before it and sets
+``damage``; ``finish()`` then raises it (``CaptureDamaged``, with the offset), so the caller can report a
+partial result.
 """
 
 from __future__ import annotations
@@ -72,27 +73,42 @@ class CaptureStream:
     _buffer: bytes = b""
     _consumed: int = 0  # file offset of _buffer[0]
     _interfaces: list[_Interface] = field(default_factory=list)
+    _used: int = 0  # bytes of the current data fully read
     _last_time: float = 0.0
+    damage: CaptureDamaged | None = None
 
     def feed(self, chunk: bytes) -> list[Record]:
-        """The complete records in ``chunk`` and what was left over from the previous one."""
+        """The complete records in ``chunk`` and what was left over from the previous one.
+
+        Nothing more is read once ``damage`` is set (there is no safe way to find the next record).
+        """
+        if self.damage is not None:
+            return []
         data = self._buffer + chunk if self._buffer else chunk
         if not self.format:
             if len(data) < 4:
                 self._buffer = data
                 return []
             self._start(data)
-        if self.format == "pcap":
-            out, used = self._pcap_records(data)
-        else:
-            out, used = self._pcapng_blocks(data)
-        self._buffer = data[used:]
+        out: list[Record] = []
+        self._used = 0
+        try:
+            if self.format == "pcap":
+                self._pcap_records(data, out)
+            else:
+                self._pcapng_blocks(data, out)
+        except CaptureDamaged as exc:
+            self.damage = exc
+        used = self._used
+        self._buffer = data[used:] if self.damage is None else b""
         self._consumed += used
         self.records += len(out)
         return out
 
     def finish(self) -> None:
-        """Raise ``CaptureDamaged`` when the file ended in the middle of a header or a record."""
+        """Raise ``CaptureDamaged`` when the file is damaged or ended in the middle of a record."""
+        if self.damage is not None:
+            raise self.damage
         if not self.format:
             raise CaptureFormatError("the file is empty or too short to be a capture" if not self._buffer
                                      else "the file is too short to be a capture")
@@ -120,12 +136,12 @@ class CaptureStream:
             f"not a pcap or pcapng capture (it starts with bytes {data[:4].hex()}; a pcap file starts with "
             "a1b2c3d4 or d4c3b2a1, a pcapng file with 0a0d0d0a)")
 
-    def _pcap_records(self, data: bytes) -> tuple[list[Record], int]:
+    def _pcap_records(self, data: bytes, out: list[Record]) -> None:
         pos = 0
         order = self.byte_order
         if not self.link_types:
             if len(data) < _PCAP_HEADER:
-                return [], 0
+                return
             major, _minor, _zone, _sigfigs, snaplen, link = struct.unpack_from(order + "HHiIII", data, 4)
             if major != 2:
                 raise CaptureDamaged(f"unsupported pcap version {major} (2 is the only one)", 0)
@@ -136,11 +152,11 @@ class CaptureStream:
         link = self.link_types[0]
         divisor = 1e9 if self.nanoseconds else 1e6
         unpack = struct.Struct(order + "IIII").unpack_from
-        out: list[Record] = []
         append = out.append
         end = len(data)
         while pos + _PCAP_RECORD <= end:
             seconds, fraction, captured, _original = unpack(data, pos)
+            self._used = pos
             if captured > MAX_RECORD:
                 raise CaptureDamaged(f"record {self.records + len(out) + 1} claims {captured} bytes: the "
                                      "file is damaged here", self._consumed + pos)
@@ -149,15 +165,15 @@ class CaptureStream:
                 break
             append((link, seconds + fraction / divisor, data[pos + _PCAP_RECORD:stop]))
             pos = stop
-        return out, pos
+        self._used = pos
 
     # --- pcapng -------------------------------------------------------------------------------------
 
-    def _pcapng_blocks(self, data: bytes) -> tuple[list[Record], int]:
-        out: list[Record] = []
+    def _pcapng_blocks(self, data: bytes, out: list[Record]) -> None:
         pos = 0
         end = len(data)
         while pos + 12 <= end:
+            self._used = pos
             if data[pos:pos + 4] == b"\x0a\x0d\x0d\x0a":
                 if pos + 12 > end:
                     break
@@ -180,7 +196,7 @@ class CaptureStream:
             elif block_type == PCAPNG_IDB:
                 self._interface(data, pos, length)
             pos += length
-        return out, pos
+        self._used = pos
 
     def _section(self, data: bytes, pos: int) -> None:
         if struct.unpack_from("<I", data, pos + 8)[0] == PCAPNG_BYTE_ORDER:
