@@ -244,7 +244,13 @@ class FlowTable:
         table = self._tcp if proto == TCP else self._udp if proto == UDP else {}
         found = table.get((qsrc, qsport, qdst, qdport))
         if found is not None and found[1] and found[0].icmp is None:
-            found[0].icmp = (family, code, sender, time)
+            flow = found[0]
+            flow.icmp = (family, code, sender, time)
+            flow.last = time
+            if isinstance(flow, TcpFlow):
+                flow.packets += 1
+            else:
+                flow.datagrams[1] += 1  # the answer that came back, an ICMP error
 
     def rows_of(self, flow: TcpFlow) -> tuple[list[Row], int]:
         """The kept segments of a connection (head, then tail) and how many were left out between."""

@@ -69,6 +69,7 @@ class ConnectionVerdict:
     reset_by: str | None = None
     icmp: str | None = None
     icmp_from: str | None = None
+    icmp_time: float | None = None
     seen_from_start: bool = True
     rows: tuple[Row, ...] = ()
     rows_left_out: int = 0
@@ -153,7 +154,8 @@ def tcp_verdict(flow: TcpFlow, table: FlowTable) -> ConnectionVerdict:
         closed_by=_SIDES[flow.first_fin] if flow.first_fin is not None else None,
         reset_by=_SIDES[flow.rst_by] if flow.rst_by is not None else None,
         icmp=icmp_name(icmp) if icmp else None, icmp_from=address_text(icmp[2]) if icmp else None,
-        seen_from_start=flow.saw_syn, rows=tuple(rows), rows_left_out=left_out,
+        icmp_time=icmp[3] if icmp else None, seen_from_start=flow.saw_syn, rows=tuple(rows),
+        rows_left_out=left_out,
     )
 
 
@@ -234,6 +236,7 @@ def udp_verdict(flow: UdpFlow) -> ConnectionVerdict:
         number=flow.number, proto="udp", client=(address_text(flow.client), flow.client_port),
         server=(address_text(flow.server), flow.server_port), outcome=outcome, cause=cause, reading=text,
         start=flow.first, end=flow.last, packets=sent + back, bytes_to_server=flow.payload[0],
+        icmp_time=icmp[3] if icmp else None,
         bytes_to_client=flow.payload[1], icmp=icmp_name(icmp) if icmp else None,
         icmp_from=address_text(icmp[2]) if icmp else None,
     )

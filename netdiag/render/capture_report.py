@@ -125,10 +125,16 @@ def ladder_lines(verdict: ConnectionVerdict, *, absolute: bool = False,
         width = arrow_width([arrow_label(r, absolute=absolute) for r in rows])
         lines.append(render_header(analysis, width))
         head = len(rows) if not verdict.rows_left_out else len(rows) - _tail_count(verdict)
-        lines += render_rows(rows[:head], absolute=absolute, width=width, paint=paint)
+        drawn = render_rows(rows[:head], absolute=absolute, width=width, paint=paint)
         if verdict.rows_left_out:
-            lines.append(f"{'':13}... {verdict.rows_left_out:,} segments not shown ...")
-            lines += render_rows(rows[head:], absolute=absolute, width=width, paint=paint)
+            drawn.append(f"{'':13}... {verdict.rows_left_out:,} segments not shown ...")
+            drawn += render_rows(rows[head:], absolute=absolute, width=width, paint=paint)
+        if verdict.icmp is not None and verdict.icmp_time is not None:
+            # the ICMP error is drawn where it came, among the segments (it is not a TCP segment)
+            start = analysis.rows[0].segment.time - analysis.rows[0].elapsed
+            at = sum(1 for r in rows if r.segment.time <= verdict.icmp_time)
+            drawn.insert(at, _icmp_row(verdict, verdict.icmp_time - start, width, paint))
+        lines += drawn
     elif verdict.proto == "tcp":
         lines.append(f"{'':13}(its segments were not kept: it closed cleanly; --connection "
                      f"{verdict.number} draws it)")
@@ -139,6 +145,13 @@ def ladder_lines(verdict: ConnectionVerdict, *, absolute: bool = False,
         if explanation.fixes:
             lines.append(f"First fix: {explanation.fixes[0]}")
     return lines
+
+
+def _icmp_row(verdict: ConnectionVerdict, elapsed: float, width: int, paint: Paint) -> str:
+    """``|<-- ICMP port unreachable (type 3 code 3) from 198.18.0.2 ---|``, in red."""
+    label = f" ICMP {verdict.icmp} from {verdict.icmp_from} "
+    arrow = "|<--" + label + "-" * max(width - len(label) - 5, 3) + "|"
+    return f"{elapsed * 1000:.3f}".rjust(11) + "  " + paint(arrow, "red")
 
 
 def _tail_count(verdict: ConnectionVerdict) -> int:

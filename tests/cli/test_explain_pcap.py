@@ -253,7 +253,9 @@ def test_rejected_syns(net: TwoHosts, tmp_path: Path, reject_with: str, outcome:
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     assert (conn["outcome"], conn["cause"], conn["icmp"]) == (outcome, cause, icmp)
     if icmp:
-        assert conn["icmp_from"] == net.server_addr
+        assert conn["icmp_from"] == net.server_addr and conn["packets"] == 2  # the SYN and the ICMP
+        ladder = run_netdiag("explain", "--pcap", str(path)).stdout
+        assert f"|<-- ICMP {icmp} from {net.server_addr}" in ladder
 
 
 def test_retransmissions_counted_under_loss(net: TwoHosts, tmp_path: Path) -> None:
