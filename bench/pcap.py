@@ -152,8 +152,8 @@ def make_capture(ns: Namespace, path: Path, packets: int) -> None:
         raise SystemExit(f"tcpdump failed ({dump.returncode})")
 
 
-def measure(argv: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MiB) of that one process, and its stdout."""
+def measure(argv: list[str]) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system), peak RSS (MiB) of that one process, and its stdout."""
     with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
         process = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
@@ -164,7 +164,7 @@ def measure(argv: list[str]) -> tuple[float, float, str]:
         text = out.read().decode(errors="replace")
     if process.returncode not in (0, 1):
         raise SystemExit(f"{argv[:3]} failed ({process.returncode}): {text[-500:]}")
-    return elapsed, usage.ru_maxrss / 1024, text
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
 
 
 def main() -> int:
@@ -190,27 +190,32 @@ def main() -> int:
             "scapy PcapReader (100k packets) x10": [sys.executable, "-c", SCAPY_FULL, str(path), "100000"],
         }
         subprocess.run([sys.executable, "-m", "netdiag", "--version"], check=True, capture_output=True)
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name in tools}
+        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in tools}
         outputs: dict[str, str] = {}
         for round_number in range(args.rounds):
             for name, argv in tools.items():
-                wall, rss, text = measure(argv)
+                wall, cpu, rss, text = measure(argv)
                 if name.endswith("x10"):
-                    wall *= 10
-                results[name].append((wall, rss))
+                    wall, cpu = wall * 10, cpu * 10
+                results[name].append((wall, cpu, rss))
                 outputs[name] = text
-                print(f"round {round_number + 1}: {name:40} {wall:7.2f} s  {rss:7.1f} MiB", flush=True)
+                print(f"round {round_number + 1}: {name:40} {wall:7.2f} s wall {cpu:7.2f} s CPU "
+                      f"{rss:7.1f} MiB", flush=True)
         conversations = len(re.findall(r"^\S+:\d+\s+<->", outputs["tshark -q -z conv,tcp"], re.MULTILINE))
         ours = re.search(r"(\d+) connection\(s\) shown, (\d+) failed", outputs["netdiag explain --pcap"])
         print(f"\ntshark conversations: {conversations}; netdiag: "
               f"{ours.group(1) if ours else '?'} connections, {ours.group(2) if ours else '?'} failed")
-        reference = statistics.median(w for w, _ in results["tshark -q -z conv,tcp"])
-        print("\n| reader | median wall | ratio to tshark | peak RSS |\n|---|---:|---:|---:|")
+        reference = statistics.median(w for w, _, _ in results["tshark -q -z conv,tcp"])
+        reference_cpu = statistics.median(c for _, c, _ in results["tshark -q -z conv,tcp"])
+        print("\n| reader | median wall | ratio (wall) | median CPU | ratio (CPU) | peak RSS |\n"
+              "|---|---:|---:|---:|---:|---:|")
         for name, runs in results.items():
-            wall = statistics.median(w for w, _ in runs)
-            rss = max(r for _, r in runs)
-            print(f"| {name} | {wall:.2f} s | {wall / reference:.2f}x | {rss:.0f} MiB |")
-        ratio = statistics.median(w for w, _ in results["netdiag explain --pcap"]) / reference
+            wall = statistics.median(w for w, _, _ in runs)
+            cpu = statistics.median(c for _, c, _ in runs)
+            rss = max(r for _, _, r in runs)
+            print(f"| {name} | {wall:.2f} s | {wall / reference:.2f}x | {cpu:.2f} s | "
+                  f"{cpu / reference_cpu:.2f}x | {rss:.0f} MiB |")
+        ratio = statistics.median(w for w, _, _ in results["netdiag explain --pcap"]) / reference
         print(f"\ntarget: netdiag <= tshark: {'met' if ratio <= 1.0 else 'NOT met'} ({ratio:.2f}x)")
         return 0 if ratio <= 1.0 else 1
     finally:

@@ -15,6 +15,7 @@ same file always gives the same numbers, so ``--connection N`` can name one befo
 
 from __future__ import annotations
 
+import struct
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +29,12 @@ MAX_HOSTS = 65_536
 _MASK = 0xFFFFFFFF
 _HALF = 0x80000000
 
+# The fast path: where an IPv4 header starts for link types whose header needs no other check than the
+# IP version byte (Ethernet also needs its EtherType: 0x0800). Cooked captures take the general path,
+# which skips the loopback copies they hold twice.
+_FAST_OFFSET = {1: 14, 101: 0, 228: 0, 12: 0, 14: 0, 0: 4, 108: 4}
+_IPV4_TCP = struct.Struct("!xxHxxxxxxxx4s4sHHIIBBH").unpack_from  # IPv4 (IHL 5) + TCP to the window
+
 Row = tuple[float, bool, int, int, int, int, int, bytes]
 """One segment kept for the ladder: time, from the client?, flags, seq, ack, payload length, window,
 raw TCP options."""
@@ -36,7 +43,7 @@ Icmp = tuple[int, int, bytes, float]
 """An ICMP destination-unreachable about a flow: family (4 or 6), code, sender, time."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class TcpFlow:
     """What one TCP connection did so far. Index 0 of the pairs is the client's side, 1 the server's."""
 
@@ -74,7 +81,7 @@ class TcpFlow:
         return self.fin_time[0] is not None and self.fin_time[1] is not None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class UdpFlow:
     """Datagrams between two endpoints; side 0 sent the first one."""
 
@@ -112,10 +119,27 @@ class FlowTable:
     def add_records(self, records: Iterable[tuple[int, float, bytes]]) -> None:
         """Decode and follow each (link type, time, bytes) record."""
         tcp, udp, hosts = self._add_tcp, self._add_udp, self.hosts
+        fast_offset, ipv4_tcp = _FAST_OFFSET.get, _IPV4_TCP
         count = 0
         time = self.last_time
+        if self.first_time is None and isinstance(records, list) and records:
+            self.first_time = records[0][1]
         for link, time, data in records:
             count += 1
+            pos = fast_offset(link, -1)
+            # IPv4 without options, TCP, not a later fragment: decoded inline (most packets of a capture)
+            if (pos >= 0 and len(data) >= pos + 40 and data[pos] == 0x45 and data[pos + 9] == 6
+                    and not (data[pos + 6] & 0x1F or data[pos + 7])
+                    and (pos != 14 or data[12:14] == b"\x08\x00")):
+                total, src, dst, sport, dport, seq, ack, offset, flags, window = ipv4_tcp(data, pos)
+                header = (offset >> 4) * 4
+                end = min(pos + total, len(data)) if total else len(data)
+                self.ip_packets += 1
+                if src not in hosts and len(hosts) < MAX_HOSTS:
+                    hosts.add(src)
+                tcp(time, src, dst, sport, dport, seq, ack, flags, window, max(end - pos - 20 - header, 0),
+                    data[pos + 40:pos + 20 + header] if header > 20 else b"")
+                continue
             decoded = decode(link, data)
             if decoded is None:
                 continue

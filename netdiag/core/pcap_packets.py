@@ -22,6 +22,7 @@ packed bytes until a person needs to read them:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import struct
 
@@ -168,6 +169,7 @@ def _icmp_unreachable(data: bytes, start: int, end: int,
     return code, proto, qsrc, qdst, qsport, qdport
 
 
+@functools.lru_cache(maxsize=4096)
 def address_text(packed: bytes) -> str:
     """``198.18.0.2`` / ``::1`` from the packed bytes of an IPv4 or IPv6 address."""
     return str(ipaddress.IPv4Address(packed) if len(packed) == 4 else ipaddress.IPv6Address(packed))
