@@ -6,9 +6,10 @@ A record's link type (https://www.tcpdump.org/linktypes.html) says where the IP 
 * 0 BSD loopback (NULL) and 108 OpenBSD LOOP: a 4-byte address family (host or network byte order);
   the IP version nibble that follows tells IPv4 from IPv6 whatever the family numbering;
 * 101 / 12 / 14 raw IP, 228 raw IPv4, 229 raw IPv6: no link header;
-* 113 Linux cooked (``tcpdump -i any``), 276 Linux cooked v2: 16 / 20 bytes. On a loopback interface
-  the kernel hands cooked captures each packet twice (sent, then received): the sent copy is skipped,
-  as libpcap itself does on ``lo``, so no segment looks retransmitted.
+* 113 Linux cooked (``tcpdump -i any``), 276 Linux cooked v2: 16 / 20 bytes. A packet socket sees each
+  loopback packet twice (sent, then received); libpcap drops the sent copy, but a file written by another
+  tool may hold both: the copy marked "outgoing on a loopback device" is skipped, so no segment looks
+  retransmitted.
 
 The decoded values are tuples, built once per packet (the reader's hot path), with addresses kept as
 packed bytes until a person needs to read them:

@@ -312,12 +312,13 @@ def test_udp_port_unreachable(net: TwoHosts, tmp_path: Path) -> None:
 LOOPBACK_CLIENT = (
     "import socket; s = socket.create_connection(('127.0.0.1', {port})); s.sendall(b'hi\\n');"
     "s.shutdown(socket.SHUT_WR);\nwhile s.recv(100): pass\ns.close();\n"
-    "try: socket.create_connection(('127.0.0.1', {closed}))\nexcept ConnectionRefusedError: print('refused')"
+    "try: socket.create_connection(('127.0.0.1', {closed}))\nexcept ConnectionRefusedError: print('refused')\n"
+    "try: socket.create_connection(('::1', {closed}))\nexcept ConnectionRefusedError: print('refused')"
 )
 
 
 def loopback_story(ns: Namespace) -> None:
-    """One completed connection and one refused one on the namespace's 127.0.0.1."""
+    """One completed connection and one refused one on the namespace's 127.0.0.1, one refused on ::1."""
     with server(ns, "echo"):
         ns.run(sys.executable, "-c", LOOPBACK_CLIENT.format(port=PORT, closed=PORT + 1))
 
@@ -334,11 +335,13 @@ def test_link_types_written_by_tcpdump(private_loopback: Namespace, tmp_path: Pa
     with tcpdump(private_loopback, path, *args, "tcp"):
         loopback_story(private_loopback)
         file_shows(path, lambda v: v.outcome.value == "completed")
-        file_shows(path, lambda v: v.outcome.value == "refused")
+        file_shows(path, lambda v: v.outcome.value == "refused" and v.server[0] == "::1")
     _, document = explain(path)
     assert document["link_types"] == [link_type]
-    outcomes = sorted((c["outcome"], sum(c["retransmissions"].values())) for c in document["connections"])
-    assert outcomes == [("completed", 0), ("refused", 0)]  # each segment once: no copy looks retransmitted
+    outcomes = sorted((c["outcome"], c["server"], sum(c["retransmissions"].values()))
+                      for c in document["connections"])
+    assert outcomes == [("completed", f"127.0.0.1:{PORT}", 0), ("refused", f"127.0.0.1:{PORT + 1}", 0),
+                        ("refused", f"[::1]:{PORT + 1}", 0)]  # each segment once: no copy looks resent
     assert 0 < document["duration_s"] < 30  # the timestamps' unit was read right (µs or ns)
 
 
@@ -349,7 +352,7 @@ def test_pcapng_written_by_dumpcap(private_loopback: Namespace, tmp_path: Path) 
     dumpcap = private_loopback.popen("dumpcap", "-i", "lo", "-f", "tcp", "-w", str(path))
     with capturing(dumpcap, "Capturing on"):
         loopback_story(private_loopback)
-        file_shows(path, lambda v: v.outcome.value == "refused")
+        file_shows(path, lambda v: v.outcome.value == "refused" and v.server[0] == "::1")
     _, document = explain(path)
     assert document["format"] == "pcapng" and document["link_types"] == [1]
-    assert sorted(c["outcome"] for c in document["connections"]) == ["completed", "refused"]
+    assert sorted(c["outcome"] for c in document["connections"]) == ["completed", "refused", "refused"]
