@@ -17,7 +17,7 @@ from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.exit_status import ExitStatus
 from netdiag.core.failures import UsageError
 
-HELP = """Diagnose a failed connection, or explain a pasted error message.
+HELP = """Diagnose a failed connection, explain a pasted error message, or read a capture file.
 
 With TARGET (HOST:PORT or [IPv6]:PORT): a step-by-step checklist (name resolution, route, who listens on
 this machine, the connection attempt on every address, the firewall rules readable here) ending in a
