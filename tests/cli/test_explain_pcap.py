@@ -357,3 +357,37 @@ def test_pcapng_written_by_dumpcap(private_loopback: Namespace, tmp_path: Path) 
     _, document = explain(path)
     assert document["format"] == "pcapng" and document["link_types"] == [1]
     assert sorted(c["outcome"] for c in document["connections"]) == ["completed", "refused", "refused"]
+
+
+TUN_HOLDER = r"""
+import fcntl, os, struct, sys
+fd = os.open("/dev/net/tun", os.O_RDWR)
+TUNSETIFF, IFF_TUN, IFF_NO_PI = 0x400454CA, 0x0001, 0x1000
+fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", sys.argv[1].encode(), IFF_TUN | IFF_NO_PI))
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.skipif(not Path("/dev/net/tun").exists(), reason="needs /dev/net/tun")
+def test_raw_ip_written_by_tcpdump_on_a_tun_device(private_loopback: Namespace, tmp_path: Path) -> None:
+    """A tun device has no link header: tcpdump writes raw IP. Nobody answers behind it (the holder
+    only keeps the device up), so the SYNs go unanswered."""
+    ns = private_loopback
+    holder = ns.popen(sys.executable, "-c", TUN_HOLDER, "ndtun0", stdin=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        ns.run("ip", "addr", "add", "198.18.5.1/24", "dev", "ndtun0")
+        ns.run("ip", "link", "set", "ndtun0", "up")
+        path = tmp_path / "tun.pcap"
+        with tcpdump(ns, path, "-i", "ndtun0", "tcp"):
+            ns.run(sys.executable, "-c", "import socket\ntry: socket.create_connection(('198.18.5.2', 80), "
+                   "timeout=1.5)\nexcept OSError: pass")
+            file_shows(path, lambda v: v.syns >= 2)
+    finally:
+        holder.kill()
+        holder.wait(10)
+    _, document = explain(path)
+    assert document["link_types"] == [101]
+    [conn] = document["connections"]
+    assert (conn["outcome"], conn["cause"], conn["server"]) == ("no-answer", "timeout", "198.18.5.2:80")
