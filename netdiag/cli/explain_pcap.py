@@ -44,6 +44,7 @@ def explain_capture(path: str, *, port: int | None, host: str | None, connection
     read = read_capture(path, keep=keep)
     table = read.table
     every = verdicts(table)
+    table.release()
     shown = [v for v in every
              if (port is None or port in (v.client[1], v.server[1]))
              and (address is None or address in (v.client[0], v.server[0]))]

@@ -276,6 +276,12 @@ class FlowTable:
             else:
                 flow.datagrams[1] += 1  # the answer that came back, an ICMP error
 
+    def release(self) -> None:
+        """Forget the per-connection state once the verdicts are made (before the report is printed)."""
+        self.flows = []
+        self._tcp.clear()
+        self._udp.clear()
+
     def rows_of(self, flow: TcpFlow) -> tuple[list[Row], int]:
         """The kept segments of a connection (head, then tail) and how many were left out between."""
         if flow.head is None or flow.tail is None:

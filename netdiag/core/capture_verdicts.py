@@ -46,7 +46,7 @@ class FlowOutcome(str, Enum):
     UNANSWERED = "unanswered"  # UDP: one way only, no ICMP error
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConnectionVerdict:
     """One connection's story; ``rows`` are the segments kept for its ladder (TCP only)."""
 
