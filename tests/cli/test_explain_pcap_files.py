@@ -7,8 +7,11 @@ test_explain_pcap.py.
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
+import pytest
 from helpers import pcap_bytes as pb
 from helpers.cli import run_netdiag
 
@@ -104,3 +107,29 @@ def test_reading_does_not_import_scapy(tmp_path: Path) -> None:
              f"{path!r}]); print(sorted(m for m in sys.modules if m.split('.')[0] == 'scapy'))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
+
+
+@pytest.mark.root
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+def test_reading_needs_no_privileges() -> None:
+    """Run as nobody (setpriv drops every privilege): the file is read and explained all the same."""
+    import subprocess
+    import sys
+
+    folder = Path(tempfile.mkdtemp(prefix="netdiag-pcap-"))
+    try:
+        folder.chmod(0o755)
+        path = folder / "c.pcap"
+        path.write_bytes(capture())
+        path.chmod(0o644)
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        if subprocess.run([*nobody, sys.executable, "-c", "import netdiag"], capture_output=True,
+                          timeout=60).returncode != 0:
+            pytest.skip("this interpreter or netdiag is not readable by an unprivileged user")
+        result = subprocess.run([*nobody, sys.executable, "-m", "netdiag", "explain", "--pcap", str(path),
+                                 "-f", "json"], capture_output=True, text=True, timeout=60)
+        assert result.returncode == ExitStatus.NETWORK_SAID_NO, result.stderr
+        outcomes = [c["outcome"] for c in json.loads(result.stdout)["connections"]]
+        assert outcomes == ["completed", "refused"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
