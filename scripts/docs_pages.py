@@ -147,6 +147,8 @@ def exit_codes_markdown() -> str:
         "  was sent.",
         "- **3 is privileges.** Capturing packets (`handshake`), binding a port below 1024, reading firewall",
         "  rules. The message says which privilege and how to get it (sudo, setcap).",
+        "- **4 is a damaged input file.** `explain --pcap` read a capture that is cut short or damaged: the",
+        "  result covers the packets before the damage, and stderr says where it is.",
         "- **130 is Ctrl-C**, from anywhere, without a traceback. Servers (`listen`) and live views",
         "  (`sockets --watch`) are *meant* to be stopped with Ctrl-C: they shut down cleanly and exit 0.",
         "- **A closed pipe is not an error.** `netdiag sockets | head -3` stops quietly with 0 when `head`",

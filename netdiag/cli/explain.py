@@ -17,7 +17,7 @@ from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.exit_status import ExitStatus
 from netdiag.core.failures import UsageError
 
-HELP = """Diagnose a failed connection, or explain a pasted error message.
+HELP = """Diagnose a failed connection, explain a pasted error message, or read a capture file.
 
 With TARGET (HOST:PORT or [IPv6]:PORT): a step-by-step checklist (name resolution, route, who listens on
 this machine, the connection attempt on every address, the firewall rules readable here) ending in a
@@ -27,10 +27,16 @@ With --error TEXT: what an error message or error number means (Python, Windows,
 Node, Go), the likely causes and the fixes. The same number means different things on Linux, macOS and
 Windows: each reading names its platform, or give --platform. Use --error - to read the text from stdin.
 
+With --pcap FILE (pcap or pcapng from tcpdump, Wireshark, dumpcap; no root needed): how every TCP
+connection and UDP flow in the capture went (completed, refused, no answer, ICMP unreachable, reset,
+half-closed, still open), in the same cause codes, as a table, then the ladder diagram of each failed
+connection (or of --connection N). --port and --host keep the connections that match.
+
 JSON output carries a stable `cause` code (docs/troubleshooting.md lists them all).
 
 Exit codes: 0 the connection works (or the error was recognised), 1 it does not (or the error is not
-recognised), 2 usage error.
+recognised; --pcap: a connection failed), 2 usage error, 4 (--pcap) the file is damaged or cut short: the
+result covers the packets before the damage.
 """
 
 EPILOG = examples(
@@ -41,6 +47,8 @@ EPILOG = examples(
     "netdiag explain --error 'ConnectionRefusedError: [Errno 111] Connection refused'",
     "netdiag explain --error 'ConnectionRefusedError: [WinError 10061] No connection could be made'",
     "netdiag explain --error 61 --platform macos   # the same number means different things per OS",
+    "netdiag explain --pcap capture.pcapng --port 8000   # every connection to/from port 8000 in a capture",
+    "netdiag explain --pcap capture.pcap --connection 3 --format json",
 )
 
 
@@ -71,11 +79,30 @@ def explain_command(
     connect: Annotated[bool, typer.Option(
         "--connect", help="Connect for real (a port of this host is read from its socket table "
         "otherwise, another host gets a half-open SYN when allowed).")] = False,
+    pcap: Annotated[str | None, typer.Option(
+        "--pcap", metavar="FILE", show_default=False,
+        help="Explain every connection in a pcap/pcapng capture.")] = None,
+    port: Annotated[int | None, typer.Option("--port", "-p", min=0, max=65535, show_default=False,
+                                             help="With --pcap: only connections to or from PORT.")] = None,
+    host: Annotated[str | None, typer.Option(
+        "--host", metavar="ADDRESS", show_default=False,
+        help="With --pcap: only connections to or from ADDRESS.")] = None,
+    connection: Annotated[int | None, typer.Option("--connection", "-n", min=1, metavar="N",
+                                                   show_default=False,
+                                                   help="With --pcap: draw connection N only.")] = None,
 ) -> None:
-    """Diagnose TARGET, or explain --error TEXT."""
-    if (target is None) == (error is None):
-        raise UsageError("Give a TARGET to diagnose (netdiag explain 127.0.0.1:8000) or --error TEXT to "
-                         "explain, not both and not neither.")
+    """Diagnose TARGET, or explain --error TEXT, or every connection of --pcap FILE."""
+    if sum(x is not None for x in (target, error, pcap)) != 1:
+        raise UsageError("Give a TARGET to diagnose (netdiag explain 127.0.0.1:8000), --error TEXT to "
+                         "explain, or --pcap FILE to read: exactly one of them.")
+    if pcap is None and (port is not None or host is not None or connection is not None):
+        raise UsageError("--port, --host and --connection apply to --pcap FILE only.")
+    if pcap is not None:
+        if platform is not None or udp:
+            raise UsageError("--platform and --udp do not apply to --pcap: the capture says what it holds.")
+        from netdiag.cli.explain_pcap import explain_capture
+
+        raise typer.Exit(int(explain_capture(pcap, port=port, host=host, connection=connection, fmt=fmt)))
     if error is not None:
         status = explain_error(error, platform=platform.value if platform else None, fmt=fmt)
     else:

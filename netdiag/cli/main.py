@@ -39,7 +39,7 @@ New here? `netdiag tour` walks through a server, a client and their sockets on t
 (loopback only, nothing leaves it)."""
 
 EPILOG = """Exit codes: 0 ok, 1 the network said no (refused, timed out, filtered, reset, not resolved),
-2 usage error, 3 missing privileges, 130 interrupted.
+2 usage error, 3 missing privileges, 4 damaged input file (explain --pcap), 130 interrupted.
 
 `netdiag COMMAND --help` shows a command's options and more examples. Colour only on a terminal;
 NO_COLOR or --no-color (before or after the command) turn it off."""
@@ -72,7 +72,7 @@ COMMANDS: tuple[CommandEntry, ...] = (
                  "netdiag interfaces"),
     CommandEntry("probe", "Probe TCP/UDP ports: open, closed or filtered, and why.",
                  "netdiag probe 127.0.0.1:22,80,8000-8010"),
-    CommandEntry("explain", "Diagnose a failed connection, or explain a pasted error.",
+    CommandEntry("explain", "Diagnose a failed connection, a pasted error, or a capture file.",
                  "netdiag explain 127.0.0.1:8000"),
     CommandEntry("handshake", "Capture a TCP handshake and draw it (needs root).",
                  "sudo netdiag handshake 127.0.0.1:8000"),

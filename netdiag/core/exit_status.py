@@ -16,6 +16,7 @@ class ExitStatus(IntEnum):
     NETWORK_SAID_NO = 1
     USAGE = 2
     NO_PRIVILEGES = 3
+    DAMAGED_INPUT = 4
     INTERRUPTED = 130
 
     @property
@@ -28,5 +29,6 @@ _MEANINGS: dict[ExitStatus, str] = {
     ExitStatus.NETWORK_SAID_NO: "the network said no: refused, timed out, filtered, reset, not resolved",
     ExitStatus.USAGE: "usage error: bad option, bad target, bad address",
     ExitStatus.NO_PRIVILEGES: "missing privileges (capture, privileged port, firewall reading)",
+    ExitStatus.DAMAGED_INPUT: "the input file is damaged or cut short: the result covers what came before",
     ExitStatus.INTERRUPTED: "interrupted (Ctrl-C)",
 }

@@ -83,3 +83,9 @@ def test_every_look_is_two_or_three_sentences() -> None:
     for step in steps:
         sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z`'])", step.look)
         assert 2 <= len(sentences) <= 3, step.look
+
+
+def test_next_steps_name_the_capture_reader() -> None:
+    step = next_steps_step()
+    assert "netdiag explain --pcap FILE" in step.look
+    assert "netdiag explain --pcap capture.pcapng" in step.try_it
