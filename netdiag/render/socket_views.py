@@ -3,6 +3,12 @@
 The table joins address and port the way ss and netstat do (``127.0.0.1:8000``, ``[::1]:8000``, ``*`` for
 "any"); JSON and CSV keep the stable separate fields of ``SOCKET_FIELDS``. ``--wide`` adds ``user`` and
 ``cmdline`` after them, so scripts reading the stable keys are never disturbed.
+
+Process names, command lines, users and Unix socket paths are chosen by whoever runs the process (any
+local user: ``exec -a``, ``prctl(PR_SET_NAME)``, ``bind()`` to any path), so the text formats (table,
+``--wide``, CSV, the ``--watch`` frames) show every field through ``text.neutralise``: an escape sequence
+or a bidi override in a name is printed as ``\\x1b[2J`` / ``\\u202e``, never acted on. JSON keeps the
+exact values (its encoder escapes the control characters).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any, Protocol
 
+from netdiag.core.protocols.text import neutralise
 from netdiag.core.socket_summary import SUMMARY_FIELDS, SummaryLine
 from netdiag.core.socket_watch import Change, SocketChange, WatchDelta
 from netdiag.core.sockets import SOCKET_FIELDS, SocketRow, format_endpoint
@@ -60,8 +67,8 @@ def render_sockets(rows: Sequence[SocketRow], fmt: str,
     if fmt == "json":
         return records_json(records)
     if fmt == "csv":
-        return render_records(records, fmt, fields)
-    table = [_table_record(record) for record in records]
+        return render_records([_shown(record) for record in records], fmt, fields)
+    table = [_table_record(_shown(record)) for record in records]
     columns = TABLE_COLUMNS + (WIDE_FIELDS if details is not None else ())
     headers = TABLE_HEADERS + (WIDE_HEADERS if details is not None else ())
     return render_records(table, "table", columns, headers)
@@ -106,6 +113,11 @@ def _object_encoder() -> Callable[[Mapping[str, Any]], str]:
         return json.JSONEncoder(ensure_ascii=False).encode
     encoder = make(None, None, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
     return lambda record: "".join(encoder(record, 0))
+
+
+def _shown(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record for a text format: every text field as ``neutralise`` shows it (see the module)."""
+    return {key: neutralise(value) if isinstance(value, str) else value for key, value in record.items()}
 
 
 def _table_record(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -158,7 +170,7 @@ def render_watch_frame(delta: WatchDelta, *, refresh: int, clock: str, interval:
 
 
 def _watch_record(change: SocketChange, style: Styler) -> dict[str, Any]:
-    record = _table_record(change.row.to_record())
+    record = _table_record(_shown(change.row.to_record()))
     mark = MARKS[change.change]
     state = record["state"]
     if change.change is Change.STATE:
