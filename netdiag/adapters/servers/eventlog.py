@@ -11,8 +11,9 @@ waited for the pipe to drain). So:
 * The queue is bounded (``max_pending`` characters). Past it, lines are dropped and counted; when the
   reader takes bytes again, ``... 1,234 log lines dropped: stdout is not being read`` (a ``dropped``
   event in JSON) is written where they were lost.
-* At exit ``flush`` writes what the reader takes, giving up after ``stall_timeout`` seconds in which it
-  took nothing, then says how many lines were lost. Into a full pipe that would be impossible, so on
+* At exit ``flush`` writes what the reader takes, giving up once it has taken nothing for
+  ``stall_timeout`` seconds (counted from when it stopped, so a reader gone for long costs no wait at
+  exit), then says how many lines were lost. Into a full pipe that would be impossible, so on
   Linux the pipe is first grown by a page (``F_SETPIPE_SZ``): a reader who comes back later finds the
   count after the last line written.
 
@@ -68,6 +69,7 @@ class EventLog:
         self._out: deque[tuple[bytes, int]] = deque()
         self._offset = 0  # bytes of _out[0] already written
         self._at_line_start = True
+        self._blocked_since: float | None = None  # since when the stream has taken nothing we had for it
         self._fd = _descriptor(self.stream)
         self._encoding = getattr(self.stream, "encoding", None) or "utf-8"
         errors = getattr(self.stream, "errors", None) or "strict"
@@ -93,8 +95,8 @@ class EventLog:
             self._lock.notify()
 
     def flush(self) -> None:
-        """At exit: stop the writer, write what the reader takes (giving up after ``stall_timeout`` s of
-        it taking nothing) and say how many lines were lost. Events emitted afterwards are ignored."""
+        """At exit: stop the writer, write what the reader takes (giving up once it has taken nothing for
+        ``stall_timeout`` s) and say how many lines were lost. Events emitted afterwards are ignored."""
         with self._lock:
             self._closing = True
             self._lock.notify()
@@ -104,11 +106,10 @@ class EventLog:
             if writer.is_alive():  # stuck inside a write() the stream never returns from: leave it be
                 return
         self._take()
-        stalled_since = time.monotonic()
         while self._out and not self.broken:
-            if self._write_some(_POLL):
-                stalled_since = time.monotonic()
-            elif time.monotonic() - stalled_since >= self.stall_timeout:
+            self._write_some(_POLL)
+            blocked = self._blocked_since
+            if blocked is not None and time.monotonic() - blocked >= self.stall_timeout:
                 break
         lost = sum(lines for _, lines in self._out)
         if lost and not self.broken:
@@ -156,6 +157,8 @@ class EventLog:
         if self._fd is None:  # not a file (a StringIO in a test): it never blocks
             return self._write_stream()
         if not _writable(self._fd, timeout):
+            if self._blocked_since is None:
+                self._blocked_since = time.monotonic()
             return False
         chunk = bytearray(self._out[0][0][self._offset : self._offset + CHUNK])
         for data, _ in itertools.islice(self._out, 1, None):
@@ -165,10 +168,13 @@ class EventLog:
         try:
             written = os.write(self._fd, chunk)
         except BlockingIOError:  # the descriptor was made non-blocking by someone else: try again later
+            if self._blocked_since is None:
+                self._blocked_since = time.monotonic()
             return False
         except OSError:  # EPIPE (the reader went away), EIO (its terminal hung up): the log ends here
             self.broken = True
             return False
+        self._blocked_since = None
         self._at_line_start = chunk[written - 1 : written] == b"\n"
         while written:
             data = self._out[0][0]
