@@ -98,3 +98,31 @@ def test_a_stdout_nobody_reads_stops_neither_service_nor_shutdown(tmp_path: Path
         dropped = int(last.split("... ")[1].split(" ")[0].replace(",", ""))
         assert "listening on TCP 127.0.0.1:" in lines[0]
     print(f"{engine}/{log}: {len(written):,} bytes in the pipe, {dropped:,} lines counted as dropped")
+
+
+@pytest.mark.parametrize("engine", ["asyncio", "threads"])
+def test_a_terminal_paused_with_ctrl_s_stops_neither_service_nor_shutdown(tmp_path: Path,
+                                                                           engine: str) -> None:
+    """The same with stdout a terminal whose output is stopped (Ctrl-S, IXON): it takes no byte at all."""
+    master, terminal = os.openpty()
+    stderr_path = tmp_path / "stderr"
+    with stderr_path.open("w") as stderr:
+        server = subprocess.Popen([*NETDIAG, "listen", "127.0.0.1:0", "--engine", engine, "--log", "json"],
+                                  stdin=subprocess.DEVNULL, stdout=terminal, stderr=stderr, env=netdiag_env())
+    os.close(terminal)
+    try:
+        os.write(master, b"\x13")  # Ctrl-S typed at the terminal: its output stops
+        port = wait_until(lambda: _listening_port(server.pid), timeout=15, what="the server to listen")
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            served = sum(pool.map(lambda number: _client(port, number), range(CLIENTS // 4)))
+        assert served == CLIENTS // 4 * EXCHANGES
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=EXIT_DEADLINE)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+        os.close(master)
+    stderr_text = stderr_path.read_text()
+    assert code == 0, stderr_text
+    assert "Traceback" not in stderr_text, stderr_text
