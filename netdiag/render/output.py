@@ -59,10 +59,11 @@ def escape_unencodable(error: UnicodeError) -> tuple[str, int]:
     """Codec error handler: each character the encoding cannot carry as a JSON ``\\uXXXX`` escape."""
     if not isinstance(error, UnicodeEncodeError):
         raise error
-    return "".join(map(_json_escape, error.object[error.start : error.end])), error.end
+    return "".join(map(json_escape, error.object[error.start : error.end])), error.end
 
 
-def _json_escape(char: str) -> str:
+def json_escape(char: str) -> str:
+    """``char`` as a JSON string escape: ``\\u00e9``; beyond U+FFFF a surrogate pair, as JSON spells it."""
     code = ord(char)
     if code <= 0xFFFF:
         return f"\\u{code:04x}"

@@ -8,7 +8,8 @@ Process names, command lines, users and Unix socket paths are chosen by whoever 
 local user: ``exec -a``, ``prctl(PR_SET_NAME)``, ``bind()`` to any path), so the text formats (table,
 ``--wide``, CSV, the ``--watch`` frames) show every field through ``text.neutralise``: an escape sequence
 or a bidi override in a name is printed as ``\\x1b[2J`` / ``\\u202e``, never acted on. JSON keeps the
-exact values (its encoder escapes the control characters).
+exact values, those characters written as JSON escapes (``\\u202e``, ``\\u009b``; the encoder escapes
+only C0 controls): a JSON reader gets the same text, a terminal showing the JSON nothing to act on.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from netdiag.core.protocols.text import neutralise
 from netdiag.core.socket_summary import SUMMARY_FIELDS, SummaryLine
 from netdiag.core.socket_watch import Change, SocketChange, WatchDelta
 from netdiag.core.sockets import SOCKET_FIELDS, SocketRow, format_endpoint
+from netdiag.render.output import json_escape
 from netdiag.render.records import render_records
 
 WIDE_FIELDS: tuple[str, ...] = ("user", "cmdline")
@@ -61,11 +63,11 @@ def render_sockets(rows: Sequence[SocketRow], fmt: str,
                    details: Mapping[int, Details] | None = None) -> str:
     """The listing in ``fmt`` (table, json or csv)."""
     if fmt == "json" and details is None:
-        return "[\n" + ",\n".join(map(_socket_json, rows)) + "\n]" if rows else "[]"
+        return _shown_json("[\n" + ",\n".join(map(_socket_json, rows)) + "\n]" if rows else "[]")
     records = socket_records(rows, details)
     fields = SOCKET_FIELDS + (WIDE_FIELDS if details is not None else ())
     if fmt == "json":
-        return records_json(records)
+        return _shown_json(records_json(records))
     if fmt == "csv":
         return render_records([_shown(record) for record in records], fmt, fields)
     table = [_table_record(_shown(record)) for record in records]
@@ -113,6 +115,13 @@ def _object_encoder() -> Callable[[Mapping[str, Any]], str]:
         return json.JSONEncoder(ensure_ascii=False).encode
     encoder = make(None, None, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
     return lambda record: "".join(encoder(record, 0))
+
+
+def _shown_json(document: str) -> str:
+    """A JSON document of ours with every unshown character (only ever inside a string) JSON-escaped."""
+    if document.isascii() and "\x7f" not in document:  # the common case, at once: the encoder escaped C0
+        return document
+    return neutralise(document, keep="\n", escape=json_escape)
 
 
 def _shown(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,5 +199,5 @@ def watch_events(delta: WatchDelta, *, refresh: int, time: float) -> list[str]:
         event = {"refresh": refresh, "time": round(time, 3),
                  "change": "present" if refresh == 1 else change.change.value,
                  "previous_state": change.previous_state, **change.row.to_record()}
-        lines.append(json.dumps(event))
+        lines.append(_shown_json(json.dumps(event)))
     return lines

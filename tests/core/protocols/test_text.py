@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 
 from netdiag.core.protocols.events import EventKind, to_human, to_json
-from netdiag.core.protocols.text import clean_for_relay, neutralise, printable
+from netdiag.core.protocols.text import clean_for_relay, neutralise, printable, removed
 
 PRINTABLE_CASES = [
     (b"hello", "hello"),
@@ -107,4 +107,5 @@ def test_rlo_cannot_reverse_a_relayed_or_printed_name() -> None:
 def test_neutralise_keeps_printable_text_and_what_it_is_told_to_keep() -> None:
     assert neutralise("café ✓ 中 😀 \\") == "café ✓ 中 😀 \\"
     assert neutralise("a\tb\nc\x1b[2J", keep="\n\t") == "a\tb\nc\\x1b[2J"
-    assert neutralise("a\x07\u200bb", drop=True) == "ab"
+    assert neutralise("a\x07\u200bb", escape=removed) == "ab"
+    assert neutralise("[\n\u202e]", keep="\n", escape=lambda char: f"<{ord(char):x}>") == "[\n<202e>]"
