@@ -61,11 +61,14 @@ class EventLog:
         self._lines: list[str] = []  # queued by emit, under _lock
         self._queued = 0  # their characters
         self._dropped = 0  # lines dropped since the last notice, under _lock
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()  # set when there is work for a writer that went idle
+        self._writer_idle = False
         self._closing = False
         self._writer: threading.Thread | None = None
-        # Taken from the queue, encoded, not yet (wholly) written: (bytes, lines it stands for). Only the
-        # writer thread touches it, and ``flush`` once that thread has ended.
+        # Taken from the queue, encoded, not yet (wholly) written: (bytes, dropped) with dropped 0 for a
+        # batch of log lines, or the count a notice stands for. Only the writer thread touches it, and
+        # ``flush`` once that thread has ended.
         self._out: deque[tuple[bytes, int]] = deque()
         self._offset = 0  # bytes of _out[0] already written
         self._at_line_start = True
@@ -92,15 +95,17 @@ class EventLog:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._run, name="netdiag-log", daemon=True)
                 self._writer.start()
-            self._lock.notify()
+            wake, self._writer_idle = self._writer_idle, False
+        if wake:
+            self._wake.set()
 
     def flush(self) -> None:
         """At exit: stop the writer, write what the reader takes (giving up once it has taken nothing for
         ``stall_timeout`` s) and say how many lines were lost. Events emitted afterwards are ignored."""
         with self._lock:
             self._closing = True
-            self._lock.notify()
             writer = self._writer
+        self._wake.set()
         if writer is not None:
             writer.join(timeout=self.stall_timeout + 2 * _POLL)
             if writer.is_alive():  # stuck inside a write() the stream never returns from: leave it be
@@ -111,7 +116,8 @@ class EventLog:
             blocked = self._blocked_since
             if blocked is not None and time.monotonic() - blocked >= self.stall_timeout:
                 break
-        lost = sum(lines for _, lines in self._out)
+        lost = sum(_lines_in(data[self._offset if index == 0 else 0 :], dropped)
+                   for index, (data, dropped) in enumerate(self._out))
         if lost and not self.broken:
             self._out.clear()
             self._offset = 0
@@ -127,12 +133,17 @@ class EventLog:
         while not self.broken:
             if not self._out:
                 with self._lock:
-                    while not self._lines and not self._dropped and not self._closing:
-                        self._lock.wait()
-                    if self._closing:
-                        return
+                    idle = not self._lines and not self._dropped
+                    if idle:  # an emit from now on wakes us
+                        self._writer_idle = True
+                        self._wake.clear()
+                if idle:
+                    self._wake.wait()
+                if self._closing:
+                    return
                 self._take()
-            self._write_some(_POLL)
+            if self._out:
+                self._write_some(_POLL)
             if self._closing:
                 return
 
@@ -141,7 +152,9 @@ class EventLog:
         with self._lock:
             lines, self._lines, self._queued = self._lines, [], 0
             dropped, self._dropped = self._dropped, 0
-        self._out.extend(((line + "\n").encode(self._encoding, self._errors), 1) for line in lines)
+        if lines:
+            lines.append("")  # for the last newline
+            self._out.append(("\n".join(lines).encode(self._encoding, self._errors), 0))
         if dropped:
             self._queue_notice(dropped)
 
@@ -160,11 +173,15 @@ class EventLog:
             if self._blocked_since is None:
                 self._blocked_since = time.monotonic()
             return False
-        chunk = bytearray(self._out[0][0][self._offset : self._offset + CHUNK])
-        for data, _ in itertools.islice(self._out, 1, None):
-            if len(chunk) >= CHUNK:
-                break
-            chunk += data[: CHUNK - len(chunk)]
+        first = self._out[0][0]
+        if len(first) - self._offset >= CHUNK:
+            chunk: bytes | bytearray | memoryview = memoryview(first)[self._offset : self._offset + CHUNK]
+        else:
+            chunk = bytearray(first[self._offset :])
+            for data, _ in itertools.islice(self._out, 1, None):
+                if len(chunk) >= CHUNK:
+                    break
+                chunk += data[: CHUNK - len(chunk)]
         try:
             written = os.write(self._fd, chunk)
         except BlockingIOError:  # the descriptor was made non-blocking by someone else: try again later
@@ -195,6 +212,11 @@ class EventLog:
         except (OSError, ValueError):  # closed under us, or at interpreter exit
             self.broken = True
         return True
+
+
+def _lines_in(data: bytes, dropped: int) -> int:
+    """How many log lines an unwritten piece of the output stands for (a notice: those it counts)."""
+    return dropped or data.count(b"\n")
 
 
 def _descriptor(stream: TextIO) -> int | None:
