@@ -126,3 +126,24 @@ def test_a_terminal_paused_with_ctrl_s_stops_neither_service_nor_shutdown(tmp_pa
     stderr_text = stderr_path.read_text()
     assert code == 0, stderr_text
     assert "Traceback" not in stderr_text, stderr_text
+
+
+def test_a_server_started_with_stdout_closed_serves_and_exits_cleanly(tmp_path: Path) -> None:
+    """``netdiag listen 8000 >&-``: no log at all, but no traceback either (before: one per event)."""
+    stderr_path = tmp_path / "stderr"
+    with stderr_path.open("w") as stderr:
+        server = subprocess.Popen([*NETDIAG, "listen", "127.0.0.1:0"], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=stderr, env=netdiag_env(),
+                                  preexec_fn=lambda: os.close(1))
+    try:
+        port = wait_until(lambda: _listening_port(server.pid), timeout=15, what="the server to listen")
+        assert _client(port, 0) == EXCHANGES
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=EXIT_DEADLINE)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=10)
+    stderr_text = stderr_path.read_text()
+    assert code == 0, stderr_text
+    assert "Traceback" not in stderr_text, stderr_text

@@ -54,7 +54,7 @@ class EventLog:
         self.stream = stream if stream is not None else sys.stdout
         self.render = to_json if fmt is LogFormat.JSON else to_human
         self.verbose = not quiet
-        self.broken = False
+        self.broken = getattr(self.stream, "write", None) is None  # started with stdout closed (>&-)
         self.max_pending = max_pending
         self.stall_timeout = stall_timeout
         self.dropped_total = 0
