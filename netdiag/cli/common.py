@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from netdiag.render.output import Output
+from netdiag.render.output import Output, prepare_streams
 
 EXAMPLES_HEADING = "Examples:"
 
@@ -25,7 +25,9 @@ _state: dict[str, Output] = {}
 
 
 def configure_output(*, no_color: bool) -> Output:
-    """Called once by the root callback; every command then gets the same ``Output``."""
+    """Called once by the root callback; every command then gets the same ``Output`` and streams that a
+    character cannot break (``prepare_streams``)."""
+    prepare_streams()
     _state["output"] = Output(no_color=no_color)
     return _state["output"]
 

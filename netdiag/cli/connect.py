@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
@@ -419,19 +418,19 @@ def _ms(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds * 1000:.2f} ms"
 
 
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def reply_text(data: bytes) -> str:
-    """A reply as printable text: UTF-8 (invalid bytes as ``\\xNN``), control characters escaped.
+    """A reply as printable text: UTF-8 (invalid bytes as ``\\xNN``), unshown characters escaped.
 
-    Escaping keeps a hostile or binary server from driving the terminal (no escape sequences reach
-    it); CR-LF line ends become plain newlines; one trailing newline is dropped (printing adds one).
+    Escaping (``text.neutralise``) keeps a hostile or binary server from driving the terminal or
+    reordering the line (no escape sequence, control, bidi or invisible character reaches it); CR-LF
+    line ends become plain newlines; one trailing newline is dropped (printing adds one).
     """
+    from netdiag.core.protocols.text import neutralise
+
     text = data.decode("utf-8", errors="backslashreplace").replace("\r\n", "\n")
     if text.endswith("\n"):
         text = text[:-1]
-    return _UNSAFE.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+    return neutralise(text, keep="\n\t")
 
 
 def _shown(message: bytes) -> str:

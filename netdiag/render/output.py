@@ -2,10 +2,18 @@
 
 Decided once per process (explicit flag, then ``NO_COLOR`` / ``FORCE_COLOR``, then ``isatty``), so every
 command renders the same way and nothing writes escape codes into a pipe.
+
+The encoding is decided once too (``prepare_streams``): writing can never fail, whatever stdout's
+encoding (``PYTHONIOENCODING=ascii``, a Windows code page, a redirect in a latin-1 locale). On a UTF-8
+stdout nothing changes. On any other, netdiag writes ASCII, and each other character as the JSON escape
+``\\uXXXX`` (``é`` as ``\\u00e9``, ``😀`` as ``\\ud83d\\ude00``): a person reads the code point instead of
+mojibake, and JSON output, which only ever holds non-ASCII inside strings, stays valid UTF-8 JSON that
+decodes to the exact text. Text and JSON share stdout, so one rule serves both.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 from dataclasses import dataclass, field
@@ -41,6 +49,43 @@ def colour_wanted(stream: TextIO, *, no_color_flag: bool = False) -> bool:
     if os.environ.get("FORCE_COLOR"):
         return True
     return _is_terminal(stream) and os.environ.get("TERM") != "dumb"
+
+
+ESCAPE_ERRORS = "netdiag-escape"
+"""The codec error handler of stdout and stderr: what the encoding cannot carry, as ``\\uXXXX``."""
+
+
+def escape_unencodable(error: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: each character the encoding cannot carry as a JSON ``\\uXXXX`` escape."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    return "".join(map(json_escape, error.object[error.start : error.end])), error.end
+
+
+def json_escape(char: str) -> str:
+    """``char`` as a JSON string escape: ``\\u00e9``; beyond U+FFFF a surrogate pair, as JSON spells it."""
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # beyond the BMP: a UTF-16 surrogate pair, as JSON writes it
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def prepare_streams() -> None:
+    """Make writing to stdout and stderr unable to fail on a character (see the module); once per process.
+
+    stdin keeps its encoding but shows undecodable bytes as ``\\xNN`` (``explain --error -``).
+    """
+    codecs.register_error(ESCAPE_ERRORS, escape_unencodable)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:  # closed (None), or replaced by something that is not a TextIOWrapper
+            continue
+        utf8 = codecs.lookup(stream.encoding).name == "utf-8"
+        reconfigure(encoding=None if utf8 else "ascii", errors=ESCAPE_ERRORS)
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
 
 
 @dataclass

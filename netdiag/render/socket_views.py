@@ -3,6 +3,13 @@
 The table joins address and port the way ss and netstat do (``127.0.0.1:8000``, ``[::1]:8000``, ``*`` for
 "any"); JSON and CSV keep the stable separate fields of ``SOCKET_FIELDS``. ``--wide`` adds ``user`` and
 ``cmdline`` after them, so scripts reading the stable keys are never disturbed.
+
+Process names, command lines, users and Unix socket paths are chosen by whoever runs the process (any
+local user: ``exec -a``, ``prctl(PR_SET_NAME)``, ``bind()`` to any path), so the text formats (table,
+``--wide``, CSV, the ``--watch`` frames) show every field through ``text.neutralise``: an escape sequence
+or a bidi override in a name is printed as ``\\x1b[2J`` / ``\\u202e``, never acted on. JSON keeps the
+exact values, those characters written as JSON escapes (``\\u202e``, ``\\u009b``; the encoder escapes
+only C0 controls): a JSON reader gets the same text, a terminal showing the JSON nothing to act on.
 """
 
 from __future__ import annotations
@@ -12,9 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring
 from typing import Any, Protocol
 
+from netdiag.core.protocols.text import neutralise
 from netdiag.core.socket_summary import SUMMARY_FIELDS, SummaryLine
 from netdiag.core.socket_watch import Change, SocketChange, WatchDelta
 from netdiag.core.sockets import SOCKET_FIELDS, SocketRow, format_endpoint
+from netdiag.render.output import json_escape
 from netdiag.render.records import render_records
 
 WIDE_FIELDS: tuple[str, ...] = ("user", "cmdline")
@@ -54,14 +63,14 @@ def render_sockets(rows: Sequence[SocketRow], fmt: str,
                    details: Mapping[int, Details] | None = None) -> str:
     """The listing in ``fmt`` (table, json or csv)."""
     if fmt == "json" and details is None:
-        return "[\n" + ",\n".join(map(_socket_json, rows)) + "\n]" if rows else "[]"
+        return _shown_json("[\n" + ",\n".join(map(_socket_json, rows)) + "\n]" if rows else "[]")
     records = socket_records(rows, details)
     fields = SOCKET_FIELDS + (WIDE_FIELDS if details is not None else ())
     if fmt == "json":
-        return records_json(records)
+        return _shown_json(records_json(records))
     if fmt == "csv":
-        return render_records(records, fmt, fields)
-    table = [_table_record(record) for record in records]
+        return render_records([_shown(record) for record in records], fmt, fields)
+    table = [_table_record(_shown(record)) for record in records]
     columns = TABLE_COLUMNS + (WIDE_FIELDS if details is not None else ())
     headers = TABLE_HEADERS + (WIDE_HEADERS if details is not None else ())
     return render_records(table, "table", columns, headers)
@@ -106,6 +115,18 @@ def _object_encoder() -> Callable[[Mapping[str, Any]], str]:
         return json.JSONEncoder(ensure_ascii=False).encode
     encoder = make(None, None, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
     return lambda record: "".join(encoder(record, 0))
+
+
+def _shown_json(document: str) -> str:
+    """A JSON document of ours with every unshown character (only ever inside a string) JSON-escaped."""
+    if document.isascii() and "\x7f" not in document:  # the common case, at once: the encoder escaped C0
+        return document
+    return neutralise(document, keep="\n", escape=json_escape)
+
+
+def _shown(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record for a text format: every text field as ``neutralise`` shows it (see the module)."""
+    return {key: neutralise(value) if isinstance(value, str) else value for key, value in record.items()}
 
 
 def _table_record(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -158,7 +179,7 @@ def render_watch_frame(delta: WatchDelta, *, refresh: int, clock: str, interval:
 
 
 def _watch_record(change: SocketChange, style: Styler) -> dict[str, Any]:
-    record = _table_record(change.row.to_record())
+    record = _table_record(_shown(change.row.to_record()))
     mark = MARKS[change.change]
     state = record["state"]
     if change.change is Change.STATE:
@@ -178,5 +199,5 @@ def watch_events(delta: WatchDelta, *, refresh: int, time: float) -> list[str]:
         event = {"refresh": refresh, "time": round(time, 3),
                  "change": "present" if refresh == 1 else change.change.value,
                  "previous_state": change.previous_state, **change.row.to_record()}
-        lines.append(json.dumps(event))
+        lines.append(_shown_json(json.dumps(event)))
     return lines

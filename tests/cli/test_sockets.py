@@ -261,3 +261,65 @@ def test_watch_json_lines_and_count_bound() -> None:
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(e["refresh"], e["change"], e["state"], e["local_port"]) for e in events] == [
         (1, "present", "LISTEN", port)]
+
+
+# --- names chosen by other processes are shown, never acted on --------------------------------------------
+
+HOSTILE_NAME = "\x1b]0;pwn\x07\u202e"
+"""An OSC that sets the terminal's title, then a right-to-left override: 11 bytes, within comm's 15."""
+HOSTILE_ARGUMENT = "\x1b[2J\x1b[H\u2066\u200b\x9b31m"
+"""Clear the screen, cursor home, a bidi isolate, a zero-width space, an 8-bit CSI."""
+HOSTILE_FILE = "\x1b[31mred\u202esock"
+
+_HOSTILE_CHILD = """
+import ctypes, socket, sys
+ctypes.CDLL(None).prctl(15, sys.argv[1].encode(), 0, 0, 0)  # PR_SET_NAME: what ps, top and ss show
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(sys.argv[2])
+server.listen()
+print("ready", flush=True)
+sys.stdin.read()  # until the test closes our stdin
+"""
+
+UNSHOWN = ("Cc", "Cf", "Zl", "Zp")
+
+
+@contextmanager
+def _hostile_process(tmp_path: Path) -> Iterator[tuple[int, str]]:
+    """A process named with escape sequences and bidi characters, holding a Unix socket named likewise."""
+    path = str(tmp_path / HOSTILE_FILE)
+    child = subprocess.Popen([sys.executable, "-c", _HOSTILE_CHILD, HOSTILE_NAME, path, HOSTILE_ARGUMENT],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+        yield child.pid, path
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=10)
+        assert child.stdout is not None
+        child.stdout.close()
+
+
+@pytest.mark.parametrize("args", [[], ["--wide"], ["--format", "csv"], ["--format", "csv", "--wide"],
+                                  ["--format", "json"], ["--format", "json", "--wide"]],
+                         ids=["table", "wide", "csv", "csv-wide", "json", "json-wide"])
+def test_names_from_other_processes_cannot_drive_the_terminal(tmp_path: Path, args: list[str]) -> None:
+    import unicodedata
+
+    with _hostile_process(tmp_path) as (pid, path):
+        result = run_netdiag("sockets", "--unix", "--pid", str(pid), *args)
+    assert result.returncode == ExitStatus.OK, result.stderr
+    raw = [char for char in result.stdout if char != "\n" and unicodedata.category(char) in UNSHOWN]
+    assert raw == [], f"raw control/bidi characters in the output: {raw!r}"
+    if "json" in args:  # the exact values, escaped the JSON way
+        rows = json.loads(result.stdout)
+        assert [(r["process"], r["local_address"]) for r in rows] == [(HOSTILE_NAME, path)]
+        assert "\\u001b]0;pwn\\u0007\\u202e" in result.stdout
+        if "--wide" in args:
+            assert rows[0]["cmdline"].endswith(HOSTILE_ARGUMENT)
+        return
+    assert "\\x1b]0;pwn\\x07\\u202e" in result.stdout  # the process name, escaped
+    assert "\\x1b[31mred\\u202esock" in result.stdout  # the socket's path, escaped
+    if "--wide" in args:
+        assert "\\x1b[2J\\x1b[H\\u2066\\u200b\\x9b31m" in result.stdout  # the command line, escaped

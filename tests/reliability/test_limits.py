@@ -236,6 +236,7 @@ def test_sigterm_with_many_clients(mode: str, engine: str) -> None:
         print(f"\nSIGTERM with {count} {mode} clients ({engine}): exit {code} after {elapsed:.3f} s")
         assert code == 0
         assert server.of("shutdown"), "no shutdown event"
+        assert not server.of("dropped"), "log lines were dropped although the log was read"
         assert "Traceback" not in "".join(server.stderr_lines)
         endings = [read_until_eof(sock) for sock in clients]  # every client sees the end (EOF)
         if mode == "chat":

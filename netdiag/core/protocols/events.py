@@ -26,6 +26,7 @@ class EventKind(str, Enum):
     REFUSED = "refused"
     DATAGRAM = "datagram"
     SHUTDOWN = "shutdown"
+    DROPPED = "dropped"
 
 
 def to_json(kind: EventKind, fields: dict[str, Any]) -> str:
@@ -57,6 +58,10 @@ def _shutdown(f: dict[str, Any]) -> str:
     return f"shut down ({f.get('closed', 0)} connection(s) closed)"
 
 
+def _dropped(f: dict[str, Any]) -> str:
+    return f"... {f['lines']:,} log lines dropped: stdout is not being read"
+
+
 _HUMAN = {
     EventKind.LISTENING: _listening,
     EventKind.CONNECT: lambda f: "connected",
@@ -67,4 +72,5 @@ _HUMAN = {
     EventKind.REFUSED: lambda f: f"refused: {f['reason']}",
     EventKind.DATAGRAM: lambda f: f"datagram of {f['bytes']} bytes: {f['text']}",
     EventKind.SHUTDOWN: _shutdown,
+    EventKind.DROPPED: _dropped,
 }

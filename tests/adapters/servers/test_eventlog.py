@@ -1,8 +1,10 @@
-"""The event log on a real pipe whose reader is slow: a thread blocked writing must not hold up the others.
+"""The event log on a real pipe whose reader does not read: no emitting thread may wait for it.
 
-Before the log wrote lines in batches, every emitting thread waited for whichever thread was inside
-``write()``: the thread engine's chat room, logging thousands of deliveries after a burst of joins, made
-a SIGTERM wait seconds for that queue (tests/reliability/test_limits.py::test_sigterm_with_many_clients).
+Before, an emitting thread wrote the log itself: with a pipe nobody read, the first one blocked in
+``write()`` and the others queued behind it (or, past 10,000 lines, waited for it), so every client of
+the server stalled and SIGTERM waited for the pipe to drain. Now lines past a bound are dropped and
+counted, and the count is written where they were lost (tests/reliability/test_stdout.py runs the
+whole server that way).
 """
 
 from __future__ import annotations
@@ -84,23 +86,20 @@ def emit_in_thread(log: EventLog, kind: EventKind, **fields: object) -> threadin
     return done
 
 
-def block_the_writer(log: EventLog, pipe: Pipe) -> threading.Event:
-    """Emit a line longer than the pipe holds, from a thread; return once that thread is stuck writing."""
-    stuck = emit_in_thread(log, EventKind.RECV, peer="127.0.0.1:1", bytes=1, text="x" * BIGGER_THAN_A_PIPE)
-    wait_until(pipe.writer_blocked, timeout=5, what="the first thread to block writing its long line")
-    return stuck
+def fill_the_pipe(log: EventLog, pipe: Pipe) -> None:
+    """Emit a line longer than the pipe holds; return once the pipe is full (the writer waits on it)."""
+    log.emit(EventKind.RECV, peer="127.0.0.1:1", bytes=1, text="x" * BIGGER_THAN_A_PIPE)
+    wait_until(pipe.writer_blocked, timeout=5, what="the log's writer to fill the pipe")
 
 
-def test_a_thread_stuck_writing_does_not_hold_up_the_others() -> None:
+def test_no_emitting_thread_waits_for_a_reader_that_does_not_read() -> None:
     with log_pipe() as pipe:
         log = EventLog(LogFormat.JSON, stream=pipe.stream)
-        stuck = block_the_writer(log, pipe)
+        fill_the_pipe(log, pipe)
         others = [emit_in_thread(log, EventKind.CONNECT, peer=f"127.0.0.1:{port}") for port in (2, 3, 4)]
         wait_until(lambda: all(done.is_set() for done in others), timeout=5,
-                   what="the other threads' emit() to return while the first is stuck in write()")
-        assert not stuck.is_set(), "the first write was expected to block on the full pipe"
+                   what="the other threads' emit() to return while the pipe is full")
         pipe.read_everything()
-        wait_until(stuck.is_set, timeout=5, what="the stuck write to finish once the pipe is read")
         log.flush()
         pipe.stream.close()
         wait_until(lambda: pipe.received.endswith(b"\n") and len(pipe.lines()) == 4, timeout=5,
@@ -110,20 +109,41 @@ def test_a_thread_stuck_writing_does_not_hold_up_the_others() -> None:
         assert sorted(str(e["peer"]) for e in events[1:]) == [f"127.0.0.1:{p}" for p in (2, 3, 4)]
 
 
-def test_a_stalled_reader_slows_emitters_down_instead_of_filling_memory() -> None:
+def test_past_the_bound_lines_are_dropped_and_counted_where_they_were_lost() -> None:
     with log_pipe() as pipe:
-        log = EventLog(LogFormat.JSON, stream=pipe.stream, max_pending=2)
-        stuck = block_the_writer(log, pipe)
-        queued = [emit_in_thread(log, EventKind.CONNECT, peer=f"127.0.0.1:{port}") for port in (2, 3)]
-        wait_until(lambda: all(done.is_set() for done in queued), timeout=5, what="two lines queued")
-        over_the_bound = emit_in_thread(log, EventKind.CONNECT, peer="127.0.0.1:4")
-        # A bounded check that something does NOT happen (not synchronisation): without the bound the
-        # third line would be queued at once.
-        assert not over_the_bound.wait(timeout=0.3), "a third line was queued past max_pending=2"
-        pipe.read_everything()  # only now can the third waiting line be written
-        wait_until(lambda: stuck.is_set() and over_the_bound.is_set(), timeout=5, what="every emit to return")
+        log = EventLog(LogFormat.JSON, stream=pipe.stream, max_pending=200)
+        fill_the_pipe(log, pipe)
+        for port in range(2, 102):  # about 70 characters each: two fit within 200, the rest are dropped
+            log.emit(EventKind.CONNECT, peer=f"127.0.0.1:{port}")
+        kept = 100 - log.dropped_total
+        assert 1 <= kept <= 3
+        pipe.read_everything()  # the reader comes back: the count is written after the last line kept
+        wait_until(lambda: b'"dropped"' in pipe.received, timeout=5, what="the count of the lines dropped")
+        log.emit(EventKind.CONNECT, peer="127.0.0.1:200")
+        wait_until(lambda: b'"127.0.0.1:200"' in pipe.received, timeout=5, what="the line after the gap")
         log.flush()
         pipe.stream.close()
-        wait_until(lambda: pipe.received.endswith(b"\n") and len(pipe.lines()) == 4, timeout=5,
-                   what="all four lines")
-        assert sorted(str(e["peer"]) for e in pipe.lines()) == [f"127.0.0.1:{p}" for p in (1, 2, 3, 4)]
+        wait_until(lambda: pipe.received.endswith(b"\n") and len(pipe.lines()) == kept + 3, timeout=5,
+                   what="the lines kept, the count and the next line")
+        events = pipe.lines()
+    assert [e.get("peer") for e in events[: kept + 1]] == [f"127.0.0.1:{p}" for p in range(1, kept + 2)]
+    assert events[kept + 1] == {"event": "dropped", "lines": 100 - kept, "time": events[kept + 1]["time"]}
+    assert events[kept + 2]["peer"] == "127.0.0.1:200"
+
+
+def test_flush_gives_up_on_a_reader_that_does_not_read_and_leaves_the_count_in_the_pipe() -> None:
+    with log_pipe() as pipe:
+        log = EventLog(LogFormat.HUMAN, stream=pipe.stream, stall_timeout=0.2)
+        fill_the_pipe(log, pipe)
+        for port in range(2, 12):
+            log.emit(EventKind.CONNECT, peer=f"127.0.0.1:{port}")
+        flushed = threading.Event()
+        threading.Thread(target=lambda: (log.flush(), flushed.set()), daemon=True).start()
+        wait_until(flushed.is_set, timeout=10, what="flush() to give up on the full pipe")
+        pipe.stream.close()
+        pipe.read_everything()  # the reader comes back after the process is gone
+        wait_until(lambda: pipe.received.endswith(b"\n") and b"dropped" in pipe.received, timeout=5,
+                   what="the count of the lines lost")
+    last = bytes(pipe.received).decode().splitlines()[-1]
+    # the long line (cut off by the give-up) and the 10 connects after it were never written
+    assert last.endswith("... 11 log lines dropped: stdout is not being read"), last

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
 
 from netdiag.core.protocols.events import EventKind, to_human, to_json
-from netdiag.core.protocols.text import clean_for_relay, printable
+from netdiag.core.protocols.text import clean_for_relay, neutralise, printable, removed
 
 PRINTABLE_CASES = [
     (b"hello", "hello"),
@@ -63,3 +66,46 @@ def test_human_lines_start_with_a_timestamp(kind: EventKind, fields: dict[str, o
     line = to_human(kind, {**fields, "time": 0.25})
     assert line[2] == ":" and line[8] == "."
     assert words in line
+
+
+# --- invisible and bidi characters: one rule for the log, chat, connect and sockets ------------------------
+
+def _every_char_of(*categories: str) -> list[str]:
+    return [chr(code) for code in range(sys.maxunicode + 1)
+            if unicodedata.category(chr(code)) in categories]
+
+
+INVISIBLE = _every_char_of("Cf", "Zl", "Zp")
+"""Every format character (bidi controls, zero-width characters, BOM, ...) and both separators."""
+NAMED = ["\u202e", "\u202c", "\u200b", "\u200d", "\u2028", "\u2029", "\ufeff", "\u2066", "\u2067", "\u2068",
+         "\u2069", "\u200e", "\u200f", "\u061c", "\u202a", "\u202b", "\u202d", "\u00ad", "\U000e0001"]
+
+
+def test_the_named_spoofing_characters_are_all_covered() -> None:
+    assert set(NAMED) <= set(INVISIBLE)
+    assert len(INVISIBLE) > 150  # about 160 Cf (the number grows with Unicode), 1 Zl, 1 Zp
+
+
+def test_neutralise_escapes_every_invisible_character() -> None:
+    for char in INVISIBLE:
+        shown = neutralise(f"a{char}b")
+        # \xad, \u202e, \U000e0001 ...
+        assert shown.isprintable() and shown.endswith(f"{ord(char):x}b"), repr(char)
+
+
+def test_relay_drops_every_invisible_character() -> None:
+    for char in INVISIBLE:
+        assert clean_for_relay(f"a{char}b".encode()) == "ab", repr(char)
+
+
+def test_rlo_cannot_reverse_a_relayed_or_printed_name() -> None:
+    spoof = "invoice\u202efdp.exe".encode()  # shows as "invoiceexe.pdf" once the terminal applies RLO
+    assert clean_for_relay(spoof) == "invoicefdp.exe"
+    assert printable(spoof) == "invoice\\u202efdp.exe"
+
+
+def test_neutralise_keeps_printable_text_and_what_it_is_told_to_keep() -> None:
+    assert neutralise("café ✓ 中 😀 \\") == "café ✓ 中 😀 \\"
+    assert neutralise("a\tb\nc\x1b[2J", keep="\n\t") == "a\tb\nc\\x1b[2J"
+    assert neutralise("a\x07\u200bb", escape=removed) == "ab"
+    assert neutralise("[\n\u202e]", keep="\n", escape=lambda char: f"<{ord(char):x}>") == "[\n<202e>]"
