@@ -322,7 +322,8 @@ async def serve(sock: socket.socket, settings: ServerSettings, log: EventLog,
         transport.close()
         return 0
     protocol = connection_class(settings)
-    acceptor = Acceptor(loop, sock, lambda address: protocol(hub, address), accept_warnings(warn))
+    acceptor = Acceptor(loop, sock, lambda address: protocol(hub, address), accept_warnings(warn),
+                        batch=settings.accept_batch)
     acceptor.start()
     announce()
     await stop.wait()
