@@ -38,8 +38,8 @@ ends that connection); greet sends `You are connected`, prints the first message
 line-based room (/nick NAME, /who, /quit); sink only reads. A client that never sent a newline (the lab's
 clients) has one message per send(); after its first newline, messages are lines (nc, telnet).
 
-Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 could not bind (address in use, not local), 2 usage error,
-3 privileged port without root.
+Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 could not bind (address in use, not local) or too few open
+files (ulimit -n), 2 usage error, 3 privileged port without root.
 """
 
 EPILOG = examples(
