@@ -12,6 +12,11 @@ What it measures, per engine (asyncio and threads by default):
    no fd growth (the fd count after the last round equals the count after the first).
 2. Shutdown: ``--hold`` (default 1,000) connections are opened and left connected, then SIGTERM; the time
    until the server process exits and its exit code are recorded. Target: within 1 s, exit 0.
+3. Open-files limits: for each of ``--open-files`` (default 8, 13, 18, 64, 256, 1024) a server is started
+   with that RLIMIT_NOFILE (soft and hard, as ``ulimit -n`` does). Either it refuses to start with one
+   sentence and exit 1 (no traceback, no abort), or it says how many clients it serves; then that many
+   clients connect at once, each gets one verified echo, one more is told the server is busy, and SIGTERM
+   must end it with exit 0. Targets: no traceback or abort at any limit; every client it promised served.
 
 Bounded: at most 50 rounds, 2,000 connections per round, 300 s of soak, 5,000 held connections; a round
 that is not done 30 s after its start is abandoned and counted as failures; every wait has a deadline.
@@ -24,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -42,6 +48,7 @@ MAX_ROUNDS = 50
 MAX_PER_ROUND = 2_000
 MAX_DURATION = 300.0
 MAX_HOLD = 5_000
+MAX_OPEN_FILES = 4_096
 ROUND_TIMEOUT = 30.0
 SETTLE_TIMEOUT = 10.0
 TARGET_RSS_GROWTH = 0.10
@@ -196,10 +203,79 @@ def shutdown_with_clients(server: Server, hold: int) -> ShutdownResult:
 
 
 @dataclass
+class LimitResult:
+    open_files: int
+    started: bool
+    exit_code: int | None
+    clients_promised: int
+    clients_served: int
+    extra_told_busy: bool
+    traceback: bool
+    said: str
+
+    @property
+    def ok(self) -> bool:
+        if not self.started:
+            return self.exit_code == 1 and not self.traceback and "Cannot serve" in self.said
+        return (self.exit_code == 0 and not self.traceback and self.clients_promised >= 1
+                and self.clients_served == self.clients_promised and self.extra_told_busy)
+
+
+def under_open_files_limit(engine: str, limit: int) -> LimitResult:
+    """Start ``netdiag listen --mode echo`` with RLIMIT_NOFILE ``limit``; serve what it promises."""
+    def lower() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+    argv = [sys.executable, "-m", "netdiag", "listen", f"{HOST}:0", "--mode", "echo", "--engine", engine,
+            "--log", "json", "--quiet"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "NO_COLOR": "1"}, preexec_fn=lower)
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    if not first:
+        stderr = process.stderr.read()
+        code = process.wait(timeout=10)
+        return LimitResult(limit, False, code, 0, 0, False, "Traceback" in stderr, stderr.strip())
+    port = int(json.loads(first)["port"])
+    os.set_blocking(process.stderr.fileno(), False)
+    warning = ""
+    deadline = time.monotonic() + 5
+    while "serving at most" not in warning and time.monotonic() < deadline:  # printed before listening
+        warning += process.stderr.read() or ""
+    found = re.search(r"serving at most (\d+)", warning)
+    promised = int(found.group(1)) if found else 0
+    served, busy = 0, False
+    with ExitStack() as stack:
+        try:
+            clients = [stack.enter_context(socket.create_connection((HOST, port), timeout=5))
+                       for _ in range(promised)]
+            for index, sock in enumerate(clients):
+                sock.sendall(b"%d\n" % index)
+            for index, sock in enumerate(clients):
+                served += sock.recv(64) == b"%d\n" % index
+            with socket.create_connection((HOST, port), timeout=5) as extra:
+                busy = extra.recv(200).startswith(b"server busy")
+        except OSError:
+            pass
+    process.send_signal(signal.SIGTERM)
+    try:
+        code: int | None = process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+        code = None
+    os.set_blocking(process.stderr.fileno(), True)
+    stderr = warning + process.stderr.read()
+    return LimitResult(limit, True, code, promised, served, busy, "Traceback" in stderr,
+                       warning.strip()[:160])
+
+
+@dataclass
 class EngineReport:
     engine: str
     rounds: list[RoundResult] = field(default_factory=list)
     shutdown: ShutdownResult | None = None
+    limits: list[LimitResult] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         first, last = self.rounds[0], self.rounds[-1]
@@ -225,6 +301,8 @@ class EngineReport:
             "shutdown": asdict(self.shutdown) if self.shutdown else None,
             "shutdown_target_met": bool(self.shutdown and self.shutdown.exit_code == 0
                                         and self.shutdown.seconds <= TARGET_SHUTDOWN_S),
+            "open_files": [asdict(r) for r in self.limits],
+            "open_files_target_met": all(r.ok for r in self.limits),
         }
 
 
@@ -239,9 +317,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--exchanges", type=int, default=3, help="verified echoes per connection")
     parser.add_argument("--size", type=int, default=256, help="bytes per request")
     parser.add_argument("--hold", type=int, default=1000, help="connections held during the SIGTERM")
+    parser.add_argument("--open-files", default="8,13,18,64,256,1024",
+                        help="RLIMIT_NOFILE values to start a server under (comma-separated; empty: skip)")
     parser.add_argument("--quick", action="store_true", help="smoke run: the figures mean nothing")
     parser.add_argument("--json", action="store_true", help="print the summaries as JSON")
     args = parser.parse_args(argv)
+    try:
+        args.open_files = [int(n) for n in args.open_files.split(",") if n.strip()]
+    except ValueError:
+        parser.error("--open-files takes numbers separated by commas")
+    if any(not 1 <= n <= MAX_OPEN_FILES for n in args.open_files):
+        parser.error(f"--open-files values go from 1 to {MAX_OPEN_FILES}")
     if args.quick:
         args.rounds, args.per_round, args.duration, args.hold = 2, 50, 1.0, 20
     if not (1 <= args.rounds <= MAX_ROUNDS and 1 <= args.per_round <= MAX_PER_ROUND
@@ -261,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             report.rounds = soak(server, args)
             if args.hold:
                 report.shutdown = shutdown_with_clients(server, args.hold)
+        report.limits = [under_open_files_limit(engine, limit) for limit in args.open_files]
         reports.append(report.summary())
     load = os.getloadavg()
     if args.json:
@@ -279,8 +366,18 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    SIGTERM with {stop['held']:,} clients: exit {stop['exit_code']} after "
                       f"{stop['seconds']:.3f} s; every client saw the end: "
                       f"{stop['every_client_saw_the_end']}")
+            for limit in s["open_files"]:
+                if limit["started"]:
+                    print(f"    ulimit -n {limit['open_files']}: serves {limit['clients_promised']} "
+                          f"client(s), {limit['clients_served']} echoed at once, the next told busy: "
+                          f"{limit['extra_told_busy']}; exit {limit['exit_code']}, traceback: "
+                          f"{limit['traceback']}")
+                else:
+                    print(f"    ulimit -n {limit['open_files']}: refused to start, exit "
+                          f"{limit['exit_code']}, traceback: {limit['traceback']}: {limit['said'][:110]}...")
         print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    ok = all(s["failures"] == 0 and s["rss_target_met"] and s["fd_target_met"] for s in reports)
+    ok = all(s["failures"] == 0 and s["rss_target_met"] and s["fd_target_met"]
+             and s["open_files_target_met"] for s in reports)
     return 0 if ok else 1
 
 

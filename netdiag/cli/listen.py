@@ -7,12 +7,12 @@ handlers in ``netdiag.core.protocols``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netdiag.cli.common import examples, output
-from netdiag.core.failures import UsageError
+from netdiag.core.failures import NetdiagError, UsageError
 from netdiag.core.protocols.options import (
     DEFAULT_MAX_CLIENTS,
     DEFAULT_MAX_LINE,
@@ -23,6 +23,9 @@ from netdiag.core.protocols.options import (
     Mode,
 )
 from netdiag.core.targets import format_endpoint, parse_listen_address
+
+if TYPE_CHECKING:
+    from netdiag.adapters.servers.descriptors import DescriptorBudget
 
 HELP = """Run a lab server (echo, reply, greet, chat, sink) on TCP or UDP.
 
@@ -35,8 +38,8 @@ ends that connection); greet sends `You are connected`, prints the first message
 line-based room (/nick NAME, /who, /quit); sink only reads. A client that never sent a newline (the lab's
 clients) has one message per send(); after its first newline, messages are lines (nc, telnet).
 
-Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 could not bind (address in use, not local), 2 usage error,
-3 privileged port without root.
+Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 could not bind (address in use, not local) or too few open
+files (ulimit -n), 2 usage error, 3 privileged port without root.
 """
 
 EPILOG = examples(
@@ -79,9 +82,9 @@ def listen_command(
                                                        "connection silent for this many seconds.")]
     = None,
 ) -> None:
-    from netdiag.adapters.servers import EventLog, ServerSettings, run_server
+    from netdiag.adapters.servers import EventLog, ServerSettings, event_loop_name, run_server
     from netdiag.adapters.servers.binding import addresses_for_others, raise_open_files_limit
-    from netdiag.adapters.servers.settings import client_capacity
+    from netdiag.adapters.servers.descriptors import descriptor_budget
 
     endpoint = parse_listen_address(address)
     bind_host = host if host is not None else endpoint.host
@@ -90,16 +93,20 @@ def listen_command(
                          "(reply, greet and chat need connections: drop --udp).")
     out = output()
     soft, hard = raise_open_files_limit()
-    capacity = client_capacity(soft)
-    if not udp and capacity < max_clients:
+    loop_name = "threads" if engine is Engine.THREADS else event_loop_name()
+    budget = descriptor_budget(soft, engine, loop_name, udp=udp)
+    if not budget.enough:
+        raise NetdiagError(too_few_files(budget, hard, engine, loop_name))
+    if not udp and budget.clients < max_clients:
         out.warn(f"this process may open only {soft} files (hard limit {hard}), fewer than "
-                 f"--max-clients {max_clients} needs: serving at most {capacity} client(s) at once, "
-                 "the next ones are told the server is busy. Raise it with: ulimit -Hn (as root) or "
-                 "LimitNOFILE= in a systemd unit.")
-        max_clients = capacity
+                 f"--max-clients {max_clients} needs: serving at most {budget.clients} client(s) at "
+                 "once, the next ones are told the server is busy. Raise it with: ulimit -n (ulimit -Hn "
+                 "as root) or LimitNOFILE= in a systemd unit.")
+        max_clients = budget.clients
     settings = ServerSettings(
         host=bind_host, port=endpoint.port, mode=mode, udp=udp, engine=engine, log=log, quiet=quiet,
         max_clients=max_clients, max_line=max_line, max_queue=max_queue, idle_timeout=idle_timeout,
+        accept_batch=budget.turn_away or 1,
     )
 
     def on_ready(bound_host: str, port: int) -> None:
@@ -118,3 +125,20 @@ def listen_command(
             out.info(f"try it: netdiag connect {target}{kind}   (Ctrl-C stops the server)")
 
     run_server(settings, EventLog(log, quiet=quiet), on_ready, warn=out.warn)
+
+
+def too_few_files(budget: DescriptorBudget, hard: int, engine: Engine, loop_name: str) -> str:
+    """Why the server cannot start under this open-files limit, and what to do about it."""
+    parts = [f"{budget.in_use} open already (standard streams, the listening socket)"]
+    if budget.loop:
+        parts.append(f"{budget.loop} for the event loop ({loop_name})")
+    parts.append(f"{budget.fixed - budget.in_use - budget.loop} spare")
+    if not budget.udp:
+        parts.append("1 per client and 1 to tell clients over the limit that the server is busy")
+    want = max(budget.minimum, 1024)
+    how = (f"ulimit -n {want}" if hard >= want
+           else f"ulimit -Hn {want} (as root), or LimitNOFILE= in a systemd unit")
+    cheaper = "" if engine is Engine.THREADS or budget.udp else " (--engine threads needs the fewest)"
+    return (f"Cannot serve: this process may open only {budget.limit} files (hard limit {hard}), and "
+            f"netdiag listen needs at least {budget.minimum} with the {engine.value} engine: "
+            f"{', '.join(parts)}. Raise the limit: {how}{cheaper}.")

@@ -265,3 +265,120 @@ def run_parallel(count: int, work: Callable[[int], object], workers: int = 8) ->
     if failures:
         raise failures[0]
     return results
+
+
+# -- a client that stops reading, fills the server's send queue, then ends its session ------------------
+
+FILL_STEP = 32 * 1024
+"""Bytes of answers per step while filling: below the asyncio transports' 64 KiB high-water mark, so
+the server still reads the client's last words (its ``close``, ``/quit`` or FIN) after the last step."""
+MAX_FILL_STEPS = 400
+"""At most 12.8 MB of answers: far more than the kernel holds for a client that does not read."""
+ENDING = {"echo": ("eof", None), "reply": ("quit", b"close\n"), "chat": ("quit", b"/quit\n")}
+"""How a session ends in each mode that answers: the close reason, and what the client sends (echo:
+a half-close)."""
+
+
+def server_send_queue(server_port: int, client_port: int) -> int:
+    """Bytes queued in the kernel on the server's side of one loopback connection (sent, unacknowledged
+    or not yet sent): the tx_queue column of /proc/net/tcp."""
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local, remote = fields[1], fields[2]
+            if int(local.split(":")[1], 16) == server_port and int(remote.split(":")[1], 16) == client_port:
+                return int(fields[4].split(":")[0], 16)
+    raise AssertionError(f"no connection 127.0.0.1:{server_port} <- :{client_port} in /proc/net/tcp")
+
+
+@dataclass
+class SentTo:
+    """Bytes the server has logged sending to ``peer`` so far (reads only the events new since the last
+    call: a reply-mode fill logs hundreds of thousands of ``send`` events)."""
+
+    server: ServerHandle
+    peer: str
+    seen: int = 0
+    total: int = 0
+
+    def __call__(self) -> int:
+        events = self.server.events
+        end = len(events)
+        self.total += sum(e.get("bytes", 0) for e in events[self.seen:end]
+                          if e.get("event") == "send" and e.get("peer") == self.peer)
+        self.seen = end
+        return self.total
+
+
+@dataclass
+class StuckClient:
+    """A client that never reads (4 KiB receive buffer) and has ended its session; still connected."""
+
+    sock: socket.socket
+    peer: str
+    name: bytes
+    """Its chat name (``user7``); empty in other modes."""
+
+
+def stuck_after_ending(server: ServerHandle, mode: str) -> StuckClient:
+    """Stop reading, fill the server's send queue until data waits in the server itself (the kernel
+    took less than a step), then end the session the mode's way; returns once ``close`` is logged.
+
+    Chat: a second member talks and the stuck one receives. The steps are waited for on the server's
+    ``send`` events, and the kernel's share is read from /proc/net/tcp (never slept for).
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    sock.settimeout(IO_TIMEOUT)
+    sock.connect(server.address)
+    peer, port = peer_of(sock), sock.getsockname()[1]
+    name = b""
+    talker: Client | None = None
+    if mode == "chat":
+        welcome = b""
+        while not welcome.endswith(b"\n"):
+            welcome += sock.recv(1)
+        name = welcome.split(b",")[0].removeprefix(b"* welcome ")
+        talker = Client(server, mode)
+        talker.greet()
+        talker_name = talker.text().split(b",")[0].removeprefix(b"* welcome ")
+    server.wait_for_event("connect", peer=peer)
+    sent_to = SentTo(server, peer)
+    expected = sent_to()
+    queued = server_send_queue(server.port, port)
+    for _ in range(MAX_FILL_STEPS):
+        if mode == "echo":
+            sock.sendall(b"e" * FILL_STEP)
+            expected += FILL_STEP
+        elif mode == "reply":
+            lines = FILL_STEP // len(b"accepted\n")
+            sock.sendall(b"r\n" * lines)
+            expected += lines * len(b"accepted\n")
+        else:
+            assert talker is not None
+            text = b"t" * 1000
+            lines = FILL_STEP // len(text)
+            talker.sock.sendall((text + b"\n") * lines)
+            expected += lines * len(talker_name + b": " + text + b"\n")
+        wait_until(lambda want=expected: sent_to() >= want, timeout=SETTLE_TIMEOUT,
+                   what=f"the server to send {expected} bytes to {peer}")
+        before, queued = queued, server_send_queue(server.port, port)
+        if queued - before < FILL_STEP // 2:
+            break  # the kernel is full: the rest of this step waits in the server's own queue
+    else:
+        raise AssertionError(f"the kernel still took data after {MAX_FILL_STEPS} steps")
+    reason, last_words = ENDING[mode]
+    if last_words is None:
+        sock.shutdown(socket.SHUT_WR)
+    else:
+        sock.sendall(last_words)
+    server.wait_for_event("close", timeout=SETTLE_TIMEOUT, peer=peer, reason=reason)
+    if talker is not None:
+        talker.close()
+    return StuckClient(sock, peer, name)
+
+
+def holds_connection_from(server: ServerHandle, client_port: int) -> bool:
+    """Whether the server process still has a socket connected to that client port (psutil)."""
+    process = psutil.Process(server.process.pid)
+    return any(c.raddr and c.raddr.port == client_port for c in process.net_connections("tcp"))

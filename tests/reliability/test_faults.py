@@ -15,8 +15,10 @@ import random
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 
+import psutil
 import pytest
 from helpers.cli import netdiag_env
 from helpers.servers import ServerHandle, running_server
@@ -28,9 +30,11 @@ from reliability.harness import (
     close_with_reset,
     connect,
     fresh_client_works,
+    holds_connection_from,
     resources,
     run_parallel,
     steady_resources,
+    stuck_after_ending,
     wait_back_to,
 )
 
@@ -234,6 +238,42 @@ def test_burst_of_a_thousand_connects(served: tuple[ServerHandle, str]) -> None:
         run_parallel(1000, connect_and_close, workers=4)
         wait_until(lambda: len(server.of("connect")) >= before + 1000, timeout=15,
                    what="the server to accept all 1,000 connections")
+    survives(server, mode, scenario)
+
+
+def test_a_client_that_stops_reading_then_leaves(served: tuple[ServerHandle, str]) -> None:
+    """It fills the server's send queue, ends its session (FIN, ``close``, ``/quit``) and keeps its
+    socket open, reading nothing: the server must release that socket within a bounded time (the
+    closed session's backlog can never be written), and a chat room forgets the member at once."""
+    server, mode = served
+    engine = server.events[0].get("engine")
+    loop = psutil.Process(server.process.pid).environ().get("NETDIAG_LOOP", "default loop")
+    if mode in ("greet", "sink"):
+        pytest.skip(f"{mode} sends (next to) nothing: there is no send queue to fill")
+    if engine == "threads" and mode != "chat":
+        pytest.skip("thread engine: the client's own thread blocks writing to it and never reads its "
+                    "end; the session is not over (chat writes from another thread: tested)")
+
+    def scenario(_witness: Client) -> None:
+        stuck = stuck_after_ending(server, mode)
+        closed_at = server.of("close", peer=stuck.peer)[-1]["time"]
+        port = stuck.sock.getsockname()[1]
+        try:
+            if mode == "chat":  # the room forgot the member when it quit, not when its socket went
+                newcomer = Client(server, mode)
+                newcomer.greet()
+                newcomer.exchange("who")
+                names = newcomer.text().split(b" here: ")[1].rstrip(b"\n").split(b", ")
+                assert stuck.name not in names, f"{stuck.name!r} left but /who lists {names}"
+                newcomer.sock.sendall(b"/nick " + stuck.name + b"\n")
+                newcomer.wait_for(lambda d: b"you are now " + stuck.name in d, "the quitter's name")
+                newcomer.close()
+            wait_until(lambda: not holds_connection_from(server, port), timeout=15,
+                       what=f"the server to release the closed session of {stuck.peer}")
+            took = time.time() - closed_at
+            print(f"\n{mode}-{engine} ({loop}): socket released {took:.2f} s after the close")
+        finally:
+            stuck.sock.close()
     survives(server, mode, scenario)
 
 

@@ -15,10 +15,12 @@ names every peer, even one that reset before it was accepted.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from netdiag.core.failures import NetdiagError
 from netdiag.core.protocols.events import EventKind
 from netdiag.core.protocols.options import Engine
 
@@ -50,6 +52,16 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(main)
 
 
+def out_of_descriptors(exc: BaseException | None) -> bool:
+    """Whether ``exc`` or what it was raised while handling is EMFILE/ENFILE (a loop that fails to start
+    for want of descriptors can end in a RuntimeError about itself, raised while handling that)."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def run_server(settings: ServerSettings, log: EventLog,
                on_ready: Callable[[str, int], None] | None = None,
                warn: Callable[[str], None] | None = None) -> None:
@@ -73,6 +85,15 @@ def run_server(settings: ServerSettings, log: EventLog,
     else:
         from . import aio
 
-        closed = run_loop(aio.serve(sock, settings, log, announce, warn))
+        try:
+            closed = run_loop(aio.serve(sock, settings, log, announce, warn))
+        except (OSError, RuntimeError) as exc:
+            if not out_of_descriptors(exc):
+                raise
+            sock.close()
+            raise NetdiagError(
+                f"Cannot serve: the event loop ({event_loop_name()}) could not open the files it needs "
+                "(too many open files). Raise the open-files limit (ulimit -n), or use --engine threads, "
+                "which needs the fewest.") from exc
     log.emit(EventKind.SHUTDOWN, closed=closed)
     log.flush()

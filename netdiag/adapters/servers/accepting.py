@@ -35,13 +35,14 @@ class Acceptor:
 
     ``protocol_for(address)`` makes the protocol of one connection; ``on_failure(exc)`` hears when
     ``accept()`` fails for the listener (out of descriptors, ...), after which accepting pauses for
-    ``RETRY_AFTER`` seconds while new clients wait in the kernel's backlog.
+    ``RETRY_AFTER`` seconds while new clients wait in the kernel's backlog. At most ``batch``
+    connections are accepted per wake-up (each holds a descriptor until it is handed over).
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
                  protocol_for: Callable[[Address], asyncio.BaseProtocol],
-                 on_failure: Callable[[OSError], None]) -> None:
-        self.loop, self.sock = loop, sock
+                 on_failure: Callable[[OSError], None], batch: int = ACCEPT_BATCH) -> None:
+        self.loop, self.sock, self.batch = loop, sock, batch
         self.protocol_for, self.on_failure = protocol_for, on_failure
         self.handing_over: set[asyncio.Task[Any]] = set()
         self.retry: asyncio.TimerHandle | None = None
@@ -64,7 +65,7 @@ class Acceptor:
         self.sock.close()
 
     def accept_batch(self) -> None:
-        for _ in range(ACCEPT_BATCH):
+        for _ in range(self.batch):
             try:
                 conn, address = self.sock.accept()
             except (BlockingIOError, InterruptedError):

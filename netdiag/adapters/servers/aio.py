@@ -14,13 +14,14 @@ import asyncio
 import contextlib
 import signal
 import socket
+import struct
 import time
 from collections.abc import Callable
 from typing import Any, cast
 
 from netdiag.core.protocols.actions import CloseReason, Mode
 from netdiag.core.protocols.events import TEXT_LIMIT, EventKind
-from netdiag.core.protocols.handlers import refusal_notice
+from netdiag.core.protocols.handlers import refusal_notice, shutting_down_notice
 from netdiag.core.protocols.text import printable
 from netdiag.core.targets import format_endpoint
 
@@ -33,6 +34,9 @@ SHUTDOWN_GRACE = 0.5
 """Seconds the shutdown waits for goodbyes to be written before aborting what is left."""
 LINGER = 2.0
 """Seconds a connection closed for a limit keeps draining input, so the client reads our notice."""
+CLOSE_GRACE = 2.0
+"""Seconds a closed connection may take to write what is still queued for it before it is aborted: a
+client that reads none of it would otherwise hold its socket (and a descriptor) for ever."""
 
 
 def peer_name(address: Any) -> str:
@@ -56,8 +60,8 @@ class Hub(Server["TcpConnection"]):
 
 
 class TcpConnection(asyncio.Protocol):
-    __slots__ = ("closed", "conn_id", "handler", "hub", "idle_timer", "last_active", "peer", "reason",
-                 "refused", "transport", "verbose", "write_paused")
+    __slots__ = ("closed", "conn_id", "grace_timer", "handler", "hub", "idle_timer", "last_active", "left",
+                 "peer", "reason", "refused", "transport", "verbose", "write_paused")
 
     def __init__(self, hub: Hub, address: Address) -> None:
         self.hub = hub
@@ -65,8 +69,10 @@ class TcpConnection(asyncio.Protocol):
         self.verbose = hub.log.verbose
         self.closed = False
         self.refused = False
+        self.left = False
         self.reason = CloseReason.EOF
         self.idle_timer: asyncio.TimerHandle | None = None
+        self.grace_timer: asyncio.TimerHandle | None = None
         self.last_active = 0.0
         self.write_paused = False
 
@@ -75,8 +81,11 @@ class TcpConnection(asyncio.Protocol):
         self.transport = transport = cast(asyncio.Transport, transport)
         hub = self.hub
         self.conn_id = next(hub.ids)
-        if hub.stopping or not hub.take_slot():
-            self.refuse()
+        if hub.stopping:  # accepted just as SIGINT/SIGTERM arrived
+            self.refuse(shutting_down_notice(), CloseReason.SHUTDOWN)
+            return
+        if not hub.take_slot():
+            self.refuse(refusal_notice(hub.settings.max_clients), CloseReason.MAX_CLIENTS)
             return
         hub.connections[self.conn_id] = self
         hub.all_closed.clear()
@@ -103,7 +112,7 @@ class TcpConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         if self.closed:
-            self.transport.close()  # lingering after a limit: the client has read our notice
+            self.release()  # lingering after a limit: the client has read our notice
         else:
             self.hub.perform(self, self.handler.ended())
             if self.handler.pending:
@@ -143,12 +152,21 @@ class TcpConnection(asyncio.Protocol):
             return
         if self.idle_timer is not None:
             self.idle_timer.cancel()
+        if self.grace_timer is not None:
+            self.grace_timer.cancel()
         if not self.closed:
             self.closed = True
             self.reason = CloseReason.RESET if exc is not None else CloseReason.EOF
             end_connection(self.hub, self.peer, self.reason, reset=exc is not None)
         self.hub.forget(self)
-        self.hub.perform(None, self.handler.lost(self.reason))
+        self.leave()
+
+    def leave(self) -> None:
+        """The session is over for the protocol (the chat room forgets the member): once, as soon as the
+        connection is closed, not when its socket is finally released."""
+        if not self.left:
+            self.left = True
+            self.hub.perform(None, self.handler.lost(self.reason))
 
     # -- what handlers and the hub ask for -----------------------------------------------------------
     def send(self, data: bytes) -> None:
@@ -169,10 +187,33 @@ class TcpConnection(asyncio.Protocol):
         end_connection(self.hub, self.peer, reason)
         if abort:
             self.transport.abort()
-        elif reason is CloseReason.LINE_TOO_LONG:
+            return
+        self.hub.loop.call_soon(self.leave)
+        if reason is CloseReason.LINE_TOO_LONG:
             self.linger()
         else:
-            self.transport.close()
+            self.release()
+
+    def release(self) -> None:
+        """Close after what is queued; abort if the client has not taken it within ``CLOSE_GRACE`` s.
+
+        ``transport.close()`` waits for the write buffer to drain, and a client that stopped reading
+        never drains it: the socket would stay open for good, slot freed and session logged as closed.
+        """
+        transport = self.transport
+        if self.hub.connections.get(self.conn_id) is not self:
+            return  # connection_lost came first: nothing left to release
+        transport.close()
+        if transport.get_write_buffer_size() and self.grace_timer is None:
+            self.grace_timer = self.hub.loop.call_later(CLOSE_GRACE, self.give_up)
+
+    def give_up(self) -> None:
+        """Abort a closed connection that still has unsent data: RST, the descriptor is released now."""
+        with contextlib.suppress(OSError):  # SO_LINGER 0: the kernel drops the backlog too
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     def linger(self) -> None:
         """Send our notice and FIN but keep reading (and discarding) for a moment: closing with unread
@@ -181,13 +222,13 @@ class TcpConnection(asyncio.Protocol):
         if transport.can_write_eof():
             transport.write_eof()
         transport.resume_reading()
-        self.hub.loop.call_later(LINGER, transport.close)
+        self.hub.loop.call_later(LINGER, self.release)
 
-    def refuse(self) -> None:
+    def refuse(self, notice: bytes, reason: CloseReason) -> None:
         self.refused = self.closed = True
-        self.transport.write(refusal_notice(self.hub.settings.max_clients))
+        self.transport.write(notice)
         self.transport.close()
-        self.hub.log.emit(EventKind.REFUSED, peer=self.peer, reason=CloseReason.MAX_CLIENTS.value)
+        self.hub.log.emit(EventKind.REFUSED, peer=self.peer, reason=reason.value)
 
     def check_idle(self) -> None:
         if self.closed:
@@ -308,7 +349,8 @@ async def serve(sock: socket.socket, settings: ServerSettings, log: EventLog,
         transport.close()
         return 0
     protocol = connection_class(settings)
-    acceptor = Acceptor(loop, sock, lambda address: protocol(hub, address), accept_warnings(warn))
+    acceptor = Acceptor(loop, sock, lambda address: protocol(hub, address), accept_warnings(warn),
+                        batch=settings.accept_batch)
     acceptor.start()
     announce()
     await stop.wait()

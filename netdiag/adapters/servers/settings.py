@@ -16,15 +16,8 @@ from netdiag.core.protocols.options import (
 BACKLOG = 4096
 """The kernel's queue of connections not yet accepted (a burst of connects waits there)."""
 ACCEPT_BATCH = 64
-"""Connections the asyncio engine accepts per wake-up."""
-FD_RESERVE = ACCEPT_BATCH + 64
-"""Descriptors kept free for what is not a client: a batch being accepted, the listener, the loop,
-stdio, the modules Python still opens."""
-
-
-def client_capacity(open_files_limit: int) -> int:
-    """How many clients fit under the open-files limit (each connection is one descriptor)."""
-    return max(1, open_files_limit - FD_RESERVE)
+"""Connections the asyncio engine accepts per wake-up (fewer under a low open-files limit:
+``descriptors.DescriptorBudget.turn_away``)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +33,7 @@ class ServerSettings:
     max_line: int = DEFAULT_MAX_LINE
     max_queue: int = DEFAULT_MAX_QUEUE
     idle_timeout: float | None = None
+    accept_batch: int = ACCEPT_BATCH
 
     @property
     def proto(self) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -23,10 +24,10 @@ from types import FrameType
 
 from netdiag.core.protocols.actions import CloseReason, Mode
 from netdiag.core.protocols.events import TEXT_LIMIT, EventKind
-from netdiag.core.protocols.handlers import refusal_notice
+from netdiag.core.protocols.handlers import refusal_notice, shutting_down_notice
 from netdiag.core.protocols.text import printable
 
-from .aio import LINGER, SHUTDOWN_GRACE, peer_name
+from .aio import CLOSE_GRACE, LINGER, SHUTDOWN_GRACE, peer_name
 from .eventlog import EventLog
 from .settings import ServerSettings
 from .shared import Server, end_connection
@@ -101,6 +102,9 @@ class ThreadServer(Server["ThreadConnection"]):
 
     def start_client(self, client: socket.socket, peer: str) -> None:
         client.settimeout(None)
+        if self.stop.is_set():  # accepted just as SIGINT/SIGTERM arrived
+            self.refuse(client, peer, shutting_down_notice(), CloseReason.SHUTDOWN)
+            return
         # No Nagle, as on both asyncio loops: a chat line written behind an unacknowledged one would wait
         # for the client's delayed ACK (40 ms) - every relay during a burst did.
         with contextlib.suppress(OSError):
@@ -111,7 +115,7 @@ class ThreadServer(Server["ThreadConnection"]):
                 conn = ThreadConnection(self, client, next(self.ids), peer)
                 self.connections[conn.conn_id] = conn
         if full:
-            self.refuse(client, peer)
+            self.refuse(client, peer, refusal_notice(self.settings.max_clients), CloseReason.MAX_CLIENTS)
             return
         started = [threading.Thread(target=conn.run, name=f"client {peer}", daemon=True)]
         if conn.outbox is not None:
@@ -120,11 +124,11 @@ class ThreadServer(Server["ThreadConnection"]):
         for thread in started:
             thread.start()
 
-    def refuse(self, client: socket.socket, peer: str) -> None:
+    def refuse(self, client: socket.socket, peer: str, notice: bytes, reason: CloseReason) -> None:
         with contextlib.suppress(OSError):
-            client.sendall(refusal_notice(self.settings.max_clients))
+            client.sendall(notice)
         client.close()
-        self.log.emit(EventKind.REFUSED, peer=peer, reason=CloseReason.MAX_CLIENTS.value)
+        self.log.emit(EventKind.REFUSED, peer=peer, reason=reason.value)
 
     def shut_down(self) -> int:
         with self.lock:
@@ -149,6 +153,7 @@ class ThreadConnection:
         self.outbox = Outbox(server.settings.max_queue) if server.room is not None else None
         self.send_lock = threading.Lock()
         self.state_lock = threading.Lock()
+        self.written = threading.Event()
 
     def run(self) -> None:
         """The client's thread: greet, then recv -> handler -> send until either side closes."""
@@ -244,6 +249,10 @@ class ThreadConnection:
             self.release()
         else:
             self.outbox.put(None)
+            if not self.written.wait(CLOSE_GRACE):  # it reads nothing: the writer would block for ever
+                with contextlib.suppress(OSError):  # abort: RST at close, the backlog dropped
+                    self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.sock.shutdown(socket.SHUT_RDWR)  # wakes the writer (EPIPE), which releases
 
     def send(self, data: bytes) -> None:
         if self.outbox is not None:
@@ -275,6 +284,7 @@ class ThreadConnection:
             except OSError:  # reset or gone: stop queueing for it (release() wakes the reader)
                 self.lost_by_client(reset=True)
                 break
+        self.written.set()
         self.release()
 
     def close(self, reason: CloseReason, *, abort: bool = False) -> None:

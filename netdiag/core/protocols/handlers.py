@@ -7,8 +7,8 @@ One handler object per connection, driven by whichever engine accepted it. The e
 * ``ended()`` when the client half-closes (EOF): the handler flushes and asks to close;
 * ``closing(reason)`` when the *server* ends the connection (idle timeout, shutdown): the handler may
   say goodbye first;
-* ``lost(reason)`` exactly once when the connection is gone for any reason; only chat uses it, to tell
-  the room;
+* ``lost(reason)`` exactly once when the session is over for any reason (as soon as it is closed, even
+  if its socket still has a backlog to write); only chat uses it, to tell the room;
 * ``resume()`` while ``pending`` is true, after serving the other connections: the next slice of a burst.
 
 **Bursts are handled in slices.** One ``recv()`` can hold thousands of lines (a paste, a script, a
@@ -71,6 +71,11 @@ def refusal_notice(max_clients: int) -> bytes:
     """What a client is told when the server already holds ``--max-clients`` connections."""
     clients = "1 client" if max_clients == 1 else f"{max_clients} clients"
     return f"server busy: {clients} connected already (--max-clients), try again later\n".encode()
+
+
+def shutting_down_notice() -> bytes:
+    """What a client is told when it connects while the server is stopping (SIGINT/SIGTERM)."""
+    return b"server shutting down: not accepting connections\n"
 
 
 def idle_notice(idle_timeout: float) -> bytes:
