@@ -209,8 +209,8 @@ async def run_room(engine: str, size: int, log_events: bool, join_timeout: float
                 pass
         signalled = time.monotonic()
         server.process.send_signal(signal.SIGTERM)
-        code = await loop.run_in_executor(None, wait_exit, server.process)
-        shutdown_s = time.monotonic() - signalled if code is not None else None
+        code, exited = await loop.run_in_executor(None, wait_exit, server.process)
+        shutdown_s = exited - signalled if code is not None else None
         endings = [m.ended for m in room.members]
         if endings:
             await asyncio.wait(endings, timeout=5)
@@ -228,11 +228,14 @@ async def run_room(engine: str, size: int, log_events: bool, join_timeout: float
         server.close()
 
 
-def wait_exit(process: subprocess.Popen[bytes]) -> int | None:
+def wait_exit(process: subprocess.Popen[bytes]) -> tuple[int | None, float]:
+    """The exit code (None: still running after ``EXIT_TIMEOUT``) and when the wait returned, noted on
+    this thread: the event loop is busy with every member's goodbye at that moment."""
     try:
-        return process.wait(timeout=EXIT_TIMEOUT)
+        code: int | None = process.wait(timeout=EXIT_TIMEOUT)
     except subprocess.TimeoutExpired:
-        return None
+        code = None
+    return code, time.monotonic()
 
 
 def run_loop(main: Coroutine[Any, Any, Result]) -> Result:
