@@ -18,7 +18,7 @@ import time
 from contextlib import ExitStack
 
 import pytest
-from helpers.servers import ServerHandle, running_server
+from helpers.servers import ServerHandle, recv_line, running_server
 from helpers.waiting import wait_until
 from reliability.harness import IO_TIMEOUT, Client, fresh_client_works, resources, wait_back_to
 from reliability.test_limits import raise_fd_limit
@@ -165,3 +165,41 @@ def test_a_chat_room_of_hundreds_keeps_one_thread_per_member_and_shuts_down_clea
         wait_until(room.everyone_ended, timeout=IO_TIMEOUT, what="every member to see its connection end")
         assert room.all_have(b"* server shutting down, goodbye", room.members), "a member was not told"
 
+
+
+BACKLOG_LINES = 6000
+LINE = b"x" * 1000
+
+
+def test_a_member_that_pauses_gets_every_line_in_order_through_its_writer_thread() -> None:
+    """Lines a member's full buffer cannot take wait in its outbox for a writer thread; once it reads
+    again, it gets every one, in order, and the writer thread ends with the backlog."""
+    with running_server("--mode", "chat", "--engine", "threads", "--quiet", "--max-queue", "16000000") \
+            as server, ExitStack() as stack:
+        slow = socket.socket()
+        stack.callback(slow.close)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(server.address)
+        sender = socket.create_connection(server.address, timeout=IO_TIMEOUT)
+        stack.callback(sender.close)
+        slow.settimeout(IO_TIMEOUT)
+        welcome = b""
+        while b" joined from " not in welcome:  # its welcome, then the sender's join
+            welcome += slow.recv(4096)
+        threads = resources(server).threads  # main, and one per member
+        for i in range(BACKLOG_LINES):  # about 6 MB: more than the kernel holds for a client that waits
+            sender.sendall(b"%05d " % i + LINE + b"\n")
+        wait_until(lambda: resources(server).threads > threads, timeout=IO_TIMEOUT,
+                   what="a writer thread for the member that does not read")
+        received = bytearray()
+        expected = sum(len(b"user2: %05d " % i + LINE + b"\n") for i in range(BACKLOG_LINES))
+        while len(received) < expected:
+            chunk = slow.recv(1 << 20)
+            assert chunk, f"EOF after {len(received)} of {expected} bytes"
+            received += chunk
+        lines = bytes(received).split(b"\n")[:-1]
+        assert [line[7:12] for line in lines] == [b"%05d" % i for i in range(BACKLOG_LINES)]
+        wait_until(lambda: resources(server).threads == threads, timeout=IO_TIMEOUT,
+                   what="the writer thread to end with the backlog")
+        sender.sendall(b"after the backlog\n")  # written directly again
+        assert recv_line(slow) == b"user2: after the backlog\n"

@@ -346,23 +346,28 @@ class ThreadConnection:
         box = self.outbox
         assert box is not None
         while True:
-            with box.lock:
+            with box.lock:  # empty and done in one step: a line queued after the look would be lost
                 if not box.items:
+                    box.writing = False
+                    ended = box.ending
                     break
                 data = box.take()
             try:
                 self.sock.sendall(data)
             except TimeoutError:  # blocked for --idle-timeout: it reads nothing of what we send
                 self.close(CloseReason.SLOW_READER, abort=True)
-                break
             except OSError:  # reset or gone: stop queueing for it (release() wakes the reader)
                 self.lost_by_client(reset=True)
-                break
-        if self.writer_done(box):
+            else:
+                continue
+            ended = self.writer_done(box)
+            break
+        if ended:
             self.release()
 
     def writer_done(self, box: Outbox) -> bool:
-        """The writer is gone: forget the backlog; True when the connection ended meanwhile."""
+        """The writer is gone (the connection failed): forget the backlog; True when the connection's
+        thread has finished meanwhile, leaving the release of the socket to the writer."""
         with box.lock:
             box.take()
             box.writing = False
