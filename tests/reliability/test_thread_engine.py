@@ -120,11 +120,19 @@ class Room:
         return bytes(self.received[sock]).split(b"\n")[:-1]
 
     def everyone_heard_every_join(self) -> bool:
-        """Member k (1-based) reads its welcome, then the join of each of the size - k after it."""
+        """Each member reads its welcome (``* welcome userN, K here; ...``: it is the K-th in the room),
+        then the join of each of the size - K members after it. The order in which members enter the
+        room is their threads', not the order of their connects."""
         self.pump()
         size = len(self.members)
-        return all(sum(b" joined from " in line for line in self.lines(sock)) == size - k
-                   for k, sock in enumerate(self.members, start=1))
+        for sock in self.members:
+            lines = self.lines(sock)
+            if not lines:
+                return False
+            here = int(lines[0].split(b", ", 1)[1].split()[0])
+            if sum(b" joined from " in line for line in lines) != size - here:
+                return False
+        return True
 
     def everyone_ended(self) -> bool:
         self.pump()
