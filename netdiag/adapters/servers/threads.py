@@ -44,8 +44,8 @@ POLL = 0.1
 """How often the accept loop looks at the stop flag (seconds); bounds shutdown latency."""
 RECV_SIZE = 65536
 """Bytes asked of each ``recv()``. Python allocates that much before the call and keeps it while the call
-waits, so each client's thread first waits with a one-byte ``MSG_PEEK``: a thousand idle clients held
-64 MiB of buffers waiting for input (two thirds of the thread engine's memory in a big chat room)."""
+waits, so each client's thread first waits with a one-byte ``MSG_PEEK``: a thousand idle clients held up
+to 64 MiB waiting for input (in a chat room of 400, three quarters of what the engine allocated)."""
 STACK_SIZE = 256 * 1024
 """Stack of each thread the engine starts (the platform default is often 8 MiB of address space)."""
 DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
