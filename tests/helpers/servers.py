@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
+
 from helpers.cli import NETDIAG, netdiag_env, popen_netdiag
 from helpers.waiting import wait_until
 
@@ -90,28 +92,52 @@ def _read_stderr(handle: ServerHandle) -> None:
         handle.stderr_lines.append(line)
 
 
+AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+"""Run a command as user nobody (from root), as the tests that need an unprivileged process do."""
+
+
+def nobody_tasks() -> int:
+    """Threads that user nobody runs now: ``RLIMIT_NPROC`` counts every task of the user."""
+    count = 0
+    for process in psutil.process_iter(["uids", "num_threads"]):
+        uids, threads = process.info["uids"], process.info["num_threads"]
+        if uids is not None and uids.real == 65534 and threads:
+            count += threads
+    return count
+
+
 @contextmanager
 def running_server(*listen_args: str, address: str = "127.0.0.1:0", check_exit: bool = True,
                    netns: str | None = None, env: dict[str, str] | None = None,
-                   open_files: int | None = None) -> Iterator[ServerHandle]:
+                   open_files: int | None = None, max_threads: int | None = None) -> Iterator[ServerHandle]:
     """Start ``netdiag listen ADDRESS --log json LISTEN_ARGS``; yield once it listens; SIGTERM at the end.
 
     ``check_exit`` asserts that the server exits 0 on SIGTERM without a traceback (turn it off only in
     tests that stop the server themselves and check the exit on their own). ``netns`` runs it inside a
     network namespace made by the test (tests/helpers/netns.py); ``env`` replaces its environment
     (build it with ``helpers.cli.netdiag_env``); ``open_files`` sets the server's RLIMIT_NOFILE (soft
-    and hard) to see what it does when descriptors run short.
+    and hard) to see what it does when descriptors run short. ``max_threads`` lets it start that many
+    threads besides its main one: it runs as user nobody (root ignores ``RLIMIT_NPROC``) with
+    ``RLIMIT_NPROC`` at what nobody's tasks already number plus ``1 + max_threads``.
     """
     args = ("listen", address, "--log", "json", *listen_args)
-    if open_files is None:
+    if open_files is None and max_threads is None:
         process = popen_netdiag(*args, netns=netns, env=env)
     else:
-        def limit() -> None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+        argv = [*NETDIAG, *args]
+        if max_threads is not None:
+            tasks = nobody_tasks() + 1 + max_threads
+            argv = [*AS_NOBODY, *argv]
 
-        process = subprocess.Popen([*NETDIAG, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, bufsize=1,
-                                   env=env or netdiag_env(), preexec_fn=limit)
+        def limit() -> None:
+            if open_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+            if max_threads is not None:
+                resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
+
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, bufsize=1, env=env or netdiag_env(),
+                                   preexec_fn=limit, cwd="/" if max_threads is not None else None)
     handle = ServerHandle(process)
     readers = [threading.Thread(target=_read_events, args=(handle,), daemon=True),
                threading.Thread(target=_read_stderr, args=(handle,), daemon=True)]

@@ -81,7 +81,7 @@ def run_server(settings: ServerSettings, log: EventLog,
     if settings.engine is Engine.THREADS:
         from . import threads
 
-        closed = threads.serve(sock, settings, log, announce)
+        closed = threads.serve(sock, settings, log, announce, warn)
     else:
         from . import aio
 

@@ -26,6 +26,7 @@ class CloseReason(str, Enum):
     LINE_TOO_LONG = "line-too-long"
     SLOW_READER = "slow-reader"
     MAX_CLIENTS = "max-clients"
+    THREAD_LIMIT = "thread-limit"
     SHUTDOWN = "shutdown"
     RESET = "reset"
     ERROR = "error"

@@ -78,6 +78,11 @@ def shutting_down_notice() -> bytes:
     return b"server shutting down: not accepting connections\n"
 
 
+def thread_limit_notice() -> bytes:
+    """What a client is told when the thread engine cannot start a thread for it (the system's limit)."""
+    return b"server busy: no thread can be started for another client now, try again later\n"
+
+
 def idle_notice(idle_timeout: float) -> bytes:
     return f"idle for {idle_timeout:g} s, closing the connection\n".encode()
 
