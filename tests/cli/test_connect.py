@@ -463,13 +463,24 @@ def test_json_with_verbose_keeps_stdout_pure_json_and_timings_on_stderr() -> Non
 
 def test_json_interactive_session_reports_each_line_and_the_end() -> None:
     with running_server("--mode", "echo") as server:
-        result = connect(f"127.0.0.1:{server.port}", "-f", "json", input="one\ntwo\n")
+        result = connect(f"127.0.0.1:{server.port}", "-f", "json", "--newline", "lf", input="one\ntwo\n")
     assert result.returncode == ExitStatus.OK, result.stderr
     records = json_records(result)
     assert [r["text"] for r in records if r["event"] == "sent"] == ["one\\n", "two\\n"]
     assert "".join(r["text"] for r in records if r["event"] == "reply") == "one\\ntwo\\n"
     events = [r["event"] for r in records]
     assert events[0] == "connected" and "half-close" in events and events[-2:] == ["close", "done"]
+
+
+def test_json_interactive_default_newline_is_an_event() -> None:
+    """The echo answers 'one' sent without its newline: later lines go without it too, and JSON says so."""
+    with running_server("--mode", "echo") as server:
+        result = connect(f"127.0.0.1:{server.port}", "-f", "json", input="one\ntwo\n")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    records = json_records(result)
+    assert [r["text"] for r in records if r["event"] == "sent"] == ["one", "two"]
+    assert {"event": "line-ending", "newline": False}.items() <= next(
+        r for r in records if r["event"] == "line-ending").items()
 
 
 def test_json_no_reply_is_an_event_and_the_run_fails() -> None:

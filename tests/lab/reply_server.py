@@ -1,4 +1,15 @@
-"""The lab's reply server: each message gets ``accepted``; ``close`` gets ``closed`` and ends it."""
+"""The lab's multithreaded reply server (handout 1.11): each message gets ``accepted``; ``close`` gets
+``closed`` and ends that client's session.
+
+Quirks kept from the handout, on purpose (netdiag must cope with them):
+
+* ``close`` is recognised only as the whole message, case-insensitively (``request.lower() == "close"``):
+  ``close\\n`` from a line client is just another message, answered ``accepted``.
+* ``recv()`` returning ``b""`` (the client's end of input) is not handled: the empty message is answered
+  ``accepted`` and the loop goes on, so a client that half-closes (TCP FIN) and keeps reading gets
+  ``accepted`` over and over. Once the client has closed for good, a ``send()`` fails and the
+  ``except`` ends that thread.
+"""
 
 from __future__ import annotations
 
@@ -13,20 +24,21 @@ if __package__ in (None, ""):
 from lab._common import announce, tcp_listener
 
 
-def handle_client(conn: socket.socket, addr: tuple[str, int]) -> None:
+def handle_client(client_socket: socket.socket, addr: tuple[str, int]) -> None:
     print(f"Connected by {addr}", flush=True)
-    with conn:
+    try:
         while True:
-            data = conn.recv(1024)
-            if not data:
+            request = client_socket.recv(1024).decode("utf-8")
+            if request.lower() == "close":
+                client_socket.send(b"closed")
                 break
-            message = data.decode(errors="replace")
-            print(f"Received from {addr}: {message}", flush=True)
-            if message.strip() == "close":
-                conn.send(b"closed")
-                break
-            conn.send(b"accepted")
-    print(f"Disconnected {addr}", flush=True)
+            print(f"Received from {addr}: {request}", flush=True)
+            client_socket.send(b"accepted")
+    except (OSError, UnicodeDecodeError) as e:  # the handout catches Exception
+        print(f"Error when handling client: {e}", flush=True)
+    finally:
+        client_socket.close()
+        print(f"Disconnected {addr}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

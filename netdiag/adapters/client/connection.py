@@ -144,6 +144,8 @@ class Connection:
     _buffered: int = 0
     _input_buffered: int = 0
     _sending: bool = False
+    sent_bytes: int = 0
+    """Bytes sent so far: more than this arriving after our end of input cannot be an echo of it."""
     _room: threading.Condition = field(default_factory=threading.Condition)
 
     def __enter__(self) -> Connection:
@@ -228,6 +230,7 @@ class Connection:
             self._room.notify_all()
         try:
             self.sock.sendall(data)
+            self.sent_bytes += len(data)
         except OSError as exc:
             raise self._failure(exc, "send") from exc
         finally:
