@@ -21,9 +21,12 @@ from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
 from netdiag.core.sockets import SocketRow
 
 
-def gather_observations(host: str, port: int, *, proto: Proto = Proto.TCP,
-                        timeout: float = 2.0) -> Observations:
-    """Every fact about ``host:port`` that can be read from this machine without changing anything."""
+def gather_observations(host: str, port: int, *, proto: Proto = Proto.TCP, timeout: float = 2.0,
+                        attempts: tuple[ProbeResult, ...] | None = None) -> Observations:
+    """Every fact about ``host:port`` that can be read from this machine without changing anything.
+
+    ``attempts``: connection attempts already made (``netdiag connect``'s own), used instead of new ones.
+    """
     base = Observations(host=host, port=port, proto=proto, platform=platform_of(sys.platform),
                         timeout=timeout)
     try:
@@ -34,7 +37,8 @@ def gather_observations(host: str, port: int, *, proto: Proto = Proto.TCP,
     mine = local_addresses()
     local_target = any(is_loopback(effective_destination(a)) or a.split("%", 1)[0] in mine for a in addresses)
     listeners, note = _listeners() if local_target else (None, None)
-    attempts = _attempts(host, addresses, port, proto, timeout)
+    if attempts is None:
+        attempts = _attempts(host, addresses, port, proto, timeout)
     neighbour = None
     if not local_target and any(a.reason == Reason.NO_RESPONSE for a in attempts):
         answers = [neighbour_answered(a) for a in addresses if ":" not in a or not a.startswith("fe80")]

@@ -133,6 +133,7 @@ def connect_command(
         interactive_session,
         open_connection,
     )
+    from netdiag.adapters.client.verdict import diagnosed_failure
 
     endpoint = parse_endpoint(target)
     _check_family(endpoint.host, ipv4=ipv4, ipv6=ipv6)
@@ -143,13 +144,17 @@ def connect_command(
     try:
         connection = open_connection(endpoint.host, endpoint.port, udp=udp, timeout=timeout, family=family,
                                      max_time=max_time)
-    except ConnectFailure as failure:
+    except ConnectFailure as refused:
+        failure = (refused if udp
+                   else diagnosed_failure(refused, endpoint.host, endpoint.port, timeout=timeout))
         if as_json:
             _emit(out, _error_record(failure, failure.attempts))
         if verbose and failure.attempts:
             out.info(f"{len(failure.attempts)} address(es) tried for {endpoint.host}:")
             _report_attempts(out, failure.attempts)
-        raise
+        if failure is refused:
+            raise
+        raise failure from refused
     with connection:
         if as_json:
             _emit(out, _connected_record(connection))

@@ -19,7 +19,8 @@ from lab.runner import running_lab_server
 
 from netdiag.core.exit_status import ExitStatus
 
-LOOP_SENTENCE = "the server keeps sending after your end of input: it does not handle `recv()` returning `b''`"
+LOOP_SENTENCE = ("the server keeps sending after your end of input: it does not handle `recv()` returning "
+                 "`b''`")
 
 
 def connect(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:

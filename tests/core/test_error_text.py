@@ -281,7 +281,7 @@ def test_file_permission_pattern_stays_linear() -> None:
     import subprocess
     import sys
 
-    code = ("from netdiag.core.error_text import read_error_text; "
-            "print(read_error_text(\"bash: \" + \"a\" * 200 + \" permission denied: '\" * 20_000).cause.value)")
+    text = "(\"bash: \" + \"a\" * 200 + \" permission denied: '\" * 20_000)"
+    code = f"from netdiag.core.error_text import read_error_text; print(read_error_text{text}.cause.value)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,5 @@
-"""A server looping on recv() returning b'' is told from real streams by what arrives after our end of input."""
+"""A server looping on recv() returning b'' is told from real streams by what arrives after our end of
+input."""
 
 from __future__ import annotations
 

@@ -57,6 +57,7 @@ class Attempt:
     cause: Cause
     seconds: float
     detail: str = ""
+    errno: int | None = None
 
     @property
     def outcome(self) -> str:
@@ -345,13 +346,14 @@ def _attempt(fam: int, sockaddr: tuple[object, ...], *, udp: bool,
     except OSError as exc:
         sock.close()
         cause = classify_os_error(exc.errno, "connect")
-        return None, Attempt(address, cause, time.perf_counter() - began, exc.strerror or str(exc))
+        return None, Attempt(address, cause, time.perf_counter() - began, exc.strerror or str(exc), exc.errno)
     elapsed = time.perf_counter() - began
     if not udp and sock.getsockname()[:2] == sock.getpeername()[:2]:
         # Loopback trap: connecting to a free port in the ephemeral range can pick that same port as
         # the source and "connect" the socket to itself. Nothing listens there: report a refusal.
         sock.close()
-        return None, Attempt(address, Cause.NOTHING_LISTENING, elapsed, "connected to itself")
+        return None, Attempt(address, Cause.NOTHING_LISTENING, elapsed, "connected to itself",
+                             errno.ECONNREFUSED)
     sock.settimeout(None)
     return sock, Attempt(address, Cause.OK, elapsed)
 
