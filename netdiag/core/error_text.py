@@ -169,9 +169,15 @@ def read_error_text(
     cause = _refine(best.cause, operation=operation, port=port, platform=source,
                     about_a_file=bool(_FILE_DENIED.search(text)))
     notes = _notes_for(cause, readings, source, ambiguous=False) + cut
+    if cause == Cause.PRIVILEGED_PORT and operation is None and port is None:
+        notes = (_NO_PORT_NOTE, *notes)
     return ErrorReading(whole, cause, tuple(dict.fromkeys(c.what for c in clues)), _unique(readings),
                         source, operation, port, notes)
 
+
+_NO_PORT_NOTE = ("The text shows no bind() and no port: 'Permission denied' means a privileged port only on "
+                 "a server's bind(). About a file (bash: ./server.py: Permission denied, or Python opening a "
+                 "path) it is a file permission instead: python3 server.py, or chmod +x server.py.")
 
 SCAN_LIMIT = 65536
 """Characters of a pasted text that are searched: its first and last ``SCAN_LIMIT // 2``. An error's clues

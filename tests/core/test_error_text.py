@@ -275,6 +275,14 @@ def test_permission_denied_about_a_port_stays_a_privileged_port(text: str) -> No
     assert read_error_text(text).cause is Cause.PRIVILEGED_PORT
 
 
+def test_permission_denied_without_bind_nor_port_says_it_may_be_a_file() -> None:
+    reading = read_error_text("PermissionError: [Errno 13] Permission denied")
+    assert reading.cause is Cause.PRIVILEGED_PORT  # the lab's usual meaning, with the other one said
+    assert "file permission" in reading.notes[0] and "chmod +x" in reading.notes[0]
+    assert not any("no bind()" in note for note in read_error_text(
+        "s.bind(('0.0.0.0', 80))\nPermissionError: [Errno 13] Permission denied").notes)
+
+
 def test_file_permission_pattern_stays_linear() -> None:
     """Bounded quantifiers only: a text repeating the pattern's prefixes is read in linear time (the 120 s
     deadline only ends a hang; bench/explain_error.py measures the time)."""
