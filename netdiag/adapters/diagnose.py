@@ -23,9 +23,14 @@ from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reaso
 from netdiag.core.sockets import SocketRow
 
 
-def gather_observations(host: str, port: int, *, proto: Proto = Proto.TCP,
-                        timeout: float = 2.0, connect: bool = False) -> Observations:
-    """Every fact about ``host:port`` that can be read from this machine without changing anything."""
+def gather_observations(
+    host: str, port: int, *, proto: Proto = Proto.TCP, timeout: float = 2.0, connect: bool = False,
+    attempts: tuple[ProbeResult, ...] | None = None,
+) -> Observations:
+    """Every fact about ``host:port`` that can be read from this machine without changing anything.
+
+    ``attempts``: connection attempts already made (``netdiag connect``'s own), used instead of new ones.
+    """
     base = Observations(host=host, port=port, proto=proto, platform=platform_of(sys.platform),
                         timeout=timeout)
     try:
@@ -39,13 +44,14 @@ def gather_observations(host: str, port: int, *, proto: Proto = Proto.TCP,
     def this_host(address: str) -> bool:
         return is_loopback(effective_destination(address)) or address.split("%", 1)[0] in mine
 
-    attempts = _attempts(host, addresses, port, proto, timeout, connect, this_host)
     firewall = read_firewall(port, proto.value)
-    if proto == Proto.TCP and not connect and firewall.blocking_rules \
-            and any(a.method == ProbeMethod.SOCKET_TABLE and a.state == PortState.OPEN for a in attempts):
-        # The socket table cannot see this host's own firewall, which the rules say matters here: ask for
-        # real (a SYN probe when allowed, which reading the rules needed anyway).
-        attempts = _attempts(host, addresses, port, proto, timeout, False, lambda _address: False)
+    if attempts is None:
+        attempts = _attempts(host, addresses, port, proto, timeout, connect, this_host)
+        if proto == Proto.TCP and not connect and firewall.blocking_rules and any(
+                a.method == ProbeMethod.SOCKET_TABLE and a.state == PortState.OPEN for a in attempts):
+            # The socket table cannot see this host's own firewall, which the rules say matters here: ask
+            # for real (a SYN probe when allowed, which reading the rules needed anyway).
+            attempts = _attempts(host, addresses, port, proto, timeout, False, lambda _address: False)
     neighbour = None
     if not local_target and any(a.reason == Reason.NO_RESPONSE for a in attempts):
         answers = [neighbour_answered(a) for a in addresses if ":" not in a or not a.startswith("fe80")]

@@ -15,14 +15,26 @@ from netdiag.core.failures import NetworkFailure, UsageError
 from netdiag.core.targets import parse_endpoint
 
 if TYPE_CHECKING:
-    from netdiag.adapters.client import Attempt, ClientEvent, Connection, NoReply, TimeLimit, Unsent
+    from netdiag.adapters.client import (
+        Attempt,
+        ClientEvent,
+        Connection,
+        NoReply,
+        PeerKeepsSending,
+        TimeLimit,
+        Unsent,
+    )
     from netdiag.render.output import Output
 
 HELP = """Connect to a server, send what you type (or each --message), print the replies as they arrive.
 
-Interactive (no --message): each line typed on stdin is sent (with its newline), and replies are printed
-as they arrive, so a chat works. End of input (Ctrl-D, or the end of a pipe) closes our sending side
-(TCP FIN) and waits up to --timeout for the rest of the replies.
+Interactive (no --message): each line typed on stdin is sent, and replies are printed as they arrive, so a
+chat works. Over TCP the newline is chosen by default: the first line goes out without it, as the lab's
+clients send; a server that answers at once (the lab's, whose `close` must be the whole message) gets every
+line so, while one that waits for the line's end (nc, line-based servers) gets the newline 0.5 s later and
+on every later line. --newline sets it instead. End of input (Ctrl-D, or the end of a pipe) closes our
+sending side (TCP FIN) and waits up to --timeout for the rest of the replies; a server that then sends
+the same reply over and over (it does not handle recv() returning b'') is stopped and named.
 
 Scripted (--message, repeatable): each message is sent exactly as given, by default WITHOUT a newline,
 the way the lab's clients send (one message per send()); its reply is awaited up to --timeout and
@@ -96,7 +108,8 @@ def connect_command(
     newline: Annotated[
         Newline | None,
         typer.Option("--newline", "-n", help="End each message with none, lf or crlf (default: none for "
-                     "--message, lf for stdin lines)."),
+                     "--message; stdin lines over TCP: none if the server answers the first line without "
+                     "it, else lf; UDP: lf)."),
     ] = None,
     crlf: Annotated[
         bool, typer.Option("--crlf", "-C", help="Same as --newline crlf (like ncat -C).")
@@ -119,6 +132,7 @@ def connect_command(
         interactive_session,
         open_connection,
     )
+    from netdiag.adapters.client.verdict import diagnosed_failure
 
     endpoint = parse_endpoint(target)
     _check_family(endpoint.host, ipv4=ipv4, ipv6=ipv6)
@@ -129,13 +143,17 @@ def connect_command(
     try:
         connection = open_connection(endpoint.host, endpoint.port, udp=udp, timeout=timeout, family=family,
                                      max_time=max_time)
-    except ConnectFailure as failure:
+    except ConnectFailure as refused:
+        failure = (refused if udp
+                   else diagnosed_failure(refused, endpoint.host, endpoint.port, timeout=timeout))
         if as_json:
             _emit(out, _error_record(failure, failure.attempts))
         if verbose and failure.attempts:
             out.info(f"{len(failure.attempts)} address(es) tried for {endpoint.host}:")
             _report_attempts(out, failure.attempts)
-        raise
+        if failure is refused:
+            raise
+        raise failure from refused
     with connection:
         if as_json:
             _emit(out, _connected_record(connection))
@@ -147,7 +165,8 @@ def connect_command(
             events = exchange_messages(connection, messages, timeout=timeout, wait_for_replies=not no_wait)
         else:
             lines = _stdin_lines(_ENDINGS[ending or Newline.lf], max_piece=None if udp else MAX_INPUT_PIECE)
-            events = interactive_session(connection, lines, timeout=timeout)
+            events = interactive_session(connection, lines, timeout=timeout,
+                                         auto_newline=ending is None and not udp)
         try:
             problems = (_render_json(out, events, connection) if as_json
                         else _render(out, events, connection, verbose=verbose))
@@ -258,8 +277,10 @@ def _render(out: Output, events: Iterable[ClientEvent], connection: Connection, 
     """Print each event; return the sentences that make the run a failure (exit 1)."""
     from netdiag.adapters.client import (
         HalfClosed,
+        LineEnding,
         NoReply,
         PeerClosed,
+        PeerKeepsSending,
         PeerKeptOpen,
         Received,
         Sent,
@@ -291,6 +312,12 @@ def _render(out: Output, events: Iterable[ClientEvent], connection: Connection, 
         elif isinstance(event, PeerKeptOpen):
             out.info(f"The server kept the connection open {event.timeout:g} s after our end of input; "
                      "closing it.")
+        elif isinstance(event, PeerKeepsSending):
+            out.warn(keeps_sending_sentence(event))
+        elif isinstance(event, LineEnding) and verbose:
+            out.info("the server waited for the end of the line: lines are sent with their newline"
+                     if event.lines else "the server answered a line sent without its newline: lines are "
+                     "sent without it, as the lab's clients send (--newline lf to change)")
         elif isinstance(event, Unsent):
             unsent.append(event)
     return _problems(unanswered, unsent, connection, stopped, received)
@@ -345,8 +372,26 @@ def _text(data: bytes) -> str:
     return printable(data)
 
 
+def keeps_sending_sentence(event: PeerKeepsSending) -> str:
+    """The lab's 1.10 server after our end of input, named: what it repeats and the fix in the server."""
+    return (f"the server keeps sending after your end of input: it does not handle `recv()` returning "
+            f"`b''`. It sent {_shown(event.unit)} over and over ({event.size:,} bytes in "
+            f"{event.seconds:.2f} s) instead of closing; netdiag stopped there. Fix the server: end its "
+            "loop when recv() returns b'' (data = conn.recv(1024); if not data: break).")
+
+
 def _event_record(event: ClientEvent) -> dict[str, object]:
-    from netdiag.adapters.client import NoReply, PeerClosed, PeerKeptOpen, Received, Sent, TimeLimit, Unsent
+    from netdiag.adapters.client import (
+        LineEnding,
+        NoReply,
+        PeerClosed,
+        PeerKeepsSending,
+        PeerKeptOpen,
+        Received,
+        Sent,
+        TimeLimit,
+        Unsent,
+    )
 
     if isinstance(event, Received):
         record: dict[str, object] = {"event": "reply", "bytes": len(event.data), "text": _text(event.data)}
@@ -364,6 +409,11 @@ def _event_record(event: ClientEvent) -> dict[str, object]:
         return {"event": "kept-open", "timeout": event.timeout}
     if isinstance(event, Unsent):
         return {"event": "unsent", "messages": [_text(m) for m in event.messages]}
+    if isinstance(event, PeerKeepsSending):
+        return {"event": "keeps-sending", "text": _text(event.unit), "bytes": event.size,
+                "seconds": round(event.seconds, 6)}
+    if isinstance(event, LineEnding):
+        return {"event": "line-ending", "newline": event.lines}
     return {"event": "half-close"}
 
 

@@ -42,6 +42,16 @@ class Cause(str, Enum):
     ADDRESS_NOT_LOCAL = "address-not-local"
     BROKEN_PIPE = "broken-pipe"
     CONNECTION_ABORTED = "connection-aborted"
+    TIME_WAIT = "time-wait"
+    STR_NOT_BYTES = "str-not-bytes"
+    SOCKET_CLOSED = "socket-closed"
+    NOT_CONNECTED = "not-connected"
+    ALREADY_CONNECTED = "already-connected"
+    DECODE_ERROR = "decode-error"
+    PORT_OUT_OF_RANGE = "port-out-of-range"
+    INVALID_ARGUMENT = "invalid-argument"
+    TOO_MANY_OPEN_FILES = "too-many-open-files"
+    FILE_PERMISSION = "file-permission"
     UNKNOWN = "unknown"
 
 
@@ -243,8 +253,11 @@ CATALOG: dict[Cause, Explanation] = {
             "Find the owner: netdiag sockets --listening --port PORT, and stop it.",
             "Or choose another port (port 0 lets the OS pick a free one).",
             "In your own server, set SO_REUSEADDR before bind() "
-            "(sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)) so TIME_WAIT does not block a "
-            "restart; it does not let two servers listen on the same port.",
+            "(sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)) so TIME_WAIT does not block the "
+            "next restart; it does not let two servers listen on the same port.",
+            "Restarting right after a stop: on Linux SO_REUSEADDR helps only if the stopped run had set "
+            "it too (its TIME_WAIT sockets keep the option they were made with). Otherwise wait until they "
+            "expire (60 s on Linux): netdiag sockets --port PORT --state time-wait lists them.",
         ),
     ),
     Cause.PRIVILEGED_PORT: Explanation(
@@ -373,6 +386,19 @@ CATALOG: dict[Cause, Explanation] = {
 }
 
 
+def _merge_program_entries() -> None:
+    """The program mistakes' entries (``catalog_programs``, kept apart for size) join the catalog before
+    ``unknown``, which stays last on the generated page."""
+    from netdiag.core.catalog_programs import PROGRAM_CATALOG
+
+    unknown = CATALOG.pop(Cause.UNKNOWN)
+    CATALOG.update(PROGRAM_CATALOG)
+    CATALOG[Cause.UNKNOWN] = unknown
+
+
+_merge_program_entries()
+
+
 def explanation_for(cause: Cause, *, host: str | None = None, port: int | None = None) -> Explanation:
     """The catalog entry for ``cause`` (``UNKNOWN`` for causes not written yet).
 
@@ -469,4 +495,10 @@ _BY_ERRNO: dict[int, Cause] = {
     errno_codes.ENETDOWN: Cause.NO_ROUTE,
     errno_codes.EPIPE: Cause.BROKEN_PIPE,
     errno_codes.ECONNABORTED: Cause.CONNECTION_ABORTED,
+    errno_codes.EBADF: Cause.SOCKET_CLOSED,
+    errno_codes.ENOTSOCK: Cause.SOCKET_CLOSED,
+    errno_codes.ENOTCONN: Cause.NOT_CONNECTED,
+    errno_codes.EISCONN: Cause.ALREADY_CONNECTED,
+    errno_codes.EINVAL: Cause.INVALID_ARGUMENT,
+    errno_codes.EMFILE: Cause.TOO_MANY_OPEN_FILES,
 }

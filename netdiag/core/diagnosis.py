@@ -119,7 +119,29 @@ def _loopback_only(obs: Observations) -> str | None:
         bound = ", ".join(describe_row(row) for row in loopback_rows)
         return (f"A server listens on port {obs.port}, but only on loopback ({bound}); "
                 f"{', '.join(obs.addresses)} is not a loopback address, so it is refused.")
+    asked = {family_of(address) for address in obs.addresses}
+    same_family = [row for row in loopback_rows if family_of(row.local_address) in asked]
+    if same_family and not targets_not_loopback:  # 127.0.0.2 asked, 127.0.0.1 bound: loopback, not the same
+        bound = ", ".join(describe_row(row) for row in same_family)
+        return (f"A server listens on port {obs.port}, but only on {bound}; {', '.join(obs.addresses)} is "
+                "another loopback address, which that socket does not receive, so it is refused.")
     return None
+
+
+def _time_wait(obs: Observations) -> str | None:
+    """Nothing listens, but the port's TIME_WAIT sockets show a server stopped there moments ago."""
+    if not (obs.local_target and _all_failed(obs) and obs.proto == Proto.TCP):
+        return None
+    if _exact_listeners(obs, obs.proto, obs.port) or obs.listeners is None:
+        return None
+    waiting = [row for row in obs.listeners if row.proto == "tcp" and row.local_port == obs.port
+               and row.state == "TIME_WAIT"]
+    if not waiting:
+        return None
+    peers = ", ".join(format_endpoint(row.remote_address or "?", row.remote_port or 0) for row in waiting[:3])
+    more = f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
+    return (f"Nothing listens on port {obs.port}, but {len(waiting)} connection(s) of a server that ran "
+            f"there wait in TIME_WAIT (with {peers}{more}): it was stopped moments ago.")
 
 
 def _other_family(obs: Observations) -> str | None:
@@ -286,6 +308,7 @@ RULES: tuple[Rule, ...] = (
     (Cause.LOOPBACK_ONLY_BIND, _loopback_only),
     (Cause.WRONG_ADDRESS_FAMILY, _other_family),
     (Cause.PROTOCOL_MISMATCH, _other_protocol),
+    (Cause.TIME_WAIT, _time_wait),
     (Cause.NEAR_PORT, _near_port),
     (Cause.FIREWALL_REJECT, _rejected),
     (Cause.NOTHING_LISTENING, _refused),

@@ -57,6 +57,12 @@ LINUX_ERRNO = _table("linux", "errno", (
     (111, "ECONNREFUSED", "Connection refused", C.NOTHING_LISTENING),
     (112, "EHOSTDOWN", "Host is down", C.HOST_UNREACHABLE),
     (113, "EHOSTUNREACH", "No route to host", C.HOST_UNREACHABLE),
+    (9, "EBADF", "Bad file descriptor", C.SOCKET_CLOSED),
+    (22, "EINVAL", "Invalid argument", C.INVALID_ARGUMENT),
+    (24, "EMFILE", "Too many open files", C.TOO_MANY_OPEN_FILES),
+    (88, "ENOTSOCK", "Socket operation on non-socket", C.SOCKET_CLOSED),
+    (106, "EISCONN", "Transport endpoint is already connected", C.ALREADY_CONNECTED),
+    (107, "ENOTCONN", "Transport endpoint is not connected", C.NOT_CONNECTED),
 ))
 
 MACOS_ERRNO = _table("macos", "errno", (
@@ -73,6 +79,12 @@ MACOS_ERRNO = _table("macos", "errno", (
     (61, "ECONNREFUSED", "Connection refused", C.NOTHING_LISTENING),
     (64, "EHOSTDOWN", "Host is down", C.HOST_UNREACHABLE),
     (65, "EHOSTUNREACH", "No route to host", C.HOST_UNREACHABLE),
+    (9, "EBADF", "Bad file descriptor", C.SOCKET_CLOSED),
+    (22, "EINVAL", "Invalid argument", C.INVALID_ARGUMENT),
+    (24, "EMFILE", "Too many open files", C.TOO_MANY_OPEN_FILES),
+    (38, "ENOTSOCK", "Socket operation on non-socket", C.SOCKET_CLOSED),
+    (56, "EISCONN", "Socket is already connected", C.ALREADY_CONNECTED),
+    (57, "ENOTCONN", "Socket is not connected", C.NOT_CONNECTED),
 ))
 
 # Python on Windows reports Winsock errors as [WinError N] (and sets errno to the same N); EPIPE (32) and
@@ -100,6 +112,14 @@ WINDOWS_ERRNO = _table("windows", "errno", (
     (10064, "WSAEHOSTDOWN", "A socket operation failed because the destination host was down",
      C.HOST_UNREACHABLE),
     (10065, "WSAEHOSTUNREACH", "A socket operation was attempted to an unreachable host", C.HOST_UNREACHABLE),
+    (10009, "WSAEBADF", "The file handle supplied is not valid", C.SOCKET_CLOSED),
+    (10022, "WSAEINVAL", "An invalid argument was supplied", C.INVALID_ARGUMENT),
+    (10024, "WSAEMFILE", "Too many open sockets", C.TOO_MANY_OPEN_FILES),
+    (10038, "WSAENOTSOCK", "An operation was attempted on something that is not a socket", C.SOCKET_CLOSED),
+    (10056, "WSAEISCONN", "A connect request was made on an already connected socket", C.ALREADY_CONNECTED),
+    (10057, "WSAENOTCONN",
+     "A request to send or receive data was disallowed because the socket is not connected and (when "
+     "sending on a datagram socket using a sendto call) no address was supplied", C.NOT_CONNECTED),
 ))
 
 LINUX_GAI = _table("linux", "getaddrinfo", (

@@ -56,6 +56,7 @@ C = Cause
 
 # Exception and class names from Python, Java, .NET, Go, requests/urllib3, in the order they are tried.
 _EXCEPTION_NAMES: tuple[tuple[str, Cause], ...] = (
+    ("UnicodeDecodeError", C.DECODE_ERROR),
     ("ConnectionRefusedError", C.NOTHING_LISTENING),
     ("ConnectionResetError", C.CONNECTION_RESET),
     ("ConnectionAbortedError", C.CONNECTION_ABORTED),
@@ -89,9 +90,26 @@ _PHRASES: tuple[tuple[str, Cause], ...] = (
     (r"software caused connection abort|connection was aborted|connection aborted", C.CONNECTION_ABORTED),
     (r"name or service not known|nodename nor servname|temporary failure in name resolution|"
      r"no such host|getaddrinfo failed|could not resolve|couldn't resolve|name does not resolve|"
-     r"no address associated with|non-recoverable failure in name resolution|enotfound|"
+     r"no address associated with|non-recoverable failure in name resolution|\benotfound\b|"
      r"unknown host|name resolution", C.DNS_FAILURE),
     (r"timed out|timeout|did not properly respond|failed to respond", C.TIMEOUT),
+    # The lab's own programming mistakes (Python's messages, then the OS's strerror texts).
+    (r"bytes-like object is required", C.STR_NOT_BYTES),
+    (r"codec can't decode", C.DECODE_ERROR),
+    (r"port must be 0-65535", C.PORT_OUT_OF_RANGE),
+    (r"bad file descriptor|operation on non-socket|something that is not a socket", C.SOCKET_CLOSED),
+    (r"transport endpoint is not connected|socket is not connected", C.NOT_CONNECTED),
+    (r"is already connected|already connected socket", C.ALREADY_CONNECTED),
+    (r"invalid argument", C.INVALID_ARGUMENT),
+    (r"too many open files|too many open sockets", C.TOO_MANY_OPEN_FILES),
+)
+
+# "Permission denied" about a file, not a port: a shell that cannot run a script (bash, zsh...), or Python
+# naming the path it could not open. Bounded quantifiers: linear on any text.
+_FILE_DENIED = re.compile(
+    r"\b(?:ba|z|da|k|fi)?sh: (?:line \d{1,9}: )?[^\s:]{1,300}: permission denied"
+    r"|\bzsh: permission denied: |permission denied: '[^'\n]{1,300}'",
+    re.IGNORECASE,
 )
 
 # Error numbers have at most 10 digits (Windows' HRESULTs); a longer digit run is no error number, and is
@@ -99,7 +117,8 @@ _PHRASES: tuple[tuple[str, Cause], ...] = (
 _MAX_DIGITS = 10
 _BARE_NUMBER = re.compile(r"^\s*(-?\d+)\s*$")
 _WINERROR = re.compile(r"\[WinError\s+(-?\d{1,10})\]", re.IGNORECASE)
-_ERRNO = re.compile(r"\[Errno\s+(-?\d{1,10})\]\s*([^\n\]]*)|\berrno[\s:=]+(-?\d{1,10})(?!\d)", re.IGNORECASE)
+_ERRNO = re.compile(r"\[Errno\s+(-?\d{1,10})\]\s*([^\n\]]*)|\berrno[\s:=]+(-?\d{1,10})(?!\d)"
+                    r"|SocketException\s{0,5}\((-?\d{1,10})\)", re.IGNORECASE)  # .NET: the platform's number
 _SYMBOL = re.compile(r"\b(WSA[A-Z_]+|EAI_[A-Z]+|E[A-Z]{3,14})\b")
 _NODE_DNS = re.compile(r"\b(ENOTFOUND|ESERVFAIL|EAI_AGAIN)\b")
 _PORT = re.compile(
@@ -147,11 +166,18 @@ def read_error_text(
         return ErrorReading(whole, Cause.UNKNOWN, (), (), source, operation, port,
                             (_unknown_note(text), *cut))
     best = max(clues, key=lambda clue: clue.strength)
-    cause = _refine(best.cause, operation=operation, port=port, platform=source)
+    cause = _refine(best.cause, operation=operation, port=port, platform=source,
+                    about_a_file=bool(_FILE_DENIED.search(text)))
     notes = _notes_for(cause, readings, source, ambiguous=False) + cut
+    if cause == Cause.PRIVILEGED_PORT and operation is None and port is None:
+        notes = (_NO_PORT_NOTE, *notes)
     return ErrorReading(whole, cause, tuple(dict.fromkeys(c.what for c in clues)), _unique(readings),
                         source, operation, port, notes)
 
+
+_NO_PORT_NOTE = ("The text shows no bind() and no port: 'Permission denied' means a privileged port only on "
+                 "a server's bind(). About a file (bash: ./server.py: Permission denied, or Python opening a "
+                 "path) it is a file permission instead: python3 server.py, or chmod +x server.py.")
 
 SCAN_LIMIT = 65536
 """Characters of a pasted text that are searched: its first and last ``SCAN_LIMIT // 2``. An error's clues
@@ -191,7 +217,7 @@ def _unknown_note(text: str) -> str:
                 "firewall look the same there. Run netdiag explain HOST:PORT from that machine, or see the "
                 "real error in PowerShell: (New-Object Net.Sockets.TcpClient).Connect('HOST', PORT)")
     numbers = [f"WinError {m.group(1)}" for m in _WINERROR.finditer(text)]
-    numbers += [f"errno {m.group(1) or m.group(3)}" for m in _ERRNO.finditer(text)]
+    numbers += [f"errno {m.group(1) or m.group(3) or m.group(4)}" for m in _ERRNO.finditer(text)]
     if not numbers:
         return _UNKNOWN_NOTE
     return (f"{', '.join(dict.fromkeys(numbers))} is not a socket or name-resolution error netdiag knows "
@@ -236,7 +262,7 @@ def _number_clues(text: str, platform: Platform | None,
         clues.extend(_Clue(e.cause, 4, f"{e.symbol} (WinError {e.number})") for e in entries)
     gaierror = "gaierror" in text.lower()  # once, not per match: 64 Ki characters times each match
     for match in _ERRNO.finditer(text):
-        number = int(match.group(1) or match.group(3))
+        number = int(match.group(1) or match.group(3) or match.group(4))
         message = (match.group(2) or "").strip().lower()
         kind: ErrorKind | None = "getaddrinfo" if number < 0 or gaierror else None
         entries = entries_for_number(number, platform=platform or said, kind=kind)
@@ -295,10 +321,13 @@ def _port_of(text: str) -> int | None:
 
 
 def _refine(cause: Cause, *, operation: Operation | None, port: int | None,
-            platform: Platform | None) -> Cause:
-    """Permission errors mean different things by operation, port and platform."""
+            platform: Platform | None, about_a_file: bool = False) -> Cause:
+    """Permission errors mean different things by operation, port and platform; about a file (a shell
+    that cannot run a script, a path Python cannot open) they are no network matter at all."""
     if cause not in (Cause.PRIVILEGED_PORT, Cause.PORT_RESERVED):
         return cause
+    if about_a_file and operation != "bind" and port is None:
+        return Cause.FILE_PERMISSION
     if operation in ("connect", "send"):
         return Cause.FIREWALL_DROP
     if platform == "windows":

@@ -76,6 +76,11 @@ def ipv6_loopback() -> bool:
     ("OSError: [WinError 10013] An attempt was made to access a socket in a way forbidden by its access "
      "permissions", Cause.PORT_RESERVED, "excludedportrange"),
     ("TimeoutError: timed out", Cause.TIMEOUT, "absent"),
+    ("TypeError: a bytes-like object is required, not 'str'", Cause.STR_NOT_BYTES, "message.encode()"),
+    ("OSError: [Errno 107] Transport endpoint is not connected", Cause.NOT_CONNECTED, "conn.recv()"),
+    ("bash: ./server.py: Permission denied", Cause.FILE_PERMISSION, "python3 server.py"),
+    ("System.Net.Sockets.SocketException (10061): No connection could be made because the target machine "
+     "actively refused it.", Cause.NOTHING_LISTENING, "WSAECONNREFUSED"),
 ])
 def test_error_text(text: str, cause: Cause, phrase: str) -> None:
     result = run_netdiag("explain", "--error", text)

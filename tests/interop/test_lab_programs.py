@@ -9,7 +9,7 @@ def test_lab_client_gets_accepted_then_closed_from_reply_server() -> None:
     with running_lab_server("reply_server") as server:
         result = run_lab_client("tcp_client", server.host, str(server.port), "hello", "world", "close")
         assert result.stdout.splitlines() == ["accepted", "accepted", "closed"]
-        server.wait_for_line("Received from")
+        server.wait_for_line("Received: ")
         assert any(line.endswith(": hello") for line in server.lines)
 
 

@@ -3,7 +3,7 @@
 
 The lab's first echo server (handout 1.6, ``one_client_echo_server``) accepts one client and exits: a
 probe that connects is that client, and one that resets kills it with ``ConnectionResetError``. The
-multithreaded server (1.11, ``threaded_reply_server``) prints ``Error when handling client: ... reset``
+multithreaded server (1.11, ``reply_server``) prints ``Error when handling client: ... reset``
 for a client that resets. On loopback netdiag reads the socket table; across two namespaces (as root) it
 sends a half-open SYN; without privileges it connects and closes gracefully, and says so.
 """
@@ -27,7 +27,7 @@ from netdiag.core.exit_status import ExitStatus
 # server -> (the lab client's messages, what the lab client must print)
 SESSIONS = {
     "one_client_echo_server": (["hello"], ["hello"]),
-    "threaded_reply_server": (["hello", "close"], ["accepted", "closed"]),
+    "reply_server": (["hello", "close"], ["accepted", "closed"]),
 }
 NO_CAPABILITIES = ["setpriv", "--securebits=+noroot,+noroot_locked", "--bounding-set=-all", "--inh-caps=-all",
                    "--ambient-caps=-all"]
@@ -74,7 +74,7 @@ def test_probe_and_explain_on_loopback_leave_the_lab_server_serving(name: str) -
         assert explained["cause"] == "ok"
         assert explained["attempts"][0]["reason"] == "listener"
         assert _run_lab_client(name, server, []) == SESSIONS[name][1]
-        if name == "threaded_reply_server":
+        if name == "reply_server":
             server.wait_for_line("Connection to client")
         _assert_served_only_its_client(server, _stopped_stderr(server))
 
@@ -92,7 +92,7 @@ def test_probe_and_explain_from_another_host_send_a_syn_that_is_never_accepted(n
                                            netns=net.client.name).stdout)
         assert (explained["cause"], explained["attempts"][0]["method"]) == ("ok", "syn")
         assert _run_lab_client(name, server, net.client.argv([])) == SESSIONS[name][1]
-        if name == "threaded_reply_server":
+        if name == "reply_server":
             server.wait_for_line("Connection to client")
         _assert_served_only_its_client(server, _stopped_stderr(server))
 

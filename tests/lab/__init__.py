@@ -16,9 +16,14 @@ Wire behaviour netdiag must stay compatible with:
   shows a newline.
 * **echo_server**: thread per client; every chunk received is sent back unchanged (``sendall``) until
   the client closes (``recv`` returns ``b""``).
-* **reply_server**: thread per client; each message is printed and answered with ``accepted``
-  (no newline); the message ``close`` (surrounding whitespace ignored, case sensitive as students wrote
-  it) is answered with ``closed`` and the server closes that connection. Other clients go on.
+* **reply_server** (handout 1.11): thread per client; each message is printed and answered with
+  ``accepted`` (no newline); the message ``close`` (the whole message, any case: ``request.lower() ==
+  "close"``, so ``close\n`` is just a message) is answered with ``closed`` and the server closes that
+  connection. Other clients go on. ``recv()`` returning ``b""`` is not handled: after a client's FIN it
+  answers ``accepted`` in a loop until a ``send()`` fails.
+* **detailed_server** (handout 1.10): the same answers for one client, then it exits; no
+  ``SO_REUSEADDR`` (a restart right after fails while its connection waits in TIME_WAIT), and the same
+  loop on ``b""``, which ends in a ``BrokenPipeError`` traceback once the client has gone.
 * **greeting_server**: one client at a time; on accept it sends ``You are connected``, receives one
   message (``recv(1024)``), prints ``Received: MESSAGE`` and closes that connection, then accepts the
   next. A client that sends nothing keeps it waiting.

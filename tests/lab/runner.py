@@ -18,8 +18,8 @@ from pathlib import Path
 from helpers.waiting import wait_until
 
 LAB_DIR = Path(__file__).resolve().parent
-SERVERS = ("echo_server", "reply_server", "greeting_server", "udp_echo_server", "one_client_echo_server",
-           "threaded_reply_server")
+SERVERS = ("echo_server", "reply_server", "detailed_server", "greeting_server", "udp_echo_server",
+           "one_client_echo_server")
 CLIENTS = ("tcp_client", "greeting_client", "udp_client")
 
 

@@ -57,6 +57,7 @@ class Attempt:
     cause: Cause
     seconds: float
     detail: str = ""
+    errno: int | None = None
 
     @property
     def outcome(self) -> str:
@@ -144,6 +145,8 @@ class Connection:
     _buffered: int = 0
     _input_buffered: int = 0
     _sending: bool = False
+    sent_bytes: int = 0
+    """Bytes sent so far: more than this arriving after our end of input cannot be an echo of it."""
     _room: threading.Condition = field(default_factory=threading.Condition)
 
     def __enter__(self) -> Connection:
@@ -228,6 +231,7 @@ class Connection:
             self._room.notify_all()
         try:
             self.sock.sendall(data)
+            self.sent_bytes += len(data)
         except OSError as exc:
             raise self._failure(exc, "send") from exc
         finally:
@@ -342,13 +346,14 @@ def _attempt(fam: int, sockaddr: tuple[object, ...], *, udp: bool,
     except OSError as exc:
         sock.close()
         cause = classify_os_error(exc.errno, "connect")
-        return None, Attempt(address, cause, time.perf_counter() - began, exc.strerror or str(exc))
+        return None, Attempt(address, cause, time.perf_counter() - began, exc.strerror or str(exc), exc.errno)
     elapsed = time.perf_counter() - began
     if not udp and sock.getsockname()[:2] == sock.getpeername()[:2]:
         # Loopback trap: connecting to a free port in the ephemeral range can pick that same port as
         # the source and "connect" the socket to itself. Nothing listens there: report a refusal.
         sock.close()
-        return None, Attempt(address, Cause.NOTHING_LISTENING, elapsed, "connected to itself")
+        return None, Attempt(address, Cause.NOTHING_LISTENING, elapsed, "connected to itself",
+                             errno.ECONNREFUSED)
     sock.settimeout(None)
     return sock, Attempt(address, Cause.OK, elapsed)
 

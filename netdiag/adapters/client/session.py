@@ -17,7 +17,7 @@ import queue
 import select
 import threading
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 
 from netdiag.adapters.client.connection import (
@@ -29,6 +29,7 @@ from netdiag.adapters.client.connection import (
     InputEnded,
     InputLine,
 )
+from netdiag.core.stream_repeats import RepeatWatch
 
 DEFAULT_SETTLE = 0.05
 MAX_PIECE = 65536
@@ -88,13 +89,37 @@ class PeerKeptOpen:
 
 
 @dataclass(frozen=True)
+class PeerKeepsSending:
+    """After our half-close the peer sent ``unit`` over and over (``size`` bytes in ``seconds``) without
+    closing: it loops on ``recv()`` returning ``b""`` (the lab's 1.10 server). The session stopped there."""
+
+    unit: bytes
+    size: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class LineEnding:
+    """Interactive, newline chosen automatically: the server answered the first line sent without its
+    newline (``lines`` False: the lab's one-message-per-send style) or did not (``lines`` True: the newline
+    followed and every later line keeps its own)."""
+
+    lines: bool
+
+
+@dataclass(frozen=True)
 class TimeLimit:
     """``--max-time`` seconds have passed since the session began: it was ended there."""
 
     max_time: float
 
 
-ClientEvent = Received | Sent | NoReply | PeerClosed | HalfClosed | Unsent | PeerKeptOpen | TimeLimit
+ClientEvent = (Received | Sent | NoReply | PeerClosed | HalfClosed | Unsent | PeerKeptOpen | TimeLimit
+               | PeerKeepsSending | LineEnding)
+
+LINE_PROBE = 0.5
+"""Interactive, automatic newline: seconds to wait for an answer to the first line sent without its newline
+before sending the newline (a line-based server waits for it; the lab's servers answer at once)."""
 
 
 class _TimeUp(Exception):
@@ -155,12 +180,16 @@ def cut_point(data: bytes | bytearray) -> int:
     return cut
 
 
-def _collect_reply(connection: Connection, first: Chunk,
-                   settle: float) -> Generator[Received | Sent, None, Incoming | None]:
+def _collect_reply(connection: Connection, first: Chunk, settle: float, watch: RepeatWatch | None = None,
+                   take_input: Callable[[InputLine], bytes] | None = None,
+                   ) -> Generator[Received | Sent, None, Incoming | None]:
     """Join chunks that follow ``first`` within ``settle`` s, yielding pieces of a long or slow reply;
     return the item that ended the reply. Input lines that come meanwhile are sent (interactive).
 
-    A UDP datagram is a whole message by itself: it is never joined with the next one.
+    A UDP datagram is a whole message by itself: it is never joined with the next one. With ``watch``
+    (after our end of input), each chunk is fed to it, and the reply stops, unreported, with ``None`` as
+    soon as it shows a looping server: the caller reports that instead. ``take_input`` (interactive)
+    sends an input line its own way, or keeps it for later, and returns what it sent.
     """
     if connection.udp:
         yield Received(first.data)
@@ -174,13 +203,18 @@ def _collect_reply(connection: Connection, first: Chunk,
             yield Received(bytes(pending))
             raise
         if isinstance(item, InputLine):  # input goes out meanwhile: it does not end the reply it crosses
-            connection.send(item.data)
-            yield Sent(item.data)
+            sent = item.data if take_input is None else take_input(item)
+            if take_input is None:
+                connection.send(sent)
+            if sent:
+                yield Sent(sent)
         elif not isinstance(item, Chunk):
             yield Received(bytes(pending))
             return item
         else:
             pending += item.data
+            if watch is not None and watch.feed(item.data):
+                return None
         if len(pending) >= MAX_PIECE or time.perf_counter() - began >= MAX_PIECE_DELAY:
             cut = min(cut_point(pending), len(pending) - 1)  # the last piece is never empty
             if cut > 0:
@@ -256,7 +290,9 @@ def _finish(connection: Connection, item: Incoming | None, *, timeout: float, se
     connection.half_close()
     if not connection.udp:
         yield HalfClosed()
-    deadline = time.perf_counter() + timeout
+    closed_at = time.perf_counter()
+    deadline = closed_at + timeout
+    watch = None if connection.udp else RepeatWatch(connection.sent_bytes)
     while True:
         if connection.udp and outstanding <= 0 and item is None:
             return
@@ -268,7 +304,12 @@ def _finish(connection: Connection, item: Incoming | None, *, timeout: float, se
                 return
         if isinstance(item, Chunk):
             outstanding -= 1
-            item = yield from _collect_reply(connection, item, settle)
+            if watch is None or not watch.feed(item.data):
+                item = yield from _collect_reply(connection, item, settle, watch)
+            if watch is not None and watch.endless:
+                yield Received(watch.unit)
+                yield PeerKeepsSending(watch.unit, watch.total, time.perf_counter() - closed_at)
+                return
             deadline = time.perf_counter() + timeout
             continue
         if isinstance(item, Failed):
@@ -289,34 +330,69 @@ def _pump_lines(lines: Iterable[bytes], connection: Connection) -> None:
 
 
 def interactive_session(connection: Connection, lines: Iterable[bytes], *, timeout: float,
-                        settle: float = DEFAULT_SETTLE) -> Iterator[ClientEvent]:
+                        settle: float = DEFAULT_SETTLE, auto_newline: bool = False) -> Iterator[ClientEvent]:
     """Interactive session (see ``_interactive``), ended by ``TimeLimit`` at the connection's deadline."""
-    return _limited(connection, _interactive(connection, lines, timeout=timeout, settle=settle))
+    return _limited(connection, _interactive(connection, lines, timeout=timeout, settle=settle,
+                                             auto_newline=auto_newline))
 
 
 def _interactive(connection: Connection, lines: Iterable[bytes], *, timeout: float,
-                 settle: float) -> Iterator[ClientEvent]:
+                 settle: float, auto_newline: bool = False) -> Iterator[ClientEvent]:
     """Send each line from ``lines`` as it comes while reporting replies as they arrive (chat works).
 
     ``lines`` is read in a daemon thread (stdin blocks). The session ends when the peer closes, or when
     ``lines`` ends: then the stream is half-closed and replies are awaited for ``timeout`` seconds.
+
+    ``auto_newline`` (``lines`` end in ``\n``): the first line goes out without its newline, the way the
+    lab's clients send. A server that answers within ``LINE_PROBE`` s takes messages so (the lab's, which
+    compare the whole message with ``close``): every later line goes without its newline too. Otherwise
+    the newline follows and later lines keep theirs (``nc``, line-based servers). ``LineEnding`` says which.
     """
     connection.start_reader()
     threading.Thread(target=_pump_lines, args=(lines, connection), name="netdiag-connect-input",
                      daemon=True).start()
     item: Incoming | None = None
+    backlog: list[Incoming] = []  # input that came while the first line's answer was awaited, in order
+    strip_newline: bool | None = None if auto_newline else False  # None: not decided yet
     unanswered = 0  # UDP: datagrams sent minus replies seen, to know when the wait at the end can stop
+    line_open = False  # pieces of a long line went out already: its end decides the newline too
+
+    def send_line(line: InputLine) -> bytes:
+        nonlocal unanswered
+        data = line.data[:-1] if strip_newline is not False and line.data.endswith(b"\n") else line.data
+        if data:
+            connection.send(data)
+            unanswered += 1
+        return data
+
+    def take_input(line: InputLine) -> bytes:
+        """During a reply: send the line, unless earlier input still waits (order is kept)."""
+        if backlog:
+            backlog.append(line)
+            return b""
+        return send_line(line)
+
     while True:
         if item is None:
-            item = _next(connection, None)
+            item = backlog.pop(0) if backlog else _next(connection, None)
+        elif backlog and isinstance(item, InputLine | InputEnded):  # after the input that waits
+            backlog.append(item)
+            item = backlog.pop(0)
         if isinstance(item, Chunk):
             unanswered = max(0, unanswered - 1)
-            item = yield from _collect_reply(connection, item, settle)
+            item = yield from _collect_reply(connection, item, settle, take_input=take_input)
             continue
         if isinstance(item, InputLine):
-            connection.send(item.data)
-            unanswered += 1
-            yield Sent(item.data)
+            data = send_line(item)
+            if data:
+                yield Sent(data)
+            ends_line = item.data.endswith(b"\n")
+            line_begun, line_open = line_open, not ends_line and (line_open or bool(data))
+            if strip_newline is None and ends_line and (data or line_begun):
+                item = yield from _probe_line_ending(connection, backlog)
+                strip_newline = item is not None
+                yield LineEnding(lines=not strip_newline)
+                continue
         elif isinstance(item, Failed):
             raise item.failure
         elif isinstance(item, EndOfStream):
@@ -326,3 +402,21 @@ def _interactive(connection: Connection, lines: Iterable[bytes], *, timeout: flo
             yield from _finish(connection, None, timeout=timeout, settle=settle, outstanding=unanswered)
             return
         item = None
+
+
+def _probe_line_ending(connection: Connection,
+                       backlog: list[Incoming]) -> Generator[ClientEvent, None, Incoming | None]:
+    """Wait up to ``LINE_PROBE`` s for the server's answer to a line sent without its newline; return
+    what answered (a chunk, its close...), or ``None`` once the newline was sent for want of an answer.
+    Input that comes meanwhile waits in ``backlog``."""
+    deadline = time.perf_counter() + LINE_PROBE
+    while True:
+        item = _next(connection, deadline)
+        if item is None:
+            connection.send(b"\n")
+            yield Sent(b"\n")
+            return None
+        if isinstance(item, InputLine | InputEnded):
+            backlog.append(item)
+            continue
+        return item
