@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -109,8 +109,9 @@ class Page:
 
 
 @contextmanager
-def headless_browser() -> Iterator[Browser]:
-    """A headless Chromium for the duration of the block (skips the test when none is installed)."""
+def headless_browser(netns: str | None = None) -> Iterator[Browser]:
+    """A headless Chromium for the duration of the block, inside network namespace ``netns`` when given
+    (so it reaches that namespace's 127.0.0.1); skips the test when Chromium is not installed."""
     binary = chromium_path()
     if binary is None:
         pytest.skip("needs Chromium (Debian package chromium; ./dev test installs it)")
@@ -123,8 +124,10 @@ def headless_browser() -> Iterator[Browser]:
         os.dup2(write_end, 4)
 
     profile = tempfile.mkdtemp(prefix="netdiag-chromium-")
+    prefix = ["ip", "netns", "exec", netns] if netns else []
     process = subprocess.Popen(
-        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+        [*prefix, binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-extensions",
          "--disable-background-networking", "--disable-sync", "--hide-scrollbars", "--mute-audio",
          f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
         preexec_fn=give_pipes, close_fds=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -135,10 +138,8 @@ def headless_browser() -> Iterator[Browser]:
     try:
         yield browser
     finally:
-        try:
+        with suppress(BrowserError, OSError):
             browser.call("Browser.close")
-        except (BrowserError, OSError):
-            pass
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
