@@ -62,7 +62,7 @@ EPILOG = examples(
     "sudo netdiag handshake 127.0.0.1:9 --timeout 3",
     "sudo netdiag handshake --watch 8000 --count 5",
     "sudo netdiag handshake --watch 8000 --web  # the live page for the projector",
-    "sudo netdiag handshake 127.0.0.1:8000 --format svg > handshake.svg",
+    "sudo netdiag handshake 127.0.0.1:8000 --format svg  # a drawing for slides, on stdout",
 )
 
 
