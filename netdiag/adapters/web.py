@@ -1,18 +1,20 @@
 """The lecture page's server: one static page and a server-sent event stream, standard library only.
 
 Theory of operation. The watch loop (capture or socket listing) calls ``publish(item)``: it appends the
-item to a bounded ring and sets an event, nothing else, so 200 students opening the page cannot slow the
-capture. A broadcaster thread takes what is new in the ring, encodes each item once (the ``encode``
-function the caller gives: the adapter knows nothing of diagrams), keeps the last frames for clients that
-join later, and offers each frame to every client's bounded queue. A client whose queue is full (it
-reads too slowly) is dropped with a note; one that stops reading entirely is cut off by the socket
-timeout. Each SSE client is one thread of a ``ThreadingHTTPServer`` that only copies its queue to its
-socket.
+item to a bounded ring and wakes the broadcaster, nothing else, so 200 students opening the page cannot
+slow the capture. One broadcaster thread does all the fan-out: it takes what is new in the ring, encodes
+each item once (the ``encode`` function the caller gives: the adapter knows nothing of diagrams), keeps
+the last frames for viewers who join later, appends each frame to every viewer's bounded output buffer
+and writes those buffers to non-blocking sockets as they drain. A ``ThreadingHTTPServer`` thread only
+answers the request line and hands the socket over, so however many viewers there are, one thread sends
+to them: the capture thread competes for the interpreter with one thread, not with 200 (measured with
+200 viewers: docs/performance.md).
 
-Bounds, each with its reason: clients (``max_clients``, default 256: a lecture hall; the next get
-503), the ring (``ring_size`` items: a burst larger than that is summarised as "N events skipped"), the
-per-client queue (``queue_size`` frames), the replay for new clients (``replay`` frames), and the event
-rate (``max_rate`` events per second: the broadcaster paces itself; the ring absorbs the burst).
+Bounds, each with its reason: viewers (``max_clients``, default 256: a lecture hall; the next get 503),
+the ring (``ring_size`` items: a burst larger than that is summarised as "N events skipped"), each
+viewer's unsent output (``client_buffer`` bytes: a viewer that reads too slowly is dropped with a note;
+its browser reconnects), the replay for new viewers (``replay`` frames), and the event rate
+(``max_rate`` events per second: the broadcaster paces itself; the ring absorbs the burst).
 
 Safety: GET only (other methods get 405), two paths, no query string is ever read, no CORS header, a
 strict Content-Security-Policy. Binding to another address than loopback is the caller's decision
@@ -22,11 +24,12 @@ strict Content-Security-Policy. Binding to another address than loopback is the 
 from __future__ import annotations
 
 import collections
+import contextlib
 import errno
 import http.server
 import itertools
 import json
-import queue
+import selectors
 import socket
 import threading
 import time
@@ -39,7 +42,7 @@ from netdiag.core.failures import NetworkFailure
 from netdiag.core.targets import format_endpoint
 
 MAX_CLIENTS = 256
-QUEUE_SIZE = 1024
+CLIENT_BUFFER = 4 * 2**20
 RING_SIZE = 8192
 REPLAY = 200
 MAX_RATE = 5000.0
@@ -53,15 +56,15 @@ _SECURITY_HEADERS = (
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-store"),
 )
+_SLOW_NOTE = {"text": "This page fell behind the events and was disconnected; it reconnects by itself."}
 
 
-@dataclass
-class _Client:
-    """One connected SSE client: its bounded queue, and why it was dropped (if it was)."""
+@dataclass(eq=False)
+class _Viewer:
+    """One SSE viewer: its socket (non-blocking, owned by the broadcaster) and what is not sent yet."""
 
-    frames: queue.Queue[bytes | None]
-    address: str
-    dropped: str | None = None
+    sock: socket.socket
+    pending: bytearray = field(default_factory=bytearray)
 
 
 @dataclass
@@ -75,37 +78,44 @@ class LectureStats:
     dropped_clients: int = 0
     served_clients: int = 0
     peak_clients: int = 0
-    latencies: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=100_000))
 
 
 class LectureServer:
     """Serve ``page`` at ``/`` and the published items, encoded, as server-sent events at ``/events``."""
 
     def __init__(self, page: bytes, encode: Callable[[Any], str], *, host: str = "127.0.0.1",
-                 port: int = 0, max_clients: int = MAX_CLIENTS, queue_size: int = QUEUE_SIZE,
+                 port: int = 0, max_clients: int = MAX_CLIENTS, client_buffer: int = CLIENT_BUFFER,
                  ring_size: int = RING_SIZE, replay: int = REPLAY, max_rate: float = MAX_RATE) -> None:
         self.page = page
         self.encode = encode
         self.host, self.port = host, port
-        self.max_clients, self.queue_size, self.max_rate = max_clients, queue_size, max_rate
+        self.max_clients, self.client_buffer, self.max_rate = max_clients, client_buffer, max_rate
         self.stats = LectureStats()
-        self._ring: collections.deque[tuple[int, float, Any]] = collections.deque(maxlen=ring_size)
+        self._ring: collections.deque[tuple[int, Any]] = collections.deque(maxlen=ring_size)
         self._counter = itertools.count(1)
-        self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._clients: list[_Client] = []
-        self._clients_lock = threading.Lock()
+        self._viewers: set[_Viewer] = set()
+        self._arriving: collections.deque[_Viewer] = collections.deque()
+        self._admitted = 0  # viewers being handed over plus viewers served: the number max_clients bounds
+        self._admit_lock = threading.Lock()
         self._history: collections.deque[bytes] = collections.deque(maxlen=replay)
-        self._httpd: http.server.ThreadingHTTPServer | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._httpd: _Server | None = None
         self._threads: list[threading.Thread] = []
 
     # --- the producer side: O(1), never blocks -------------------------------------------------------
 
     def publish(self, item: Any) -> None:
         """Hand ``item`` to the broadcaster (the watch loop calls this for every event)."""
-        self._ring.append((next(self._counter), time.monotonic(), item))  # deque.append is atomic
+        self._ring.append((next(self._counter), item))  # deque.append is atomic
         self.stats.published += 1
-        self._wake.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # full of wake-ups (BlockingIOError): it is awake anyway
+            self._wake_w.send(b"!")
 
     # --- life cycle ------------------------------------------------------------------------------------
 
@@ -117,6 +127,7 @@ class LectureServer:
         except OSError as exc:
             raise _bind_failure(exc, self.host, self.port) from exc
         httpd.lecture = self
+        httpd.handed_over = set()
         self._httpd = httpd
         self.port = int(httpd.server_address[1])
         for target, name in ((httpd.serve_forever, "lecture-http"), (self._broadcast, "lecture-fanout")):
@@ -125,17 +136,18 @@ class LectureServer:
             self._threads.append(thread)
 
     def close(self) -> None:
-        """Stop serving: every client's stream ends, the threads finish."""
+        """Stop serving: every viewer's stream ends, the threads finish."""
         self._stopping.set()
-        self._wake.set()
-        with self._clients_lock:
-            for client in self._clients:
-                _offer(client.frames, None)
+        self._wake()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
         for thread in self._threads:
             thread.join(5)
+        for viewer in list(self._viewers) + list(self._arriving):
+            viewer.sock.close()
+        self._wake_r.close()
+        self._wake_w.close()
 
     def __enter__(self) -> LectureServer:
         self.start()
@@ -146,65 +158,125 @@ class LectureServer:
 
     @property
     def clients(self) -> int:
-        return len(self._clients)
+        return len(self._viewers)
 
     def url(self, host: str | None = None) -> str:
         shown = host or self.host
         return f"http://{format_endpoint(shown, self.port)}/"
 
+    # --- admission (HTTP threads) --------------------------------------------------------------------
+
+    def _admit(self) -> bool:
+        with self._admit_lock:
+            if self._admitted >= self.max_clients or self._stopping.is_set():
+                self.stats.refused_clients += 1
+                return False
+            self._admitted += 1
+            return True
+
+    def _hand_over(self, sock: socket.socket) -> None:
+        """The HTTP thread sent the headers; from now on the broadcaster owns the socket."""
+        sock.setblocking(False)
+        self._arriving.append(_Viewer(sock))
+        self._wake()
+
+    def _release(self) -> None:
+        with self._admit_lock:
+            self._admitted -= 1
+
     # --- the broadcaster -----------------------------------------------------------------------------
 
     def _broadcast(self) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(self._wake_r, selectors.EVENT_READ, None)
         last = 0
+        quiet_since = time.monotonic()
         while not self._stopping.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
+            for key, mask in selector.select(KEEPALIVE / 3):
+                if key.data is None:
+                    self._drain_wakeups()
+                elif mask & selectors.EVENT_READ:
+                    self._drop(selector, key.data, None)  # a viewer never sends: this is its goodbye
+                elif mask & selectors.EVENT_WRITE:
+                    self._send(selector, key.data)
+            while self._arriving:
+                self._welcome(selector, self._arriving.popleft())
             pending = [entry for entry in list(self._ring) if entry[0] > last]
-            if not pending:
-                continue
             began = time.monotonic()
-            if pending[0][0] > last + 1:
-                missed = pending[0][0] - last - 1
-                self.stats.skipped += missed
-                self._fan_out(_frame("note", {"text": f"{missed} events skipped: they came faster "
-                                                      "than the page can show them."}))
-            for number, stamp, item in pending:
-                self._fan_out(_frame("update", item=self.encode(item), number=number))
-                self.stats.latencies.append(time.monotonic() - stamp)
-            last = pending[-1][0]
-            self.stats.broadcast += len(pending)
+            if pending:
+                if pending[0][0] > last + 1:
+                    missed = pending[0][0] - last - 1
+                    self.stats.skipped += missed
+                    self._fan_out(selector, _frame("note", {"text": f"{missed} events skipped: they came "
+                                                                    "faster than the page can show them."}))
+                for number, item in pending:
+                    self._fan_out(selector, _frame("update", item=self.encode(item), number=number))
+                last = pending[-1][0]
+                self.stats.broadcast += len(pending)
+                quiet_since = began
+            elif began - quiet_since > KEEPALIVE:
+                self._fan_out(selector, b": keep-alive\n\n", keep=False)
+                quiet_since = began
             pause = len(pending) / self.max_rate - (time.monotonic() - began)
             if pause > 0:
                 self._stopping.wait(pause)  # pacing the event rate; the ring holds the burst meanwhile
+        selector.close()
 
-    def _fan_out(self, frame: bytes) -> None:
-        with self._clients_lock:
+    def _drain_wakeups(self) -> None:
+        with contextlib.suppress(OSError):  # BlockingIOError: drained
+            while self._wake_r.recv(4096):
+                pass
+
+    def _welcome(self, selector: selectors.BaseSelector, viewer: _Viewer) -> None:
+        self._viewers.add(viewer)
+        self.stats.served_clients += 1
+        self.stats.peak_clients = max(self.stats.peak_clients, len(self._viewers))
+        recent: list[bytes] = []
+        room = self.client_buffer // 2  # the latest frames that fit, leaving room for live ones
+        for frame in reversed(self._history):
+            if len(frame) > room:
+                break
+            recent.append(frame)
+            room -= len(frame)
+        for frame in reversed(recent):
+            viewer.pending += frame
+        selector.register(viewer.sock, selectors.EVENT_READ | selectors.EVENT_WRITE, viewer)
+
+    def _fan_out(self, selector: selectors.BaseSelector, frame: bytes, keep: bool = True) -> None:
+        if keep:
             self._history.append(frame)
-            for client in self._clients:
-                if client.dropped is None and not _offer(client.frames, frame):
-                    client.dropped = "slow"
-                    self.stats.dropped_clients += 1
+        for viewer in list(self._viewers):
+            if len(viewer.pending) + len(frame) > self.client_buffer:
+                self.stats.dropped_clients += 1
+                self._drop(selector, viewer, _frame("note", _SLOW_NOTE))
+                continue
+            was_empty = not viewer.pending
+            viewer.pending += frame
+            if was_empty:
+                self._send(selector, viewer)
 
-    # --- clients ---------------------------------------------------------------------------------------
+    def _send(self, selector: selectors.BaseSelector, viewer: _Viewer) -> None:
+        try:
+            sent = viewer.sock.send(viewer.pending)
+        except BlockingIOError:
+            sent = 0
+        except OSError:  # reset, broken pipe: the viewer left
+            self._drop(selector, viewer, None)
+            return
+        del viewer.pending[:sent]
+        wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if viewer.pending else 0)
+        selector.modify(viewer.sock, wanted, viewer)
 
-    def _join(self, address: str) -> _Client | None:
-        """Register a client with the recent frames queued, or None when the room is full."""
-        with self._clients_lock:
-            if len(self._clients) >= self.max_clients or self._stopping.is_set():
-                self.stats.refused_clients += 1
-                return None
-            client = _Client(queue.Queue(self.queue_size), address)
-            for frame in list(self._history)[-self.queue_size // 2:]:
-                client.frames.put_nowait(frame)
-            self._clients.append(client)
-            self.stats.served_clients += 1
-            self.stats.peak_clients = max(self.stats.peak_clients, len(self._clients))
-            return client
-
-    def _leave(self, client: _Client) -> None:
-        with self._clients_lock:
-            if client in self._clients:
-                self._clients.remove(client)
+    def _drop(self, selector: selectors.BaseSelector, viewer: _Viewer, goodbye: bytes | None) -> None:
+        if viewer not in self._viewers:
+            return
+        self._viewers.discard(viewer)
+        selector.unregister(viewer.sock)
+        if goodbye is not None:
+            with contextlib.suppress(OSError):  # best effort: it was too slow to read anyway
+                viewer.sock.send(goodbye)
+        viewer.sock.close()
+        self._release()
 
 
 def _bind_failure(exc: OSError, host: str, port: int) -> NetworkFailure:
@@ -217,14 +289,6 @@ def _bind_failure(exc: OSError, host: str, port: int) -> NetworkFailure:
         return NetworkFailure(f"{where}: {host} is not an address of this machine.",
                               explanation=explanation_for(Cause.ADDRESS_NOT_LOCAL, port=port))
     return NetworkFailure(f"{where}: {exc.strerror or exc}.", explanation=explanation_for(Cause.UNKNOWN))
-
-
-def _offer(frames: queue.Queue[bytes | None], frame: bytes | None) -> bool:
-    try:
-        frames.put_nowait(frame)
-    except queue.Full:
-        return False
-    return True
 
 
 def _frame(event: str, data: dict[str, Any] | None = None, *, item: str | None = None,
@@ -240,6 +304,14 @@ class _Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 512  # a room that opens the page at once must not fill the accept backlog
     lecture: LectureServer
+    handed_over: set[socket.socket]
+
+    def shutdown_request(self, request: Any) -> None:
+        """Leave a handed-over event stream open: the broadcaster owns it now."""
+        if request in self.handed_over:
+            self.handed_over.discard(request)
+            return
+        super().shutdown_request(request)
 
 
 class _IPv6Server(_Server):
@@ -287,13 +359,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _stream(self) -> None:
         lecture = self.server.lecture
-        client = lecture._join(self.client_address[0])
-        if client is None:
+        self.close_connection = True
+        if not lecture._admit():
             self._send(503, b"The lecture page has as many viewers as it serves; try again later.\n",
                        "text/plain", [("Retry-After", "10"), ("Connection", "close")])
-            self.close_connection = True
             return
-        self.close_connection = True
         try:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -302,23 +372,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"retry: 2000\n\n")
             self.wfile.flush()
-            self._copy(client)
         except (ConnectionError, TimeoutError):
-            pass  # the viewer left or stopped reading: its thread ends, nobody else notices
-        finally:
-            lecture._leave(client)
-
-    def _copy(self, client: _Client) -> None:
-        while True:
-            try:
-                frame = client.frames.get(timeout=KEEPALIVE)
-            except queue.Empty:
-                frame = b": keep-alive\n\n"
-            if client.dropped is not None:
-                self.wfile.write(_frame("note", {"text": "This page fell behind the events and was "
-                                                         "disconnected; it reconnects by itself."}))
-                return
-            if frame is None:
-                return
-            self.wfile.write(frame)
-            self.wfile.flush()
+            lecture._release()
+            return
+        self.server.handed_over.add(self.connection)
+        lecture._hand_over(self.connection)

@@ -133,10 +133,12 @@ def ladder_svg(
     notes: Sequence[tuple[str, str]] = (),
     numbers: Numbers = Numbers.RELATIVE,
     rows: Sequence[SegmentRow] | None = None,
+    styled: bool = True,
 ) -> str:
     """The connection as one SVG document; ``notes`` are (tone, text) lines drawn under the arrows.
 
-    ``rows`` defaults to every row of the analysis (a caller may pass fewer to bound a huge one).
+    ``rows`` defaults to every row of the analysis (a caller may pass fewer to bound a huge one);
+    ``styled=False`` leaves out the stylesheet (the lecture page carries ``STYLE`` once).
     """
     shown = analysis.rows if rows is None else rows
     unanswered = analysis.outcome is Outcome.FILTERED
@@ -151,7 +153,7 @@ def ladder_svg(
            f'data-outcome="{analysis.outcome.value}" '
            f'width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" role="img" '
            f'aria-label="TCP connection {escape(client)} to {escape(server)}">',
-           f"<style>{STYLE}</style>",
+           f"<style>{STYLE}</style>" if styled else "",
            f'<rect class="bg" x="0" y="0" width="{WIDTH}" height="{height}"/>',
            f'<text class="end" x="{_CLIENT_X}" y="34" text-anchor="middle">CLIENT</text>',
            f'<text class="nums" x="{_CLIENT_X}" y="60" text-anchor="middle">{escape(client)}</text>',

@@ -1,8 +1,9 @@
 """What the lecture page receives: watch events and socket listings as JSON, and the page itself.
 
 The page draws nothing on its own for handshakes: each event carries the connection's ladder as SVG
-(``netdiag.render.ladder``, with relative and absolute numbers, toggled by the page), the explanation
-lines the terminal prints (``netdiag.core.watch_notes``) and the JSON segments of ``--format json``. For
+(``netdiag.render.ladder``, with relative and absolute numbers, toggled by the page; its stylesheet is in
+the page once), the explanation lines the terminal prints (``netdiag.core.watch_notes``) and the capture
+time of its latest packet. Small frames matter: each one goes to every viewer. For
 ``sockets --watch`` an update is the list of TCP sockets with their states; the page moves each one to
 its box on the TCP state diagram. Pure: values in, strings out (the page is package data).
 """
@@ -18,8 +19,7 @@ from netdiag.core.connection_tracker import WatchEvent, WatchEventKind
 from netdiag.core.socket_watch import Change, WatchDelta
 from netdiag.core.targets import format_endpoint
 from netdiag.core.watch_notes import NoteTone, event_notes
-from netdiag.render.ladder import Numbers, ladder_svg
-from netdiag.render.sequence import segment_record, summary_record
+from netdiag.render.ladder import STYLE, Numbers, ladder_svg
 
 MAX_ROWS = 400
 """Arrows drawn per connection on the page: a bulk transfer would otherwise send megabytes per event."""
@@ -30,7 +30,8 @@ MAX_SOCKETS = 300
 
 def lecture_page() -> bytes:
     """The static page (HTML, CSS and JS in one file, no external resource), from the package data."""
-    return resources.files("netdiag.render").joinpath("static/lecture.html").read_bytes()
+    page = resources.files("netdiag.render").joinpath("static/lecture.html").read_text()
+    return page.replace("/* LADDER STYLE */", STYLE).encode()
 
 
 def connection_key(event: WatchEvent) -> str:
@@ -60,9 +61,8 @@ def handshake_update(event: WatchEvent) -> str:
         "key": connection_key(event),
         "outcome": analysis.outcome.value,
         "notes": [{"tone": tone, "text": text} for tone, text in notes],
-        "svg": ladder_svg(analysis, notes=notes, numbers=Numbers.BOTH, rows=rows),
-        "segments": [segment_record(r) for r in event.new_rows[:MAX_ROWS]],
-        "summary": summary_record(analysis),
+        "svg": ladder_svg(analysis, notes=notes, numbers=Numbers.BOTH, rows=rows, styled=False),
+        "packet_time": analysis.rows[-1].segment.time if analysis.rows else None,
     }
     return json.dumps(record)
 

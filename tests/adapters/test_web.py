@@ -84,7 +84,7 @@ def test_extra_clients_get_503_and_publishing_goes_on(server: LectureServer) -> 
 
 
 def test_clients_that_do_not_read_are_dropped_and_never_block_the_publisher() -> None:
-    with LectureServer(PAGE, json.dumps, queue_size=16) as server:
+    with LectureServer(PAGE, json.dumps, client_buffer=64 * 1024) as server:
         stalled = [SseClient(server.port).connect() for _ in range(20)]  # they never read again
         try:
             wait_until(lambda: server.clients == 20, what="20 registered clients")
