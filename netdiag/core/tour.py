@@ -159,7 +159,8 @@ def next_steps_step() -> TourStep:
         facts=("The tour stops its server now. Nothing was sent beyond 127.0.0.0/8.",),
         look=("Each step above has its command: run them with your own server, or with the lab's. When a "
               "connection fails, `netdiag explain HOST:PORT` checks name, route, listener and firewall "
-              "and ends with the fix."),
+              "and ends with the fix; to teach with it, `sudo netdiag handshake --watch 8000 --web` draws "
+              "each connection live in a browser for the projector."),
         try_it=("netdiag --help", "netdiag listen 8000 --mode reply", "netdiag connect 127.0.0.1:8000",
                 "netdiag explain --error 'ConnectionRefusedError: [Errno 111] Connection refused'"),
     )

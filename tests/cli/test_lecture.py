@@ -96,7 +96,7 @@ def test_completed_connection_pause_and_clear(private_loopback: Namespace, tmp_p
             live("handshake", "--watch", str(PORT), "-i", "lo", "--web", netns=ns.name) as watch, \
             headless_browser(netns=ns.name) as browser:
         page = browser.open(watch.url)
-        wait_until(lambda: page.evaluate("document.getElementById('status').textContent") == "live",
+        wait_until(lambda: page.evaluate("document.getElementById('status')?.textContent") == "live",
                    timeout=15, what="the page to connect to its event stream")
         in_namespace(ns, CLIENT)
         card = wait_until(lambda: (c := card_state(page)) and c["event"] == "ended" and c, timeout=15,

@@ -99,10 +99,11 @@ class Page:
     def click(self, selector: str) -> None:
         self.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
 
-    def screenshot(self, path: Path, *, full_page: bool = False) -> Path:
-        params: dict[str, Any] = {"format": "png"}
-        if full_page:
-            params["captureBeyondViewport"] = True
+    def screenshot(self, path: Path, *, scale: float = 0.6) -> Path:
+        """A PNG of the viewport, scaled (0.6: small enough to keep, large enough to read)."""
+        width, height = self.evaluate("[window.innerWidth, window.innerHeight]")
+        params: dict[str, Any] = {"format": "png",
+                                  "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": scale}}
         data = self.call("Page.captureScreenshot", params)["data"]
         path.write_bytes(base64.b64decode(data))
         return path
