@@ -224,3 +224,16 @@ def test_help_does_not_load_the_web_server() -> None:
              "print(sorted(m for m in sys.modules if m in ('netdiag.adapters.web', 'http.server')))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
+
+
+@pytest.mark.root
+def test_every_interface_only_when_asked_with_a_warning(private_loopback: Namespace) -> None:
+    """In a namespace the test made (only lo), so serving on every interface exposes nothing."""
+    result = run_netdiag("sockets", "--watch", "--count", "1", "--web", "0.0.0.0:0",
+                         netns=private_loopback.name)
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert "warning: the lecture page is served on every interface (0.0.0.0:0)" in result.stderr
+    assert re.search(r"http://127\.0\.0\.1:\d+/ +\(lo\)", result.stderr), result.stderr
+    default = run_netdiag("sockets", "--watch", "--count", "1", "--web", netns=private_loopback.name)
+    assert re.search(r"Lecture page: http://127\.0\.0\.1:\d+/", default.stderr), default.stderr
+    assert "warning" not in default.stderr
