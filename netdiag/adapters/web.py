@@ -217,6 +217,9 @@ class LectureServer:
             elif began - quiet_since > KEEPALIVE:
                 self._fan_out(selector, b": keep-alive\n\n", keep=False)
                 quiet_since = began
+            for viewer in list(self._viewers):  # one send per viewer for the whole batch
+                if viewer.pending:
+                    self._send(selector, viewer)
             pause = len(pending) / self.max_rate - (time.monotonic() - began)
             if pause > 0:
                 self._stopping.wait(pause)  # pacing the event rate; the ring holds the burst meanwhile
@@ -250,10 +253,7 @@ class LectureServer:
                 self.stats.dropped_clients += 1
                 self._drop(selector, viewer, _frame("note", _SLOW_NOTE))
                 continue
-            was_empty = not viewer.pending
             viewer.pending += frame
-            if was_empty:
-                self._send(selector, viewer)
 
     def _send(self, selector: selectors.BaseSelector, viewer: _Viewer) -> None:
         try:
