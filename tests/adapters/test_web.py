@@ -128,3 +128,20 @@ def test_a_port_in_use_is_explained() -> None:
         port = taken.getsockname()[1]
         with pytest.raises(NetworkFailure, match="port is in use"):
             LectureServer(PAGE, json.dumps, port=port).start()
+
+
+def test_garbage_requests_leave_the_stream_running(server: LectureServer) -> None:
+    viewer = SseClient(server.port).connect()
+    try:
+        for raw in ("GARBAGE\r\n\r\n", "GET /" + "a" * 70000 + " HTTP/1.1\r\n\r\n", "\x00\xff\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", server.port), 10) as sock:
+                sock.sendall(raw.encode("latin-1"))
+                sock.shutdown(socket.SHUT_WR)
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+                assert b"400" in answer or b"414" in answer, answer[:80]
+        server.publish({"n": "still here"})
+        assert viewer.next_event().json() == {"n": "still here"}
+    finally:
+        viewer.close()
