@@ -42,7 +42,7 @@ from netdiag.core.failures import NetworkFailure
 from netdiag.core.targets import format_endpoint
 
 MAX_CLIENTS = 256
-CLIENT_BUFFER = 4 * 2**20
+CLIENT_BUFFER = 2**20
 RING_SIZE = 8192
 REPLAY = 200
 MAX_RATE = 5000.0

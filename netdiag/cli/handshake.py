@@ -21,7 +21,7 @@ from netdiag.core.targets import format_endpoint, parse_endpoint
 
 if TYPE_CHECKING:  # for annotations only: scapy's adapter is imported inside the command
     from netdiag.adapters.capture import ConnectionCapture
-    from netdiag.adapters.web import LectureServer
+    from netdiag.adapters.web_process import LectureProcess
     from netdiag.core.connection_tracker import WatchEvent
 
 
@@ -212,7 +212,7 @@ def watch_connections(port: int, *, iface: str | None, count: int | None, absolu
         out.info(f"Stopped: {ended} connection(s) seen to the end.")
 
 
-def _publish(page: LectureServer | None, event: WatchEvent) -> None:
+def _publish(page: LectureProcess | None, event: WatchEvent) -> None:
     """Hand the event to the lecture page, if one is served (rendering happens in its own thread)."""
     if page is not None:
         page.publish(event)

@@ -18,7 +18,6 @@ from netdiag.core.failures import UsageError
 from netdiag.core.socket_filters import SocketFilter, kinds_for, parse_states
 
 if TYPE_CHECKING:
-    from netdiag.core.socket_watch import WatchDelta
     from netdiag.core.sockets import SocketListing, SocketRow
 
 HELP = """List sockets with their state and owning process, like ss / netstat.
@@ -155,16 +154,11 @@ def _nothing_matches(selection: SocketFilter, kinds: tuple[str, ...]) -> str:
 def watch_sockets(kinds: tuple[str, ...], selection: SocketFilter, *, fmt: OutputFormat, interval: float,
                   count: int | None, engine: str, web: str | None = None) -> None:
     """Refresh until Ctrl-C or ``count`` refreshes; redraw in place only when stdout is a terminal."""
-    with lecture_server(web, _encode_sockets) as page:
+    from netdiag.render.lecture import sockets_item
+
+    with lecture_server(web, sockets_item) as page:
         _watch_loop(kinds, selection, fmt=fmt, interval=interval, count=count, engine=engine,
                     publish=page.publish if page is not None else None)
-
-
-def _encode_sockets(item: tuple[WatchDelta, int]) -> str:
-    from netdiag.render.lecture import sockets_update
-
-    delta, refresh = item
-    return sockets_update(delta, refresh=refresh)
 
 
 def _watch_loop(kinds: tuple[str, ...], selection: SocketFilter, *, fmt: OutputFormat, interval: float,

@@ -2,8 +2,8 @@
 
 ``--web`` alone serves on 127.0.0.1 and a free port; ``--web HOST:PORT`` chooses. click has no option
 whose value may be left out, so ``WebOptionCommand`` fills in the default value when ``--web`` is not
-followed by something that looks like HOST:PORT. The web server (``netdiag.adapters.web``) and the page
-renderer are imported only when ``--web`` is used.
+followed by something that looks like HOST:PORT. The web server (``netdiag.adapters.web``, run in a process
+of its own by ``netdiag.adapters.web_process``) and the page renderer are imported only with ``--web``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from netdiag.core.failures import UsageError
 from netdiag.core.targets import parse_endpoint
 
 if TYPE_CHECKING:
-    from netdiag.adapters.web import LectureServer
+    from netdiag.adapters.web_process import LectureProcess
 
 DEFAULT_WEB = "127.0.0.1:0"
 _ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+|)?:\d+$")
@@ -55,7 +55,7 @@ def _host_port(address: str) -> tuple[str, int]:
 
 
 @contextlib.contextmanager
-def lecture_server(address: str | None, encode: Callable[[Any], str]) -> Iterator[LectureServer | None]:
+def lecture_server(address: str | None, encode: Callable[[Any], str]) -> Iterator[LectureProcess | None]:
     """The running lecture server for ``--web address`` (None without ``--web``), closed on exit."""
     if address is None:
         yield None
@@ -65,10 +65,10 @@ def lecture_server(address: str | None, encode: Callable[[Any], str]) -> Iterato
     except (UsageError, ValueError) as exc:
         raise UsageError(f"--web takes HOST:PORT (for example 127.0.0.1:8080 or 0.0.0.0:8080), "
                          f"not {address!r}.") from exc
-    from netdiag.adapters.web import LectureServer
+    from netdiag.adapters.web_process import LectureProcess
     from netdiag.render.lecture import lecture_page
 
-    server = LectureServer(lecture_page(), encode, host=host, port=port)
+    server = LectureProcess(lecture_page(), encode, host=host, port=port)
     server.start()
     out = output()
     try:
@@ -84,7 +84,7 @@ def lecture_server(address: str | None, encode: Callable[[Any], str]) -> Iterato
         server.close()
 
 
-def _reachable_urls(server: LectureServer) -> list[str]:
+def _reachable_urls(server: LectureProcess) -> list[str]:
     from netdiag.adapters.interfaces import list_interfaces
 
     urls = []

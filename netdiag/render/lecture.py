@@ -89,3 +89,9 @@ def sockets_update(delta: WatchDelta, *, refresh: int) -> str:
     shown = sockets[:MAX_SOCKETS]
     return json.dumps({"view": "sockets", "refresh": refresh, "sockets": shown,
                        "hidden": len(sockets) - len(shown)})
+
+
+def sockets_item(item: tuple[WatchDelta, int]) -> str:
+    """``sockets_update`` for what ``sockets --watch --web`` publishes: (delta, refresh number)."""
+    delta, refresh = item
+    return sockets_update(delta, refresh=refresh)
