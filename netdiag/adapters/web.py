@@ -1,14 +1,14 @@
 """The lecture page's server: one static page and a server-sent event stream, standard library only.
 
 Theory of operation. The watch loop (capture or socket listing) calls ``publish(item)``: it appends the
-item to a bounded ring and wakes the broadcaster, nothing else, so 200 students opening the page cannot
-slow the capture. One broadcaster thread does all the fan-out: it takes what is new in the ring, encodes
-each item once (the ``encode`` function the caller gives: the adapter knows nothing of diagrams), keeps
-the last frames for viewers who join later, appends each frame to every viewer's bounded output buffer
-and writes those buffers to non-blocking sockets as they drain. A ``ThreadingHTTPServer`` thread only
+item to a bounded ring and wakes the broadcaster, nothing else. One broadcaster thread does all the
+fan-out: it takes what is new in the ring, encodes each item once (the ``encode`` function the caller
+gives: the adapter knows nothing of diagrams), keeps the last frames for viewers who join later, appends
+each frame to every viewer's bounded output buffer and writes those buffers to non-blocking sockets as
+they drain. A ``ThreadingHTTPServer`` thread only
 answers the request line and hands the socket over, so however many viewers there are, one thread sends
-to them: the capture thread competes for the interpreter with one thread, not with 200 (measured with
-200 viewers: docs/performance.md).
+to them. The watch commands run this server in a process of its own (``netdiag.adapters.web_process``),
+so even that thread never competes with the capture (measured with 200 viewers: docs/performance.md).
 
 Bounds, each with its reason: viewers (``max_clients``, default 256: a lecture hall; the next get 503),
 the ring (``ring_size`` items: a burst larger than that is summarised as "N events skipped"), each
