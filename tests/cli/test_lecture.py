@@ -237,3 +237,10 @@ def test_every_interface_only_when_asked_with_a_warning(private_loopback: Namesp
     default = run_netdiag("sockets", "--watch", "--count", "1", "--web", netns=private_loopback.name)
     assert re.search(r"Lecture page: http://127\.0\.0\.1:\d+/", default.stderr), default.stderr
     assert "warning" not in default.stderr
+
+
+def test_a_web_port_in_use_is_explained(listener: int) -> None:
+    result = run_netdiag("sockets", "--watch", "--count", "1", "--web", f"127.0.0.1:{listener}")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO, result.stderr
+    assert f"Cannot serve the lecture page on 127.0.0.1:{listener}: the port is in use" in result.stderr
+    assert "Traceback" not in result.stderr
