@@ -15,7 +15,8 @@ Checked and measured:
 * every viewer receives every event (the SSE ``id`` of each frame, 1..N, none missing);
 * latency from the packet to the viewer: the arrival time at viewer 0 minus the capture timestamp of the
   event's last segment, p50 and p99;
-* memory: the watch process's peak RSS (psutil, sampled) with viewers, and in a run without ``--web``;
+* memory: the watch process's peak RSS (psutil, sampled) with viewers, and in a run without ``--web``,
+  and the page server process's (a child of the watch);
   the capture's pace: wall time of the connections in both runs.
 
     ./dev bench lecture [--viewers 200] [--connections 1000] [--max-seconds 300]
@@ -143,6 +144,15 @@ def run(viewers_wanted: int, connections: int, rate: float, deadline: float, web
         threading.Thread(target=read_viewers, args=(viewers, stop_viewers, 1), daemon=True).start()
     proc = psutil.Process(watch.pid)
     peak = 0
+    server_peak = 0
+
+    def sample() -> None:
+        nonlocal peak, server_peak
+        try:
+            peak = max(peak, proc.memory_info().rss)
+            server_peak = max(server_peak, sum(c.memory_info().rss for c in proc.children()))
+        except psutil.Error:
+            pass
     began = time.monotonic()
     made = 0
     while made < connections and time.monotonic() < deadline:
@@ -156,21 +166,21 @@ def run(viewers_wanted: int, connections: int, rate: float, deadline: float, web
                 pass
         made += 1
         if made % 50 == 0:
-            peak = max(peak, proc.memory_info().rss)
+            sample()
     sent = time.monotonic() - began
 
     def ended() -> int:
         return sum('"event": "ended"' in line for line in list(stdout_lines))
 
     while ended() < made and time.monotonic() < deadline:
-        peak = max(peak, proc.memory_info().rss)
+        sample()
         time.sleep(0.1)  # pacing the polls of a bench, not synchronisation in a test
     captured = time.monotonic() - began
     def printed() -> int:  # every event the terminal shows is published to the page
         return sum(line.startswith("{") for line in list(stdout_lines))
 
     while web and time.monotonic() < deadline and min(len(v.ids) for v in viewers) < printed():
-        peak = max(peak, proc.memory_info().rss)
+        sample()
         time.sleep(0.1)
     delivered = time.monotonic() - began
     cpu = sum(proc.cpu_times()[:2])
@@ -187,6 +197,7 @@ def run(viewers_wanted: int, connections: int, rate: float, deadline: float, web
                       if e["segments"])
     figures = {"connections": made, "captured_complete": complete, "seconds_connecting": sent,
                "seconds_until_captured": captured, "watch_cpu_s": cpu, "peak_rss_mb": peak / 2**20,
+               "server_process_peak_rss_mb": server_peak / 2**20,
                "terminal_latency_p50_ms": percentile(terminal, 0.5) * 1000,
                "terminal_latency_p99_ms": percentile(terminal, 0.99) * 1000}
     if web:
