@@ -194,10 +194,30 @@ def open_capture_socket(interface: str, bpf: str) -> Any:
 
     check_interface(interface)
     try:
-        return _open_or_explain(interface, bpf)
+        sock = _open_or_explain(interface, bpf)
     except Scapy_Exception:
         # No libpcap to compile the BPF filter: capture everything, the lfilter still selects.
-        return _open_or_explain(interface, None)
+        sock = _open_or_explain(interface, None)
+    _enlarge_buffer(sock)
+    return sock
+
+
+CAPTURE_BUFFER = 16 * 2**20
+
+
+def _enlarge_buffer(sock: Any) -> None:
+    """A 16 MB kernel queue for the packet socket (default ~200 kB): while the sniffer thread waits for
+    the interpreter (a watch serving the lecture page, a busy machine), a burst of connections queues
+    instead of being dropped. SO_RCVBUFFORCE passes the rmem_max limit with CAP_NET_ADMIN."""
+    raw = getattr(sock, "ins", None)
+    if not isinstance(raw, socket.socket):
+        return
+    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        if option is None:
+            continue
+        with contextlib.suppress(OSError):
+            raw.setsockopt(socket.SOL_SOCKET, option, CAPTURE_BUFFER)
+            return
 
 
 def check_interface(interface: str) -> None:

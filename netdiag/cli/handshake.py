@@ -8,20 +8,35 @@ from __future__ import annotations
 
 import json
 import os
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from netdiag.cli.common import ReportFormat, ReportFormatOption, examples, output
-from netdiag.cli.plain_coercion import PlainCoercionCommand
+from netdiag.cli.common import examples, output
+from netdiag.cli.web_option import WebOption, WebOptionCommand, lecture_server
 from netdiag.core.catalog import Cause, explanation_for
 from netdiag.core.failures import NetworkFailure, UsageError
 from netdiag.core.targets import format_endpoint, parse_endpoint
 
 if TYPE_CHECKING:  # for annotations only: scapy's adapter is imported inside the command
     from netdiag.adapters.capture import ConnectionCapture
+    from netdiag.adapters.web_process import LectureProcess
     from netdiag.core.connection_tracker import Forgotten, WatchEvent
     from netdiag.render.output import Output
+
+
+class ReportFormat(str, Enum):
+    """``--format`` of handshake: the text diagram, JSON, or the drawing for slides (SVG, or HTML)."""
+
+    text = "text"
+    json = "json"
+    svg = "svg"
+    html = "html"
+
+
+ReportFormatOption = Annotated[ReportFormat, typer.Option(
+    "--format", "-f", help="Output format: text, json, or svg / html (a drawing for slides).")]
 
 HELP = """Capture a TCP handshake and draw it as a sequence diagram.
 
@@ -32,6 +47,8 @@ is seq=0, as in Wireshark); --absolute shows the real ones, as tcpdump -S does. 
 SYN -> RST,ACK; a filtered one shows the SYN retransmitted, with the gaps, until --timeout.
 
 Passive (--watch PORT): print each new connection to or from PORT as it happens, until Ctrl-C or --count.
+With --web, also serve a live page of the same drawings for a projector (127.0.0.1 unless --web
+HOST:PORT says otherwise). --format svg (or html) writes the captured connection as a drawing for slides.
 
 Capturing needs root, or CAP_NET_RAW and CAP_NET_ADMIN: sudo, or a copy of the interpreter in netdiag's
 virtual environment given them with setcap, runnable by a capture group only (never python3 itself).
@@ -46,11 +63,13 @@ EPILOG = examples(
     "sudo netdiag handshake 127.0.0.1:8000 --format json --pcap handshake.pcap",
     "sudo netdiag handshake 127.0.0.1:9 --timeout 3",
     "sudo netdiag handshake --watch 8000 --count 5",
+    "sudo netdiag handshake --watch 8000 --web  # the live page for the projector",
+    "sudo netdiag handshake 127.0.0.1:8000 --format svg  # a drawing for slides, on stdout",
 )
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="handshake", help=HELP, epilog=EPILOG, cls=PlainCoercionCommand)(handshake_command)
+    app.command(name="handshake", help=HELP, epilog=EPILOG, cls=WebOptionCommand)(handshake_command)
 
 
 def handshake_command(
@@ -71,6 +90,7 @@ def handshake_command(
         "--iface", "-i", help="Capture on this interface (default: the route's; --watch: all).")] = None,
     count: Annotated[int | None, typer.Option("--count", "-c", min=1,
                                               help="Watch: stop after N connections have ended.")] = None,
+    web: WebOption = None,
 ) -> None:
     if (target is None) == (watch is None):
         raise UsageError("Give either HOST:PORT (connect and capture) or --watch PORT (watch), not both "
@@ -78,11 +98,14 @@ def handshake_command(
     if watch is not None:
         if message is not None or pcap is not None:
             raise UsageError("--message and --pcap apply to the active mode (HOST:PORT), not to --watch.")
-        watch_connections(watch, iface=iface, count=count, absolute=absolute, fmt=fmt)
+        if fmt in (ReportFormat.svg, ReportFormat.html):
+            raise UsageError("--format svg and html draw one captured connection (HOST:PORT); a watch "
+                             "draws live in the browser with --web.")
+        watch_connections(watch, iface=iface, count=count, absolute=absolute, fmt=fmt, web=web)
         return
     assert target is not None
-    if count is not None:
-        raise UsageError("--count applies to --watch only.")
+    if count is not None or web is not None:
+        raise UsageError(f"{'--count' if count is not None else '--web'} applies to --watch only.")
     capture_and_draw(target, message=message, timeout=timeout, absolute=absolute, fmt=fmt, pcap=pcap,
                      iface=iface)
 
@@ -113,6 +136,13 @@ def capture_and_draw(target: str, *, message: str | None, timeout: float, absolu
                                   waited=result.waited)
     if fmt is ReportFormat.json:
         out.data(to_json(analysis_document(analysis, interface=result.interface)))
+    elif fmt in (ReportFormat.svg, ReportFormat.html):
+        from netdiag.render.ladder import Numbers, ladder_html, ladder_svg, summary_notes
+
+        numbers = Numbers.ABSOLUTE if absolute else Numbers.RELATIVE
+        out.info(f"Captured on {result.interface}: {format_endpoint(*result.client)} -> {server}")
+        out.data(ladder_svg(analysis, notes=summary_notes(analysis), numbers=numbers)
+                 if fmt is ReportFormat.svg else ladder_html(analysis, numbers=numbers))
     else:
         out.info(f"Captured on {result.interface}: {format_endpoint(*result.client)} -> {server}")
         for line in render_diagram(analysis, absolute=absolute,
@@ -157,19 +187,20 @@ def _no_segments(result: ConnectionCapture, server: str) -> None:
 
 
 def watch_connections(port: int, *, iface: str | None, count: int | None, absolute: bool,
-                      fmt: ReportFormat) -> None:
+                      fmt: ReportFormat, web: str | None = None) -> None:
     """The passive mode: print each new connection on ``port`` as it opens and when it ends."""
     import time
 
     from netdiag.adapters import capture
     from netdiag.core.connection_tracker import ConnectionTracker, Forgotten, WatchEventKind
+    from netdiag.render.lecture import handshake_update
 
     out = output()
     tracker = ConnectionTracker()
     ended = 0
     interfaces = [iface] if iface else None
     try:
-        with capture.watch_port(port, interfaces) as watch:
+        with capture.watch_port(port, interfaces) as watch, lecture_server(web, handshake_update) as page:
             out.info(f"Watching TCP port {port} on {', '.join(watch.interfaces)}: each new connection "
                      "appears as it happens (Ctrl-C to stop).")
             while count is None or ended < count:
@@ -181,6 +212,7 @@ def watch_connections(port: int, *, iface: str | None, count: int | None, absolu
                         _print_forgotten(event, fmt=fmt)
                         continue
                     _print_event(event, absolute=absolute, fmt=fmt)
+                    _publish(page, event)
                     if event.kind is WatchEventKind.ENDED:
                         ended += 1
     except KeyboardInterrupt:
@@ -210,9 +242,14 @@ def _print_forgotten(event: Forgotten, *, fmt: ReportFormat, out: Output | None 
              "SYN flood or a scan")
 
 
+def _publish(page: LectureProcess | None, event: WatchEvent) -> None:
+    """Hand the event to the lecture page, if one is served (rendering happens in its own thread)."""
+    if page is not None:
+        page.publish(event)
+
+
 def _print_event(event: WatchEvent, *, absolute: bool, fmt: ReportFormat) -> None:
-    from netdiag.core.connection_tracker import WatchEventKind
-    from netdiag.core.handshake import Outcome, format_duration
+    from netdiag.core.watch_notes import event_notes
     from netdiag.render.sequence import render_header, render_rows, segment_record, summary_record
 
     out = output()
@@ -229,14 +266,5 @@ def _print_event(event: WatchEvent, *, absolute: bool, fmt: ReportFormat) -> Non
     for line in render_rows(event.new_rows, absolute=absolute, width=width,
                             paint=lambda text, style: out.style(text, style)):
         out.data(line)
-    if event.kind is WatchEventKind.UNANSWERED:
-        tries = len(analysis.syn_elapsed)
-        out.data(f"{'':13}no answer yet: SYN sent {tries} times (a firewall drops it, or no host is there)")
-    if event.kind is WatchEventKind.OPENED and analysis.handshake_rtt is not None:
-        rtt = format_duration(analysis.handshake_rtt)
-        if analysis.outcome is Outcome.REFUSED:
-            out.data(f"{'':13}refused: the SYN was answered with RST,ACK after {rtt} (nothing listens)")
-        else:
-            out.data(f"{'':13}handshake done, RTT {rtt}")
-    if event.kind is WatchEventKind.ENDED:
-        out.data(f"{'':13}Reading: {analysis.reading}")
+    for _tone, note in event_notes(event):
+        out.data(f"{'':13}{note}")

@@ -7,12 +7,13 @@ are imported inside the command (``netdiag --help`` stays fast).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netdiag.cli.common import FormatOption, OutputFormat, examples, output
-from netdiag.cli.plain_coercion import PlainCoercionCommand
+from netdiag.cli.web_option import WebOption, WebOptionCommand, lecture_server
 from netdiag.core.failures import UsageError
 from netdiag.core.socket_filters import SocketFilter, kinds_for, parse_states
 
@@ -30,7 +31,8 @@ ss habits work: `netdiag sockets -tulpn` (-n, -p and -a are accepted and change 
 
 --watch redraws the list every --interval seconds and marks what appeared (+), what changed state (~,
 e.g. ESTABLISHED -> TIME_WAIT) and what went away (-). Ctrl-C stops it (exit 0). When stdout is not a
-terminal each refresh is appended instead of redrawn.
+terminal each refresh is appended instead of redrawn. --web also serves a live page that moves each TCP socket
+across the TCP state diagram (on 127.0.0.1 unless --web HOST:PORT says otherwise).
 
 Exit codes: 0 ok (also when nothing matches: a note says so on stderr), 2 usage error.
 """
@@ -42,12 +44,13 @@ EPILOG = examples(
     "netdiag sockets --format json | jq '.[] | select(.state == \"LISTEN\")'",
     "netdiag sockets --summary",
     "netdiag sockets --watch --port 8000 --interval 0.5  # the lecture view",
+    "netdiag sockets --watch --port 8000 --web  # ... and its state diagram in a browser",
     "sudo netdiag sockets  # every owner, also other users' processes",
 )
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="sockets", help=HELP, epilog=EPILOG, cls=PlainCoercionCommand)(sockets_command)
+    app.command(name="sockets", help=HELP, epilog=EPILOG, cls=WebOptionCommand)(sockets_command)
 
 
 def sockets_command(
@@ -86,13 +89,14 @@ def sockets_command(
     engine: Annotated[str, typer.Option("--engine", metavar="auto|netlink|psutil",
                                         help="Where the listing comes from: auto (netlink on Linux, "
                                              "else psutil), netlink or psutil.")] = "auto",
+    web: WebOption = None,
 ) -> None:
     if ipv4 and ipv6:
         raise UsageError("-4 and -6 together match nothing; leave both out to see IPv4 and IPv6.")
     if summary and watch:
         raise UsageError("--summary and --watch do not combine; use one of them.")
-    if count is not None and not watch:
-        raise UsageError("--count applies to --watch only.")
+    if (count is not None or web is not None) and not watch:
+        raise UsageError(f"{'--count' if count is not None else '--web'} applies to --watch only.")
     if watch and fmt is OutputFormat.csv:
         raise UsageError("--watch draws a table or writes JSON lines (--format json), not CSV.")
     if engine not in ("auto", "netlink", "psutil"):
@@ -104,7 +108,7 @@ def sockets_command(
     )
     kinds = kinds_for(tcp=tcp, udp=udp, unix=unix)
     if watch:
-        watch_sockets(kinds, selection, fmt=fmt, interval=interval, count=count, engine=engine)
+        watch_sockets(kinds, selection, fmt=fmt, interval=interval, count=count, engine=engine, web=web)
     else:
         show_sockets(kinds, selection, fmt=fmt, wide=wide, summary=summary, engine=engine)
 
@@ -148,8 +152,17 @@ def _nothing_matches(selection: SocketFilter, kinds: tuple[str, ...]) -> str:
 
 
 def watch_sockets(kinds: tuple[str, ...], selection: SocketFilter, *, fmt: OutputFormat, interval: float,
-                  count: int | None, engine: str) -> None:
+                  count: int | None, engine: str, web: str | None = None) -> None:
     """Refresh until Ctrl-C or ``count`` refreshes; redraw in place only when stdout is a terminal."""
+    from netdiag.render.lecture import sockets_item
+
+    with lecture_server(web, sockets_item) as page:
+        _watch_loop(kinds, selection, fmt=fmt, interval=interval, count=count, engine=engine,
+                    publish=page.publish if page is not None else None)
+
+
+def _watch_loop(kinds: tuple[str, ...], selection: SocketFilter, *, fmt: OutputFormat, interval: float,
+                count: int | None, engine: str, publish: Callable[[object], None] | None) -> None:
     from netdiag.core.socket_watch import diff_listings
     from netdiag.render.socket_views import render_watch_frame, watch_events
 
@@ -167,6 +180,8 @@ def watch_sockets(kinds: tuple[str, ...], selection: SocketFilter, *, fmt: Outpu
             rows = selection.apply(listing.rows)
             delta = diff_listings(previous, rows)
             previous = rows
+            if publish is not None:
+                publish((delta, refresh))  # encoded by the page's broadcaster thread, not here
             if fmt is OutputFormat.json:
                 for line in watch_events(delta, refresh=refresh, time=time.time()):
                     out.data(line)

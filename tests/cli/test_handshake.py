@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,30 +20,12 @@ import pytest
 from helpers.cli import netdiag_env, popen_netdiag, run_netdiag
 from helpers.netns import Namespace, TwoHosts
 from helpers.servers import running_server
+from helpers.streams import LineReader
 from helpers.waiting import wait_until
 
 from netdiag.core.exit_status import ExitStatus
 
 needs_tcpdump = pytest.mark.skipif(shutil.which("tcpdump") is None, reason="needs tcpdump")
-
-
-class LineReader:
-    """Collects a stream's lines in a thread, so tests can wait on them with a deadline."""
-
-    def __init__(self, stream: Any) -> None:
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: Any) -> None:
-        for line in stream:
-            self.lines.append(line)
-
-    def text(self) -> str:
-        return "".join(self.lines)
-
-    def join(self) -> None:
-        self._thread.join(5)
 
 
 @dataclass
