@@ -17,6 +17,7 @@ import typer
 from netdiag.cli.common import FormatOption, OutputFormat, examples, output
 from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.failures import UsageError
+from netdiag.core.payload import udp_payload
 from netdiag.core.probe import ProbeResult, Proto
 from netdiag.core.targets import (
     ProbeTarget,
@@ -78,6 +79,9 @@ def probe_command(
     connect: Annotated[bool, typer.Option(
         "--connect", help="Connect for real, even to this host's ports (read from its socket table "
         "otherwise) and with a SYN probe available; the server sees a client.")] = False,
+    payload: Annotated[str | None, typer.Option(
+        "--payload", metavar="TEXT", help="UDP: the datagram to send (escapes \\n \\xNN; default "
+        "'hello', never empty).")] = None,
 ) -> None:
     """Probe the ports of every TARGET and report state, reason and round-trip time."""
     import socket
@@ -89,6 +93,7 @@ def probe_command(
     if ipv4 and ipv6:
         raise UsageError("-4 and -6 exclude each other: give one, or neither for both families.")
     proto = Proto.UDP if udp else Proto.TCP
+    datagram = udp_payload(payload, udp=udp)
     parsed = parse_targets(targets, proto=proto, ports=ports, lookup=lookup_service)
     if ipv4 or ipv6:
         check_families(parsed, 4 if ipv4 else 6)
@@ -106,7 +111,7 @@ def probe_command(
         try:
             run = probe_targets(parsed, proto=proto, timeout=timeout, concurrency=concurrency,
                                 family=family, progress=bar.update if bar is not None else None,
-                                connect=connect)
+                                connect=connect, payload=datagram)
         finally:
             if bar is not None:
                 bar.close()

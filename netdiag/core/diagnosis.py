@@ -91,7 +91,10 @@ def _connected(obs: Observations) -> str | None:
     first = good[0]
     if first.state == PortState.OPEN_FILTERED:
         return (f"A UDP server listens on {format_endpoint(first.address or obs.host, obs.port)}; it did not "
-                "answer the empty probe datagram, which UDP servers need not do.")
+                "answer the probe datagram (--payload chooses it), which UDP servers need not do.")
+    if first.method == ProbeMethod.SOCKET_TABLE and first.proto == Proto.UDP:
+        return ("A UDP socket is bound there, so a datagram would be received (UDP has no connection to "
+                f"accept; whether the server answers is its own business): {describe_attempt(first)}.")
     if first.method == ProbeMethod.SOCKET_TABLE:
         return f"A server listens there, so a connection would be accepted: {describe_attempt(first)}."
     return f"The port answered: {describe_attempt(first)}."
@@ -227,7 +230,7 @@ def _dropped(obs: Observations) -> str | None:
     reason = _dropped_reason(obs)
     if reason is not None and obs.proto == Proto.UDP and not obs.local_target and _silent(obs):
         target = format_endpoint(_silent(obs)[0].address or obs.host, obs.port)
-        return (f"{reason.rstrip('.')}; over UDP a server that ignores the empty probe datagram is silent "
+        return (f"{reason.rstrip('.')}; over UDP a server that ignores the probe datagram is silent "
                 "too (a closed UDP port would have sent ICMP port-unreachable): try real data with "
                 f"netdiag connect {target} --udp.")
     return reason
@@ -265,7 +268,7 @@ def _timed_out(obs: Observations) -> str | None:
         return None
     alike = "a firewall that drops packets and an absent host"
     if obs.proto == Proto.UDP:
-        alike = "a firewall that drops packets, an absent host and a UDP server that ignores the empty probe"
+        alike = "a firewall that drops packets, an absent host and a UDP server that ignores the probe"
     return (f"No answer within {obs.timeout:g} s, and nothing shows whether the host is there: {alike} "
             "look the same from here.")
 

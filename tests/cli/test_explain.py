@@ -225,13 +225,15 @@ def test_udp_listener_that_stays_silent_is_ok_and_a_closed_udp_port_is_not() -> 
         port = udp(stack, "127.0.0.1")
         report, code = explain_json(f"127.0.0.1:{port}", "--udp", "--timeout", "0.3")
         assert (report["cause"], code) == ("ok", ExitStatus.OK)
+        assert "A UDP socket is bound there" in report["verdict"]
+        assert report["attempts"][0]["method"] == "socket-table"
     with sockets() as stack:
         holder = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
         holder.bind(("127.0.0.1", 0))  # a port number nobody uses for UDP right now, very likely
         port = holder.getsockname()[1]
         report, _ = explain_json(f"127.0.0.1:{port}", "--udp", "--timeout", "0.3")
     assert report["cause"] in ("nothing-listening", "protocol-mismatch")
-    assert report["attempts"][0]["reason"] == "port-unreach"
+    assert report["attempts"][0]["reason"] == "no-listener"  # this host: read from the socket table
 
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 on loopback here")
@@ -306,7 +308,7 @@ def test_tcp_server_when_udp_is_asked_is_protocol_mismatch(private_loopback: Nam
         server.communicate(timeout=10)
     report = json.loads(result.stdout)
     assert (report["cause"], result.returncode) == ("protocol-mismatch", ExitStatus.NETWORK_SAID_NO), report
-    assert report["attempts"][0]["reason"] == "port-unreach"
+    assert report["attempts"][0]["reason"] == "no-listener"
     assert f"netdiag explain 127.0.0.1:{port}" in report["fixes"][0]
 
 
