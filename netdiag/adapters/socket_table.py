@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from netdiag.adapters.scan_engine import Outcome, ProbeJob
 from netdiag.core.probe import PortState, Reason
-from netdiag.core.socket_table import Listener, destination, table_outcome
+from netdiag.core.socket_table import Listener, describe_listener, destination, serves, table_outcome
 
 _TCP_LISTEN = 10
 _UDP_UNCONNECTED = 7  # TCP_CLOSE: a UDP socket bound but not connected, which takes datagrams from anyone
@@ -67,6 +67,15 @@ def udp_receivers(ports: set[int] | None = None, *, owners: bool = False) -> lis
         if found is not None:
             return found
     return [x for x in _psutil_listeners(udp=True) if ports is None or x.port in ports]
+
+
+def udp_receiver(address: str, port: int) -> str | None:
+    """The bound UDP socket of this host that receives what is sent to ``address:port``, described (its
+    process too), or None when ``address`` is not this host or no socket is bound there."""
+    if not is_this_host(address):
+        return None
+    serving = [x for x in udp_receivers({port}, owners=True) if serves(x, address, port)]
+    return describe_listener(serving[0]) if serving else None
 
 
 def read_table(jobs: Sequence[ProbeJob], listeners: list[Listener] | None = None, *,
@@ -201,4 +210,5 @@ def _psutil_listeners(*, udp: bool = False) -> list[Listener]:
     return listeners
 
 
-__all__ = ["destination", "details", "is_this_host", "read_table", "tcp_listeners", "udp_receivers"]
+__all__ = ["destination", "details", "is_this_host", "read_table", "tcp_listeners", "udp_receiver",
+           "udp_receivers"]
