@@ -49,8 +49,10 @@ def _failed(obs: Observations) -> list[ProbeResult]:
 def _answered_ok(attempt: ProbeResult, obs: Observations) -> bool:
     if attempt.state == PortState.OPEN:
         return True
-    # UDP: silence from a port where this host's own UDP socket listens is a server that did not reply.
+    # UDP: silence from a port where this host's own UDP socket listens is a server that did not reply,
+    # unless a rule of this host's firewall could have dropped the datagram before the socket.
     return (attempt.proto == Proto.UDP and attempt.state == PortState.OPEN_FILTERED
+            and not (obs.firewall is not None and obs.firewall.blocking_rules)
             and any(serves(row, attempt.address or "") and row.local_port == obs.port
                     for row in listening(obs.listeners, Proto.UDP)))
 
