@@ -80,8 +80,8 @@ def probe_command(
         "--connect", help="Connect for real, even to this host's ports (read from its socket table "
         "otherwise) and with a SYN probe available; the server sees a client.")] = False,
     payload: Annotated[str | None, typer.Option(
-        "--payload", metavar="TEXT", help="UDP: the datagram to send (escapes \\n \\xNN; default "
-        "'hello', never empty).")] = None,
+        "--payload", metavar="TEXT", help="UDP: the datagram sent to other hosts (and with --connect); "
+        "escapes \\n \\xNN; default 'hello', never empty.")] = None,
 ) -> None:
     """Probe the ports of every TARGET and report state, reason and round-trip time."""
     import socket
