@@ -35,9 +35,10 @@ open (syn-ack), closed (conn-refused), filtered (no-response, port-unreach, admi
 unreachable (host-unreach, net-unreach), error (dns-failure); with --udp: open (udp-response),
 closed (port-unreach), open|filtered (no-response).
 
-Probing does no harm: TCP ports of this host are read from its socket table (open/listener,
+Probing does no harm: TCP and UDP ports of this host are read from its socket table (open/listener,
 closed/no-listener: nothing is sent); other hosts get a half-open SYN (as root or with CAP_NET_RAW:
-the server never accept()s it), else a connection closed gracefully. --connect always connects.
+the server never accept()s it), else a connection closed gracefully; over UDP, the --payload datagram.
+--connect always connects (UDP: sends the datagram).
 
 Exit codes: 0 every port open, 1 any port not open, 2 usage error.
 """
