@@ -1,6 +1,6 @@
 """Gather the facts ``netdiag explain HOST:PORT`` reasons about: resolution, routes, listeners, one attempt
-per address, firewall rules, the neighbour table. Only observation: nothing is changed. A TCP port of
-this host is read from its socket table (no packet); another host gets a half-open SYN when raw sockets
+per address, firewall rules, the neighbour table. Only observation: nothing is changed. A TCP or UDP port
+of this host is read from its socket table (no packet); another host gets a half-open SYN when raw sockets
 are allowed, else one connection closed gracefully (UDP connects for the route send nothing).
 
 Every gathering step catches the failures it expects and records them as facts (a name that does not
@@ -13,7 +13,12 @@ import sys
 from collections.abc import Callable
 
 from netdiag.adapters.firewall import read_firewall
-from netdiag.adapters.prober import ProbeJob, scan_tcp_without_connecting, scan_udp
+from netdiag.adapters.prober import (
+    UDP_PAYLOAD,
+    ProbeJob,
+    scan_tcp_without_connecting,
+    scan_udp_without_sending,
+)
 from netdiag.adapters.resolve import resolve_host
 from netdiag.adapters.route import local_addresses, neighbour_answered, route_to
 from netdiag.core.errno_tables import platform_of
@@ -25,7 +30,7 @@ from netdiag.core.sockets import SocketRow
 
 def gather_observations(
     host: str, port: int, *, proto: Proto = Proto.TCP, timeout: float = 2.0, connect: bool = False,
-    attempts: tuple[ProbeResult, ...] | None = None,
+    payload: bytes = UDP_PAYLOAD, attempts: tuple[ProbeResult, ...] | None = None,
 ) -> Observations:
     """Every fact about ``host:port`` that can be read from this machine without changing anything.
 
@@ -46,12 +51,13 @@ def gather_observations(
 
     firewall = read_firewall(port, proto.value)
     if attempts is None:
-        attempts = _attempts(host, addresses, port, proto, timeout, connect, this_host)
-        if proto == Proto.TCP and not connect and firewall.blocking_rules and any(
+        attempts = _attempts(host, addresses, port, proto, timeout, connect, this_host, payload)
+        if not connect and firewall.blocking_rules and any(
                 a.method == ProbeMethod.SOCKET_TABLE and a.state == PortState.OPEN for a in attempts):
             # The socket table cannot see this host's own firewall, which the rules say matters here: ask
-            # for real (a SYN probe when allowed, which reading the rules needed anyway).
-            attempts = _attempts(host, addresses, port, proto, timeout, False, lambda _address: False)
+            # for real (a SYN probe or the datagram, which reading the rules needed anyway).
+            attempts = _attempts(host, addresses, port, proto, timeout, False, lambda _address: False,
+                                 payload)
     neighbour = None
     if not local_target and any(a.reason == Reason.NO_RESPONSE for a in attempts):
         answers = [neighbour_answered(a) for a in addresses if ":" not in a or not a.startswith("fe80")]
@@ -81,12 +87,13 @@ def _listeners() -> tuple[tuple[SocketRow, ...] | None, str | None]:
 
 
 def _attempts(host: str, addresses: tuple[str, ...], port: int, proto: Proto, timeout: float, connect: bool,
-              this_host: Callable[[str], bool]) -> tuple[ProbeResult, ...]:
+              this_host: Callable[[str], bool], payload: bytes = UDP_PAYLOAD) -> tuple[ProbeResult, ...]:
     """One attempt per address, all at once (a silent address costs one timeout, not one each), each
     asked in the way that disturbs the server least (``scan_tcp_without_connecting``)."""
     jobs = [ProbeJob(host, address, port) for address in addresses]
     try:
-        results = scan_udp(jobs, timeout=timeout) if proto == Proto.UDP else \
+        results = scan_udp_without_sending(jobs, timeout=timeout, this_host=this_host, connect=connect,
+                                           payload=payload) if proto == Proto.UDP else \
             scan_tcp_without_connecting(jobs, timeout=timeout, this_host=this_host, connect=connect)
     except OSError as exc:  # a local failure before any packet (no sockets left, ...) is a fact too
         return tuple(ProbeResult(host, a, port, proto, PortState.ERROR, Reason.LOCAL_ERROR, None, exc.errno)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import signal
 import socket
 import sys
@@ -30,6 +31,8 @@ from netdiag.core.loadstats import (
     LoadReport,
     error_kind_for_errno,
     merge_error_counts,
+    mismatch_detail,
+    udp_load_explanation,
 )
 from netdiag.core.targets import format_endpoint
 
@@ -187,18 +190,41 @@ async def _preflight(plan: LoadPlan, addresses: list[tuple[int, str]]
     last: NetworkFailure | None = None
     for family, address in addresses:
         where = format_endpoint(address, plan.port)
+        receiver = _udp_receiver_here(address, plan.port)
+        if receiver == "":  # this host, and no socket bound there: nothing to send a datagram to
+            failures.append(f"no UDP socket is bound to {where} (read from this host's socket table)")
+            last = NetworkFailure(f"Cannot load {plan.host}:{plan.port} over UDP: {'; '.join(failures)}.",
+                                  explanation=udp_load_explanation(Cause.NOTHING_LISTENING, plan.port))
+            continue
         try:
             await _udp_round_trip_check(plan, family, address)
             return family, address, None
         except (OSError, asyncio.TimeoutError) as exc:
             cause = _cause_of(exc)
-            failures.append(f"{explanation_for(cause).title.lower()} on {where}")
-            last = NetworkFailure(
-                f"Cannot load {plan.host}:{plan.port}: {'; '.join(failures)}.",
-                explanation=explanation_for(cause),
-            )
+            if cause == Cause.NOTHING_LISTENING:
+                failures.append(f"ICMP port unreachable from {where}: no UDP socket is bound there")
+            elif cause == Cause.TIMEOUT and receiver:
+                failures.append(f"no answer within {plan.timeout:g} s from {where}: the server received "
+                                f"the datagram and sent nothing back ({receiver})")
+                cause = Cause.PROTOCOL_MISMATCH
+            elif cause == Cause.TIMEOUT:
+                failures.append(f"no answer within {plan.timeout:g} s from {where}")
+            else:
+                failures.append(f"{explanation_for(cause).title.lower()} on {where}")
+            last = NetworkFailure(f"Cannot load {plan.host}:{plan.port} over UDP: {'; '.join(failures)}.",
+                                  explanation=udp_load_explanation(cause, plan.port))
     assert last is not None, "getaddrinfo returned no address"
     raise last
+
+
+def _udp_receiver_here(address: str, port: int) -> str | None:
+    """This host's socket bound to ``address:port`` (described), "" when this host has none, None when
+    ``address`` is another host's (only a datagram can tell)."""
+    from netdiag.adapters.socket_table import is_this_host, udp_receiver
+
+    if not is_this_host(address):
+        return None
+    return udp_receiver(address, port) or ""
 
 
 async def _connect_preflight(plan: LoadPlan, addresses: list[tuple[int, str]]
@@ -310,11 +336,11 @@ async def _tcp_client(index: int, plan: LoadPlan, family: int, address: str, tal
                 sent_at = time.perf_counter()
                 writer.write(payload)
                 tally.bytes_sent += len(payload)
-                echoed = await _bounded(reader.readexactly(len(payload)), plan.timeout)
+                echoed = await _bounded(_read_echo(reader, payload), plan.timeout)
                 latency = time.perf_counter() - sent_at
                 tally.bytes_received += len(echoed)
                 if echoed != payload:
-                    tally.error(ErrorKind.MISMATCH, _mismatch_detail(payload, echoed))
+                    tally.error(ErrorKind.MISMATCH, mismatch_detail(payload, echoed))
                     break  # the stream is out of step: start again on a fresh connection
                 tally.latencies.append(latency)
                 failures = 0
@@ -333,18 +359,28 @@ async def _tcp_client(index: int, plan: LoadPlan, family: int, address: str, tal
 
 
 def _count_exception(tally: ClientTally, exc: BaseException, during: str) -> None:
-    if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
-        kind = error_kind_for_errno(exc.errno)
+    if during == "udp" and isinstance(exc, OSError) and exc.errno == errno.ECONNREFUSED:
+        tally.error(ErrorKind.PORT_UNREACHABLE, "udp: ICMP port unreachable came back: no UDP socket is "
+                                                "bound to that port (any more)")
+    elif isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+        kind = error_kind_for_errno(exc.errno, udp=during == "udp")
         tally.error(kind, f"{during}: {exc.strerror or exc}")
     else:
         tally.error(ErrorKind.TIMEOUT, f"{during}: no answer within the --timeout")
 
 
-def _mismatch_detail(sent: bytes, echoed: bytes) -> str:
-    common = min(len(sent), len(echoed))
-    at = next((i for i in range(common) if sent[i] != echoed[i]), common)
-    return (f"echo differs from what was sent at byte {at}: "
-            f"sent {sent[at:at + 8]!r}, got {echoed[at:at + 8]!r}")
+async def _read_echo(reader: asyncio.StreamReader, payload: bytes) -> bytes:
+    """Read until the echo of ``payload`` is complete, or stop as soon as what arrived cannot be its
+    start (a server that answers something else: that is a mismatch now, not a timeout later)."""
+    received = await reader.read(len(payload))
+    while len(received) < len(payload) and payload.startswith(received):
+        if not received or reader.at_eof():
+            raise asyncio.IncompleteReadError(received, len(payload))
+        more = await reader.read(len(payload) - len(received))
+        if not more:
+            raise asyncio.IncompleteReadError(received, len(payload))
+        received += more
+    return received
 
 
 class _DatagramClient(asyncio.DatagramProtocol):
@@ -398,7 +434,8 @@ async def _udp_client(index: int, plan: LoadPlan, family: int, address: str, tal
             try:
                 echoed = await _bounded(_next_reply(protocol, index, sequence, plan.size), plan.timeout)
             except asyncio.TimeoutError:
-                tally.error(ErrorKind.TIMEOUT, "udp: no echo within the --timeout (datagram lost)")
+                tally.error(ErrorKind.NO_ANSWER, "udp: no answer within the --timeout (the datagram or "
+                                                 "its echo was lost, or the server did not answer it)")
                 sequence += 1
                 continue
             except OSError as exc:
@@ -410,7 +447,7 @@ async def _udp_client(index: int, plan: LoadPlan, family: int, address: str, tal
             tally.bytes_received += len(echoed)
             sequence += 1
             if echoed != payload:
-                tally.error(ErrorKind.MISMATCH, _mismatch_detail(payload, echoed))
+                tally.error(ErrorKind.MISMATCH, mismatch_detail(payload, echoed))
             else:
                 tally.latencies.append(latency)
     finally:

@@ -12,7 +12,13 @@ import socket
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from netdiag.adapters.prober import ProbeJob, Progress, scan_tcp_without_connecting, scan_udp
+from netdiag.adapters.prober import (
+    UDP_PAYLOAD,
+    ProbeJob,
+    Progress,
+    scan_tcp_without_connecting,
+    scan_udp_without_sending,
+)
 from netdiag.adapters.resolve import resolve_host
 from netdiag.core.failures import NetworkFailure
 from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
@@ -42,6 +48,7 @@ def probe_targets(
     family: int = socket.AF_UNSPEC,
     progress: Progress | None = None,
     connect: bool = False,
+    payload: bytes = UDP_PAYLOAD,
 ) -> ProbeRun:
     """Resolve and probe ``targets``; results follow the targets' order, then address, then port."""
     slots: list[ProbeResult | list[ProbeJob]] = []
@@ -59,7 +66,8 @@ def probe_targets(
     wanted = max(1, min(concurrency, len(jobs)))  # a 3-port probe needs no 1000 descriptors
     in_flight = usable_concurrency(wanted)
     if proto == Proto.UDP:
-        found = scan_udp(jobs, timeout=timeout, concurrency=in_flight, progress=progress) if jobs else []
+        found = scan_udp_without_sending(jobs, timeout=timeout, concurrency=in_flight, progress=progress,
+                                         payload=payload, connect=connect)
     else:
         found = scan_tcp_without_connecting(jobs, timeout=timeout, concurrency=in_flight, progress=progress,
                                             connect=connect)

@@ -17,9 +17,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from netdiag.adapters.scan_engine import Outcome, ProbeJob, Progress, Scan, TcpScan, UdpScan
+from netdiag.core.payload import DEFAULT_PAYLOAD
 from netdiag.core.probe import ProbeMethod, ProbeResult, Proto
 
-__all__ = ["ProbeJob", "Progress", "probe_tcp", "probe_udp", "scan_tcp", "scan_udp"]
+__all__ = ["ProbeJob", "Progress", "probe_tcp", "probe_udp", "scan_tcp", "scan_udp",
+           "scan_udp_without_sending"]
 
 DEFAULT_TIMEOUT = 2.0
 DEFAULT_CONCURRENCY = 1000
@@ -28,7 +30,7 @@ PARALLEL_FROM = 4096  # fewer jobs than this finish before forking workers would
 # (docs/performance.md), and speed is what a big scan is for. Below it, SYN probes (no harm) are used.
 SYN_SCAN_LIMIT = PARALLEL_FROM
 MAX_WORKERS = 4
-UDP_PAYLOAD = b""  # an empty datagram: many services ignore it, which is why silence is open|filtered
+UDP_PAYLOAD = DEFAULT_PAYLOAD  # "hello" (netdiag.core.payload says why); never an empty datagram
 
 ScanFactory = Callable[[Sequence[ProbeJob], int, "Progress | None"], Scan]
 
@@ -78,26 +80,10 @@ def scan_tcp_without_connecting(jobs: Sequence[ProbeJob], *, timeout: float = DE
     """
     if connect or not jobs:
         return scan_tcp(jobs, timeout=timeout, concurrency=concurrency, progress=progress)
-    from netdiag.adapters.socket_table import details, is_this_host, read_table, tcp_listeners
-
-    local_test = this_host or is_this_host
-    verdicts: dict[str, bool] = {}
-    local: list[int] = []
-    remote: list[int] = []
-    for index, job in enumerate(jobs):
-        mine = verdicts.get(job.address)
-        if mine is None:
-            mine = verdicts[job.address] = local_test(job.address)
-        (local if mine else remote).append(index)
+    local, remote = _split_by_host(jobs, this_host)
     results: list[ProbeResult | None] = [None] * len(jobs)
     if local:
-        local_jobs = [jobs[i] for i in local]
-        listeners = tcp_listeners({job.port for job in local_jobs} if len(local_jobs) <= 25 else None)
-        found = _results(local_jobs, Proto.TCP, read_table(local_jobs, listeners), ProbeMethod.SOCKET_TABLE)
-        if len(local_jobs) <= 25:  # a few ports: say which listener answers, and its accept queue
-            for result, detail in zip(found, details(local_jobs, listeners), strict=True):
-                result.__dict__["detail"] = detail
-        for i, result in zip(local, found, strict=True):
+        for i, result in zip(local, _from_socket_table([jobs[i] for i in local], Proto.TCP), strict=True):
             results[i] = result
     if remote:
         from netdiag.adapters.syn_probe import scan_syn
@@ -110,6 +96,59 @@ def scan_tcp_without_connecting(jobs: Sequence[ProbeJob], *, timeout: float = DE
         for i, result in zip(remote, found, strict=True):
             results[i] = result
     return [result for result in results if result is not None]
+
+
+def scan_udp_without_sending(jobs: Sequence[ProbeJob], *, timeout: float = DEFAULT_TIMEOUT,
+                             concurrency: int = DEFAULT_CONCURRENCY, progress: Progress | None = None,
+                             payload: bytes = UDP_PAYLOAD, this_host: Callable[[str], bool] | None = None,
+                             connect: bool = False) -> list[ProbeResult]:
+    """UDP ports of this host read from the socket table (a bound socket receives, none means ICMP
+    port-unreachable: nothing is sent, so no server logs or answers a probe); other hosts, and every
+    host with ``connect``, get the ``payload`` datagram (``scan_udp``)."""
+    if connect or not jobs:
+        return scan_udp(jobs, timeout=timeout, concurrency=concurrency, progress=progress, payload=payload)
+    local, remote = _split_by_host(jobs, this_host)
+    results: list[ProbeResult | None] = [None] * len(jobs)
+    if local:
+        for i, result in zip(local, _from_socket_table([jobs[i] for i in local], Proto.UDP), strict=True):
+            results[i] = result
+    if remote:
+        found = scan_udp([jobs[i] for i in remote], timeout=timeout, concurrency=concurrency,
+                         progress=progress, payload=payload)
+        for i, result in zip(remote, found, strict=True):
+            results[i] = result
+    return [result for result in results if result is not None]
+
+
+def _split_by_host(jobs: Sequence[ProbeJob],
+                   this_host: Callable[[str], bool] | None) -> tuple[list[int], list[int]]:
+    """The indexes of the jobs aimed at this host, and of the others (each address tested once)."""
+    from netdiag.adapters.socket_table import is_this_host
+
+    local_test = this_host or is_this_host
+    verdicts: dict[str, bool] = {}
+    local: list[int] = []
+    remote: list[int] = []
+    for index, job in enumerate(jobs):
+        mine = verdicts.get(job.address)
+        if mine is None:
+            mine = verdicts[job.address] = local_test(job.address)
+        (local if mine else remote).append(index)
+    return local, remote
+
+
+def _from_socket_table(jobs: list[ProbeJob], proto: Proto) -> list[ProbeResult]:
+    """The jobs (ports of this host) answered from the socket table, with a detail sentence for a few."""
+    from netdiag.adapters.socket_table import details, read_table, tcp_listeners, udp_receivers
+
+    udp = proto == Proto.UDP
+    ports = {job.port for job in jobs} if len(jobs) <= 25 else None
+    listeners = udp_receivers(ports) if udp else tcp_listeners(ports)
+    found = _results(jobs, proto, read_table(jobs, listeners, udp=udp), ProbeMethod.SOCKET_TABLE)
+    if len(jobs) <= 25:  # a few ports: say which socket answers (and a TCP listener's accept queue)
+        for result, detail in zip(found, details(jobs, listeners, udp=udp), strict=True):
+            result.__dict__["detail"] = detail
+    return found
 
 
 def worker_count(jobs: int, concurrency: int = DEFAULT_CONCURRENCY, workers: int | None = None) -> int:

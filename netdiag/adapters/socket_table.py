@@ -1,10 +1,10 @@
 """Ports of this host answered from the kernel's socket table: nothing is sent to the server.
 
 Which addresses are "this host": loopback, the unspecified address, and any address the kernel routes to
-itself (a UDP ``connect()`` to it picks that same address as source; it sends nothing). The listeners come
-from netlink sock_diag on Linux (one dump of LISTEN sockets per family, with the accept queue and
-IPV6_V6ONLY, what ``ss -ltn`` shows), else from psutil. Matching them to a target is pure:
-``netdiag.core.socket_table``.
+itself (a UDP ``connect()`` to it picks that same address as source; it sends nothing). The listeners
+(and, for UDP, the bound unconnected sockets) come from netlink sock_diag on Linux (one dump per family,
+with the accept queue and IPV6_V6ONLY, what ``ss -ltn`` / ``ss -lun`` show), else from psutil. Matching
+them to a target is pure: ``netdiag.core.socket_table``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from collections.abc import Sequence
 
 from netdiag.adapters.scan_engine import Outcome, ProbeJob
 from netdiag.core.probe import PortState, Reason
-from netdiag.core.socket_table import Listener, destination, table_outcome
+from netdiag.core.socket_table import Listener, describe_listener, destination, serves, table_outcome
 
 _TCP_LISTEN = 10
+_UDP_UNCONNECTED = 7  # TCP_CLOSE: a UDP socket bound but not connected, which takes datagrams from anyone
 _INET_DIAG_SKV6ONLY = 11
 _RTATTR = struct.Struct("=HH")
 # inet_diag_msg: family, state, timer, retrans; sport, dport (big-endian); src[16], dst[16], if, cookie[2];
@@ -58,10 +59,30 @@ def tcp_listeners(ports: set[int] | None = None, *, owners: bool = False) -> lis
     return [x for x in _psutil_listeners() if ports is None or x.port in ports]
 
 
-def read_table(jobs: Sequence[ProbeJob], listeners: list[Listener] | None = None) -> list[Outcome]:
+def udp_receivers(ports: set[int] | None = None, *, owners: bool = False) -> list[Listener]:
+    """The bound, unconnected UDP sockets of this host (``ss -lu``), on ``ports`` when given: a datagram to
+    their address and port is received; to a port with none, the kernel answers ICMP port-unreachable."""
+    if sys.platform.startswith("linux"):
+        found = _netlink_listeners(ports, owners, udp=True)
+        if found is not None:
+            return found
+    return [x for x in _psutil_listeners(udp=True) if ports is None or x.port in ports]
+
+
+def udp_receiver(address: str, port: int) -> str | None:
+    """The bound UDP socket of this host that receives what is sent to ``address:port``, described (its
+    process too), or None when ``address`` is not this host or no socket is bound there."""
+    if not is_this_host(address):
+        return None
+    serving = [x for x in udp_receivers({port}, owners=True) if serves(x, address, port)]
+    return describe_listener(serving[0]) if serving else None
+
+
+def read_table(jobs: Sequence[ProbeJob], listeners: list[Listener] | None = None, *,
+               udp: bool = False) -> list[Outcome]:
     """The outcome of each job (ports of this host) from the socket table, read once for all of them."""
     if listeners is None:
-        listeners = tcp_listeners()
+        listeners = udp_receivers() if udp else tcp_listeners()
     by_port: dict[int, list[Listener]] = {}
     for listener in listeners:
         by_port.setdefault(listener.port, []).append(listener)
@@ -72,18 +93,18 @@ def read_table(jobs: Sequence[ProbeJob], listeners: list[Listener] | None = None
         if not candidates:  # the common case of a big scan: no listener on that port at all
             outcomes.append(refused)
             continue
-        state, reason, _detail = table_outcome(job.address, job.port, candidates)
+        state, reason, _detail = table_outcome(job.address, job.port, candidates, udp=udp)
         outcomes.append((state, reason, None, None, None))
     return outcomes
 
 
-def details(jobs: Sequence[ProbeJob], listeners: list[Listener]) -> list[str | None]:
+def details(jobs: Sequence[ProbeJob], listeners: list[Listener], *, udp: bool = False) -> list[str | None]:
     """The detail sentence of each job's answer (the listener, its accept queue), for small probes."""
-    return [table_outcome(job.address, job.port, [x for x in listeners if x.port == job.port])[2]
+    return [table_outcome(job.address, job.port, [x for x in listeners if x.port == job.port], udp=udp)[2]
             for job in jobs]
 
 
-def _netlink_listeners(ports: set[int] | None, owners: bool) -> list[Listener] | None:
+def _netlink_listeners(ports: set[int] | None, owners: bool, *, udp: bool = False) -> list[Listener] | None:
     from netdiag.adapters.psutil_sockets import process_names
     from netdiag.adapters.sock_diag import (
         _NLMSGHDR,
@@ -104,7 +125,8 @@ def _netlink_listeners(ports: set[int] | None, owners: bool) -> list[Listener] |
     found: list[tuple[Listener, int]] = []
     with channel:
         for family in (socket.AF_INET, socket.AF_INET6):
-            request = _REQUEST.pack(family, socket.IPPROTO_TCP, 0, 1 << _TCP_LISTEN)
+            request = (_REQUEST.pack(family, socket.IPPROTO_UDP, 0, 1 << _UDP_UNCONNECTED) if udp
+                       else _REQUEST.pack(family, socket.IPPROTO_TCP, 0, 1 << _TCP_LISTEN))
             header = _NLMSGHDR.pack(_NLMSGHDR.size + len(request), SOCK_DIAG_BY_FAMILY,
                                     NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
             try:
@@ -134,7 +156,7 @@ def _netlink_listeners(ports: set[int] | None, owners: bool) -> list[Listener] |
                         return None
                     body = offset + _NLMSGHDR.size
                     if length - _NLMSGHDR.size >= _LISTEN_MESSAGE.size:
-                        entry = _listener(data, body, offset + length, family)
+                        entry = _listener(data, body, offset + length, family, udp)
                         if ports is None or entry[0].port in ports:
                             found.append(entry)
                     offset += (length + 3) & ~3
@@ -146,11 +168,12 @@ def _netlink_listeners(ports: set[int] | None, owners: bool) -> list[Listener] |
     for listener, inode in found:
         pid = pids.get(inode)
         result.append(Listener(listener.family, listener.address, listener.port, listener.v6only,
-                               listener.queued, listener.backlog, pid, names.get(pid) if pid else None))
+                               listener.queued, listener.backlog, pid, names.get(pid) if pid else None,
+                               listener.proto))
     return result
 
 
-def _listener(data: bytes, at: int, end: int, family: int) -> tuple[Listener, int]:
+def _listener(data: bytes, at: int, end: int, family: int, udp: bool = False) -> tuple[Listener, int]:
     _family, port, src, _dst, _ifindex, queued, backlog, _uid, inode = _LISTEN_MESSAGE.unpack_from(data, at)
     port = socket.ntohs(port)
     raw = src[:4] if family == socket.AF_INET else src
@@ -165,23 +188,27 @@ def _listener(data: bytes, at: int, end: int, family: int) -> tuple[Listener, in
             v6only = bool(data[offset + _RTATTR.size])
         offset += (attr_len + 3) & ~3
     version = 4 if family == socket.AF_INET else 6
+    if udp:  # a UDP socket's queues are bytes of datagrams, not an accept queue
+        return Listener(version, address, port, v6only, proto="udp"), inode
     return Listener(version, address, port, v6only, queued, backlog), inode
 
 
-def _psutil_listeners() -> list[Listener]:
+def _psutil_listeners(*, udp: bool = False) -> list[Listener]:
     import psutil
 
     try:
-        connections = psutil.net_connections(kind="tcp")
+        connections = psutil.net_connections(kind="udp" if udp else "tcp")
     except psutil.AccessDenied:  # macOS without root: what our own processes hold is all we can see
         connections = []
     listeners = []
     for conn in connections:
-        if conn.status != psutil.CONN_LISTEN or not conn.laddr:
+        if not conn.laddr or (conn.raddr if udp else conn.status != psutil.CONN_LISTEN):
             continue
         version = 6 if conn.family == socket.AF_INET6 else 4
-        listeners.append(Listener(version, conn.laddr.ip, conn.laddr.port, pid=conn.pid))
+        listeners.append(Listener(version, conn.laddr.ip, conn.laddr.port, pid=conn.pid,
+                                  proto="udp" if udp else "tcp"))
     return listeners
 
 
-__all__ = ["destination", "details", "is_this_host", "read_table", "tcp_listeners"]
+__all__ = ["destination", "details", "is_this_host", "read_table", "tcp_listeners", "udp_receiver",
+           "udp_receivers"]

@@ -320,7 +320,33 @@ def _render(out: Output, events: Iterable[ClientEvent], connection: Connection, 
                      "sent without it, as the lab's clients send (--newline lf to change)")
         elif isinstance(event, Unsent):
             unsent.append(event)
+    heard = _received_silently(unanswered, connection)
+    if heard is not None:
+        out.info(heard)
+        unanswered = []
     return _problems(unanswered, unsent, connection, stopped, received)
+
+
+def _received_silently(unanswered: Sequence[NoReply], connection: Connection) -> str | None:
+    """UDP only: when a socket of this host is bound to the port, the datagrams were received and the
+    server chose not to answer (a sink), which is no failure; None otherwise (then silence is one)."""
+    if not (connection.udp and unanswered):
+        return None
+    from netdiag.adapters.socket_table import udp_receiver
+
+    try:
+        address, port = connection.sock.getpeername()[:2]
+    except OSError:
+        return None
+    receiver = udp_receiver(str(address), int(port))
+    if receiver is None:
+        return None
+    from netdiag.adapters.firewall import read_firewall
+
+    if read_firewall(int(port), "udp").blocking_rules:  # this host's firewall may drop them before the socket
+        return None
+    return (f"The server received the {len(unanswered)} datagram(s) and sent nothing back: {receiver}. "
+            "UDP needs no answer, so this is what a receive-only server (a sink) looks like.")
 
 
 def _render_json(out: Output, events: Iterable[ClientEvent], connection: Connection) -> list[str]:
@@ -341,6 +367,10 @@ def _render_json(out: Output, events: Iterable[ClientEvent], connection: Connect
             stopped.append(event)
         elif isinstance(event, Received):
             received += len(event.data)
+    heard = _received_silently(unanswered, connection)
+    if heard is not None:
+        _emit(out, {"event": "received-silently", "datagrams": len(unanswered), "detail": heard})
+        unanswered = []
     return _problems(unanswered, unsent, connection, stopped, received)
 
 

@@ -16,6 +16,7 @@ from netdiag.cli.common import ReportFormat, ReportFormatOption, examples, outpu
 from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.exit_status import ExitStatus
 from netdiag.core.failures import UsageError
+from netdiag.core.payload import DEFAULT_PAYLOAD, udp_payload
 
 HELP = """Diagnose a failed connection, explain a pasted error message, or read a capture file.
 
@@ -90,6 +91,9 @@ def explain_command(
     connection: Annotated[int | None, typer.Option("--connection", "-n", min=1, metavar="N",
                                                    show_default=False,
                                                    help="With --pcap: draw connection N only.")] = None,
+    payload: Annotated[str | None, typer.Option(
+        "--payload", metavar="TEXT", help="UDP: the datagram another host is sent (escapes \\n \\xNN; "
+        "default 'hello', never empty).")] = None,
 ) -> None:
     """Diagnose TARGET, or explain --error TEXT, or every connection of --pcap FILE."""
     if sum(x is not None for x in (target, error, pcap)) != 1:
@@ -109,7 +113,8 @@ def explain_command(
         if platform is not None:
             raise UsageError("--platform applies to --error only: a TARGET is diagnosed from this machine.")
         assert target is not None
-        status = explain_target(target, udp=udp, timeout=timeout, fmt=fmt, connect=connect)
+        status = explain_target(target, udp=udp, timeout=timeout, fmt=fmt, connect=connect,
+                                payload=udp_payload(payload, udp=udp))
     raise typer.Exit(int(status))
 
 
@@ -135,7 +140,7 @@ def explain_error(text: str, *, platform: str | None, fmt: ReportFormat) -> Exit
 
 
 def explain_target(text: str, *, udp: bool, timeout: float, fmt: ReportFormat,
-                   connect: bool = False) -> ExitStatus:
+                   connect: bool = False, payload: bytes = DEFAULT_PAYLOAD) -> ExitStatus:
     from netdiag.adapters.diagnose import gather_observations
     from netdiag.core.diagnosis import diagnose
     from netdiag.core.probe import Proto
@@ -148,7 +153,7 @@ def explain_target(text: str, *, udp: bool, timeout: float, fmt: ReportFormat,
     if fmt == ReportFormat.text and out.interactive:
         out.info(f"checking {endpoint} (up to {timeout:g} s for the connection attempt) ...")
     obs = gather_observations(endpoint.host, endpoint.port, proto=Proto.UDP if udp else Proto.TCP,
-                              timeout=timeout, connect=connect)
+                              timeout=timeout, connect=connect, payload=payload)
     diagnosis = diagnose(obs)
     if fmt == ReportFormat.json:
         out.data(to_json(diagnosis_record(obs, diagnosis)))

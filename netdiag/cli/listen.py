@@ -36,7 +36,8 @@ stops it cleanly (exit 0).
 Modes: echo sends every byte back; reply answers each message with `accepted` (`close` gets `closed` and
 ends that connection); greet sends `You are connected`, prints the first message and closes; chat is a
 line-based room (/nick NAME, /who, /quit); sink only reads. A client that never sent a newline (the lab's
-clients) has one message per send(); after its first newline, messages are lines (nc, telnet).
+clients) has one message per send(); after its first newline, messages are lines (nc, telnet). With --udp
+(echo, reply, sink) each datagram is one message with at most one answer; `close` ends nothing.
 
 Exit codes: 0 stopped by Ctrl-C/SIGTERM, 1 could not bind (address in use, not local) or too few open
 files (ulimit -n), 2 usage error, 3 privileged port without root.
@@ -47,6 +48,7 @@ EPILOG = examples(
     "netdiag listen 0 --mode reply              # reply server on a free port",
     "netdiag listen 127.0.0.1:9000 --mode chat  # then: nc 127.0.0.1 9000 (in two terminals)",
     "netdiag listen 9000 --udp --mode sink      # print every datagram",
+    "netdiag listen 9000 --udp --mode reply     # the lab's task 3: accepted / closed per datagram",
     "netdiag listen 8000 --engine threads       # thread per client, like the lab's server",
     "netdiag listen 0 --log json                # machine-readable events, one JSON object per line",
 )
@@ -61,7 +63,7 @@ def listen_command(
                                            help="Port (binds 127.0.0.1), or HOST:PORT / [IPv6]:PORT.")],
     mode: Annotated[Mode, typer.Option("--mode", "-m", help="What the server does with each client.")]
     = Mode.ECHO,
-    udp: Annotated[bool, typer.Option("--udp", "-u", help="UDP instead of TCP (modes echo and sink).")]
+    udp: Annotated[bool, typer.Option("--udp", "-u", help="UDP instead of TCP (modes echo, reply and sink).")]
     = False,
     host: Annotated[str | None, typer.Option("--host", help="Address to bind (overrides HOST:); "
                                              "0.0.0.0 or :: means every interface.")] = None,
@@ -89,8 +91,8 @@ def listen_command(
     endpoint = parse_listen_address(address)
     bind_host = host if host is not None else endpoint.host
     if udp and mode not in UDP_MODES:
-        raise UsageError(f"--udp works with --mode echo or sink, not {mode.value} "
-                         "(reply, greet and chat need connections: drop --udp).")
+        raise UsageError(f"--udp works with --mode echo, reply or sink, not {mode.value} "
+                         "(greet and chat need connections: drop --udp).")
     out = output()
     soft, hard = raise_open_files_limit()
     loop_name = "threads" if engine is Engine.THREADS else event_loop_name()

@@ -15,8 +15,10 @@ HELP = f"""Load an echo server with N clients for a bounded time and report what
 
 Each client connects, sends a request of --size bytes (printable, unique, ending in a newline), waits for
 the whole echo, checks it byte for byte, and repeats until --duration is over (or paced to a total --rate).
-Reports requests/s, MB/s, latency p50/p90/p99/max and errors by kind (refused, reset, timeout, mismatch,
-closed, unreachable, other).
+Reports requests/s, MB/s, latency p50/p90/p99/max (- when no request succeeded) and errors by kind:
+TCP refused, reset, timeout, mismatch, closed, unreachable, other; UDP port-unreachable, no-answer,
+mismatch, unreachable, other. A server that answers something else (a reply server) is a mismatch that
+shows its answer.
 
 Bounded by design: at most {MAX_CLIENTS:,} clients and {MAX_DURATION_S:.0f} s, and it stops by itself. Only
 servers on this host are loaded (loopback or an address of a local interface) unless --allow-remote.

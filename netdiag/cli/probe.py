@@ -17,6 +17,7 @@ import typer
 from netdiag.cli.common import FormatOption, OutputFormat, examples, output
 from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.failures import UsageError
+from netdiag.core.payload import udp_payload
 from netdiag.core.probe import ProbeResult, Proto
 from netdiag.core.targets import (
     ProbeTarget,
@@ -34,9 +35,10 @@ open (syn-ack), closed (conn-refused), filtered (no-response, port-unreach, admi
 unreachable (host-unreach, net-unreach), error (dns-failure); with --udp: open (udp-response),
 closed (port-unreach), open|filtered (no-response).
 
-Probing does no harm: TCP ports of this host are read from its socket table (open/listener,
+Probing does no harm: TCP and UDP ports of this host are read from its socket table (open/listener,
 closed/no-listener: nothing is sent); other hosts get a half-open SYN (as root or with CAP_NET_RAW:
-the server never accept()s it), else a connection closed gracefully. --connect always connects.
+the server never accept()s it), else a connection closed gracefully; over UDP, the --payload datagram.
+--connect always connects (UDP: sends the datagram).
 
 Exit codes: 0 every port open, 1 any port not open, 2 usage error.
 """
@@ -78,6 +80,9 @@ def probe_command(
     connect: Annotated[bool, typer.Option(
         "--connect", help="Connect for real, even to this host's ports (read from its socket table "
         "otherwise) and with a SYN probe available; the server sees a client.")] = False,
+    payload: Annotated[str | None, typer.Option(
+        "--payload", metavar="TEXT", help="UDP: the datagram sent to other hosts (and with --connect); "
+        "escapes \\n \\xNN; default 'hello', never empty.")] = None,
 ) -> None:
     """Probe the ports of every TARGET and report state, reason and round-trip time."""
     import socket
@@ -89,6 +94,7 @@ def probe_command(
     if ipv4 and ipv6:
         raise UsageError("-4 and -6 exclude each other: give one, or neither for both families.")
     proto = Proto.UDP if udp else Proto.TCP
+    datagram = udp_payload(payload, udp=udp)
     parsed = parse_targets(targets, proto=proto, ports=ports, lookup=lookup_service)
     if ipv4 or ipv6:
         check_families(parsed, 4 if ipv4 else 6)
@@ -106,7 +112,7 @@ def probe_command(
         try:
             run = probe_targets(parsed, proto=proto, timeout=timeout, concurrency=concurrency,
                                 family=family, progress=bar.update if bar is not None else None,
-                                connect=connect)
+                                connect=connect, payload=datagram)
         finally:
             if bar is not None:
                 bar.close()

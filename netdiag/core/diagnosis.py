@@ -49,8 +49,10 @@ def _failed(obs: Observations) -> list[ProbeResult]:
 def _answered_ok(attempt: ProbeResult, obs: Observations) -> bool:
     if attempt.state == PortState.OPEN:
         return True
-    # UDP: silence from a port where this host's own UDP socket listens is a server that did not reply.
+    # UDP: silence from a port where this host's own UDP socket listens is a server that did not reply,
+    # unless a rule of this host's firewall could have dropped the datagram before the socket.
     return (attempt.proto == Proto.UDP and attempt.state == PortState.OPEN_FILTERED
+            and not (obs.firewall is not None and obs.firewall.blocking_rules)
             and any(serves(row, attempt.address or "") and row.local_port == obs.port
                     for row in listening(obs.listeners, Proto.UDP)))
 
@@ -91,7 +93,10 @@ def _connected(obs: Observations) -> str | None:
     first = good[0]
     if first.state == PortState.OPEN_FILTERED:
         return (f"A UDP server listens on {format_endpoint(first.address or obs.host, obs.port)}; it did not "
-                "answer the empty probe datagram, which UDP servers need not do.")
+                "answer the probe datagram (--payload chooses it), which UDP servers need not do.")
+    if first.method == ProbeMethod.SOCKET_TABLE and first.proto == Proto.UDP:
+        return ("A UDP socket is bound there, so a datagram would be received (UDP has no connection to "
+                f"accept; whether the server answers is its own business): {describe_attempt(first)}.")
     if first.method == ProbeMethod.SOCKET_TABLE:
         return f"A server listens there, so a connection would be accepted: {describe_attempt(first)}."
     return f"The port answered: {describe_attempt(first)}."
@@ -249,7 +254,7 @@ def _dropped(obs: Observations) -> str | None:
     reason = _dropped_reason(obs)
     if reason is not None and obs.proto == Proto.UDP and not obs.local_target and _silent(obs):
         target = format_endpoint(_silent(obs)[0].address or obs.host, obs.port)
-        return (f"{reason.rstrip('.')}; over UDP a server that ignores the empty probe datagram is silent "
+        return (f"{reason.rstrip('.')}; over UDP a server that ignores the probe datagram is silent "
                 "too (a closed UDP port would have sent ICMP port-unreachable): try real data with "
                 f"netdiag connect {target} --udp.")
     return reason
@@ -287,7 +292,7 @@ def _timed_out(obs: Observations) -> str | None:
         return None
     alike = "a firewall that drops packets and an absent host"
     if obs.proto == Proto.UDP:
-        alike = "a firewall that drops packets, an absent host and a UDP server that ignores the empty probe"
+        alike = "a firewall that drops packets, an absent host and a UDP server that ignores the probe"
     return (f"No answer within {obs.timeout:g} s, and nothing shows whether the host is there: {alike} "
             "look the same from here.")
 

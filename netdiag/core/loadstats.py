@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from netdiag.core.catalog import Cause, Explanation, explanation_for
+
 
 class ErrorKind(str, Enum):
     """Why one request (or one connection attempt) failed; JSON uses the values."""
@@ -27,8 +29,16 @@ class ErrorKind(str, Enum):
     MISMATCH = "mismatch"  # the echo came back, but not byte for byte what was sent
     CLOSED = "closed"  # the server closed the connection (EOF) before echoing everything
     UNREACHABLE = "unreachable"  # EHOSTUNREACH / ENETUNREACH
+    PORT_UNREACHABLE = "port-unreachable"  # UDP: ICMP port unreachable came back, no socket bound there
+    NO_ANSWER = "no-answer"  # UDP: nothing came back within the timeout (lost, dropped, or never answered)
     OTHER = "other"  # any other OSError (its errno name is kept in the message, not here)
 
+
+TCP_KINDS = (ErrorKind.REFUSED, ErrorKind.RESET, ErrorKind.TIMEOUT, ErrorKind.MISMATCH, ErrorKind.CLOSED,
+             ErrorKind.UNREACHABLE, ErrorKind.OTHER)
+UDP_KINDS = (ErrorKind.PORT_UNREACHABLE, ErrorKind.NO_ANSWER, ErrorKind.MISMATCH, ErrorKind.UNREACHABLE,
+             ErrorKind.OTHER)
+"""The kinds a report lists (JSON ``errors``), per protocol: datagrams are never refused nor reset."""
 
 _KIND_BY_ERRNO: dict[int, ErrorKind] = {
     errno_codes.ECONNREFUSED: ErrorKind.REFUSED,
@@ -41,11 +51,41 @@ _KIND_BY_ERRNO: dict[int, ErrorKind] = {
 }
 
 
-def error_kind_for_errno(code: int | None) -> ErrorKind:
-    """The kind of a failed socket call from its errno (``None``: a timeout raised by our own clock)."""
+def error_kind_for_errno(code: int | None, *, udp: bool = False) -> ErrorKind:
+    """The kind of a failed socket call from its errno (``None``: a timeout raised by our own clock).
+
+    ``udp``: datagrams have no connection to refuse or reset; ECONNREFUSED on a UDP socket is an ICMP
+    port-unreachable that came back, and a timeout is a datagram nobody answered.
+    """
+    if udp and code in (None, errno_codes.ETIMEDOUT):
+        return ErrorKind.NO_ANSWER
+    if udp and code == errno_codes.ECONNREFUSED:
+        return ErrorKind.PORT_UNREACHABLE
     if code is None:
         return ErrorKind.TIMEOUT
     return _KIND_BY_ERRNO.get(code, ErrorKind.OTHER)
+
+
+SHOWN_BYTES = 32
+"""How much of an answer that is not the echo a report shows."""
+
+
+def mismatch_detail(sent: bytes, got: bytes) -> str:
+    """Why an answer is not the echo of ``sent``: a server that answers something else altogether (the
+    lab's reply server: ``accepted``) is named with the first bytes of its answer; an echo that differs
+    somewhere says where."""
+    if got and len(got) < len(sent) and sent.startswith(got):
+        return (f"the echo came back cut to {len(got)} of {len(sent)} bytes (the server reads at most "
+                f"{len(got)} bytes of a datagram, or a smaller --size fits it)")
+    common = min(len(sent), len(got))
+    at = next((i for i in range(common) if sent[i] != got[i]), common)
+    if at == 0 or (len(got) != len(sent) and not sent.startswith(got)):
+        shown = got[:SHOWN_BYTES].decode("utf-8", errors="backslashreplace")
+        shown = shown.encode("unicode_escape").decode("ascii").replace("\\\\", "\\")
+        more = "..." if len(got) > SHOWN_BYTES else ""
+        return (f"the server answered '{shown}{more}' ({len(got)} bytes) to a {len(sent)}-byte request: not "
+                "an echo of it, so this is not an echo server (netdiag listen --mode echo is one)")
+    return f"echo differs from what was sent at byte {at}: sent {sent[at:at + 8]!r}, got {got[at:at + 8]!r}"
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
@@ -84,8 +124,11 @@ class LatencySummary:
             mean=min(max(math.fsum(ordered) / len(ordered), ordered[0]), ordered[-1]),
         )
 
-    def as_ms(self) -> dict[str, float]:
-        """The summary in milliseconds, rounded to microseconds (the JSON ``latency_ms`` object)."""
+    def as_ms(self) -> dict[str, float | None]:
+        """The summary in milliseconds, rounded to microseconds (the JSON ``latency_ms`` object); every
+        figure None when no request succeeded (no latency was measured, so none is 0)."""
+        if not self.count:
+            return dict.fromkeys(("p50", "p90", "p99", "max", "mean"))
         return {
             "p50": _ms(self.p50),
             "p90": _ms(self.p90),
@@ -165,7 +208,8 @@ class LoadReport:
             "bytes_received": self.bytes_received,
             "connections": self.connections,
             "latency_ms": self.latency.as_ms(),
-            "errors": {kind.value: self.errors.get(kind, 0) for kind in ErrorKind},
+            "errors": {kind.value: self.errors.get(kind, 0)
+                       for kind in (UDP_KINDS if self.proto == "udp" else TCP_KINDS)},
             "error_count": self.error_count,
             "first_error": self.first_error,
             "interrupted": self.interrupted,
@@ -186,3 +230,30 @@ def merge_error_counts(counts: Iterable[Mapping[ErrorKind, int]]) -> dict[ErrorK
 
 def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
+
+
+def udp_load_explanation(cause: Cause, port: int) -> Explanation:
+    """Why a UDP load could not start, in datagram words (no connection was refused or reset)."""
+    echo = f"netdiag listen {port} --udp --mode echo"
+    if cause == Cause.NOTHING_LISTENING:
+        return Explanation(cause, "UDP port unreachable",
+                           "No UDP socket is bound to that port: the kernel answers a datagram sent there "
+                           "with ICMP port unreachable (on this host the socket table says so, unsent).",
+                           ("The server is not running, or listens on TCP only, or on another port.",
+                            "The server is bound to another address (127.0.0.1 only, or IPv6 only)."),
+                           (f"Start a UDP echo server first: {echo}",
+                            f"Check what is bound: netdiag sockets --port {port}"))
+    if cause == Cause.PROTOCOL_MISMATCH:
+        return Explanation(cause, "No echo from a UDP server",
+                           "The datagram reached a UDP socket bound to that port, and the server sent "
+                           "nothing back. UDP needs no answer: a receive-only server (a sink) is silent.",
+                           ("The server only receives (a sink, a logger), or answers only some messages.",),
+                           (f"Load a server that echoes each datagram: {echo}",
+                            f"See what it does with one: netdiag connect 127.0.0.1:{port} --udp -m hello"))
+    if cause == Cause.TIMEOUT:
+        return Explanation(cause, "No answer over UDP",
+                           "Nothing came back. Over UDP a server that does not answer, a firewall that drops "
+                           "datagrams and an absent host all look the same from the client.",
+                           ("The server does not echo (or does not run), or a firewall drops datagrams.",),
+                           (f"Ask step by step: netdiag explain HOST:{port} --udp", f"On the server: {echo}"))
+    return explanation_for(cause)

@@ -20,7 +20,8 @@ from netdiag.core.probe import PortState, Reason
 
 @dataclass(frozen=True)
 class Listener:
-    """One listening TCP socket as the kernel reports it."""
+    """One listening TCP socket, or one bound UDP socket not connected to a peer (``proto="udp"``: it
+    receives every datagram sent to its address and port, what ``ss -lu`` lists), as the kernel reports it."""
 
     family: int  # 4 or 6
     address: str  # the bound address: "0.0.0.0" / "::" for every address
@@ -30,6 +31,7 @@ class Listener:
     backlog: int | None = None  # the accept queue's length (listen()'s backlog, capped by somaxconn)
     pid: int | None = None
     process: str | None = None
+    proto: str = "tcp"  # "tcp" or "udp"
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
@@ -71,12 +73,17 @@ def serves(listener: Listener, address: str, port: int) -> bool:
     return bound == target
 
 
-def table_outcome(address: str, port: int,
-                  listeners: list[Listener]) -> tuple[PortState, Reason, str | None]:
-    """State, reason and a detail sentence for ``address:port`` of this host, from its listeners."""
+def table_outcome(address: str, port: int, listeners: list[Listener], *,
+                  udp: bool = False) -> tuple[PortState, Reason, str | None]:
+    """State, reason and a detail sentence for ``address:port`` of this host, from its listeners (``udp``:
+    its bound UDP sockets; a datagram to a port with none gets ICMP port-unreachable)."""
     serving = [listener for listener in listeners if serves(listener, address, port)]
     if not serving:
         where = destination(address)
+        if udp:
+            return (PortState.CLOSED, Reason.NO_LISTENER,
+                    f"no UDP socket is bound to port {port} for {where}, so a datagram would get ICMP "
+                    "port-unreachable (read from this host's socket table)")
         return (PortState.CLOSED, Reason.NO_LISTENER,
                 f"nothing listens on port {port} for {where}, so a connection would be refused "
                 "(read from this host's socket table)")
@@ -86,7 +93,8 @@ def table_outcome(address: str, port: int,
 def describe_listener(listener: Listener) -> str:
     """``listener on 127.0.0.1:8000 (pid 42 python3), accept queue 0 of 5``, with a warning when full."""
     bound = f"[{listener.address}]" if ":" in listener.address else listener.address
-    words = [f"listener on {bound}:{listener.port}"]
+    words = [f"UDP socket bound to {bound}:{listener.port}" if listener.proto == "udp"
+             else f"listener on {bound}:{listener.port}"]
     if listener.pid is not None:
         words.append(f" (pid {listener.pid}{' ' + listener.process if listener.process else ''})")
     if listener.family == 6 and listener.v6only is not None:

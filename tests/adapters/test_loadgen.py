@@ -180,19 +180,56 @@ def test_udp_echo_and_udp_loss() -> None:
     with udp_echo(drop_every_third) as port:
         lossy = run_load(LoadPlan(host="127.0.0.1", port=port, clients=1, duration=0.6, udp=True,
                                   timeout=0.1))
-    assert lossy.errors.get(ErrorKind.TIMEOUT, 0) >= 1
+    assert lossy.errors.get(ErrorKind.NO_ANSWER, 0) >= 1  # datagram words: no answer, not a TCP timeout
+    assert not lossy.errors.get(ErrorKind.TIMEOUT, 0)
     assert lossy.requests >= 1
 
 
-def test_udp_port_unreachable_is_refused() -> None:
+def test_udp_port_with_nothing_bound_is_port_unreachable_not_refused() -> None:
     holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     holder.bind(("127.0.0.1", 0))
     port = holder.getsockname()[1]
     holder.close()
     with pytest.raises(NetworkFailure) as info:
         run_load(LoadPlan(host="127.0.0.1", port=port, duration=1, udp=True, timeout=1))
-    assert info.value.explanation is not None
-    assert info.value.explanation.cause is Cause.NOTHING_LISTENING
+    explanation = info.value.explanation
+    assert explanation is not None and explanation.cause is Cause.NOTHING_LISTENING
+    assert explanation.title == "UDP port unreachable"
+    assert f"no UDP socket is bound to 127.0.0.1:{port}" in info.value.message
+    words = " ".join([info.value.message, explanation.meaning, *explanation.likely_causes,
+                      *explanation.fixes])
+    assert "refused" not in words and "reset" not in words and "listen()" not in words
+
+
+def test_udp_server_that_receives_and_never_answers_is_named_as_such() -> None:
+    with udp_echo(lambda _data: None) as port, pytest.raises(NetworkFailure) as info:
+        run_load(LoadPlan(host="127.0.0.1", port=port, duration=1, udp=True, timeout=0.3))
+    assert "the server received the datagram and sent nothing back" in info.value.message
+    assert f"UDP socket bound to 127.0.0.1:{port}" in info.value.message
+    assert info.value.explanation is not None and "accept queue" not in info.value.explanation.meaning
+
+
+def test_udp_reply_server_is_a_mismatch_that_shows_its_answer() -> None:
+    with udp_echo(lambda data: b"closed" if data == b"close" else b"accepted") as port:
+        report = run_load(LoadPlan(host="127.0.0.1", port=port, clients=1, duration=0.3, udp=True))
+    assert report.errors.get(ErrorKind.MISMATCH, 0) > 0 and report.requests == 0
+    assert set(report.errors) == {ErrorKind.MISMATCH}
+    assert report.first_error is not None and "the server answered 'accepted' (8 bytes)" in report.first_error
+    assert report.as_record()["latency_ms"] == dict.fromkeys(("p50", "p90", "p99", "max", "mean"))
+
+
+def accepted_per_message(conn: socket.socket) -> None:
+    """The lab's reply server: ``accepted`` for each message, never an echo."""
+    while conn.recv(65536):
+        conn.sendall(b"accepted")
+
+
+def test_tcp_reply_server_is_a_mismatch_at_once_not_a_timeout() -> None:
+    with tcp_server(accepted_per_message) as port:
+        report = run_load(LoadPlan(host="127.0.0.1", port=port, clients=2, duration=0.3, timeout=5))
+    assert report.errors.get(ErrorKind.MISMATCH, 0) > 0
+    assert not report.errors.get(ErrorKind.TIMEOUT, 0)  # a 5 s timeout in a 0.3 s run: none waited for it
+    assert report.first_error is not None and "the server answered 'accepted'" in report.first_error
 
 
 def black_hole(conn: socket.socket) -> None:
@@ -207,5 +244,6 @@ def test_a_server_that_never_answers_still_ends_the_run() -> None:
         report = run_load(plan)
     assert report.requests == 0
     assert report.errors.get(ErrorKind.TIMEOUT, 0) >= 3  # every client counted its unanswered request
+    assert report.as_record()["latency_ms"]["p50"] is None  # no request succeeded: no latency, not 0
     assert not report.interrupted
     assert report.elapsed <= plan.hard_stop + 1.0  # the bound is the feature: it stops by itself

@@ -11,11 +11,18 @@ from collections.abc import Iterator
 import pytest
 from helpers.netns import Namespace, namespace_resolv_conf
 
-from netdiag.adapters.prober import ProbeJob, probe_tcp, probe_udp, scan_tcp, worker_count
+from netdiag.adapters.prober import (
+    ProbeJob,
+    probe_tcp,
+    probe_udp,
+    scan_tcp,
+    scan_udp_without_sending,
+    worker_count,
+)
 from netdiag.adapters.resolve import lookup_service, resolve_host
 from netdiag.core.catalog import Cause
 from netdiag.core.failures import NetworkFailure
-from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
+from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
 
 
 def test_open_port(listener: int) -> None:
@@ -94,7 +101,7 @@ def test_udp_silence_means_open_or_filtered() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:  # bound, never answers
         sock.bind(("127.0.0.1", 0))
         result = probe_udp("127.0.0.1", sock.getsockname()[1], timeout=0.3)
-        assert sock.recv(100) == b""  # the probe (and its retransmission) did arrive
+        assert sock.recv(100) == b"hello"  # the probe (and its retransmission) did arrive: never empty
     assert (result.state, result.reason, result.rtt_ms) == (PortState.OPEN_FILTERED, Reason.NO_RESPONSE, None)
 
 
@@ -247,3 +254,20 @@ def test_syn_segment_checksum_verifies_over_the_pseudo_header() -> None:
     pseudo6 = socket.inet_pton(socket.AF_INET6, "fd00::1") + socket.inet_pton(socket.AF_INET6, "fd00::2") + \
         struct.pack("!I3xB", len(six), socket.IPPROTO_TCP)
     assert _checksum(pseudo6 + six) == 0
+
+
+def test_udp_port_of_this_host_is_read_from_the_table_another_host_gets_the_payload() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        jobs = [ProbeJob("127.0.0.1", "127.0.0.1", sock.getsockname()[1])]
+        [local] = scan_udp_without_sending(jobs, timeout=0.3)
+        sock.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            sock.recv(100)  # read from the socket table: nothing sent
+        # the same port taken for another host's (how a remote target is asked): the payload is sent
+        [remote] = scan_udp_without_sending(jobs, timeout=0.3, payload=b"ping\n", this_host=lambda _: False)
+        assert sock.recv(100) == b"ping\n"
+    assert (local.state, local.reason, local.method) == (PortState.OPEN, Reason.LISTENER,
+                                                         ProbeMethod.SOCKET_TABLE)
+    assert (remote.state, remote.reason, remote.method) == (PortState.OPEN_FILTERED, Reason.NO_RESPONSE,
+                                                            ProbeMethod.CONNECT)

@@ -136,10 +136,35 @@ def test_listen_udp_echo_and_sink() -> None:
         assert result.returncode == ExitStatus.OK, result.stderr
         assert result.stdout.splitlines() == ["datagram"]
     with running_server("--udp", "--mode", "sink") as server:
-        result = connect(f"127.0.0.1:{server.port}", "--udp", "-m", "lost?", "--timeout", "0.3")
-        assert result.returncode == ExitStatus.NETWORK_SAID_NO
-        assert "No reply to 1 datagram(s)" in result.stderr
-        server.wait_for_event("datagram", text="lost?")
+        result = connect(f"127.0.0.1:{server.port}", "--udp", "-m", "heard?", "--timeout", "0.3")
+        server.wait_for_event("datagram", text="heard?")
+    # bound on this host (socket table): received, nothing sent back, which is no failure for UDP
+    assert result.returncode == ExitStatus.OK, result.stderr
+    assert (f"The server received the 1 datagram(s) and sent nothing back: UDP socket bound to "
+            f"127.0.0.1:{server.port}") in result.stderr
+    assert "No reply to" not in result.stderr
+
+
+def test_udp_sink_in_json_is_received_silently_and_ok() -> None:
+    with running_server("--udp", "--mode", "sink") as server:
+        result = connect(f"127.0.0.1:{server.port}", "--udp", "-m", "a", "-m", "b", "--timeout", "0.3",
+                         "--format", "json")
+    assert result.returncode == ExitStatus.OK, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    silent = next(r for r in records if r["event"] == "received-silently")
+    assert silent["datagrams"] == 2 and f"127.0.0.1:{server.port}" in silent["detail"]
+    assert records[-1]["event"] == "done" and records[-1]["ok"] is True
+
+
+@pytest.mark.root
+def test_udp_sink_behind_a_drop_rule_of_this_host_is_still_a_failure(private_loopback: Namespace) -> None:
+    with running_server("--udp", "--mode", "sink", netns=private_loopback.name) as server:
+        private_loopback.iptables("-A", "INPUT", "-p", "udp", "--dport", str(server.port), "-j", "DROP")
+        result = connect(f"127.0.0.1:{server.port}", "--udp", "-m", "x", "--timeout", "0.3",
+                         netns=private_loopback.name)
+        assert not server.of("datagram")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "No reply to 1 datagram(s)" in result.stderr and "received the" not in result.stderr
 
 
 class InteractiveClient:

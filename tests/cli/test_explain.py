@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import run_netdiag
-from helpers.netns import Namespace
+from helpers.netns import Namespace, TwoHosts
+from helpers.servers import running_server
 
 from netdiag.core.catalog import Cause
 from netdiag.core.exit_status import ExitStatus
@@ -230,13 +231,15 @@ def test_udp_listener_that_stays_silent_is_ok_and_a_closed_udp_port_is_not() -> 
         port = udp(stack, "127.0.0.1")
         report, code = explain_json(f"127.0.0.1:{port}", "--udp", "--timeout", "0.3")
         assert (report["cause"], code) == ("ok", ExitStatus.OK)
+        assert "A UDP socket is bound there" in report["verdict"]
+        assert report["attempts"][0]["method"] == "socket-table"
     with sockets() as stack:
         holder = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
         holder.bind(("127.0.0.1", 0))  # a port number nobody uses for UDP right now, very likely
         port = holder.getsockname()[1]
         report, _ = explain_json(f"127.0.0.1:{port}", "--udp", "--timeout", "0.3")
     assert report["cause"] in ("nothing-listening", "protocol-mismatch")
-    assert report["attempts"][0]["reason"] == "port-unreach"
+    assert report["attempts"][0]["reason"] == "no-listener"  # this host: read from the socket table
 
 
 @pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 on loopback here")
@@ -311,7 +314,7 @@ def test_tcp_server_when_udp_is_asked_is_protocol_mismatch(private_loopback: Nam
         server.communicate(timeout=10)
     report = json.loads(result.stdout)
     assert (report["cause"], result.returncode) == ("protocol-mismatch", ExitStatus.NETWORK_SAID_NO), report
-    assert report["attempts"][0]["reason"] == "port-unreach"
+    assert report["attempts"][0]["reason"] == "no-listener"
     assert f"netdiag explain 127.0.0.1:{port}" in report["fixes"][0]
 
 
@@ -414,3 +417,29 @@ def test_error_explanations_without_a_target_show_examples_not_placeholders(fmt:
     assert result.returncode == ExitStatus.OK, result.stderr
     assert not re.search(r"\b(HOST|PORT)\b", result.stdout), result.stdout
     assert "netdiag explain lab-pc:8000 (put your server's name or address in place of" in result.stdout
+
+
+@pytest.mark.root
+def test_udp_explain_of_another_host_sends_the_chosen_payload(net: TwoHosts) -> None:
+    with running_server("--udp", "--mode", "reply", address=f"{net.server_addr}:0",
+                        netns=net.server.name) as server:
+        result = run_netdiag("explain", f"{net.server_addr}:{server.port}", "--udp", "--payload", "close",
+                             "--timeout", "2", "--format", "json", netns=net.client.name)
+        server.wait_for_event("datagram", text="close")  # the payload asked for, not an empty datagram
+    report = json.loads(result.stdout)
+    assert (report["cause"], result.returncode) == ("ok", ExitStatus.OK), report
+    attempt = report["attempts"][0]
+    assert (attempt["state"], attempt["reason"], attempt["method"]) == ("open", "udp-response", "connect")
+
+
+@pytest.mark.root
+def test_udp_port_of_this_host_behind_a_drop_rule_is_asked_with_a_datagram(
+        private_loopback: Namespace) -> None:
+    with running_server("--udp", "--mode", "sink", netns=private_loopback.name) as server:
+        private_loopback.iptables("-A", "INPUT", "-p", "udp", "--dport", str(server.port), "-j", "DROP")
+        result = run_netdiag("explain", f"127.0.0.1:{server.port}", "--udp", "--timeout", "0.5",
+                             "--format", "json", netns=private_loopback.name)
+    report = json.loads(result.stdout)
+    # the socket table would say "bound": the rule of this host decides, so a datagram was sent
+    assert report["attempts"][0]["method"] == "connect"
+    assert (report["cause"], result.returncode) == ("firewall-drop", ExitStatus.NETWORK_SAID_NO), report

@@ -131,7 +131,7 @@ def test_privileged_port_without_the_capability_exits_3(private_loopback: Namesp
 
 
 @pytest.mark.parametrize(("args", "phrase"), [
-    (["0", "--udp", "--mode", "chat"], "--udp works with --mode echo or sink"),
+    (["0", "--udp", "--mode", "chat"], "--udp works with --mode echo, reply or sink"),
     (["70000"], "out of range"),
     (["127.0.0.1:http"], "not a port number"),
     (["::1:80"], "without brackets"),

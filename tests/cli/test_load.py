@@ -212,3 +212,26 @@ def test_ctrl_c_stops_early_and_still_reports(echo_port: int) -> None:
     assert report["interrupted"] is True
     assert report["elapsed_s"] < 60  # stopped at the signal, not at --duration
     assert report["error_count"] == 0  # requests cut short by the signal are not failures
+
+
+@pytest.mark.parametrize("udp", [[], ["--udp"]])
+def test_a_reply_server_is_a_mismatch_with_its_answer_and_no_latency(udp: list[str]) -> None:
+    with running_server("--mode", "reply", "--quiet", *udp) as server:
+        table = run_netdiag("load", f"127.0.0.1:{server.port}", *udp, "-c", "1", "-d", "0.3")
+        data = run_netdiag("load", f"127.0.0.1:{server.port}", *udp, "-c", "1", "-d", "0.3", "-f", "json")
+    assert table.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "mismatch: the server answered 'accepted\\n' (9 bytes)" in table.stderr
+    row = table.stdout.splitlines()[1].split()
+    assert row[4:8] == ["-", "-", "-", "-"] or row[6:10] == ["-", "-", "-", "-"], table.stdout
+    record = json.loads(data.stdout)
+    assert record["latency_ms"]["p99"] is None and record["requests"] == 0
+    assert record["errors"]["mismatch"] > 0
+    assert not record["errors"].get("timeout") and not record["errors"].get("no-answer")
+
+
+def test_udp_sink_is_named_not_timed_out() -> None:
+    with running_server("--mode", "sink", "--udp", "--quiet") as server:
+        result = run_netdiag("load", f"127.0.0.1:{server.port}", "--udp", "-d", "0.3", "-t", "0.3")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+    assert "the server received the datagram and sent nothing back" in result.stderr
+    assert "accept queue" not in result.stderr and "refused" not in result.stderr

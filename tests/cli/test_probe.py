@@ -77,11 +77,33 @@ def test_explain_adds_cause_and_explanation(closed_port: int) -> None:
     assert "How to fix it" in table.stderr  # the explanation goes to stderr, the table stays data
 
 
-def test_udp_probe(closed_port: int) -> None:
+def test_udp_probe_of_this_host_reads_the_socket_table_and_sends_nothing(closed_port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        bound = sock.getsockname()[1]
+        result = run_netdiag("probe", f"127.0.0.1:{bound},{closed_port}", "--udp", "-f", "json")
+        sock.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            sock.recvfrom(100)  # not one datagram reached the server
+    first, second = json.loads(result.stdout)
+    assert (first["state"], first["reason"], first["method"]) == ("open", "listener", "socket-table")
+    assert first["detail"] == f"UDP socket bound to 127.0.0.1:{bound} (read from this host's socket table)"
+    assert (second["state"], second["reason"], second["method"]) == ("closed", "no-listener", "socket-table")
+    assert "ICMP port-unreachable" in second["detail"]
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO
+
+
+@pytest.mark.parametrize(("options", "datagram"), [([], b"hello"), (["--payload", "ping\\n"], b"ping\n")])
+def test_udp_probe_that_sends_sends_the_payload_never_an_empty_datagram(options: list[str],
+                                                                         datagram: bytes) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         silent = sock.getsockname()[1]
-        result = run_netdiag("probe", f"127.0.0.1:{silent}", "--udp", "--timeout", "0.3", "-f", "json")
+        result = run_netdiag("probe", f"127.0.0.1:{silent}", "--udp", "--connect", "--timeout", "0.3",
+                             "-f", "json", *options)
+        sock.settimeout(5)
+        assert sock.recvfrom(100)[0] == datagram  # the first probe; the second one (half the timeout) too
+        assert sock.recvfrom(100)[0] == datagram
     [record] = json.loads(result.stdout)
     assert (record["proto"], record["state"], record["reason"]) == ("udp", "open|filtered", "no-response")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
@@ -99,6 +121,9 @@ def test_udp_probe(closed_port: int) -> None:
         (["[::1]:80", "-4"], "::1 is an IPv6 address, but -4"),
         (["127.0.0.1:80", "--timeout", "0"], "--timeout"),
         (["127.0.0.1:80", "--concurrency", "0"], "--concurrency"),
+        (["127.0.0.1:80", "--udp", "--payload", ""], "--payload is empty"),
+        (["127.0.0.1:80", "--payload", "x"], "add --udp"),
+        (["127.0.0.1:80", "--udp", "--payload", "\\q"], "unknown escape"),
         ([], "Missing argument"),
     ],
 )
@@ -146,7 +171,7 @@ def test_service_names_become_ports_for_each_protocol(private_loopback: Namespac
         (22, "closed", "no-listener"), (80, "closed", "no-listener")]
     udp = run_netdiag("probe", "--udp", "127.0.0.1:domain", "-f", "json", netns=private_loopback.name)
     assert [(r["port"], r["proto"], r["state"], r["reason"]) for r in json.loads(udp.stdout)] == [
-        (53, "udp", "closed", "port-unreach")]
+        (53, "udp", "closed", "no-listener")]  # this host's port: read from the socket table
     assert udp.returncode == ExitStatus.NETWORK_SAID_NO
 
 

@@ -203,7 +203,7 @@ def test_remote_udp_silence_names_the_silent_server_too_and_fixes_say_udp() -> N
     silent = attempt(REMOTE, PortState.OPEN_FILTERED, Reason.NO_RESPONSE, proto=Proto.UDP)
     up = diagnose(replace(remote([silent], neighbour=True), proto=Proto.UDP))
     assert up.cause is Cause.FIREWALL_DROP
-    assert "ignores the empty probe" in up.verdict and f"netdiag connect {REMOTE}:8000 --udp" in up.verdict
+    assert "ignores the probe datagram" in up.verdict and f"netdiag connect {REMOTE}:8000 --udp" in up.verdict
     allow = next(fix for fix in up.fixes if fix.startswith("Allow the port"))
     assert "-p udp --dport 8000" in allow and "8000/udp" in allow and "tcp" not in allow
     unknown = diagnose(replace(remote([silent]), proto=Proto.UDP))

@@ -10,6 +10,7 @@ from netdiag.core.loadstats import (
     LoadReport,
     error_kind_for_errno,
     merge_error_counts,
+    mismatch_detail,
     percentile,
 )
 
@@ -52,6 +53,35 @@ def test_summary_sorts_its_samples() -> None:
 )
 def test_error_kinds_by_errno(code: int | None, kind: ErrorKind) -> None:
     assert error_kind_for_errno(code) is kind
+
+
+@pytest.mark.parametrize(("code", "kind"), [(errno.ECONNREFUSED, ErrorKind.PORT_UNREACHABLE),
+                                            (None, ErrorKind.NO_ANSWER),
+                                            (errno.EHOSTUNREACH, ErrorKind.UNREACHABLE)])
+def test_udp_error_kinds_are_datagram_words(code: int | None, kind: ErrorKind) -> None:
+    assert error_kind_for_errno(code, udp=True) is kind
+
+
+def test_udp_report_lists_datagram_kinds_only() -> None:
+    report = LoadReport(target="127.0.0.1:1", proto="udp", clients=1, size=10, rate=None, elapsed=1.0,
+                        requests=0, bytes_sent=10, bytes_received=0, connections=1,
+                        latency=LatencySummary.of([]), errors={ErrorKind.NO_ANSWER: 1})
+    assert report.as_record()["errors"] == {"port-unreachable": 0, "no-answer": 1, "mismatch": 0,
+                                            "unreachable": 0, "other": 0}
+
+
+def test_no_latency_is_measured_without_a_successful_request() -> None:
+    assert LatencySummary.of([]).as_ms() == dict.fromkeys(("p50", "p90", "p99", "max", "mean"))
+
+
+@pytest.mark.parametrize(("sent", "got", "words"), [
+    (b"x" * 64, b"accepted\n", "the server answered 'accepted\\n' (9 bytes) to a 64-byte request"),
+    (b"x" * 64, b"\x1b[2J" + b"y" * 40, "the server answered '\\x1b[2J" + "y" * 28 + "...' (44 bytes)"),
+    (b"abcdef", b"abXdef", "echo differs from what was sent at byte 2"),
+    (b"x" * 2000, b"x" * 1024, "the echo came back cut to 1024 of 2000 bytes"),
+])
+def test_mismatch_names_what_came_back(sent: bytes, got: bytes, words: str) -> None:
+    assert words in mismatch_detail(sent, got)
 
 
 def test_report_record_has_every_kind_and_rates() -> None:

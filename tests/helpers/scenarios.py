@@ -199,7 +199,7 @@ UDP_SCENARIOS: tuple[UdpScenario, ...] = (
                 note="only a reply proves a UDP port open"),
     UdpScenario("udp-silent-server", "a UDP server that reads and never answers", "silent", (),
                 PortState.OPEN_FILTERED, Reason.NO_RESPONSE,
-                note="a server that ignores an empty datagram looks exactly like a DROP rule"),
+                note="a server that ignores the probe datagram looks exactly like a DROP rule"),
     UdpScenario("udp-nothing-listening", "nothing bound to UDP 198.18.0.2:8000", None, (),
                 PortState.CLOSED, Reason.PORT_UNREACH, note="the kernel answers ICMP port-unreachable"),
     UdpScenario("udp-drop", "a UDP server behind iptables -j DROP", "echo", _udp_rule("DROP"),
@@ -309,8 +309,8 @@ Notes:
 _UDP_INTRO = """
 ## UDP (`netdiag probe --udp`)
 
-The same two namespaces, probed from the client with one empty datagram (sent again at half the
-timeout). `explain` diagnoses TCP connections, so these rows check `probe` only
+The same two namespaces, probed from the client with one datagram, `hello` (the default `--payload`,
+sent again at half the timeout). `explain` diagnoses TCP connections, so these rows check `probe` only
 (tests/scenarios/test_probe_matrix.py). As for TCP, the state is what netdiag says as root.
 
 | scenario | set-up | `probe --udp` state / reason | why |

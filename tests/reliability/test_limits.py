@@ -243,7 +243,7 @@ def test_sigterm_with_many_clients(mode: str, engine: str) -> None:
             assert all(b"shutting down" in told for told in endings), "a chat client was not told"
 
 
-UDP_CONFIGS = [(mode, engine) for engine in ENGINES for mode in ("echo", "sink")]
+UDP_CONFIGS = [(mode, engine) for engine in ENGINES for mode in ("echo", "reply", "sink")]
 
 
 @pytest.mark.parametrize(("mode", "engine"), UDP_CONFIGS, ids=[f"{m}-{e}" for m, e in UDP_CONFIGS])
@@ -260,6 +260,8 @@ def test_hostile_datagrams(mode: str, engine: str) -> None:
                 client.send(datagram)
                 if mode == "echo":
                     assert client.recv(70000) == datagram
+                elif mode == "reply":  # one answer per datagram, whatever it holds
+                    assert client.recv(100) == b"accepted" + (b"\n" if datagram.endswith(b"\n") else b"")
             wait_until(lambda: len(server.of("datagram")) == len(datagrams), timeout=10,
                        what="every datagram logged")
             texts = [e["text"] for e in server.of("datagram")]

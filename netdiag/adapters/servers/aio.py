@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from netdiag.core.protocols.actions import CloseReason, Mode
+from netdiag.core.protocols.datagrams import datagram_answer
 from netdiag.core.protocols.events import TEXT_LIMIT, EventKind
 from netdiag.core.protocols.handlers import refusal_notice, shutting_down_notice
 from netdiag.core.protocols.text import printable
@@ -269,11 +270,11 @@ def connection_class(settings: ServerSettings) -> type[TcpConnection]:
 
 
 class UdpEndpoint(asyncio.DatagramProtocol):
-    """``--udp``: each datagram logged with its source; echoed back in echo mode."""
+    """``--udp``: each datagram logged with its source and answered as ``datagram_answer`` says."""
 
     def __init__(self, hub: Hub, sock: socket.socket) -> None:
         self.hub, self.sock = hub, sock
-        self.echo = hub.settings.mode is Mode.ECHO
+        self.mode = hub.settings.mode
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -283,14 +284,15 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         if log.verbose:
             log.emit(EventKind.DATAGRAM, peer=peer_name(addr), bytes=len(data),
                      text=printable(data[:TEXT_LIMIT], limit=TEXT_LIMIT))
-        if self.echo:
-            if data:
-                self.transport.sendto(data, addr)
+        answer = datagram_answer(self.mode, data)
+        if answer is not None:
+            if answer:
+                self.transport.sendto(answer, addr)
             else:  # asyncio silently skips empty datagrams; an empty echo is still an answer
                 with contextlib.suppress(OSError):
-                    self.sock.sendto(data, addr)
+                    self.sock.sendto(answer, addr)
             if log.verbose:
-                log.emit(EventKind.SEND, peer=peer_name(addr), bytes=len(data))
+                log.emit(EventKind.SEND, peer=peer_name(addr), bytes=len(answer))
 
     def error_received(self, exc: Exception) -> None:
         pass  # ICMP errors for earlier replies (the client went away): nothing to do for a server

@@ -33,7 +33,8 @@ from collections import deque
 from collections.abc import Callable
 from types import FrameType
 
-from netdiag.core.protocols.actions import CloseReason, Mode, Send
+from netdiag.core.protocols.actions import CloseReason, Send
+from netdiag.core.protocols.datagrams import datagram_answer
 from netdiag.core.protocols.events import TEXT_LIMIT, EventKind
 from netdiag.core.protocols.handlers import refusal_notice, shutting_down_notice, thread_limit_notice
 from netdiag.core.protocols.text import printable
@@ -464,13 +465,14 @@ def serve_udp(sock: socket.socket, settings: ServerSettings, log: EventLog,
         if log.verbose:
             log.emit(EventKind.DATAGRAM, peer=peer, bytes=len(data),
                      text=printable(data[:TEXT_LIMIT], limit=TEXT_LIMIT))
-        if settings.mode is Mode.ECHO:
+        answer = datagram_answer(settings.mode, data)
+        if answer is not None:
             try:
-                sock.sendto(data, address)
+                sock.sendto(answer, address)
             except OSError:
                 continue
             if log.verbose:
-                log.emit(EventKind.SEND, peer=peer, bytes=len(data))
+                log.emit(EventKind.SEND, peer=peer, bytes=len(answer))
     sock.close()
     return 0
 

@@ -19,7 +19,7 @@ class Mode(str, Enum):
     SINK = "sink"
 
 
-UDP_MODES = (Mode.ECHO, Mode.SINK)
+UDP_MODES = (Mode.ECHO, Mode.REPLY, Mode.SINK)
 
 
 class Engine(str, Enum):

@@ -190,6 +190,26 @@ def test_udp_sink_prints_each_datagram_with_its_source(engine: str) -> None:
         assert not server.of("send")
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_udp_reply_answers_accepted_and_closed_per_datagram(engine: str) -> None:
+    with running_server("--engine", engine, "--udp", "--mode", "reply") as server:
+        assert server.events[0]["mode"] == "reply"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.settimeout(5)
+            for message, answer in ((b"hello", b"accepted"), (b"close", b"closed"),
+                                    (b"still here?\n", b"accepted\n"), (b"close\n", b"closed\n")):
+                sock.sendto(message, server.address)
+                data, source = sock.recvfrom(2048)
+                assert (data, source[1]) == (answer, server.port)
+            peer = peer_of(sock)
+        # `close` ends no connection (there is none): the server went on answering, and says so per datagram
+        server.wait_for(lambda e: len(server.of("send")) >= 4, what="four send events")
+        assert [e["bytes"] for e in server.of("send")] == [8, 6, 9, 7]
+        assert server.wait_for_event("datagram", peer=peer, bytes=5)["text"] == "hello"
+        assert not server.of("close")
+
+
 def test_tiny_recv_on_greeting(engine: str = "asyncio") -> None:
     with running_server("--mode", "greet") as server, connect(server) as sock:
         assert recv_exactly(sock, 17, chunk=1) == b"You are connected"
