@@ -28,6 +28,7 @@ from netdiag.core.diagnosis_steps import (
 from netdiag.core.observations import (
     Diagnosis,
     Observations,
+    accepts,
     describe_attempt,
     describe_row,
     effective_destination,
@@ -45,6 +46,9 @@ from netdiag.core.verdict_rules import (
     blocked_route,
     contradictions,
     outbound_firewall,
+    refused_despite_listener,
+    table_open_behind_drop,
+    table_open_behind_reject,
     unexplained_silence,
 )
 
@@ -75,7 +79,7 @@ def _exact_listeners(obs: Observations, proto: Proto, port: int) -> list[SocketR
 
 
 def _serving(obs: Observations, rows: list[SocketRow]) -> list[SocketRow]:
-    return [row for row in rows if any(serves(row, address) for address in obs.addresses)]
+    return [row for row in rows if any(accepts(obs, row, address) for address in obs.addresses)]
 
 
 def _other_proto(proto: Proto) -> Proto:
@@ -287,6 +291,8 @@ Rule = tuple[Cause, Callable[[Observations], "str | None"]]
 RULES: tuple[Rule, ...] = (
     (Cause.DNS_FAILURE, _dns_failed),
     (Cause.ACCEPT_QUEUE_FULL, accept_queue_full),
+    (Cause.FIREWALL_REJECT, table_open_behind_reject),
+    (Cause.FIREWALL_DROP, table_open_behind_drop),
     (Cause.OK, _connected),
     (Cause.BLOCKED_ROUTE, blocked_route),
     (Cause.NO_ROUTE, _no_route),
@@ -296,6 +302,7 @@ RULES: tuple[Rule, ...] = (
     (Cause.PROTOCOL_MISMATCH, _other_protocol),
     (Cause.NEAR_PORT, _near_port),
     (Cause.FIREWALL_REJECT, _rejected),
+    (Cause.UNKNOWN, refused_despite_listener),
     (Cause.NOTHING_LISTENING, _refused),
     (Cause.CONNECTION_RESET, _reset),
     (Cause.HOST_UNREACHABLE, _host_unreachable),
@@ -309,16 +316,16 @@ RULES: tuple[Rule, ...] = (
 def diagnose(obs: Observations) -> Diagnosis:
     """Walk ``RULES`` in order; the first rule with a reason names the cause. A verdict that contradicts
     its own evidence (``contradictions``) is never shown: it becomes an honest "cannot tell"."""
-    found = _first_verdict(obs, RULES)
+    found = first_verdict(obs, RULES)
     disagreements = contradictions(found, obs)
     if not disagreements:
         return found
     reason = ("netdiag's observations disagree with each other, so it names no cause: "
               + "; ".join(disagreements) + ". The checklist below shows every fact.")
-    return _first_verdict(obs, ((Cause.UNKNOWN, lambda _obs: reason),))
+    return first_verdict(obs, ((Cause.UNKNOWN, lambda _obs: reason),))
 
 
-def _first_verdict(obs: Observations, rules: tuple[Rule, ...]) -> Diagnosis:
+def first_verdict(obs: Observations, rules: tuple[Rule, ...]) -> Diagnosis:
     for cause, rule in rules:
         reason = rule(obs)
         if reason is None:

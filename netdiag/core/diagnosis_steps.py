@@ -89,7 +89,9 @@ def _listeners_step(obs: Observations) -> Step:
         details += (f"listing incomplete: {obs.listing_note}",)
     queue = full_queue(obs)
     if serving and queue is not None:
-        return Step("listeners", StepStatus.FAILED,
+        through = any(a.state == PortState.OPEN and a.method != ProbeMethod.SOCKET_TABLE
+                      for a in obs.attempts)
+        return Step("listeners", StepStatus.WARNING if through else StepStatus.FAILED,
                     f"{describe_row(serving[0])} listens, but its accept queue is full "
                     f"({queue.queued} waiting, backlog {queue.backlog}): the server is not calling accept()",
                     details)

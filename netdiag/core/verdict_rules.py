@@ -123,6 +123,41 @@ def unexplained_silence(obs: Observations) -> str | None:
             "tables).")
 
 
+def _table_open_behind(obs: Observations, action: str) -> str | None:
+    """The socket table says a listener serves the port, but a rule of this host on the way blocks it:
+    the table cannot see rules, so the rule wins (the adapter asks with a real probe when it can)."""
+    fw = obs.firewall
+    if fw is None or _real_open(obs) or not any(a.state == PortState.OPEN for a in obs.attempts):
+        return None
+    rules = [rule for rule in fw.blocking_for(obs.local_target) if rule.action == action]
+    if not rules:
+        return None
+    return (f"A server listens, but this host's firewall {action}s the port on the way to it: "
+            f"{rules[0].tool} {rules[0].text}")
+
+
+def table_open_behind_reject(obs: Observations) -> str | None:
+    return _table_open_behind(obs, "reject")
+
+
+def table_open_behind_drop(obs: Observations) -> str | None:
+    return _table_open_behind(obs, "drop")
+
+
+def refused_despite_listener(obs: Observations) -> str | None:
+    """Refused although the socket table shows a listener that serves the address."""
+    refusals = (Reason.CONN_REFUSED, Reason.RESET)
+    if not (obs.local_target and _none_open(obs) and _listener_serves(obs)) \
+            or not all(a.reason in refusals for a in obs.attempts):
+        return None
+    fw = obs.firewall
+    unseen = "a REJECT --reject-with tcp-reset rule netdiag could not read (run as root to read it), " \
+        if fw is None or not fw.readable else ""
+    return (f"A server listens on port {obs.port} and serves {', '.join(obs.addresses)}, yet the attempt was "
+            f"refused ({describe_attempt(obs.attempts[0])}): {unseen}a filter netdiag does not read (tc, "
+            "eBPF), or the server closed its socket between the listing and the attempt. Run it again.")
+
+
 def route_fix(obs: Observations) -> tuple[str, ...]:
     blocked = [route.blocked_by for route in obs.routes if route.blocked_by]
     if not blocked:
