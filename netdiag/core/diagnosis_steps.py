@@ -122,7 +122,9 @@ def _connect_step(obs: Observations) -> Step:
     opened = [a for a in obs.attempts if a.state in (PortState.OPEN,)]
     udp_silent = obs.proto == Proto.UDP and all(a.state == PortState.OPEN_FILTERED for a in obs.attempts)
     verb = "UDP probe" if obs.proto == Proto.UDP else _VERBS[obs.attempts[0].method]
-    if len(opened) == len(obs.attempts):
+    if opened and all(a.method == ProbeMethod.SOCKET_TABLE for a in opened) and full_queue(obs) is not None:
+        status = StepStatus.FAILED  # listening, but a connection would wait: the kernel drops its SYN
+    elif len(opened) == len(obs.attempts):
         status = StepStatus.OK
     elif opened or udp_silent:
         status = StepStatus.WARNING

@@ -8,7 +8,15 @@ import json
 import pytest
 from helpers.cli import run_netdiag
 from helpers.netns import TwoHosts
-from helpers.scenarios import SCENARIOS, Scenario, stage
+from helpers.scenarios import (
+    SCENARIOS,
+    SCENARIOS_BY_NAME,
+    UDP_SCENARIOS,
+    Scenario,
+    UdpScenario,
+    stage,
+    stage_udp,
+)
 
 from netdiag.core.catalog import Cause
 from netdiag.core.exit_status import ExitStatus
@@ -32,6 +40,47 @@ def test_explain_gives_the_scenario_cause(scenario: Scenario, net: TwoHosts) -> 
         return
     assert steps["connect"]["status"] == ("ok" if scenario.cause is Cause.OK else "failed")
     assert [a["address"] for a in report["attempts"]] == [scenario.target_host]
+
+
+@pytest.mark.parametrize("scenario", UDP_SCENARIOS, ids=lambda s: s.name)
+def test_explain_udp_gives_the_scenario_cause(scenario: UdpScenario, net: TwoHosts) -> None:
+    with stage_udp(scenario, net) as namespace:
+        result = run_netdiag("explain", "--udp", scenario.target, "--timeout", str(scenario.timeout),
+                             "--format", "json", netns=namespace.name, timeout=60)
+    assert "Traceback" not in result.stderr, result.stderr
+    report = json.loads(result.stdout)
+    assert report["cause"] == scenario.cause.value, json.dumps(report, indent=2)
+    assert (report["attempts"][0]["state"], report["attempts"][0]["reason"]) == \
+        (scenario.state.value, scenario.reason.value)
+
+
+# What each new verdict must name: the rule, the route and its `ip route del`, the queue, the listener.
+NAMED = {
+    "client-output-drop": ("-A OUTPUT -p tcp -m tcp --dport 8000 -j DROP",
+                           "sudo iptables -D OUTPUT -p tcp -m tcp --dport 8000 -j DROP"),
+    "client-output-reject": ("-A OUTPUT -p tcp -m tcp --dport 8000 -j REJECT", "iptables -D OUTPUT"),
+    "client-nft-output-drop": ("chain output", "tcp dport 8000 drop"),
+    "nft-drop": ("ARP", "Allow the port"),
+    "route-blackhole": ("blackhole 198.18.5.0/24", "sudo ip route del blackhole 198.18.5.0/24"),
+    "route-prohibit": ("EACCES", "sudo ip route del prohibit 198.18.5.0/24"),
+    "route-unreachable": ("EHOSTUNREACH", "sudo ip route del unreachable 198.18.5.0/24"),
+    "route-throw": ("ENETUNREACH", "sudo ip route del throw 198.18.5.0/24"),
+    "accept-queue-full": ("accept queue 2 of 1", "accept() in a loop"),
+    "accept-queue-full-from-client": ("accept queue is full", "Allow the port"),
+    "v6only-listener": ("IPv6 only", "IPV6_V6ONLY off"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NAMED))
+def test_new_verdicts_name_their_evidence_and_fix(name: str, net: TwoHosts) -> None:
+    scenario = SCENARIOS_BY_NAME[name]
+    with stage(scenario, net) as staged:
+        result = run_netdiag("explain", staged.target, "--timeout", str(staged.timeout), "--format", "json",
+                             netns=staged.namespace.name, timeout=60)
+    report = json.loads(result.stdout)
+    said, fix = NAMED[name]
+    assert said in " ".join([report["verdict"], *report["reasons"]]), json.dumps(report, indent=2)
+    assert any(fix in line for line in report["fixes"]), report["fixes"]
 
 
 def test_drop_is_told_from_an_absent_host_by_the_neighbour_table(net: TwoHosts) -> None:
