@@ -243,6 +243,13 @@ SCENARIOS = (
         state_without_root=PortState.FILTERED, reason_without_root=Reason.NO_RESPONSE,
         note="as the iptables OUTPUT DROP",
     ),
+    Scenario(
+        "client-output-policy-drop", "the client's own iptables -P OUTPUT DROP (no rule for the port)",
+        SERVER_ADDR, (), "client", SERVER_ADDR, PortState.FILTERED, Reason.ADMIN_PROHIBITED,
+        Cause.OUTBOUND_FIREWALL, client_rules=(("-P", "OUTPUT", "DROP"),),
+        state_without_root=PortState.FILTERED, reason_without_root=Reason.NO_RESPONSE,
+        note="EPERM, and the verdict names the policy: no OUTPUT rule accepts the port",
+    ),
     _route_row("blackhole", PortState.ERROR, Reason.LOCAL_ERROR, "EINVAL ('Invalid argument')"),
     _route_row("prohibit", PortState.FILTERED, Reason.ADMIN_PROHIBITED, "EACCES ('Permission denied')"),
     _route_row("unreachable", PortState.UNREACHABLE, Reason.HOST_UNREACH,

@@ -60,6 +60,7 @@ NAMED = {
                            "sudo iptables -D OUTPUT -p tcp -m tcp --dport 8000 -j DROP"),
     "client-output-reject": ("-A OUTPUT -p tcp -m tcp --dport 8000 -j REJECT", "iptables -D OUTPUT"),
     "client-nft-output-drop": ("chain output", "tcp dport 8000 drop"),
+    "client-output-policy-drop": ("iptables OUTPUT policy DROP", "iptables -I OUTPUT -p tcp --dport 8000"),
     "nft-drop": ("ARP", "Allow the port"),
     "route-blackhole": ("blackhole 198.18.5.0/24", "sudo ip route del blackhole 198.18.5.0/24"),
     "route-prohibit": ("EACCES", "sudo ip route del prohibit 198.18.5.0/24"),
