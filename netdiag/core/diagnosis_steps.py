@@ -99,7 +99,10 @@ def _listeners_step(obs: Observations) -> Step:
         return Step("listeners", StepStatus.OK,
                     f"{describe_row(serving[0])} listens and accepts {', '.join(obs.addresses)}", details)
     if exact:
-        where = ", ".join(format_endpoint(row.local_address, obs.port) for row in exact)
+        v6only = {x.address for x in obs.table or () if x.v6only}
+        where = ", ".join(format_endpoint(row.local_address, obs.port)
+                          + (" (IPV6_V6ONLY: IPv6 only)" if row.local_address in v6only else "")
+                          for row in exact)
         summary = f"a {proto.value.upper()} server listens on port {obs.port}, but only on {where}"
         return Step("listeners", StepStatus.FAILED, summary, details)
     other = [row for row in listening(obs.listeners, Proto.UDP if proto == Proto.TCP else Proto.TCP)

@@ -23,7 +23,6 @@ from netdiag.core.observations import (
     listening,
 )
 from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
-from netdiag.core.socket_table import describe_listener
 from netdiag.core.socket_table import serves as table_serves
 
 LOCAL_DENIAL = (errno_codes.EPERM, errno_codes.EACCES)
@@ -94,9 +93,12 @@ def accept_queue_full(obs: Observations) -> str | None:
     listener = full_queue(obs)
     if listener is None or obs.proto != Proto.TCP or _real_open(obs):
         return None
-    return (f"The server's accept queue is full ({describe_listener(listener)}): the kernel drops new "
-            "connection attempts until the server calls accept(), so clients wait although nothing "
-            "blocks the port.")
+    bound = f"[{listener.address}]" if ":" in listener.address else listener.address
+    who = f" (pid {listener.pid} {listener.process or ''})".replace(" )", ")") if listener.pid else ""
+    return (f"The listener on {bound}:{listener.port}{who} has {listener.queued} connections waiting for "
+            f"accept() and a backlog of {listener.backlog}: its queue is full, so the kernel drops new "
+            "connection attempts until the server calls accept(); clients wait although nothing blocks "
+            "the port.")
 
 
 def _listener_serves(obs: Observations) -> bool:

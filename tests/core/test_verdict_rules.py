@@ -158,7 +158,7 @@ def test_a_conditional_rule_the_attempt_passed_is_a_warning_not_a_failed_step() 
      Cause.ACCEPT_QUEUE_FULL, "accept()"),
     ("the socket table says listening, but the queue is full",
      _observations(True, "serving, queue full", "table listener", "empty", "ok", None),
-     Cause.ACCEPT_QUEUE_FULL, "accept queue 2 of 1"),
+     Cause.ACCEPT_QUEUE_FULL, "2 connections waiting for accept() and a backlog of 1"),
     ("silent listener behind an INPUT rule",
      _observations(True, "serving", "silent", "input drop", "ok", None),
      Cause.FIREWALL_DROP, "--dport 8000"),

@@ -66,7 +66,7 @@ NAMED = {
     "route-prohibit": ("EACCES", "sudo ip route del prohibit 198.18.5.0/24"),
     "route-unreachable": ("EHOSTUNREACH", "sudo ip route del unreachable 198.18.5.0/24"),
     "route-throw": ("ENETUNREACH", "sudo ip route del throw 198.18.5.0/24"),
-    "accept-queue-full": ("accept queue 2 of 1", "accept() in a loop"),
+    "accept-queue-full": ("2 connections waiting for accept() and a backlog of 1", "accept() in a loop"),
     "accept-queue-full-from-client": ("accept queue is full", "Allow the port"),
     "v6only-listener": ("IPv6 only", "IPV6_V6ONLY off"),
 }
