@@ -121,8 +121,8 @@ def unexplained_silence(obs: Observations) -> str | None:
     return (f"A server listens on port {obs.port} and no firewall rule of this host blocks it, yet the "
             f"attempt got no answer ({describe_attempt(_silent(obs)[0])}): netdiag cannot tell why. "
             f"Check the accept queue (ss -ltn sport = :{obs.port}), whether the server process is stopped "
-            "(state T in ps, Ctrl-Z), and filters netdiag does not read (tc, eBPF, a firewall daemon's own "
-            "tables).")
+            "(state T in ps, Ctrl-Z), and filters netdiag does not read: rules in the raw and mangle "
+            "tables (iptables -t raw -S, iptables -t mangle -S), tc and eBPF filters.")
 
 
 def _table_open_behind(obs: Observations, action: str) -> str | None:

@@ -32,6 +32,7 @@ def test_explain_gives_the_scenario_cause(scenario: Scenario, net: TwoHosts) -> 
     assert "Traceback" not in result.stderr, result.stderr
     report = json.loads(result.stdout)
     assert report["cause"] == scenario.cause.value, json.dumps(report, indent=2)
+    assert "disagree" not in report["verdict"], "the engine's own rules, not its safety net, must answer"
     expected_exit = ExitStatus.OK if scenario.cause is Cause.OK else ExitStatus.NETWORK_SAID_NO
     assert result.returncode == expected_exit
     steps = {step["name"]: step for step in report["steps"]}
@@ -82,6 +83,24 @@ def test_new_verdicts_name_their_evidence_and_fix(name: str, net: TwoHosts) -> N
     said, fix = NAMED[name]
     assert said in " ".join([report["verdict"], *report["reasons"]]), json.dumps(report, indent=2)
     assert any(fix in line for line in report["fixes"]), report["fixes"]
+
+
+def test_a_silent_listener_with_no_rule_is_not_called_a_firewall(net: TwoHosts) -> None:
+    """A rule in the raw table (which the firewall step, reading the filter table, does not show) drops the
+    SYNs to a visible listener on the server's own host: the verdict says it cannot tell why, and what to
+    check; never 'firewall-drop' without a rule to show."""
+    scenario = SCENARIOS_BY_NAME["open"]
+    net.server.iptables("-t", "raw", "-A", "PREROUTING", "-p", "tcp", "--dport", "8000", "-j", "DROP")
+    with stage(scenario, net):
+        result = run_netdiag("explain", f"{net.server_addr}:8000", "--connect", "--timeout", "0.5",
+                             "--format", "json", netns=net.server.name, timeout=60)
+    report = json.loads(result.stdout)
+    assert report["cause"] == "unknown", json.dumps(report, indent=2)
+    assert report["attempts"][0]["reason"] == "no-response"
+    assert "cannot tell why" in report["verdict"] and "ss -ltn sport = :8000" in report["verdict"]
+    assert "iptables -t raw -S" in report["verdict"]
+    steps = {step["name"]: step["status"] for step in report["steps"]}
+    assert (steps["listeners"], steps["firewall"], steps["connect"]) == ("ok", "ok", "failed")
 
 
 def test_drop_is_told_from_an_absent_host_by_the_neighbour_table(net: TwoHosts) -> None:
