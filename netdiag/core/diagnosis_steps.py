@@ -154,8 +154,8 @@ def _firewall_step(obs: Observations) -> Step:
         summary = f"{rule.tool} {rule.action}s{way} port {obs.port}: {rule.text}"
         if any(a.state == PortState.OPEN and a.method != ProbeMethod.SOCKET_TABLE for a in obs.attempts):
             return Step("firewall", StepStatus.WARNING,
-                        f"{summary}; the attempt got through, so the rule's other conditions (source, "
-                        "interface, state) did not match this path", details)
+                        f"{summary}; the attempt got through, so the rule's chain or its other conditions "
+                        "(source, interface, state) do not apply to this path", details)
         return Step("firewall", StepStatus.FAILED, summary, details)
     if fw.default_policies:
         return Step("firewall", StepStatus.WARNING,
