@@ -36,6 +36,7 @@ from netdiag.core.observations import (
     is_loopback,
     listening,
     near_ports,
+    rules_on_path,
     serves,
 )
 from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
@@ -176,7 +177,7 @@ def _near_port(obs: Observations) -> str | None:
 
 def _local_firewall_rejects(obs: Observations) -> bool:
     return obs.firewall is not None and any(rule.action == "reject"
-                                            for rule in obs.firewall.blocking_for(obs.local_target))
+                                            for rule in rules_on_path(obs))
 
 
 def _rejected(obs: Observations) -> str | None:
@@ -195,7 +196,7 @@ def _rejected(obs: Observations) -> str | None:
     refusals = {Reason.CONN_REFUSED, Reason.PORT_UNREACH, Reason.NO_LISTENER}
     if _reasons(obs) <= refusals and _local_firewall_rejects(obs):
         assert obs.firewall is not None
-        rule = next(r for r in obs.firewall.blocking_for(obs.local_target) if r.action == "reject")
+        rule = next(r for r in rules_on_path(obs) if r.action == "reject")
         return f"The refusal comes from this host's firewall: {rule.tool} {rule.text}"
     return None
 
@@ -251,8 +252,8 @@ def _dropped_reason(obs: Observations) -> str | None:
     silent = _silent(obs)
     if not silent:
         return None
-    if obs.firewall is not None and obs.firewall.blocking_for(obs.local_target):
-        rule = obs.firewall.blocking_for(obs.local_target)[0]
+    if obs.firewall is not None and rules_on_path(obs):
+        rule = rules_on_path(obs)[0]
         return f"No answer, and this host's firewall has a rule for the port: {rule.tool} {rule.text}"
     if obs.firewall is not None and obs.firewall.default_policies and obs.local_target:
         return f"No answer, and this host's firewall drops by default: {obs.firewall.default_policies[0]}."

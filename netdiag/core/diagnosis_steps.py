@@ -21,6 +21,7 @@ from netdiag.core.observations import (
     is_unspecified,
     listening,
     near_ports,
+    rules_on_path,
     serves,
 )
 from netdiag.core.probe import PortState, ProbeMethod, Proto
@@ -145,7 +146,7 @@ def _firewall_step(obs: Observations) -> Step:
     if not fw.readable:
         return Step("firewall", StepStatus.WARNING, f"cannot read the firewall: {fw.note}", (scope,))
     tools = "/".join(fw.tools) or "firewall"
-    shown = fw.blocking_for(obs.local_target)[:1]
+    shown = rules_on_path(obs)[:1]
     details = tuple(f"{rule.tool}: {rule.text}" for rule in fw.rules if rule not in shown) + \
         fw.default_policies + (scope,)
     if shown:

@@ -7,12 +7,13 @@ and the checklist (``netdiag.core.diagnosis_steps``) read them. ``None`` or empt
 
 from __future__ import annotations
 
+import errno as errno_codes
 import ipaddress
 from dataclasses import dataclass, field
 from enum import Enum
 
 from netdiag.core.catalog import Cause
-from netdiag.core.probe import ProbeResult, Proto
+from netdiag.core.probe import ProbeMethod, ProbeResult, Proto, Reason
 from netdiag.core.socket_table import Listener
 from netdiag.core.socket_table import serves as table_serves
 from netdiag.core.sockets import SocketRow
@@ -176,6 +177,19 @@ def serves(row: SocketRow, address: str) -> bool:
     if bound == "::":
         return True
     return bound == _unmapped(address)
+
+
+def rules_on_path(obs: Observations) -> tuple[FirewallRule, ...]:
+    """The blocking rules of this host that can concern this attempt: to another host only the outgoing
+    ones (and those of chains of unknown direction); and no outgoing rule once a raw SYN probe left this
+    host (an OUTPUT rule that applied would have made its sendto() fail with EPERM)."""
+    if obs.firewall is None:
+        return ()
+    rules = obs.firewall.blocking_for(obs.local_target)
+    left = any(a.method == ProbeMethod.SYN and a.errno not in (errno_codes.EPERM, errno_codes.EACCES)
+               and a.reason in (Reason.NO_RESPONSE, Reason.CONN_REFUSED, Reason.SYN_ACK)
+               for a in obs.attempts)
+    return tuple(rule for rule in rules if not (left and rule.direction == "out"))
 
 
 def full_queue(obs: Observations) -> Listener | None:

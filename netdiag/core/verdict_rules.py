@@ -21,6 +21,7 @@ from netdiag.core.observations import (
     describe_attempt,
     full_queue,
     listening,
+    rules_on_path,
 )
 from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
 from netdiag.core.socket_table import serves as table_serves
@@ -67,9 +68,10 @@ def outbound_firewall(obs: Observations) -> str | None:
     rules = fw.outgoing_blocks if fw is not None else ()
     policies = fw.outgoing_policies if fw is not None else ()
     denied = [a for a in obs.attempts if a.errno in LOCAL_DENIAL]
-    stopped = [a for a in obs.attempts
-               if a.reason in (Reason.NO_RESPONSE, Reason.CONN_REFUSED, Reason.PORT_UNREACH,
-                               Reason.ADMIN_PROHIBITED)]
+    # A connect() that an OUTPUT rule stops waits (DROP) or is refused (REJECT); a raw SYN gets EPERM for
+    # both, so a silent or refused SYN probe left this host: the rule did not apply to it.
+    stopped = [a for a in obs.attempts if a.method == ProbeMethod.CONNECT
+               and a.reason in (Reason.NO_RESPONSE, Reason.CONN_REFUSED, Reason.PORT_UNREACH)]
     if rules and (denied or stopped):
         rule = rules[0]
         return f"This machine's own firewall stops the packet on its way out: {rule.tool} {rule.text}"
@@ -79,7 +81,7 @@ def outbound_firewall(obs: Observations) -> str | None:
                     "and no OUTPUT rule accepts the port.")
         return ("This machine refused to send the packet ('operation not permitted'): a rule on its OUTPUT "
                 "path (iptables OUTPUT, an nft output hook) drops it.")
-    if policies and _silent(obs) and not (fw is not None and fw.blocking_for(obs.local_target)):
+    if policies and _silent(obs) and not rules_on_path(obs):
         return f"No answer, and this machine's firewall drops outgoing packets by default: {policies[0]}."
     return None
 
@@ -114,7 +116,7 @@ def unexplained_silence(obs: Observations) -> str | None:
     fw = obs.firewall
     if not (obs.local_target and obs.proto == Proto.TCP and _none_open(obs) and _silent(obs)):
         return None
-    if fw is None or not fw.readable or fw.blocking_for(True) or fw.default_policies:
+    if fw is None or not fw.readable or rules_on_path(obs) or fw.default_policies:
         return None
     if not _listener_serves(obs):
         return None
@@ -131,7 +133,7 @@ def _table_open_behind(obs: Observations, action: str) -> str | None:
     fw = obs.firewall
     if fw is None or _real_open(obs) or not any(a.state == PortState.OPEN for a in obs.attempts):
         return None
-    rules = [rule for rule in fw.blocking_for(obs.local_target) if rule.action == action]
+    rules = [rule for rule in rules_on_path(obs) if rule.action == action]
     if not rules:
         return None
     return (f"A server listens, but this host's firewall {action}s the port on the way to it: "
@@ -191,7 +193,7 @@ def contradictions(diagnosis: Diagnosis, obs: Observations) -> tuple[str, ...]:
         found.append(f"every attempt connected, yet the verdict is {cause.value}")
     fw = obs.firewall
     if cause in (Cause.FIREWALL_DROP, Cause.FIREWALL_REJECT) and obs.local_target and fw is not None \
-            and fw.readable and not fw.blocking_for(True) and not fw.default_policies \
+            and fw.readable and not rules_on_path(obs) and not fw.default_policies \
             and _listener_serves(obs) and obs.attempts and all(a.reason == Reason.NO_RESPONSE
                                                                 for a in obs.attempts):
         found.append("a silent port with a visible listener and no blocking rule was called a firewall")
