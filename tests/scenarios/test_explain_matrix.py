@@ -85,6 +85,21 @@ def test_new_verdicts_name_their_evidence_and_fix(name: str, net: TwoHosts) -> N
     assert any(fix in line for line in report["fixes"]), report["fixes"]
 
 
+@pytest.mark.parametrize(("name", "reason"), [("client-output-drop", "no-response"),
+                                            ("client-output-reject", "port-unreach")])
+def test_a_real_connection_stopped_by_this_hosts_output_rule(name: str, reason: str, net: TwoHosts) -> None:
+    """With --connect the kernel does not say EPERM: the connect() waits (DROP) or is refused by the local
+    REJECT (its ICMP port-unreachable, seen as root), as a closed port would; the readable OUTPUT rule names
+    the cause."""
+    with stage(SCENARIOS_BY_NAME[name], net) as staged:
+        result = run_netdiag("explain", staged.target, "--connect", "--timeout", "0.5", "--format", "json",
+                             netns=staged.namespace.name, timeout=60)
+    report = json.loads(result.stdout)
+    assert report["attempts"][0]["reason"] == reason
+    assert report["cause"] == "outbound-firewall", json.dumps(report, indent=2)
+    assert "-A OUTPUT" in report["verdict"]
+
+
 def test_a_silent_listener_with_no_rule_is_not_called_a_firewall(net: TwoHosts) -> None:
     """A rule in the raw table (which the firewall step, reading the filter table, does not show) drops the
     SYNs to a visible listener on the server's own host: the verdict says it cannot tell why, and what to
