@@ -220,6 +220,19 @@ class PortWatch:
 
     interfaces: list[str]
     next_segment: Callable[[float], Segment | None]
+    skipped: list[str] = field(default_factory=list)  # interfaces left out because they are down
+
+
+def interfaces_down(names: Sequence[str]) -> list[str]:
+    """The interfaces of ``names`` that are down (administratively, or without a carrier): a capture there
+    fails with ENETDOWN or sees nothing, so the watch of every interface leaves them out and says so."""
+    import psutil
+
+    try:
+        stats = psutil.net_if_stats()
+    except OSError:
+        return []
+    return [name for name in names if name in stats and not stats[name].isup]
 
 
 @contextlib.contextmanager
@@ -231,15 +244,19 @@ def watch_port(port: int, interfaces: Sequence[str] | None = None) -> Iterator[P
     """
     load_scapy(ipv6=True)
     names = list(interfaces) if interfaces else interface_names()
+    skipped = [] if interfaces else interfaces_down(names)
     sockets: dict[Any, str] = {}
     bpf = f"tcp port {port}"
     try:
         for name in names:
+            if name in skipped:
+                continue
             try:
                 sockets[open_capture_socket(name, bpf)] = name
             except UsageError:
                 if interfaces:
                     raise
+                skipped.append(name)  # went down (or away) between the listing and the capture
     except BaseException:
         for sock in sockets:
             sock.close()
@@ -261,6 +278,6 @@ def watch_port(port: int, interfaces: Sequence[str] | None = None) -> Iterator[P
             return None
 
     try:
-        yield PortWatch(interfaces=list(sockets.values()), next_segment=next_segment)
+        yield PortWatch(interfaces=list(sockets.values()), next_segment=next_segment, skipped=skipped)
     finally:
         recorder.stop()

@@ -25,6 +25,7 @@ from netdiag.core.errno_tables import platform_of
 from netdiag.core.failures import NetworkFailure
 from netdiag.core.observations import Observations, effective_destination, is_loopback
 from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
+from netdiag.core.socket_table import Listener
 from netdiag.core.sockets import SocketRow
 
 
@@ -64,7 +65,8 @@ def gather_observations(
         neighbour = True if any(answers) else (False if False in answers else None)
     return _replace(base, addresses=addresses, routes=routes, local_target=local_target,
                     listeners=listeners, listing_note=note, attempts=attempts,
-                    firewall=firewall, neighbour_reachable=neighbour)
+                    firewall=firewall, neighbour_reachable=neighbour,
+                    table=_table(port) if local_target and proto == Proto.TCP else None)
 
 
 def _replace(obs: Observations, **changes: object) -> Observations:
@@ -84,6 +86,16 @@ def _listeners() -> tuple[tuple[SocketRow, ...] | None, str | None]:
 
     listing = list_sockets(("tcp", "udp"))
     return tuple(listing.rows), (None if listing.complete else listing.note)
+
+
+def _table(port: int) -> tuple[Listener, ...] | None:
+    """The kernel's own view of the port's TCP listeners: accept queues and IPV6_V6ONLY."""
+    from netdiag.adapters.socket_table import tcp_listeners
+
+    try:
+        return tuple(tcp_listeners({port}))
+    except OSError:
+        return None
 
 
 def _attempts(host: str, addresses: tuple[str, ...], port: int, proto: Proto, timeout: float, connect: bool,

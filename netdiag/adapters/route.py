@@ -27,8 +27,41 @@ def route_to(address: str) -> RouteObservation:
             sock.connect((address, DISCARD_PORT))
             source = str(sock.getsockname()[0])
     except OSError as exc:
-        return RouteObservation(address, error=exc.strerror or str(exc))
+        return RouteObservation(address, error=exc.strerror or str(exc), blocked_by=discarding_route(address))
     return RouteObservation(address, source, interface_of(source))
+
+
+_DISCARDING = ("blackhole", "prohibit", "unreachable", "throw")
+
+
+def discarding_route(address: str, *, timeout: float = 2.0) -> str | None:
+    """The most specific route of a discarding type (blackhole, prohibit, unreachable, throw) that covers
+    ``address``, as ``ip route del`` takes it ("blackhole 198.18.5.0/24"); None when there is none or
+    it cannot be read (not Linux, no ``ip``). Read-only: ``ip -j route show table all match ADDRESS``."""
+    import ipaddress
+
+    family = "-6" if ":" in address else "-4"
+    try:
+        done = subprocess.run(["ip", family, "-j", "route", "show", "table", "all", "match", address],
+                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        routes = json.loads(done.stdout or "[]") if done.returncode == 0 else []
+    except (FileNotFoundError, subprocess.TimeoutExpired, json.JSONDecodeError):
+        return None
+    best: tuple[int, str] | None = None
+    for route in routes if isinstance(routes, list) else []:
+        kind, dst = route.get("type"), route.get("dst")
+        if kind not in _DISCARDING or not isinstance(dst, str):
+            continue
+        try:
+            network = ipaddress.ip_network("0.0.0.0/0" if dst == "default" and family == "-4" else
+                                           "::/0" if dst == "default" else dst, strict=False)
+        except ValueError:
+            continue
+        table = route.get("table")
+        where = f" table {table}" if table not in (None, "main") else ""
+        if best is None or network.prefixlen > best[0]:
+            best = (network.prefixlen, f"{kind} {dst}{where}")
+    return best[1] if best else None
 
 
 def interface_of(address: str) -> str | None:

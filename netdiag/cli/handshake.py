@@ -203,6 +203,9 @@ def watch_connections(port: int, *, iface: str | None, count: int | None, absolu
         with capture.watch_port(port, interfaces) as watch, lecture_server(web, handshake_update) as page:
             out.info(f"Watching TCP port {port} on {', '.join(watch.interfaces)}: each new connection "
                      "appears as it happens (Ctrl-C to stop).")
+            if watch.skipped:
+                out.info(f"note: not watching {', '.join(watch.skipped)}: down (no capture is possible "
+                         "there until it is up; `netdiag interfaces` shows the states).")
             while count is None or ended < count:
                 segment = watch.next_segment(0.2)
                 # no segment: time still passes for the unanswered SYNs the tracker follows

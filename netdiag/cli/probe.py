@@ -51,7 +51,7 @@ EPILOG = examples(
     "netdiag probe 127.0.0.1:8000 --explain",
 )
 
-TABLE_COLUMNS = ("host", "address", "port", "proto", "state", "reason", "rtt_ms")
+TABLE_COLUMNS = ("host", "address", "port", "service", "proto", "state", "reason", "rtt_ms")
 STATE_STYLES = {"open": ("green",), "closed": ("red",), "filtered": ("yellow",),
                 "open|filtered": ("yellow",), "unreachable": ("magenta",), "error": ("red", "bold")}
 
@@ -89,7 +89,7 @@ def probe_command(
 
     from netdiag.adapters.probe_targets import probe_targets
     from netdiag.adapters.resolve import lookup_service
-    from netdiag.core.probe_report import connect_note, probe_exit_status, summarize
+    from netdiag.core.probe_report import connect_note, probe_exit_status, sort_results, summarize
 
     if ipv4 and ipv6:
         raise UsageError("-4 and -6 exclude each other: give one, or neither for both families.")
@@ -116,11 +116,11 @@ def probe_command(
         finally:
             if bar is not None:
                 bar.close()
-        report = summarize(run.results, show_all=show_all)
+        report = summarize(sort_results(run.results), show_all=show_all)
 
     for failure in run.resolution_failures:
         out.error(failure.failure.message)
-    render_results(report.shown, fmt=fmt.value, explain=explain)
+    render_results(report.shown, fmt=fmt.value, explain=explain, proto=proto)
     for group in report.hidden:
         out.info(group.sentence())
     if explain and fmt == OutputFormat.table:
@@ -171,11 +171,13 @@ def check_families(targets: list[ProbeTarget], wanted: int) -> None:
                              f"addresses only: drop -{wanted}, or give an IPv{wanted} address.")
 
 
-def render_results(results: list[ProbeResult], *, fmt: str, explain: bool) -> None:
+def render_results(results: list[ProbeResult], *, fmt: str, explain: bool, proto: Proto = Proto.TCP) -> None:
+    from netdiag.adapters.resolve import service_names
     from netdiag.core.probe_report import result_record
 
     out = output()
-    records = [result_record(r, explain=explain) for r in results]
+    names = service_names({r.port for r in results}, proto.value)
+    records = [result_record(r, explain=explain, service=names.get(r.port)) for r in results]
     columns = list(TABLE_COLUMNS)
     if explain and fmt != "json":
         columns.append("cause")

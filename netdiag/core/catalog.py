@@ -31,6 +31,9 @@ class Cause(str, Enum):
     PROTOCOL_MISMATCH = "protocol-mismatch"
     FIREWALL_DROP = "firewall-drop"
     FIREWALL_REJECT = "firewall-reject"
+    OUTBOUND_FIREWALL = "outbound-firewall"
+    BLOCKED_ROUTE = "blocked-route"
+    ACCEPT_QUEUE_FULL = "accept-queue-full"
     HOST_UNREACHABLE = "host-unreachable"
     NO_ROUTE = "no-route"
     DNS_FAILURE = "dns-failure"
@@ -189,6 +192,62 @@ CATALOG: dict[Cause, Explanation] = {
             _FIREWALL_READ,
             "Allow the port, for example: sudo iptables -I INPUT -p tcp --dport PORT -j ACCEPT "
             "(firewalld: sudo firewall-cmd --add-port=PORT/tcp; ufw: sudo ufw allow PORT/tcp).",
+        ),
+    ),
+    Cause.OUTBOUND_FIREWALL: Explanation(
+        Cause.OUTBOUND_FIREWALL,
+        "Blocked by this machine's own firewall (outgoing)",
+        "A rule (or a DROP policy) on this machine's OUTPUT path stops the packet before it leaves: the "
+        "server never sees it. The kernel says so at once: 'Operation not permitted' (EPERM) for a DROP, a "
+        "refusal for a REJECT, or the connection just waits.",
+        (
+            "An iptables OUTPUT rule (-A OUTPUT -p tcp --dport PORT -j DROP or REJECT), or -P OUTPUT DROP.",
+            "An nft chain on the output hook that drops or rejects the port (or has policy drop).",
+            "A corporate or lab firewall profile that restricts outgoing ports.",
+        ),
+        (
+            "List this machine's outgoing rules: sudo iptables -S OUTPUT, sudo nft list ruleset "
+            "(the chains with 'hook output').",
+            "Delete the rule (iptables -D OUTPUT with the same arguments, or nft delete rule ... handle N), "
+            "or allow the port: sudo iptables -I OUTPUT -p tcp --dport PORT -j ACCEPT",
+        ),
+    ),
+    Cause.BLOCKED_ROUTE: Explanation(
+        Cause.BLOCKED_ROUTE,
+        "A route of this machine discards the traffic",
+        "The routing table has a route of a special type for that destination, so the kernel refuses to "
+        "send: a blackhole route makes connect()/send() fail with EINVAL ('Invalid argument'), prohibit "
+        "with EACCES ('Permission denied'), unreachable with EHOSTUNREACH ('No route to host'), and throw "
+        "with ENETUNREACH ('Network is unreachable') when no other table has a route.",
+        (
+            "A route added to cut a network off (ip route add blackhole / prohibit / unreachable ...), "
+            "by hand, a VPN client, a container tool or a routing daemon.",
+            "A policy-routing table (ip rule) whose throw route leaves no route in the main table.",
+        ),
+        (
+            "Show the route: ip route get HOST, and ip route show type blackhole (or prohibit, "
+            "unreachable, throw).",
+            "Delete it when it is not wanted: sudo ip route del blackhole NETWORK (the type and network "
+            "the checklist names).",
+        ),
+    ),
+    Cause.ACCEPT_QUEUE_FULL: Explanation(
+        Cause.ACCEPT_QUEUE_FULL,
+        "The server's accept queue is full",
+        "A server listens, but connections it has not accept()ed yet fill its queue (listen()'s backlog): "
+        "the kernel then drops new connection attempts, so clients wait or time out although nothing "
+        "blocks the port. The server is not calling accept(), or not often enough.",
+        (
+            "The server is stuck or busy (a blocking call, a deadlock, one client served at a time) and "
+            "does not call accept().",
+            "A small backlog (listen(1)) and many clients connecting at once.",
+            "A server that accepted its first client and never loops back to accept() again.",
+        ),
+        (
+            "Look at the queue: ss -ltn sport = :PORT (Recv-Q is the queue, Send-Q the backlog).",
+            "Make the server call accept() in a loop (a thread or an event loop per client), and give "
+            "listen() a larger backlog.",
+            "Restart the server if it is stuck.",
         ),
     ),
     Cause.TIMEOUT: Explanation(

@@ -28,6 +28,7 @@ from netdiag.core.diagnosis_steps import (
 from netdiag.core.observations import (
     Diagnosis,
     Observations,
+    accepts,
     describe_attempt,
     describe_row,
     effective_destination,
@@ -35,11 +36,22 @@ from netdiag.core.observations import (
     is_loopback,
     listening,
     near_ports,
+    rules_on_path,
     serves,
 )
 from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
 from netdiag.core.sockets import SocketRow
 from netdiag.core.targets import format_endpoint
+from netdiag.core.verdict_rules import (
+    accept_queue_full,
+    blocked_route,
+    contradictions,
+    outbound_firewall,
+    refused_despite_listener,
+    table_open_behind_drop,
+    table_open_behind_reject,
+    unexplained_silence,
+)
 
 
 def _failed(obs: Observations) -> list[ProbeResult]:
@@ -70,7 +82,7 @@ def _exact_listeners(obs: Observations, proto: Proto, port: int) -> list[SocketR
 
 
 def _serving(obs: Observations, rows: list[SocketRow]) -> list[SocketRow]:
-    return [row for row in rows if any(serves(row, address) for address in obs.addresses)]
+    return [row for row in rows if any(accepts(obs, row, address) for address in obs.addresses)]
 
 
 def _other_proto(proto: Proto) -> Proto:
@@ -191,7 +203,8 @@ def _near_port(obs: Observations) -> str | None:
 
 
 def _local_firewall_rejects(obs: Observations) -> bool:
-    return obs.firewall is not None and any(rule.action == "reject" for rule in obs.firewall.rules)
+    return obs.firewall is not None and any(rule.action == "reject"
+                                            for rule in rules_on_path(obs))
 
 
 def _rejected(obs: Observations) -> str | None:
@@ -210,7 +223,7 @@ def _rejected(obs: Observations) -> str | None:
     refusals = {Reason.CONN_REFUSED, Reason.PORT_UNREACH, Reason.NO_LISTENER}
     if _reasons(obs) <= refusals and _local_firewall_rejects(obs):
         assert obs.firewall is not None
-        rule = next(r for r in obs.firewall.rules if r.action == "reject")
+        rule = next(r for r in rules_on_path(obs) if r.action == "reject")
         return f"The refusal comes from this host's firewall: {rule.tool} {rule.text}"
     return None
 
@@ -263,15 +276,11 @@ def _dropped(obs: Observations) -> str | None:
 def _dropped_reason(obs: Observations) -> str | None:
     if not _all_failed(obs):
         return None
-    local_denial = [a for a in _failed(obs) if a.errno in _LOCAL_DENIAL]
-    if local_denial:
-        return ("This machine refused to send the packet ('operation not permitted'): an OUTPUT rule of the "
-                "local firewall drops it.")
     silent = _silent(obs)
     if not silent:
         return None
-    if obs.firewall is not None and obs.firewall.blocking_rules:
-        rule = obs.firewall.blocking_rules[0]
+    if obs.firewall is not None and rules_on_path(obs):
+        rule = rules_on_path(obs)[0]
         return f"No answer, and this host's firewall has a rule for the port: {rule.tool} {rule.text}"
     if obs.firewall is not None and obs.firewall.default_policies and obs.local_target:
         return f"No answer, and this host's firewall drops by default: {obs.firewall.default_policies[0]}."
@@ -283,7 +292,8 @@ def _dropped_reason(obs: Observations) -> str | None:
                 f"({describe_attempt(answered[0])}): it is there, and a firewall drops the port.")
     if obs.neighbour_reachable:
         return (f"No answer on port {obs.port}, but {silent[0].address} answered ARP / neighbour discovery "
-                "on the local link: the host is up, so a firewall drops the port.")
+                "on the local link: the host is up, so a firewall drops the port (or, rarer, the server's "
+                "accept queue is full: a listener that does not call accept() drops new connections too).")
     return None
 
 
@@ -308,17 +318,24 @@ Rule = tuple[Cause, Callable[[Observations], "str | None"]]
 
 RULES: tuple[Rule, ...] = (
     (Cause.DNS_FAILURE, _dns_failed),
+    (Cause.ACCEPT_QUEUE_FULL, accept_queue_full),
+    (Cause.FIREWALL_REJECT, table_open_behind_reject),
+    (Cause.FIREWALL_DROP, table_open_behind_drop),
     (Cause.OK, _connected),
+    (Cause.BLOCKED_ROUTE, blocked_route),
     (Cause.NO_ROUTE, _no_route),
+    (Cause.OUTBOUND_FIREWALL, outbound_firewall),
     (Cause.LOOPBACK_ONLY_BIND, _loopback_only),
     (Cause.WRONG_ADDRESS_FAMILY, _other_family),
     (Cause.PROTOCOL_MISMATCH, _other_protocol),
     (Cause.TIME_WAIT, _time_wait),
     (Cause.NEAR_PORT, _near_port),
     (Cause.FIREWALL_REJECT, _rejected),
+    (Cause.UNKNOWN, refused_despite_listener),
     (Cause.NOTHING_LISTENING, _refused),
     (Cause.CONNECTION_RESET, _reset),
     (Cause.HOST_UNREACHABLE, _host_unreachable),
+    (Cause.UNKNOWN, unexplained_silence),
     (Cause.FIREWALL_DROP, _dropped),
     (Cause.TIMEOUT, _timed_out),
     (Cause.UNKNOWN, _unexplained),
@@ -326,8 +343,19 @@ RULES: tuple[Rule, ...] = (
 
 
 def diagnose(obs: Observations) -> Diagnosis:
-    """Walk ``RULES`` in order; the first rule with a reason names the cause."""
-    for cause, rule in RULES:
+    """Walk ``RULES`` in order; the first rule with a reason names the cause. A verdict that contradicts
+    its own evidence (``contradictions``) is never shown: it becomes an honest "cannot tell"."""
+    found = first_verdict(obs, RULES)
+    disagreements = contradictions(found, obs)
+    if not disagreements:
+        return found
+    reason = ("netdiag's observations disagree with each other, so it names no cause: "
+              + "; ".join(disagreements) + ". The checklist below shows every fact.")
+    return first_verdict(obs, ((Cause.UNKNOWN, lambda _obs: reason),))
+
+
+def first_verdict(obs: Observations, rules: tuple[Rule, ...]) -> Diagnosis:
+    for cause, rule in rules:
         reason = rule(obs)
         if reason is None:
             continue

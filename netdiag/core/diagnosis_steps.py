@@ -11,18 +11,22 @@ from netdiag.core.observations import (
     Observations,
     Step,
     StepStatus,
+    accepts,
     describe_attempt,
     describe_row,
     effective_destination,
     family_of,
+    full_queue,
     is_loopback,
     is_unspecified,
     listening,
     near_ports,
+    rules_on_path,
     serves,
 )
 from netdiag.core.probe import PortState, ProbeMethod, Proto
 from netdiag.core.targets import format_endpoint
+from netdiag.core.verdict_rules import outbound_fix, route_fix
 
 
 def build_steps(obs: Observations) -> tuple[Step, ...]:
@@ -56,13 +60,16 @@ def _route_step(obs: Observations) -> Step:
         return Step("route", StepStatus.SKIPPED, "route not checked")
     lines = []
     for route in obs.routes:
-        if route.error:
+        if route.blocked_by:
+            lines.append(f"the route to {route.address} is '{route.blocked_by}': it discards the traffic"
+                         + (f" ({route.error})" if route.error else ""))
+        elif route.error:
             lines.append(f"no route to {route.address}: {route.error}")
         else:
             local = " (this machine)" if route.interface and is_loopback(route.source_address or "") else ""
             lines.append(f"to {route.address} from {route.source_address} via "
                          f"{route.interface or 'an unknown interface'}{local}")
-    failed = sum(1 for route in obs.routes if route.error)
+    failed = sum(1 for route in obs.routes if route.error or route.blocked_by)
     status = StepStatus.OK if not failed else StepStatus.FAILED if failed == len(obs.routes) \
         else StepStatus.WARNING
     return Step("route", status, lines[0], tuple(lines[1:]))
@@ -77,15 +84,26 @@ def _listeners_step(obs: Observations) -> Step:
         return Step("listeners", StepStatus.SKIPPED, f"could not list this machine's sockets{why}")
     proto = obs.proto
     exact = [row for row in listening(obs.listeners, proto) if row.local_port == obs.port]
-    serving = [row for row in exact if any(serves(row, a) for a in obs.addresses)]
+    serving = [row for row in exact if any(accepts(obs, row, a) for a in obs.addresses)]
     details = tuple(f"listening: {describe_row(row)}" for row in exact)
     if obs.listing_note:
         details += (f"listing incomplete: {obs.listing_note}",)
+    queue = full_queue(obs)
+    if serving and queue is not None:
+        through = any(a.state == PortState.OPEN and a.method != ProbeMethod.SOCKET_TABLE
+                      for a in obs.attempts)
+        return Step("listeners", StepStatus.WARNING if through else StepStatus.FAILED,
+                    f"{describe_row(serving[0])} listens, but its accept queue is full "
+                    f"({queue.queued} waiting, backlog {queue.backlog}): the server is not calling accept()",
+                    details)
     if serving:
         return Step("listeners", StepStatus.OK,
                     f"{describe_row(serving[0])} listens and accepts {', '.join(obs.addresses)}", details)
     if exact:
-        where = ", ".join(format_endpoint(row.local_address, obs.port) for row in exact)
+        v6only = {x.address for x in obs.table or () if x.v6only}
+        where = ", ".join(format_endpoint(row.local_address, obs.port)
+                          + (" (IPV6_V6ONLY: IPv6 only)" if row.local_address in v6only else "")
+                          for row in exact)
         summary = f"a {proto.value.upper()} server listens on port {obs.port}, but only on {where}"
         return Step("listeners", StepStatus.FAILED, summary, details)
     other = [row for row in listening(obs.listeners, Proto.UDP if proto == Proto.TCP else Proto.TCP)
@@ -108,7 +126,9 @@ def _connect_step(obs: Observations) -> Step:
     opened = [a for a in obs.attempts if a.state in (PortState.OPEN,)]
     udp_silent = obs.proto == Proto.UDP and all(a.state == PortState.OPEN_FILTERED for a in obs.attempts)
     verb = "UDP probe" if obs.proto == Proto.UDP else _VERBS[obs.attempts[0].method]
-    if len(opened) == len(obs.attempts):
+    if opened and all(a.method == ProbeMethod.SOCKET_TABLE for a in opened) and full_queue(obs) is not None:
+        status = StepStatus.FAILED  # listening, but a connection would wait: the kernel drops its SYN
+    elif len(opened) == len(obs.attempts):
         status = StepStatus.OK
     elif opened or udp_silent:
         status = StepStatus.WARNING
@@ -126,13 +146,18 @@ def _firewall_step(obs: Observations) -> Step:
     if not fw.readable:
         return Step("firewall", StepStatus.WARNING, f"cannot read the firewall: {fw.note}", (scope,))
     tools = "/".join(fw.tools) or "firewall"
-    shown = fw.blocking_rules[:1]
+    shown = rules_on_path(obs)[:1]
     details = tuple(f"{rule.tool}: {rule.text}" for rule in fw.rules if rule not in shown) + \
         fw.default_policies + (scope,)
     if shown:
         rule = shown[0]
-        return Step("firewall", StepStatus.FAILED, f"{rule.tool} {rule.action}s port {obs.port}: {rule.text}",
-                    details)
+        way = " outgoing" if rule.direction == "out" else ""
+        summary = f"{rule.tool} {rule.action}s{way} port {obs.port}: {rule.text}"
+        if any(a.state == PortState.OPEN and a.method != ProbeMethod.SOCKET_TABLE for a in obs.attempts):
+            return Step("firewall", StepStatus.WARNING,
+                        f"{summary}; the attempt got through, so the rule's chain or its other conditions "
+                        "(source, interface, state) do not apply to this path", details)
+        return Step("firewall", StepStatus.FAILED, summary, details)
     if fw.default_policies:
         return Step("firewall", StepStatus.WARNING,
                     f"no {tools} rule for port {obs.port}, but {fw.default_policies[0]}", details)
@@ -195,4 +220,8 @@ def specific_fixes(cause: Cause, obs: Observations) -> tuple[str, ...]:
         return (f"Use the server's protocol: netdiag explain {format_endpoint(obs.host, obs.port)}{flag}",)
     if cause == Cause.NOTHING_LISTENING and obs.local_target:
         return (start_server_fix(obs),)
+    if cause == Cause.BLOCKED_ROUTE:
+        return route_fix(obs)
+    if cause == Cause.OUTBOUND_FIREWALL:
+        return outbound_fix(obs)
     return ()

@@ -21,6 +21,7 @@ from netdiag.core.observations import FirewallRule
 
 _ACTIONS = {"DROP": "drop", "REJECT": "reject", "ACCEPT": "accept"}
 _POLICY_CHAINS = ("INPUT", "OUTPUT")
+_DIRECTIONS = {"input": "in", "output": "out"}  # iptables chain names and nft hooks alike
 
 
 def port_in_spec(port: int, spec: str, *, range_sep: str) -> bool:
@@ -54,7 +55,7 @@ def parse_iptables(text: str, port: int, proto: str, *, tool: str = "iptables",
             continue
         rule = _iptables_rule(words, port, proto)
         if rule is not None:
-            rules.append(FirewallRule(line, rule, tool))
+            rules.append(FirewallRule(line, rule, tool, _DIRECTIONS.get(words[1].lower(), "")))
     return tuple(rules), tuple(policies)
 
 
@@ -86,6 +87,7 @@ def _options(words: list[str]) -> dict[str, str]:
 _TABLE = re.compile(r"^table\s+(\S+)\s+(\S+)\s*\{")
 _CHAIN = re.compile(r"^chain\s+(\S+)\s*\{")
 _HOOK_POLICY = re.compile(r"hook\s+(\w+)\b.*\bpolicy\s+(\w+)")
+_HOOK = re.compile(r"\bhook\s+(\w+)\b")
 _MANAGED = re.compile(r"table\s+(\S+\s+\S+)\s+is managed by iptables-nft")
 _DPORT = re.compile(r"\b(tcp|udp|th)\s+dport\s+(!=\s*)?(\{[^}]*\}|\S+)")
 _COUNTER = re.compile(r"\s*counter packets \d+ bytes \d+")
@@ -107,25 +109,28 @@ def parse_nft(text: str, port: int, proto: str, *, skip_tables: set[str] | froze
     """Rules of ``nft list ruleset`` that concern ``proto`` port ``port``, and the dropping hook policies."""
     rules: list[FirewallRule] = []
     policies: list[str] = []
-    table = chain = ""
+    table = chain = hook = ""
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if match := _TABLE.match(line):
             table, chain = f"{match.group(1)} {match.group(2)}", ""
             continue
         if match := _CHAIN.match(line):
-            chain = match.group(1)
+            chain, hook = match.group(1), ""
             continue
         if not table or table in skip_tables or not chain:
             continue
+        if found_hook := _HOOK.search(line):
+            hook = found_hook.group(1)
         if policy := _HOOK_POLICY.search(line):
             if policy.group(1) in ("input", "output") and policy.group(2) == "drop":
-                policies.append(f"nft table {table} chain {chain}: policy drop")
+                outgoing = " (output hook)" if policy.group(1) == "output" else ""
+                policies.append(f"nft table {table} chain {chain}: policy drop{outgoing}")
             continue
         action = _nft_rule(line, port, proto)
         if action is not None:
             text = f"table {table} chain {chain}: {_COUNTER.sub('', line)}"
-            rules.append(FirewallRule(text, action, "nft"))
+            rules.append(FirewallRule(text, action, "nft", _DIRECTIONS.get(hook, "")))
     return tuple(rules), tuple(policies)
 
 

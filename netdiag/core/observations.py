@@ -7,12 +7,15 @@ and the checklist (``netdiag.core.diagnosis_steps``) read them. ``None`` or empt
 
 from __future__ import annotations
 
+import errno as errno_codes
 import ipaddress
 from dataclasses import dataclass, field
 from enum import Enum
 
 from netdiag.core.catalog import Cause
-from netdiag.core.probe import ProbeResult, Proto
+from netdiag.core.probe import ProbeMethod, ProbeResult, Proto, Reason
+from netdiag.core.socket_table import Listener
+from netdiag.core.socket_table import serves as table_serves
 from netdiag.core.sockets import SocketRow
 from netdiag.core.targets import format_endpoint
 
@@ -42,6 +45,7 @@ class RouteObservation:
     source_address: str | None = None
     interface: str | None = None
     error: str | None = None
+    blocked_by: str | None = None  # a route that discards the traffic: "blackhole 198.18.5.0/24"
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class FirewallRule:
     text: str
     action: str  # "drop", "reject", "accept"
     tool: str  # "iptables", "ip6tables", "nft"
+    direction: str = ""  # "in" (INPUT, hook input), "out" (OUTPUT, hook output), "" (other chains)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,19 @@ class FirewallObservation:
     @property
     def blocking_rules(self) -> tuple[FirewallRule, ...]:
         return tuple(rule for rule in self.rules if rule.action in ("drop", "reject"))
+
+    def blocking_for(self, local_target: bool) -> tuple[FirewallRule, ...]:
+        """The blocking rules on the path of a connection from this host: to another host only the
+        outgoing ones (and those of chains of unknown direction); to this host, both."""
+        return tuple(rule for rule in self.blocking_rules if local_target or rule.direction != "in")
+
+    @property
+    def outgoing_blocks(self) -> tuple[FirewallRule, ...]:
+        return tuple(rule for rule in self.blocking_rules if rule.direction == "out")
+
+    @property
+    def outgoing_policies(self) -> tuple[str, ...]:
+        return tuple(p for p in self.default_policies if " OUTPUT " in p or p.endswith("(output hook)"))
 
 
 @dataclass(frozen=True)
@@ -84,6 +102,7 @@ class Observations:
     attempts: tuple[ProbeResult, ...] = ()
     firewall: FirewallObservation | None = None
     neighbour_reachable: bool | None = None
+    table: tuple[Listener, ...] | None = None  # the kernel's TCP listeners on the port (queue, V6ONLY)
     platform: str = "linux"
     timeout: float = 2.0
 
@@ -158,6 +177,40 @@ def serves(row: SocketRow, address: str) -> bool:
     if bound == "::":
         return True
     return bound == _unmapped(address)
+
+
+def rules_on_path(obs: Observations) -> tuple[FirewallRule, ...]:
+    """The blocking rules of this host that can concern this attempt: to another host only the outgoing
+    ones (and those of chains of unknown direction); and no outgoing rule once a raw SYN probe left this
+    host (an OUTPUT rule that applied would have made its sendto() fail with EPERM)."""
+    if obs.firewall is None:
+        return ()
+    rules = obs.firewall.blocking_for(obs.local_target)
+    left = any(a.method == ProbeMethod.SYN and a.errno not in (errno_codes.EPERM, errno_codes.EACCES)
+               and a.reason in (Reason.NO_RESPONSE, Reason.CONN_REFUSED, Reason.SYN_ACK)
+               for a in obs.attempts)
+    return tuple(rule for rule in rules if not (left and rule.direction == "out"))
+
+
+def full_queue(obs: Observations) -> Listener | None:
+    """A listener that serves the target and whose accept queue is full (the kernel then drops SYNs)."""
+    for listener in obs.table or ():
+        full = listener.queued is not None and listener.backlog is not None \
+            and listener.queued > listener.backlog
+        if full and any(table_serves(listener, address, obs.port) for address in obs.addresses):
+            return listener
+    return None
+
+
+def accepts(obs: Observations, row: SocketRow, address: str) -> bool:
+    """``serves``, corrected by the kernel's socket table where it knows more: an ``[::]`` listener with
+    IPV6_V6ONLY does not take IPv4 (psutil cannot see the option; sock_diag can)."""
+    if not serves(row, address):
+        return False
+    if obs.proto != Proto.TCP or obs.table is None or family_of(effective_destination(address)) != 4:
+        return True
+    same = [x for x in obs.table if x.port == row.local_port and x.address == row.local_address]
+    return not same or any(table_serves(x, address, obs.port) for x in same)
 
 
 def listening(rows: tuple[SocketRow, ...] | None, proto: Proto) -> list[SocketRow]:

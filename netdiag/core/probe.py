@@ -182,7 +182,7 @@ def _classify_errno(error: int) -> tuple[PortState, Reason]:
     if error == ETIMEDOUT:
         return PortState.FILTERED, Reason.NO_RESPONSE
     if error in (EACCES, EPERM):
-        # A local firewall rule (OUTPUT chain REJECT/DROP) refused to even send the packet.
+        # This host refused to send the packet: an OUTPUT rule (EPERM) or a prohibit route (EACCES).
         return PortState.FILTERED, Reason.ADMIN_PROHIBITED
     return PortState.ERROR, Reason.LOCAL_ERROR
 
@@ -215,6 +215,15 @@ _CAUSE_BY_REASON: dict[Reason, Cause] = {
 }
 
 
+# errno of a connect()/sendto() that never left this host: netfilter's OUTPUT drop or reject gives EPERM,
+# a `prohibit` route EACCES, a `blackhole` route EINVAL (docs/firewall-matrix.md).
+_REFUSED_TO_SEND: dict[int, Cause] = {
+    EPERM: Cause.OUTBOUND_FIREWALL,
+    EACCES: Cause.BLOCKED_ROUTE,
+    errno_codes.EINVAL: Cause.BLOCKED_ROUTE,
+}
+
+
 def probe_cause(result: ProbeResult) -> Cause:
     """The catalog cause a probe result points to, from the wire alone.
 
@@ -226,6 +235,8 @@ def probe_cause(result: ProbeResult) -> Cause:
             return Cause.NOTHING_LISTENING
         if result.reason == Reason.NO_RESPONSE:
             return Cause.TIMEOUT
+    if result.errno in _REFUSED_TO_SEND:  # this host would not send it: measured per cause in a namespace
+        return _REFUSED_TO_SEND[result.errno]
     if result.reason == Reason.HOST_UNREACH and result.icmp_from is not None \
             and result.icmp_from == result.address:
         # The target itself answered "host unreachable": only a firewall rule on it says that.

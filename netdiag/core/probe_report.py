@@ -18,7 +18,8 @@ from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reaso
 LIST_EVERYTHING_UP_TO = 25  # a target with at most this many ports is always listed in full
 SMALL_GROUP = 10  # groups this small stay listed even in a big scan: they are the interesting ones
 
-RECORD_FIELDS = ("host", "address", "port", "proto", "state", "reason", "rtt_ms", "method", "detail")
+RECORD_FIELDS = ("host", "address", "port", "service", "proto", "state", "reason", "rtt_ms", "method",
+                 "detail")
 EXPLAIN_FIELDS = ("cause", "explanation")
 
 
@@ -64,6 +65,17 @@ def summarize(results: Sequence[ProbeResult], *, show_all: bool = False) -> Prob
     return ProbeReport(shown, hidden)
 
 
+def sort_results(results: Sequence[ProbeResult]) -> list[ProbeResult]:
+    """Per host (in the order given), per address (in the order resolved), ports in numerical order:
+    results arrive in completion order, and ``22,8000,80`` reads better as 22, 80, 8000."""
+    hosts: dict[str, int] = {}
+    addresses: dict[tuple[str, str | None], int] = {}
+    for result in results:
+        hosts.setdefault(result.host, len(hosts))
+        addresses.setdefault((result.host, result.address), len(addresses))
+    return sorted(results, key=lambda r: (hosts[r.host], addresses[(r.host, r.address)], r.port))
+
+
 def probe_exit_status(results: Sequence[ProbeResult]) -> ExitStatus:
     """0 when every probed port is open (and there was at least one), 1 otherwise."""
     if results and all(r.state == PortState.OPEN for r in results):
@@ -97,12 +109,15 @@ def connect_note(results: Sequence[ProbeResult], *, asked: bool, syn_limit: int 
             "a server that serves one client may just have served it (and exited).")
 
 
-def result_record(result: ProbeResult, *, explain: bool = False) -> dict[str, object]:
-    """The documented JSON object for one result (``cause`` and ``explanation`` with ``explain``)."""
+def result_record(result: ProbeResult, *, explain: bool = False, service: str | None = None,
+                  ) -> dict[str, object]:
+    """The documented JSON object for one result (``cause`` and ``explanation`` with ``explain``);
+    ``service`` is the port's name in the services database (/etc/services), when it has one."""
     record: dict[str, object] = {
         "host": result.host,
         "address": result.address,
         "port": result.port,
+        "service": service,
         "proto": result.proto.value,
         "state": result.state.value,
         "reason": result.reason.value,

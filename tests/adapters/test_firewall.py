@@ -94,3 +94,21 @@ def test_nft_tables_managed_by_iptables_are_skipped() -> None:
     rules, policies = parse_nft(text, 8000, "tcp")
     assert [r.text for r in rules] == ["table ip filter chain INPUT: tcp dport 8000 drop"]
     assert policies == ("nft table ip filter chain INPUT: policy drop",)
+
+
+def test_each_rule_knows_its_direction_iptables_chain_or_nft_hook() -> None:
+    """OUTPUT stops this host's own packets, INPUT the ones arriving: explain weighs them differently."""
+    rules, policies = parse_iptables("\n".join([
+        "-P OUTPUT DROP",
+        "-A INPUT -p tcp -m tcp --dport 8000 -j DROP",
+        "-A OUTPUT -p tcp -m tcp --dport 8000 -j REJECT",
+        "-A lab -p tcp -m tcp --dport 8000 -j DROP",
+    ]), 8000, "tcp")
+    assert [r.direction for r in rules] == ["in", "out", ""]
+    assert policies == ("iptables OUTPUT policy DROP",)
+    text = ("table inet lab {\n chain out {\n  type filter hook output priority 0; policy drop;\n"
+            "  tcp dport 8000 drop\n }\n chain in {\n  type filter hook input priority 0; policy accept;\n"
+            "  tcp dport 8000 reject\n }\n}\n")
+    rules, policies = parse_nft(text, 8000, "tcp")
+    assert [(r.direction, r.action) for r in rules] == [("out", "drop"), ("in", "reject")]
+    assert policies == ("nft table inet lab chain out: policy drop (output hook)",)

@@ -308,6 +308,31 @@ def test_watch_shows_a_syn_that_a_firewall_drops(private_loopback: Namespace) ->
 
 
 @pytest.mark.root
+def test_watch_skips_interfaces_that_are_down_and_says_so(private_loopback: Namespace) -> None:
+    """Watching every interface: a down one (here a veth pair left down) is left out with a note, instead
+    of failing the whole watch ('Network is down'); naming it with --iface says it is down."""
+    port = 9004
+    private_loopback.run("ip", "link", "add", "ndwa", "type", "veth", "peer", "name", "ndwb")
+    with watching(str(port), "--count", "1", netns=private_loopback.name) as watch:
+        assert watch.process.poll() is None, watch.err.text()
+        attempt = private_loopback.run(sys.executable, "-c", (
+            "import socket,sys\n"
+            "try: socket.create_connection(('127.0.0.1', int(sys.argv[1])), 5)\n"
+            "except ConnectionRefusedError: print('refused')"), str(port))
+        assert attempt.stdout.strip() == "refused"
+        watch.process.wait(timeout=20)
+    err = watch.err.text()
+    assert watch.process.returncode == ExitStatus.OK, err
+    assert f"Watching TCP port {port} on lo:" in err
+    assert "not watching ndwb, ndwa: down" in err or "not watching ndwa, ndwb: down" in err
+    assert "|--- SYN seq=0" in watch.out.text()
+    named = run_netdiag("handshake", "--watch", str(port), "--iface", "ndwa", "--count", "1",
+                        netns=private_loopback.name, timeout=30)
+    assert named.returncode == ExitStatus.USAGE and "Interface ndwa is down" in named.stderr
+    assert "Traceback" not in named.stderr and "privileges" not in named.stderr
+
+
+@pytest.mark.root
 def test_watch_ctrl_c_exits_zero() -> None:
     with watching("9", "--iface", "lo") as watch:
         assert "Watching TCP port" in watch.err.text(), watch.err.text()

@@ -24,8 +24,8 @@ def test_open_port_exits_zero_with_a_table(listener: int) -> None:
     result = run_netdiag("probe", f"127.0.0.1:{listener}")
     assert result.returncode == ExitStatus.OK, result.stderr
     header, row = result.stdout.strip().splitlines()
-    assert header.split() == ["HOST", "ADDRESS", "PORT", "PROTO", "STATE", "REASON", "RTT_MS"]
-    assert row.split() == ["127.0.0.1", "127.0.0.1", str(listener), "tcp", "open", "listener", "-"]
+    assert header.split() == ["HOST", "ADDRESS", "PORT", "SERVICE", "PROTO", "STATE", "REASON", "RTT_MS"]
+    assert row.split() == ["127.0.0.1", "127.0.0.1", str(listener), "-", "tcp", "open", "listener", "-"]
     assert result.stderr == ""
 
 
@@ -34,12 +34,12 @@ def test_any_port_not_open_exits_one(listener: int, closed_port: int) -> None:
     result = run_netdiag("probe", f"127.0.0.1:{listener},{closed_port}", "--format", "json")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     records = json.loads(result.stdout)
-    assert [(r["port"], r["state"], r["reason"], r["method"]) for r in records] == [
+    assert [(r["port"], r["state"], r["reason"], r["method"]) for r in records] == sorted([
         (listener, "open", "listener", "socket-table"),
-        (closed_port, "closed", "no-listener", "socket-table")]
+        (closed_port, "closed", "no-listener", "socket-table")])
     for record in records:
-        assert list(record) == ["host", "address", "port", "proto", "state", "reason", "rtt_ms", "method",
-                                "detail"]
+        assert list(record) == ["host", "address", "port", "service", "proto", "state", "reason", "rtt_ms",
+                                "method", "detail"]
         assert record["rtt_ms"] is None and "socket table" in record["detail"]
 
 
@@ -47,8 +47,8 @@ def test_connect_asks_this_host_with_a_real_connection(listener: int, closed_por
     result = run_netdiag("probe", f"127.0.0.1:{listener},{closed_port}", "--connect", "--format", "json")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     records = json.loads(result.stdout)
-    assert [(r["port"], r["state"], r["reason"], r["method"]) for r in records] == [
-        (listener, "open", "syn-ack", "connect"), (closed_port, "closed", "conn-refused", "connect")]
+    assert [(r["port"], r["state"], r["reason"], r["method"]) for r in records] == sorted([
+        (listener, "open", "syn-ack", "connect"), (closed_port, "closed", "conn-refused", "connect")])
     assert all(isinstance(record["rtt_ms"], float) for record in records)
     assert result.stderr.count("was probed with a real connection, as --connect asked") == 1
 
@@ -62,8 +62,9 @@ def test_several_targets_in_one_call(listener: int) -> None:
 def test_csv_output(closed_port: int) -> None:
     result = run_netdiag("probe", f"127.0.0.1:{closed_port}", "--format", "csv", "--connect")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert rows == [{"host": "127.0.0.1", "address": "127.0.0.1", "port": str(closed_port), "proto": "tcp",
-                     "state": "closed", "reason": "conn-refused", "rtt_ms": rows[0]["rtt_ms"]}]
+    assert rows == [{"host": "127.0.0.1", "address": "127.0.0.1", "port": str(closed_port), "service": "-",
+                     "proto": "tcp", "state": "closed", "reason": "conn-refused",
+                     "rtt_ms": rows[0]["rtt_ms"]}]
     assert float(rows[0]["rtt_ms"]) >= 0
 
 
@@ -331,3 +332,20 @@ def test_ctrl_c_during_a_forked_scan_exits_130_and_leaves_no_worker(private_loop
     pids = subprocess.run(["ip", "netns", "pids", private_loopback.name], capture_output=True, text=True)
     assert pids.stdout.split() == [], "a scan worker outlived the interrupted scan"
     wait_until(lambda: syn_sent() == 0, timeout=10, what="every probe socket closed")
+
+
+@pytest.mark.root
+def test_ports_are_sorted_per_host_and_named_from_the_services_database(private_loopback: Namespace) -> None:
+    """Given 8000,22,80 the rows come as 22, 80, 8000, hosts in the order given, with their service names
+    (/etc/services: ssh, http; 8000 has none on Debian) in the table, JSON and CSV."""
+    records = json.loads(run_netdiag("probe", "127.0.0.1:8000,22,80", "localhost:443,7", "-4", "-f", "json",
+                                     netns=private_loopback.name).stdout)
+    assert [(r["host"], r["port"]) for r in records] == [
+        ("127.0.0.1", 22), ("127.0.0.1", 80), ("127.0.0.1", 8000), ("localhost", 7), ("localhost", 443)]
+    assert [r["service"] for r in records] == ["ssh", "http", None, "echo", "https"]
+    table = run_netdiag("probe", "127.0.0.1:80,22", netns=private_loopback.name).stdout.splitlines()
+    assert table[0].split()[3] == "SERVICE"
+    assert [line.split()[2:4] for line in table[1:]] == [["22", "ssh"], ["80", "http"]]
+    rows = list(csv.DictReader(io.StringIO(run_netdiag("probe", "127.0.0.1:80", "-f", "csv",
+                                                       netns=private_loopback.name).stdout)))
+    assert rows[0]["service"] == "http"

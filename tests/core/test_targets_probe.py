@@ -251,8 +251,8 @@ def test_exit_status_is_ok_only_when_every_port_is_open() -> None:
 
 def test_result_record_has_the_documented_keys() -> None:
     plain = result_record(result(PortState.CLOSED, Reason.CONN_REFUSED))
-    assert list(plain) == ["host", "address", "port", "proto", "state", "reason", "rtt_ms", "method",
-                           "detail"]
+    assert list(plain) == ["host", "address", "port", "service", "proto", "state", "reason", "rtt_ms",
+                           "method", "detail"]
     assert plain["method"] == "connect" and plain["detail"] is None
     assert plain["state"] == "closed" and plain["proto"] == "tcp"
     explained = result_record(result(PortState.CLOSED, Reason.CONN_REFUSED), explain=True)

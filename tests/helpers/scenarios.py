@@ -57,6 +57,33 @@ print("ready", flush=True)
 sys.stdin.read()
 """
 
+# listen(1) and never accept(): two connections of its own fill the queue (Linux counts it full when
+# more than the backlog wait), after which the kernel drops every new SYN.
+_FULL_QUEUE_LISTENER = """
+import socket, sys
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind((sys.argv[1], int(sys.argv[2])))
+sock.listen(1)
+fillers = [socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5) for _ in range(2)]
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+# [::] with IPV6_V6ONLY: IPv6 only, so an IPv4 address of the same host is refused.
+_V6ONLY_LISTENER = """
+import socket, sys
+sock = socket.socket(socket.AF_INET6)
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+sock.bind((sys.argv[1], int(sys.argv[2])))
+sock.listen(16)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+_LISTENERS = {"plain": _LISTENER, "full-queue": _FULL_QUEUE_LISTENER, "v6only": _V6ONLY_LISTENER}
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -76,6 +103,11 @@ class Scenario:
     state_without_root: PortState | None = None  # when ICMP cannot be watched, if different
     reason_without_root: Reason | None = None
     note: str = ""
+    listener: str = "plain"  # "plain", "full-queue" (listen(1), filled, never accepts), "v6only" ([::])
+    client_rules: tuple[tuple[str, ...], ...] = ()  # iptables arguments, run in the client namespace
+    server_nft: str = ""  # an nft script (nft -f -) loaded in the server namespace
+    client_nft: str = ""  # the same, in the client namespace
+    client_routes: tuple[tuple[str, ...], ...] = ()  # `ip route add` arguments, in the client namespace
 
     @property
     def target(self) -> str:
@@ -154,6 +186,98 @@ SCENARIOS: tuple[Scenario, ...] = (
     ),
 )
 
+# nft variants of the iptables rows: an inet table of our own, one chain on the hook, one rule.
+def _nft(hook: str, rule: str) -> str:
+    return (f"table inet netdiag_test {{\n chain {hook} {{\n"
+            f"  type filter hook {hook} priority 0; policy accept;\n  {rule}\n }}\n}}\n")
+
+
+_OUTPUT = ("-A", "OUTPUT", "-p", "tcp", "--dport", str(SCENARIO_PORT), "-j")
+BLOCKED_NETWORK = "198.18.5.0/24"  # a route of a discarding type in the client namespace covers it
+BLOCKED_HOST = "198.18.5.1"
+
+
+def _route_row(kind: str, state: PortState, reason: Reason, errno_text: str) -> Scenario:
+    return Scenario(
+        f"route-{kind}", f"the client namespace has `ip route add {kind} {BLOCKED_NETWORK}`", None, (),
+        "client", BLOCKED_HOST, state, reason, Cause.BLOCKED_ROUTE,
+        client_routes=((kind, BLOCKED_NETWORK),),
+        note=f"connect() fails at once with {errno_text}; explain names the route and "
+             f"`ip route del {kind} {BLOCKED_NETWORK}`",
+    )
+
+
+SCENARIOS = (
+    *SCENARIOS,
+    Scenario(
+        "nft-drop", "a listener behind nft `tcp dport 8000 drop` (hook input)", SERVER_ADDR, (), "client",
+        SERVER_ADDR, PortState.FILTERED, Reason.NO_RESPONSE, Cause.FIREWALL_DROP, timeout=0.5,
+        server_nft=_nft("input", f"tcp dport {SCENARIO_PORT} drop"), note="as the iptables DROP",
+    ),
+    Scenario(
+        "nft-reject", "a listener behind nft `tcp dport 8000 reject` (hook input)", SERVER_ADDR, (), "client",
+        SERVER_ADDR, PortState.FILTERED, Reason.PORT_UNREACH, Cause.FIREWALL_REJECT,
+        server_nft=_nft("input", f"tcp dport {SCENARIO_PORT} reject"),
+        state_without_root=PortState.CLOSED, reason_without_root=Reason.CONN_REFUSED,
+        note="nft's plain reject sends ICMP port-unreachable, as iptables' default REJECT",
+    ),
+    Scenario(
+        "client-output-drop", "the client's own iptables -A OUTPUT -p tcp --dport 8000 -j DROP", SERVER_ADDR,
+        (), "client", SERVER_ADDR, PortState.FILTERED, Reason.ADMIN_PROHIBITED, Cause.OUTBOUND_FIREWALL,
+        client_rules=((*_OUTPUT, "DROP"),), state_without_root=PortState.FILTERED,
+        reason_without_root=Reason.NO_RESPONSE,
+        note="the SYN never leaves: sendto() fails with EPERM (a connect() just waits); explain names the "
+             "rule and its iptables -D",
+    ),
+    Scenario(
+        "client-output-reject", "the client's own iptables -A OUTPUT -p tcp --dport 8000 -j REJECT",
+        SERVER_ADDR, (), "client", SERVER_ADDR, PortState.FILTERED, Reason.ADMIN_PROHIBITED,
+        Cause.OUTBOUND_FIREWALL, client_rules=((*_OUTPUT, "REJECT"),),
+        state_without_root=PortState.CLOSED, reason_without_root=Reason.CONN_REFUSED,
+        note="EPERM for the raw SYN; a connect() gets ECONNREFUSED from the local REJECT",
+    ),
+    Scenario(
+        "client-nft-output-drop", "the client's own nft `tcp dport 8000 drop` on the output hook",
+        SERVER_ADDR, (), "client", SERVER_ADDR, PortState.FILTERED, Reason.ADMIN_PROHIBITED,
+        Cause.OUTBOUND_FIREWALL, client_nft=_nft("output", f"tcp dport {SCENARIO_PORT} drop"),
+        state_without_root=PortState.FILTERED, reason_without_root=Reason.NO_RESPONSE,
+        note="as the iptables OUTPUT DROP",
+    ),
+    Scenario(
+        "client-output-policy-drop", "the client's own iptables -P OUTPUT DROP (no rule for the port)",
+        SERVER_ADDR, (), "client", SERVER_ADDR, PortState.FILTERED, Reason.ADMIN_PROHIBITED,
+        Cause.OUTBOUND_FIREWALL, client_rules=(("-P", "OUTPUT", "DROP"),),
+        state_without_root=PortState.FILTERED, reason_without_root=Reason.NO_RESPONSE,
+        note="EPERM, and the verdict names the policy: no OUTPUT rule accepts the port",
+    ),
+    _route_row("blackhole", PortState.ERROR, Reason.LOCAL_ERROR, "EINVAL ('Invalid argument')"),
+    _route_row("prohibit", PortState.FILTERED, Reason.ADMIN_PROHIBITED, "EACCES ('Permission denied')"),
+    _route_row("unreachable", PortState.UNREACHABLE, Reason.HOST_UNREACH,
+               "EHOSTUNREACH ('No route to host')"),
+    _route_row("throw", PortState.UNREACHABLE, Reason.NET_UNREACH, "ENETUNREACH ('Network is unreachable')"),
+    Scenario(
+        "accept-queue-full", "listen(1), never accept(), two connections waiting; asked on the same host",
+        SERVER_ADDR, (), "server", SERVER_ADDR, PortState.OPEN, Reason.LISTENER, Cause.ACCEPT_QUEUE_FULL,
+        listener="full-queue",
+        note="the socket table shows the listener and its queue (2 of 1): the kernel drops new SYNs until "
+             "the server calls accept()",
+    ),
+    Scenario(
+        "accept-queue-full-from-client", "the same full queue, asked from the client", SERVER_ADDR, (),
+        "client", SERVER_ADDR, PortState.FILTERED, Reason.NO_RESPONSE, Cause.FIREWALL_DROP, timeout=0.5,
+        listener="full-queue",
+        note="the SYN is dropped: from another host a full queue looks like a DROP rule (the verdict names "
+             "both)",
+    ),
+    Scenario(
+        "v6only-listener", "a [::]:8000 listener with IPV6_V6ONLY; asked as 198.18.0.2:8000 on the same host",
+        "::", (), "server", SERVER_ADDR, PortState.CLOSED, Reason.NO_LISTENER, Cause.WRONG_ADDRESS_FAMILY,
+        listener="v6only",
+        note="the socket table sees the option (psutil cannot): IPv4 is refused; explain names the IPv6 "
+             "listener",
+    ),
+)
+
 SCENARIOS_BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
 
 
@@ -181,8 +305,10 @@ class UdpScenario:
     rules: tuple[tuple[str, ...], ...]
     state: PortState
     reason: Reason
+    cause: Cause  # `explain --udp`
     timeout: float = 0.5
     note: str = ""
+    client_rules: tuple[tuple[str, ...], ...] = ()  # iptables arguments, run in the client namespace
 
     @property
     def target(self) -> str:
@@ -195,23 +321,35 @@ def _udp_rule(*action: str) -> tuple[tuple[str, ...], ...]:
 
 UDP_SCENARIOS: tuple[UdpScenario, ...] = (
     UdpScenario("udp-open", "a UDP server on 198.18.0.2:8000 that answers", "echo", (),
-                PortState.OPEN, Reason.UDP_RESPONSE, timeout=3.0,  # the reply ends it: a slow CI is no risk
+                # the reply ends it: a slow CI is no risk
+                PortState.OPEN, Reason.UDP_RESPONSE, Cause.OK, timeout=3.0,
                 note="only a reply proves a UDP port open"),
     UdpScenario("udp-silent-server", "a UDP server that reads and never answers", "silent", (),
-                PortState.OPEN_FILTERED, Reason.NO_RESPONSE,
+                PortState.OPEN_FILTERED, Reason.NO_RESPONSE, Cause.FIREWALL_DROP,
                 note="a server that ignores the probe datagram looks exactly like a DROP rule"),
     UdpScenario("udp-nothing-listening", "nothing bound to UDP 198.18.0.2:8000", None, (),
-                PortState.CLOSED, Reason.PORT_UNREACH, note="the kernel answers ICMP port-unreachable"),
+                PortState.CLOSED, Reason.PORT_UNREACH, Cause.NOTHING_LISTENING,
+                note="the kernel answers ICMP port-unreachable"),
     UdpScenario("udp-drop", "a UDP server behind iptables -j DROP", "echo", _udp_rule("DROP"),
-                PortState.OPEN_FILTERED, Reason.NO_RESPONSE, note="silence, as for the silent server"),
+                PortState.OPEN_FILTERED, Reason.NO_RESPONSE, Cause.FIREWALL_DROP,
+                note="silence, as for the silent server"),
     UdpScenario("udp-reject-port-unreachable", "a UDP server behind REJECT (icmp-port-unreachable)", "echo",
                 _udp_rule("REJECT", "--reject-with", "icmp-port-unreachable"),
-                PortState.CLOSED, Reason.PORT_UNREACH,
+                PortState.CLOSED, Reason.PORT_UNREACH, Cause.NOTHING_LISTENING,
                 note="the default REJECT forges the closed port's own answer: no tool can tell them apart"),
     UdpScenario("udp-reject-admin-prohibited", "a UDP server behind REJECT (icmp-admin-prohibited)", "echo",
                 _udp_rule("REJECT", "--reject-with", "icmp-admin-prohibited"),
-                PortState.FILTERED, Reason.ADMIN_PROHIBITED,
+                PortState.FILTERED, Reason.ADMIN_PROHIBITED, Cause.FIREWALL_REJECT,
                 note="without root (no ICMP watch): unreachable / host-unreach, the errno is EHOSTUNREACH"),
+    UdpScenario("udp-client-output-drop", "the client's own iptables -A OUTPUT -p udp --dport 8000 -j DROP",
+                "echo", (), PortState.FILTERED, Reason.ADMIN_PROHIBITED, Cause.OUTBOUND_FIREWALL,
+                client_rules=(("-A", "OUTPUT", "-p", "udp", "--dport", str(SCENARIO_PORT), "-j", "DROP"),),
+                note="send() fails with EPERM: the datagram never leaves"),
+    UdpScenario("udp-client-output-reject",
+                "the client's own iptables -A OUTPUT -p udp --dport 8000 -j REJECT", "echo", (),
+                PortState.FILTERED, Reason.ADMIN_PROHIBITED, Cause.OUTBOUND_FIREWALL,
+                client_rules=(("-A", "OUTPUT", "-p", "udp", "--dport", str(SCENARIO_PORT), "-j", "REJECT"),),
+                note="EPERM as well (measured): a local REJECT of UDP does not look like a closed port"),
 )
 
 
@@ -223,6 +361,8 @@ def stage_udp(scenario: UdpScenario, net: TwoHosts) -> Iterator[Namespace]:
             stack.enter_context(_server(net.server, _UDP_SERVER, SERVER_ADDR, SCENARIO_PORT, scenario.server))
         for rule in scenario.rules:
             net.server.iptables(*rule)
+        for rule in scenario.client_rules:
+            net.client.iptables(*rule)
         yield net.client
 
 
@@ -241,9 +381,18 @@ def stage(scenario: Scenario, net: TwoHosts) -> Iterator[StagedScenario]:
     """Build ``scenario`` on ``net`` (listener, rules, resolver) and tear the listener down afterwards."""
     with ExitStack() as stack:
         if scenario.listen_on is not None:
-            stack.enter_context(_server(net.server, _LISTENER, scenario.listen_on, SCENARIO_PORT))
+            stack.enter_context(_server(net.server, _LISTENERS[scenario.listener], scenario.listen_on,
+                                        SCENARIO_PORT))
         for rule in scenario.rules:
             net.server.iptables(*rule)
+        for rule in scenario.client_rules:
+            net.client.iptables(*rule)
+        if scenario.server_nft:
+            net.server.run("nft", "-f", "-", input=scenario.server_nft)
+        if scenario.client_nft:
+            net.client.run("nft", "-f", "-", input=scenario.client_nft)
+        for route in scenario.client_routes:
+            net.client.run("ip", "route", "add", *route)
         namespace = net.client if scenario.probe_from == "client" else net.server
         if scenario.resolver is not None:
             stack.enter_context(namespace_resolv_conf(
@@ -281,8 +430,10 @@ _MATRIX_INTRO = """# Firewall matrix: what `probe` and `explain` say about each 
 
 Every row is a real network built by the tests: two network namespaces joined by a veth pair (client
 198.18.0.1, server 198.18.0.2, addresses from the RFC 2544 benchmarking range, no default route), a
-listener and iptables rules inside the server namespace. tests/scenarios/test_probe_matrix.py runs
-`netdiag probe` against every row and checks the state and reason; the explain tests check the cause.
+listener and iptables or nft rules inside the server namespace (INPUT) or the client namespace (OUTPUT),
+and routes of the discarding types in the client namespace. tests/scenarios/test_probe_matrix.py runs
+`netdiag probe` against every row and checks the state and reason; tests/scenarios/test_explain_matrix.py
+runs `netdiag explain` and checks the cause, and that the new verdicts name their rule, route or queue.
 The probe column is what netdiag says as root, when it can watch ICMP errors with a raw socket; the last
 column says what changes without root, when only the errno is known.
 
@@ -301,6 +452,17 @@ Notes:
 * **REJECT icmp-host-unreachable.** The ICMP error comes from the target's own address, which probe
   reports as `icmp_from`; a host that sends ICMP about itself is up, so explain blames a firewall rule on
   it. When an absent host is reported unreachable, the error comes from our own kernel (ARP failed).
+* **Routes that discard.** What connect() and send() return for each route type was measured in a
+  namespace: `blackhole` EINVAL ('Invalid argument'), `prohibit` EACCES ('Permission denied'),
+  `unreachable` EHOSTUNREACH ('No route to host'), `throw` ENETUNREACH ('Network is unreachable', when no
+  other table has a route). `ip route get` fails with the same error, so explain reads
+  `ip route show table all match ADDRESS` to name the route.
+* **This host's OUTPUT.** A locally generated packet that an OUTPUT rule drops or rejects makes the
+  half-open SYN's sendto() fail with EPERM (`filtered` / `admin-prohibited`); a plain connect() waits
+  (DROP) or is refused (TCP REJECT). explain reads the rule and names it with its `iptables -D`.
+* **A full accept queue** (the server listens but does not call accept()) makes the kernel drop new
+  SYNs. On the server's host the socket table shows it (`accept queue 2 of 1`); from another host it is
+  silence, like a DROP rule, and explain says both.
 * The ICMP rate limit (`net.ipv4.icmp_ratelimit`, 1 s by default) is set to 0 in the test namespaces, so
   a burst of REJECTed probes is never mistaken for silence; on real hosts a large scan of a REJECTing
   host can show some `filtered` / `no-response` rows for this reason.
@@ -310,11 +472,11 @@ _UDP_INTRO = """
 ## UDP (`netdiag probe --udp`)
 
 The same two namespaces, probed from the client with one datagram, `hello` (the default `--payload`,
-sent again at half the timeout). `explain` diagnoses TCP connections, so these rows check `probe` only
-(tests/scenarios/test_probe_matrix.py). As for TCP, the state is what netdiag says as root.
+sent again at half the timeout); `probe --udp` and `explain --udp` both run against every row. As for
+TCP, the state is what netdiag says as root.
 
-| scenario | set-up | `probe --udp` state / reason | why |
-|---|---|---|---|
+| scenario | set-up | `probe --udp` state / reason | `explain --udp` cause | why |
+|---|---|---|---|---|
 """
 
 _UDP_OUTRO = """
@@ -334,7 +496,7 @@ def matrix_markdown() -> str:
         rows.append(f"| `{s.name}` | {setup} | {s.state.value} / {s.reason.value} | `{s.cause.value}` "
                     f"| {without_root} | {s.note} |")
     udp_rows = [f"| `{s.name}` | {s.summary} (target `{s.target}`) | {s.state.value} / {s.reason.value} "
-                f"| {s.note} |" for s in UDP_SCENARIOS]
+                f"| `{s.cause.value}` | {s.note} |" for s in UDP_SCENARIOS]
     return (_MATRIX_INTRO + "\n".join(rows) + "\n" + _MATRIX_OUTRO + _UDP_INTRO + "\n".join(udp_rows)
             + "\n" + _UDP_OUTRO)
 

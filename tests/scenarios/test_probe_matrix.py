@@ -10,6 +10,7 @@ from helpers.netns import TwoHosts
 from helpers.scenarios import (
     MATRIX_PAGE,
     SCENARIOS,
+    SCENARIOS_BY_NAME,
     UDP_SCENARIOS,
     Scenario,
     UdpScenario,
@@ -50,6 +51,23 @@ def test_udp_probe_gives_the_matrix_state_and_reason(scenario: UdpScenario, net:
     assert (record["rtt_ms"] is None) == (scenario.reason.value == "no-response")
     expected_exit = ExitStatus.OK if scenario.state == PortState.OPEN else ExitStatus.NETWORK_SAID_NO
     assert result.returncode == expected_exit
+
+
+# What `probe --explain` can tell from the errno alone: the packet never left this host.
+REFUSED_TO_SEND = {"client-output-drop": "outbound-firewall", "client-output-reject": "outbound-firewall",
+                   "client-nft-output-drop": "outbound-firewall",
+                   "client-output-policy-drop": "outbound-firewall",
+                   "route-blackhole": "blocked-route", "route-prohibit": "blocked-route"}
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("name", sorted(REFUSED_TO_SEND))
+def test_probe_explain_names_what_stopped_the_packet_on_this_host(name: str, net: TwoHosts) -> None:
+    with stage(SCENARIOS_BY_NAME[name], net) as staged:
+        result = run_netdiag("probe", staged.target, "--timeout", str(staged.timeout), "--explain",
+                             "--format", "json", netns=staged.namespace.name)
+    [record] = json.loads(result.stdout)
+    assert record["cause"] == REFUSED_TO_SEND[name], record
 
 
 def test_the_docs_page_matches_the_table() -> None:
