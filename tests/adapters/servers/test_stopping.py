@@ -76,5 +76,6 @@ def test_thread_engine_says_it_is_shutting_down() -> None:
             client.close()  # before the fix the connection was served: let its thread end
             for thread in server.threads:
                 thread.join(timeout=5)
+            server.log.flush()  # the log's writer thread writes the event: wait for it, as at exit
     assert told.startswith(TOLD) and b"--max-clients" not in told, told
     assert [e["reason"] for e in refusals(out)] == ["shutdown"]
