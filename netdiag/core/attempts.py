@@ -100,7 +100,7 @@ class Repeated:
     window: float
 
     def fields(self) -> dict[str, object]:
-        return {"kind": self.kind.value, "count": self.count, "sources": self.sources,
+        return {"of": self.kind.value, "count": self.count, "sources": self.sources,
                 "source": self.source, "window": self.window}
 
 
@@ -357,7 +357,7 @@ def _why_silent(reason: AttemptReason, rule: object) -> str:
 
 def describe_repeated(fields: dict[str, object]) -> str:
     """``... 57 more SYNs from 198.18.0.1 not answered (in 5 s)``."""
-    kind = AttemptKind(str(fields["kind"]))
+    kind = AttemptKind(str(fields["of"]))
     count = int(str(fields["count"]))
     source = fields.get("source")
     origin = f"from {source}" if source else f"from {int(str(fields['sources'])):,} addresses"
