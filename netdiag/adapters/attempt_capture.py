@@ -42,8 +42,9 @@ IDLE = 0.2
 """Seconds without a segment after which the capture counts as idle (timeouts are judged then)."""
 QUEUE_LIMIT = 100_000
 """Segments decoded and not yet followed; beyond (a flood faster than we follow), they are dropped."""
-FIREWALL_FRESH = 5.0
-"""Seconds a reading of the firewall is reused (a flood must not run iptables per SYN)."""
+FIREWALL_FRESH = 1.0
+"""Seconds a reading of the firewall is reused (only the lines the limiter lets through read it, at most
+a few per second: a rule added a moment ago must show)."""
 ADDRESSES_FRESH = 10.0
 """Seconds between two readings of this host's addresses."""
 

@@ -173,7 +173,7 @@ class AttemptWatch:
                     if entry.answered_at is None and not entry.reported:
                         found.append(self._report(entry, AttemptKind.UNANSWERED_SYN))
             elif entry is not None and entry.syn_acks:
-                if seg.has("R"):
+                if seg.has("R") and not entry.reported:
                     found.append(self._report(entry, AttemptKind.HANDSHAKE_INCOMPLETE,
                                               AttemptReason.CLIENT_RESET))
                 if seg.has("A") or seg.has("R"):

@@ -173,3 +173,12 @@ def test_a_reject_rule_explains_a_reset_sent_for_the_listener() -> None:
     text = describe_attempt({**named.fields(), "event": "reset-sent"})
     assert text.startswith("RST sent to the SYN to 198.18.0.2:8000 by this host's firewall, not the listener")
     assert rule.text in text
+
+
+def test_an_attempt_is_reported_once_even_when_the_client_resets_later() -> None:
+    w = watch(answer_wait=3.0)
+    w.feed(seg(0.0, "S"), "veth0")
+    w.feed(seg(0.001, "SA", inbound=False), "veth0")
+    [attempt] = w.feed(seg(1.0, "SA", inbound=False), "veth0")
+    assert attempt.reason is AttemptReason.NO_ACK
+    assert w.feed(seg(3.0, "R"), "veth0") == []
