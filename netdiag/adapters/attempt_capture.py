@@ -33,7 +33,7 @@ from netdiag.adapters.capture_sockets import (
     open_capture_socket,
     packet_to_segment,
 )
-from netdiag.core.attempts import Attempt, AttemptKind, AttemptWatch, LineLimiter, with_firewall
+from netdiag.core.attempts import Attempt, AttemptKind, AttemptWatch, LineLimiter, with_firewall, with_queue
 from netdiag.core.failures import NetdiagError
 from netdiag.core.handshake import Segment
 from netdiag.core.observations import FirewallObservation
@@ -79,7 +79,8 @@ def local_addresses() -> set[str]:
 
 
 class _Firewall:
-    """This host's INPUT rules for the port, read (read-only) when an attempt needs them, then reused."""
+    """What explains an attempt: the listener's accept queue (the socket table), else this host's INPUT
+    rules for the port, read (read-only) when an attempt needs them, then reused."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -87,6 +88,11 @@ class _Firewall:
         self._observation: FirewallObservation | None = None
 
     def explain(self, attempt: Attempt) -> Attempt:
+        if attempt.kind is not AttemptKind.RESET_SENT:
+            from netdiag.adapters.socket_table import tcp_listeners
+
+            with contextlib.suppress(OSError):  # the table unreadable: the firewall may still explain it
+                attempt = with_queue(attempt, tcp_listeners({self.port}))
         if attempt.kind is AttemptKind.HANDSHAKE_INCOMPLETE:
             return attempt
         now = time.monotonic()

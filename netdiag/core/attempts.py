@@ -31,6 +31,7 @@ from enum import Enum
 
 from netdiag.core.handshake import Address, Segment
 from netdiag.core.observations import FirewallObservation, FirewallRule
+from netdiag.core.socket_table import Listener, serves
 from netdiag.core.targets import format_endpoint
 
 ANSWER_WAIT = 3.0
@@ -66,6 +67,7 @@ class AttemptReason(str, Enum):
     NOT_BOUND = "not-bound"  # the SYN went to a local address the listener is not bound to
     NO_ACK = "no-ack"  # the SYN-ACK went out, its ACK never came
     CLIENT_RESET = "client-reset"  # the client answered the SYN-ACK with RST
+    ACCEPT_QUEUE_FULL = "accept-queue-full"  # the listener's accept queue was over its backlog
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,17 @@ class Attempt:
     reason: AttemptReason
     rule: str | None = None
     bound: str = ""
+    queue: tuple[int, int] | None = None  # (queued, backlog) of a full accept queue
 
     def fields(self) -> dict[str, object]:
         """The JSON event's fields (``event`` and ``time`` are added by the log)."""
-        return {"peer": format_endpoint(*self.peer), "local": format_endpoint(*self.local),
-                "interface": self.interface, "syns": self.syns, "reason": self.reason.value,
-                "rule": self.rule, "bound": self.bound}
+        fields: dict[str, object] = {
+            "peer": format_endpoint(*self.peer), "local": format_endpoint(*self.local),
+            "interface": self.interface, "syns": self.syns, "reason": self.reason.value, "rule": self.rule,
+            "bound": self.bound}
+        if self.queue is not None:
+            fields.update(queued=self.queue[0], backlog=self.queue[1])
+        return fields
 
 
 @dataclass(frozen=True)
@@ -230,7 +237,7 @@ def with_firewall(attempt: Attempt, firewall: FirewallObservation | None) -> Att
     could be read (``firewall`` None: not read, not needed)."""
     wants = {AttemptKind.UNANSWERED_SYN: ("drop", "reject"), AttemptKind.RESET_SENT: ("reject",)}
     actions = wants.get(attempt.kind)
-    if actions is None or firewall is None:
+    if actions is None or firewall is None or attempt.reason is AttemptReason.ACCEPT_QUEUE_FULL:
         return attempt
     if not firewall.readable:
         if attempt.reason is AttemptReason.NOT_BOUND:
@@ -246,6 +253,24 @@ def with_firewall(attempt: Attempt, firewall: FirewallObservation | None) -> Att
     policy = next((p for p in firewall.default_policies if "INPUT" in p or "output" not in p), None)
     if attempt.kind is AttemptKind.UNANSWERED_SYN and policy is not None:
         return _replace(attempt, AttemptReason.FIREWALL_DROP, policy)
+    return attempt
+
+
+def with_queue(attempt: Attempt, listeners: Iterable[Listener]) -> Attempt:
+    """The attempt explained by the listener's full accept queue, when the socket table shows it full
+    (more connections waiting for ``accept()`` than its backlog: the kernel then drops SYNs, and the
+    ACKs that would complete a handshake)."""
+    if attempt.kind is AttemptKind.RESET_SENT:
+        return attempt
+    for listener in listeners:
+        full = listener.queued is not None and listener.backlog is not None \
+            and listener.queued > listener.backlog
+        if full and serves(listener, attempt.local[0], attempt.local[1]):
+            assert listener.queued is not None and listener.backlog is not None
+            return Attempt(kind=attempt.kind, peer=attempt.peer, local=attempt.local,
+                           interface=attempt.interface, syns=attempt.syns,
+                           reason=AttemptReason.ACCEPT_QUEUE_FULL, bound=attempt.bound,
+                           queue=(listener.queued, listener.backlog))
     return attempt
 
 
@@ -327,9 +352,12 @@ def describe_attempt(fields: dict[str, object]) -> str:
     if kind is AttemptKind.UNANSWERED_SYN:
         tries = int(str(fields.get("syns", 1)))
         sent = f", sent {tries} times" if tries > 1 else ""
-        why = _why_silent(reason, rule)
+        why = _why_silent(reason, rule, fields)
         return f"SYN to {local} arrived on {interface}{sent} and was not answered ({why})"
     if kind is AttemptKind.HANDSHAKE_INCOMPLETE:
+        if reason is AttemptReason.ACCEPT_QUEUE_FULL:
+            return (f"SYN to {local} answered but the handshake never completed: the client's ACK was "
+                    f"dropped ({_full_queue(fields)})")
         if reason is AttemptReason.CLIENT_RESET:
             return f"SYN to {local} answered, but the client reset instead of completing the handshake"
         return (f"SYN to {local} answered but the handshake never completed (the SYN-ACK was lost or the "
@@ -346,13 +374,20 @@ def describe_attempt(fields: dict[str, object]) -> str:
             "tcp-reset, or the accept queue overflowed (net.ipv4.tcp_abort_on_overflow)")
 
 
-def _why_silent(reason: AttemptReason, rule: object) -> str:
+def _why_silent(reason: AttemptReason, rule: object, fields: dict[str, object]) -> str:
+    if reason is AttemptReason.ACCEPT_QUEUE_FULL:
+        return _full_queue(fields)
     if reason is AttemptReason.FIREWALL_DROP and rule:
         return f"this host's firewall: rule {rule}"
     if reason is AttemptReason.FIREWALL_UNREADABLE:
         return "this host's firewall could not be read: a DROP rule is the likely cause (run with sudo)"
     return ("no firewall rule of this host names the port: a full accept queue also drops SYNs, see "
             "netdiag sockets --listening")
+
+
+def _full_queue(fields: dict[str, object]) -> str:
+    return (f"the accept queue is full: {fields.get('queued')} connections wait for accept(), backlog "
+            f"{fields.get('backlog')}; the server does not accept fast enough")
 
 
 def describe_repeated(fields: dict[str, object]) -> str:

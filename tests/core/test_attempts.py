@@ -182,3 +182,18 @@ def test_an_attempt_is_reported_once_even_when_the_client_resets_later() -> None
     [attempt] = w.feed(seg(1.0, "SA", inbound=False), "veth0")
     assert attempt.reason is AttemptReason.NO_ACK
     assert w.feed(seg(3.0, "R"), "veth0") == []
+
+
+def test_a_full_accept_queue_explains_the_silence() -> None:
+    from netdiag.core.attempts import with_queue
+    from netdiag.core.socket_table import Listener
+
+    full = Listener(4, "0.0.0.0", PORT, queued=5, backlog=4)
+    named = with_queue(attempt("198.18.0.1"), [Listener(4, "127.0.0.1", PORT, queued=9, backlog=4), full])
+    assert named.reason is AttemptReason.ACCEPT_QUEUE_FULL and named.queue == (5, 4)
+    assert with_firewall(named, rules()) == named  # the queue, not the firewall
+    text = describe_attempt({**named.fields(), "event": "unanswered-syn"})
+    assert text.endswith("(the accept queue is full: 5 connections wait for accept(), backlog 4; the server "
+                         "does not accept fast enough)")
+    not_full = Listener(4, "0.0.0.0", PORT, queued=4, backlog=4)
+    assert with_queue(attempt("198.18.0.1"), [not_full]).reason is AttemptReason.NO_RULE

@@ -8,6 +8,7 @@ these events exist: the engines never see a SYN that did not become a connection
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -148,3 +149,20 @@ def test_without_capture_privileges_one_note_and_normal_service() -> None:
     assert "may not capture packets" in notes[0] and "sudo netdiag listen 0 --observe" in notes[0]
     assert "Traceback" not in err
     assert '"event": "observing"' not in out
+
+
+def test_syns_dropped_by_a_full_accept_queue_are_named(net: TwoHosts) -> None:
+    """A server that stops accepting (SIGSTOP) with a backlog of 4 (somaxconn in its namespace): five
+    connections complete and wait in the queue, the next SYNs are dropped by the kernel."""
+    net.server.run("sysctl", "-qw", "net.core.somaxconn=4")
+    with observing(net) as server:
+        server.process.send_signal(signal.SIGSTOP)
+        try:
+            outcomes = connect_from(net.client, SERVER_ADDR, server.port, count=8)
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+        assert outcomes == ["connected"] * 5 + ["timeout"] * 3
+        event = server.wait_for_event("unanswered-syn", timeout=10)
+    assert event["reason"] == "accept-queue-full"
+    assert (event["queued"], event["backlog"]) == (5, 4)
+    assert event["rule"] is None
