@@ -54,8 +54,8 @@ EPILOG = examples(
     "netdiag listen 9000 --udp --mode sink      # print every datagram",
     "netdiag listen 9000 --udp --mode reply     # the lab's task 3: accepted / closed per datagram",
     "netdiag listen 8000 --engine threads       # thread per client, like the lab's server",
+    "netdiag listen 8000 --observe              # as root: also the SYNs that never became connections",
     "netdiag listen 0 --log json                # machine-readable events, one JSON object per line",
-    "sudo netdiag listen 8000 --observe         # also the SYNs that never became a connection",
 )
 
 

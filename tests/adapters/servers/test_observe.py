@@ -166,3 +166,31 @@ def test_syns_dropped_by_a_full_accept_queue_are_named(net: TwoHosts) -> None:
     assert event["reason"] == "accept-queue-full"
     assert (event["queued"], event["backlog"]) == (5, 4)
     assert event["rule"] is None
+
+
+IMPORTS_AT_EXIT = (
+    "import atexit, sys\n"
+    "atexit.register(lambda: print('heavy:', sorted({m.split('.')[0] for m in sys.modules} & {'scapy'}),"
+    " file=sys.stderr))\n"
+    "from netdiag.cli.main import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
+@pytest.mark.parametrize("observe", [True, False], ids=["observe", "plain"])
+def test_the_server_process_never_imports_scapy(observe: bool) -> None:
+    """The capture's scapy lives in the observer's process: the server's own start-up and memory stay
+    as they were, with or without --observe."""
+    args = ["listen", "0", "--log", "json", *(["--observe"] if observe else [])]
+    process = subprocess.Popen([sys.executable, "-c", IMPORTS_AT_EXIT, *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=netdiag_env())
+    try:
+        assert process.stdout is not None
+        wanted = "observing" if observe else "listening"
+        while wanted not in (line := process.stdout.readline()):
+            assert line, "the server ended early"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert "heavy: []" in err, err
