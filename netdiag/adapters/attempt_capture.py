@@ -171,11 +171,14 @@ def main(argv: Sequence[str]) -> int:
     threading.Thread(target=wait_for_eof, name="netdiag-observer-stdin", daemon=True).start()
     try:
         observe(port, bound, stop)
+    except (BrokenPipeError, KeyboardInterrupt):  # the server went away: nobody to tell
+        return 0
     except NetdiagError as exc:
         _write("unavailable", {"reason": str(exc)})
         return 1
-    except (BrokenPipeError, KeyboardInterrupt):
-        return 0
+    except OSError as exc:  # a capture socket that broke (its interface removed under it)
+        _write("unavailable", {"reason": f"the capture failed: {exc.strerror or exc}"})
+        return 1
     return 0
 
 
