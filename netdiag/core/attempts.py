@@ -7,13 +7,17 @@ when it became nothing:
 * ``unanswered-syn``: the SYN was retransmitted (the client's kernel heard nothing for about a second)
   with no SYN-ACK nor RST sent, or nothing at all came back within ``answer_wait`` seconds while the
   capture was idle. A firewall's DROP, or (rarely) a full accept queue.
-* ``handshake-incomplete``: the SYN-ACK went out but the client's ACK never came (the SYN-ACK was
-  retransmitted, or ``answer_wait`` seconds passed), or the client answered the SYN-ACK with RST.
+* ``handshake-incomplete``: the SYN-ACK went out and was retransmitted (this host's kernel heard no ACK
+  for about a second).
 * ``reset-sent``: the SYN was answered with RST: nothing listens on the address the client used (the
   server is bound to another one), or a firewall REJECT with tcp-reset answered for the listener.
 
 Retransmissions are the main signal because they do not depend on when the capture is read: a SYN
-retransmitted with no SYN-ACK between them, on one interface, was not answered whatever the lag.
+retransmitted with no SYN-ACK between them, on one interface, was not answered whatever the lag. The
+capture need hold only SYNs and RSTs (the adapter filters the rest in the kernel, so data costs the
+observer nothing): an answered SYN whose SYN-ACK is not retransmitted within ``synack_wait`` seconds
+completed its handshake, and is forgotten silently. A RST from the client after the SYN-ACK is forgotten
+silently too: it cannot be told apart from one that ends a connection just opened.
 
 Memory is bounded like ``connection_tracker``: attempts are forgotten ``max_age`` seconds after their first
 SYN, and beyond ``max_pending`` the oldest go first. Lines are rate-limited: per kind, at most
@@ -37,6 +41,9 @@ from netdiag.core.targets import format_endpoint
 ANSWER_WAIT = 3.0
 """Seconds after which an attempt with no answer (or no ACK) is reported even without retransmission,
 once the capture is idle (a scanner's single SYN, a client that gave up before its kernel retried)."""
+SYNACK_WAIT = 1.5
+"""Seconds after a SYN-ACK without its retransmission (Linux retransmits after 1 s) after which the
+handshake is taken as completed."""
 MAX_AGE = 130.0
 """Seconds after its first SYN that an attempt is forgotten (Linux gives up a connect after ~127 s)."""
 MAX_PENDING = 1000
@@ -66,7 +73,6 @@ class AttemptReason(str, Enum):
     FIREWALL_UNREADABLE = "firewall-unreadable"
     NOT_BOUND = "not-bound"  # the SYN went to a local address the listener is not bound to
     NO_ACK = "no-ack"  # the SYN-ACK went out, its ACK never came
-    CLIENT_RESET = "client-reset"  # the client answered the SYN-ACK with RST
     ACCEPT_QUEUE_FULL = "accept-queue-full"  # the listener's accept queue was over its backlog
 
 
@@ -131,12 +137,13 @@ class AttemptWatch:
     """
 
     def __init__(self, port: int, bound: str, local_addresses: Iterable[str], *,
-                 answer_wait: float = ANSWER_WAIT, max_age: float = MAX_AGE,
-                 max_pending: int = MAX_PENDING) -> None:
+                 answer_wait: float = ANSWER_WAIT, synack_wait: float = SYNACK_WAIT,
+                 max_age: float = MAX_AGE, max_pending: int = MAX_PENDING) -> None:
         self.port = port
         self.bound = bound
         self.local_addresses = frozenset(local_addresses)
         self.answer_wait = answer_wait
+        self.synack_wait = synack_wait
         self.max_age = max_age
         self.max_pending = max_pending
         self.forgotten = 0
@@ -179,12 +186,8 @@ class AttemptWatch:
                     entry.syns += 1
                     if entry.answered_at is None and not entry.reported:
                         found.append(self._report(entry, AttemptKind.UNANSWERED_SYN))
-            elif entry is not None and entry.syn_acks:
-                if seg.has("R") and not entry.reported:
-                    found.append(self._report(entry, AttemptKind.HANDSHAKE_INCOMPLETE,
-                                              AttemptReason.CLIENT_RESET))
-                if seg.has("A") or seg.has("R"):
-                    del self._pending[key]  # the handshake completed (the engines log the rest)
+            elif entry is not None and entry.syn_acks and (seg.has("A") or seg.has("R")):
+                del self._pending[key]  # completed (the engines log the rest), or reset by the client
         elif seg.sport == self.port and self.is_local(seg.src):
             key = (seg.destination, seg.source)
             entry = self._pending.get(key)
@@ -203,21 +206,20 @@ class AttemptWatch:
         return found + self.expire(seg.time, idle=False)
 
     def expire(self, now: float, *, idle: bool) -> list[Attempt]:
-        """Forget attempts older than ``max_age``; when ``idle`` (the capture holds nothing more), also
-        report those still without an answer (or an ACK) ``answer_wait`` seconds on."""
+        """Forget attempts older than ``max_age`` and handshakes whose SYN-ACK was not retransmitted
+        within ``synack_wait``; when ``idle`` (the capture holds nothing more), also report the SYNs
+        still without an answer ``answer_wait`` seconds on."""
         found: list[Attempt] = []
         for key in list(self._pending):
             entry = self._pending[key]
             if now - entry.began > self.max_age:
                 del self._pending[key]
-                continue
-            if not idle or entry.reported:
-                continue
-            if entry.answered_at is None and now - entry.began >= self.answer_wait:
+            elif entry.syn_acks == 1 and not entry.reported and entry.answered_at is not None \
+                    and now - entry.answered_at >= self.synack_wait:
+                del self._pending[key]  # no SYN-ACK retransmitted: the client's ACK came
+            elif idle and not entry.reported and entry.answered_at is None \
+                    and now - entry.began >= self.answer_wait:
                 found.append(self._report(entry, AttemptKind.UNANSWERED_SYN))
-            elif entry.syn_acks and entry.answered_at is not None \
-                    and now - entry.answered_at >= self.answer_wait:
-                found.append(self._report(entry, AttemptKind.HANDSHAKE_INCOMPLETE, AttemptReason.NO_ACK))
         return found
 
     def _forget_beyond_count(self) -> None:
@@ -358,8 +360,6 @@ def describe_attempt(fields: dict[str, object]) -> str:
         if reason is AttemptReason.ACCEPT_QUEUE_FULL:
             return (f"SYN to {local} answered but the handshake never completed: the client's ACK was "
                     f"dropped ({_full_queue(fields)})")
-        if reason is AttemptReason.CLIENT_RESET:
-            return f"SYN to {local} answered, but the client reset instead of completing the handshake"
         return (f"SYN to {local} answered but the handshake never completed (the SYN-ACK was lost or the "
                 "client gave up)")
     bound = str(fields.get("bound", "")) or "another address"

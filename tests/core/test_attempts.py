@@ -66,13 +66,24 @@ def test_a_retransmitted_syn_ack_means_the_handshake_did_not_complete() -> None:
     assert attempt.kind is AttemptKind.HANDSHAKE_INCOMPLETE and attempt.reason is AttemptReason.NO_ACK
 
 
-def test_a_client_resetting_the_syn_ack() -> None:
+def test_a_client_reset_after_the_syn_ack_is_forgotten_silently() -> None:
+    """Without the ACKs (the capture holds SYNs and RSTs only) a RST after the SYN-ACK may end a connection
+    just opened: nothing is claimed."""
     w = watch()
     w.feed(seg(0.0, "S"), "veth0")
     w.feed(seg(0.001, "SA", inbound=False), "veth0")
-    [attempt] = w.feed(seg(0.002, "R"), "veth0")
-    assert attempt.reason is AttemptReason.CLIENT_RESET
+    assert w.feed(seg(0.002, "R"), "veth0") == []
     assert w.pending == 0
+
+
+def test_a_syn_ack_not_retransmitted_means_the_handshake_completed() -> None:
+    """The capture of SYNs and RSTs only never shows the ACK: the SYN-ACK's silence stands for it."""
+    w = watch(synack_wait=1.5)
+    w.feed(seg(0.0, "S"), "veth0")
+    w.feed(seg(0.001, "SA", inbound=False), "veth0")
+    assert w.expire(1.0, idle=True) == [] and w.pending == 1
+    assert w.expire(1.6, idle=False) == [] and w.pending == 0
+    assert w.expire(10.0, idle=True) == []
 
 
 def test_a_reset_to_an_address_the_server_is_not_bound_to() -> None:
