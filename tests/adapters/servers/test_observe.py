@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -184,13 +185,18 @@ def test_the_server_process_never_imports_scapy(observe: bool) -> None:
     args = ["listen", "0", "--log", "json", *(["--observe"] if observe else [])]
     process = subprocess.Popen([sys.executable, "-c", IMPORTS_AT_EXIT, *args], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=netdiag_env())
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
+    reader.start()
     try:
-        assert process.stdout is not None
-        wanted = "observing" if observe else "listening"
-        while wanted not in (line := process.stdout.readline()):
-            assert line, "the server ended early"
+        wanted = '"observing"' if observe else '"listening"'
+        wait_until(lambda: any(wanted in line for line in list(lines)) or process.poll() is not None,
+                   timeout=20, what=f"the server's {wanted} event")
     finally:
         process.send_signal(signal.SIGTERM)
-        _out, err = process.communicate(timeout=10)
+        err = process.stderr.read() if process.stderr is not None else ""
+        process.wait(timeout=10)
+        reader.join(timeout=5)
     assert process.returncode == 0, err
+    assert any(wanted in line for line in lines), lines
     assert "heavy: []" in err, err
