@@ -25,7 +25,11 @@ from netdiag.core.protocols.options import (
 from netdiag.core.targets import format_endpoint, parse_listen_address
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from netdiag.adapters.servers import EventLog
     from netdiag.adapters.servers.descriptors import DescriptorBudget
+    from netdiag.adapters.servers.observer import Observer
 
 HELP = """Run a lab server (echo, reply, greet, chat, sink) on TCP or UDP.
 
@@ -50,6 +54,7 @@ EPILOG = examples(
     "netdiag listen 9000 --udp --mode sink      # print every datagram",
     "netdiag listen 9000 --udp --mode reply     # the lab's task 3: accepted / closed per datagram",
     "netdiag listen 8000 --engine threads       # thread per client, like the lab's server",
+    "netdiag listen 8000 --observe              # as root: also the SYNs that never became connections",
     "netdiag listen 0 --log json                # machine-readable events, one JSON object per line",
 )
 
@@ -83,6 +88,9 @@ def listen_command(
     idle_timeout: Annotated[float | None, typer.Option("--idle-timeout", min=0.001, help="Close a "
                                                        "connection silent for this many seconds.")]
     = None,
+    observe: Annotated[bool, typer.Option("--observe", help="Also log the attempts that never became a "
+                                          "connection (SYN not answered, handshake not completed, RST "
+                                          "sent); needs capture privileges (sudo).")] = False,
 ) -> None:
     from netdiag.adapters.servers import EventLog, ServerSettings, event_loop_name, run_server
     from netdiag.adapters.servers.binding import addresses_for_others, raise_open_files_limit
@@ -93,6 +101,8 @@ def listen_command(
     if udp and mode not in UDP_MODES:
         raise UsageError(f"--udp works with --mode echo, reply or sink, not {mode.value} "
                          "(greet and chat need connections: drop --udp).")
+    if udp and observe:
+        raise UsageError("--observe follows TCP handshakes: UDP has none (drop --udp or --observe).")
     out = output()
     soft, hard = raise_open_files_limit()
     loop_name = "threads" if engine is Engine.THREADS else event_loop_name()
@@ -126,7 +136,31 @@ def listen_command(
             kind = " --udp" if udp else ""
             out.info(f"try it: netdiag connect {target}{kind}   (Ctrl-C stops the server)")
 
-    run_server(settings, EventLog(log, quiet=quiet), on_ready, warn=out.warn)
+    event_log = EventLog(log, quiet=quiet)
+    observer = start_observer(event_log, out.warn, address) if observe else None
+
+    def ready(bound_host: str, port: int) -> None:
+        on_ready(bound_host, port)
+        if observer is not None:
+            observer.start(port, bound_host)
+
+    try:
+        run_server(settings, event_log, ready, warn=out.warn,
+                   before_shutdown=observer.stop if observer is not None else None)
+    finally:
+        if observer is not None:
+            observer.stop()
+
+
+def start_observer(log: EventLog, warn: Callable[[str], None], address: str) -> Observer | None:
+    """The ``--observe`` capture, or None (said once on stderr) when this process may not capture."""
+    from netdiag.adapters.platform import may_capture
+    from netdiag.adapters.servers.observer import Observer, cannot_observe_note
+
+    if not may_capture():
+        warn(cannot_observe_note(f"netdiag listen {address} --observe"))
+        return None
+    return Observer(log, warn)
 
 
 def too_few_files(budget: DescriptorBudget, hard: int, engine: Engine, loop_name: str) -> str:

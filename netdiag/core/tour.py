@@ -161,8 +161,9 @@ def next_steps_step() -> TourStep:
         look=("Each step above has its command: run them with your own server, or with the lab's. When a "
               "connection fails, `netdiag explain HOST:PORT` checks name, route, listener and firewall "
               "and ends with the fix; a capture made elsewhere (Wireshark, tcpdump) is read by "
-              "`netdiag explain --pcap FILE`. To teach with it, `sudo netdiag handshake --watch 8000 --web` "
-              "draws each connection live in a browser for the projector."),
+              "`netdiag explain --pcap FILE`; on the server, `sudo netdiag listen PORT --observe` also "
+              "logs the attempts that never became a connection. To teach with it, `sudo netdiag "
+              "handshake --watch 8000 --web` draws each connection live in a browser for the projector."),
         try_it=("netdiag --help", "netdiag listen 8000 --mode reply", "netdiag connect 127.0.0.1:8000",
                 "netdiag explain --error 'ConnectionRefusedError: [Errno 111] Connection refused'",
                 "netdiag explain --pcap capture.pcapng"),

@@ -11,6 +11,7 @@ fails the ones after it: read the first failure.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import socket
@@ -44,11 +45,15 @@ ENGINE_RUNS: dict[str, tuple[str, dict[str, str]]] = {
     "threads": ("threads", {}),
 }
 """Each run: the engine and its environment (the asyncio engine on the default loop and the stdlib's)."""
-CONFIGS = [(mode, run) for run in ENGINE_RUNS for mode in MODES]
+OBSERVED = [("echo", "asyncio"), ("chat", "threads")]
+"""Configurations run again with ``--observe`` (root: its capture watches every connection of the suite):
+the observer must not disturb the service it watches."""
+CONFIGS = [(mode, run, "") for run in ENGINE_RUNS for mode in MODES]
+CONFIGS += [(mode, run, "--observe") for mode, run in OBSERVED if os.geteuid() == 0]
 SEED = 20_261_123  # fixed: a failure replays with the same bytes
 
 
-@pytest.fixture(scope="module", params=CONFIGS, ids=[f"{m}-{e}" for m, e in CONFIGS])
+@pytest.fixture(scope="module", params=CONFIGS, ids=[f"{m}-{e}{o and '-observe'}" for m, e, o in CONFIGS])
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[ServerHandle, str]]:
     """One server per (mode, engine), shared by the scenarios of that configuration.
 
@@ -58,11 +63,14 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[ServerHandle, str]]
     checks its exit inside the right configuration; the teardown here only cleans up (kills a server
     stuck after a failed scenario) and never raises on its own.
     """
-    mode, run = request.param
+    mode, run, observe = request.param
     engine, extra_env = ENGINE_RUNS[run]
     env = netdiag_env(**extra_env)
-    with running_server("--mode", mode, "--engine", engine, check_exit=False, env=env) as server:
+    extra = (observe,) if observe else ()
+    with running_server("--mode", mode, "--engine", engine, *extra, check_exit=False, env=env) as server:
         try:
+            if observe:  # the capture runs before the scenarios (in a process of its own)
+                server.wait_for_event("observing", timeout=20)
             steady_resources(server, mode)  # warm-up: the leak baselines are taken in the steady state
             yield server, mode
         finally:
@@ -289,3 +297,7 @@ def test_clean_shutdown_after_the_faults(served: tuple[ServerHandle, str]) -> No
     # no traceback, but they are a server mishandling a client that went away
     assert "exception" not in stderr.lower(), stderr[-2000:]
     server.wait_for_event("shutdown")
+    if server.of("observing"):  # every connection of the suite was accepted: no failed attempt to report
+        failed = [e for e in server.events
+                  if e.get("event") in ("unanswered-syn", "handshake-incomplete", "reset-sent", "repeated")]
+        assert not failed, failed[:5]

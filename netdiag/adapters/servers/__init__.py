@@ -64,10 +64,13 @@ def out_of_descriptors(exc: BaseException | None) -> bool:
 
 def run_server(settings: ServerSettings, log: EventLog,
                on_ready: Callable[[str, int], None] | None = None,
-               warn: Callable[[str], None] | None = None) -> None:
+               warn: Callable[[str], None] | None = None,
+               before_shutdown: Callable[[], None] | None = None) -> None:
     """Bind, call ``on_ready(host, port)``, announce ``listening``, serve until SIGINT/SIGTERM.
 
-    ``warn`` receives one-line warnings about the machine while serving (out of file descriptors).
+    ``warn`` receives one-line warnings about the machine while serving (out of file descriptors);
+    ``before_shutdown`` runs once serving is over, before ``shutdown`` is logged (``--observe`` stops
+    its capture there, so that its last lines come before it).
     """
     sock = open_listener(settings.host, settings.port, udp=settings.udp)
     host, port = sock.getsockname()[:2]
@@ -95,5 +98,7 @@ def run_server(settings: ServerSettings, log: EventLog,
                 f"Cannot serve: the event loop ({event_loop_name()}) could not open the files it needs "
                 "(too many open files). Raise the open-files limit (ulimit -n), or use --engine threads, "
                 "which needs the fewest.") from exc
+    if before_shutdown is not None:
+        before_shutdown()
     log.emit(EventKind.SHUTDOWN, closed=closed)
     log.flush()

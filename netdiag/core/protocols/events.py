@@ -12,6 +12,8 @@ import time
 from enum import Enum
 from typing import Any
 
+from netdiag.core.attempts import describe_attempt, describe_repeated
+
 TEXT_LIMIT = 1000
 """Longest ``text`` shown for one chunk or datagram (the byte count is always exact)."""
 
@@ -27,6 +29,11 @@ class EventKind(str, Enum):
     DATAGRAM = "datagram"
     SHUTDOWN = "shutdown"
     DROPPED = "dropped"
+    OBSERVING = "observing"
+    UNANSWERED_SYN = "unanswered-syn"
+    HANDSHAKE_INCOMPLETE = "handshake-incomplete"
+    RESET_SENT = "reset-sent"
+    REPEATED = "repeated"
 
 
 def to_json(kind: EventKind, fields: dict[str, Any]) -> str:
@@ -36,6 +43,11 @@ def to_json(kind: EventKind, fields: dict[str, Any]) -> str:
 def _clock(unix_time: float) -> str:
     local = time.localtime(unix_time)
     return time.strftime("%H:%M:%S", local) + f".{int(unix_time % 1 * 1000):03d}"
+
+
+def _observing(f: dict[str, Any]) -> str:
+    return (f"observing port {f['port']} on {', '.join(f['interfaces'])}: attempts that never become a "
+            "connection are logged too")
 
 
 def to_human(kind: EventKind, fields: dict[str, Any]) -> str:
@@ -73,4 +85,9 @@ _HUMAN = {
     EventKind.DATAGRAM: lambda f: f"datagram of {f['bytes']} bytes: {f['text']}",
     EventKind.SHUTDOWN: _shutdown,
     EventKind.DROPPED: _dropped,
+    EventKind.OBSERVING: _observing,
+    EventKind.UNANSWERED_SYN: lambda f: describe_attempt({**f, "event": "unanswered-syn"}),
+    EventKind.HANDSHAKE_INCOMPLETE: lambda f: describe_attempt({**f, "event": "handshake-incomplete"}),
+    EventKind.RESET_SENT: lambda f: describe_attempt({**f, "event": "reset-sent"}),
+    EventKind.REPEATED: describe_repeated,
 }
