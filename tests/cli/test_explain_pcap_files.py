@@ -114,7 +114,8 @@ def test_reading_does_not_import_scapy(tmp_path: Path) -> None:
 def test_reading_needs_no_privileges() -> None:
     """Run as nobody (setpriv drops every privilege): the file is read and explained all the same."""
     import subprocess
-    import sys
+
+    from helpers.unprivileged import nobody_runtime
 
     folder = Path(tempfile.mkdtemp(prefix="netdiag-pcap-"))
     try:
@@ -122,12 +123,9 @@ def test_reading_needs_no_privileges() -> None:
         path = folder / "c.pcap"
         path.write_bytes(capture())
         path.chmod(0o644)
-        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-        if subprocess.run([*nobody, sys.executable, "-c", "import netdiag"], capture_output=True,
-                          timeout=60).returncode != 0:
-            pytest.skip("this interpreter or netdiag is not readable by an unprivileged user")
-        result = subprocess.run([*nobody, sys.executable, "-m", "netdiag", "explain", "--pcap", str(path),
-                                 "-f", "json"], capture_output=True, text=True, timeout=60)
+        runtime = nobody_runtime()  # readable copies when the checkout is private (0700), or skip
+        result = subprocess.run(runtime.argv("-m", "netdiag", "explain", "--pcap", str(path), "-f", "json"),
+                                capture_output=True, text=True, timeout=60, env=runtime.env(), cwd="/")
         assert result.returncode == ExitStatus.NETWORK_SAID_NO, result.stderr
         outcomes = [c["outcome"] for c in json.loads(result.stdout)["connections"]]
         assert outcomes == ["completed", "refused"]

@@ -28,6 +28,7 @@ from typing import Any
 import psutil
 
 from helpers.cli import NETDIAG, netdiag_env, popen_netdiag
+from helpers.unprivileged import nobody_runtime
 from helpers.waiting import wait_until
 
 Event = dict[str, Any]
@@ -92,10 +93,6 @@ def _read_stderr(handle: ServerHandle) -> None:
         handle.stderr_lines.append(line)
 
 
-AS_NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-"""Run a command as user nobody (from root), as the tests that need an unprivileged process do."""
-
-
 def nobody_tasks() -> int:
     """Threads that user nobody runs now: ``RLIMIT_NPROC`` counts every task of the user."""
     count = 0
@@ -125,9 +122,11 @@ def running_server(*listen_args: str, address: str = "127.0.0.1:0", check_exit: 
         process = popen_netdiag(*args, netns=netns, env=env)
     else:
         argv = [*NETDIAG, *args]
+        child_env = env or netdiag_env()
         if max_threads is not None:
             tasks = nobody_tasks() + 1 + max_threads
-            argv = [*AS_NOBODY, *argv]
+            runtime = nobody_runtime()  # readable copies when the checkout is private (0700), or skip
+            argv, child_env = runtime.argv("-m", "netdiag", *args), runtime.env(child_env)
 
         def limit() -> None:
             if open_files is not None:
@@ -136,7 +135,7 @@ def running_server(*listen_args: str, address: str = "127.0.0.1:0", check_exit: 
                 resource.setrlimit(resource.RLIMIT_NPROC, (tasks, tasks))
 
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, bufsize=1, env=env or netdiag_env(),
+                                   stderr=subprocess.PIPE, text=True, bufsize=1, env=child_env,
                                    preexec_fn=limit, cwd="/" if max_threads is not None else None)
     handle = ServerHandle(process)
     readers = [threading.Thread(target=_read_events, args=(handle,), daemon=True),

@@ -57,7 +57,10 @@ def _probe(runtime: Runtime) -> str | None:
     return None if result.returncode == 0 else (result.stderr.strip().splitlines() or ["failed"])[-1]
 
 
-def _needed_distributions(name: str = "netdiag") -> list[importlib.metadata.Distribution]:
+DISTRIBUTION = "netdiag-lab"  # pyproject's [project] name: the distribution of the ``netdiag`` package
+
+
+def _needed_distributions(name: str = DISTRIBUTION) -> list[importlib.metadata.Distribution]:
     """``name``'s runtime requirements, recursively (no extras), as installed here."""
     from packaging.requirements import Requirement
 
@@ -77,7 +80,7 @@ def _needed_distributions(name: str = "netdiag") -> list[importlib.metadata.Dist
             requirement = Requirement(text)
             if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
                 todo.append(requirement.name)
-    return [d for k, d in seen.items() if k != name]
+    return [d for k, d in seen.items() if k != name.lower()]
 
 
 def _readable_copy() -> str:
