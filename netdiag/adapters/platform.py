@@ -7,19 +7,50 @@ answered here, by looking for the feature itself (an attribute, a module, a comm
 platform's name, so an unusual system gets the answer that fits it.
 
 Every check is cheap and side-effect free (no traffic, no rule changed); ``capabilities()`` gathers them
-for ``netdiag doctor``, the first thing a bug report needs.
+for ``netdiag doctor``, the first thing a bug report needs. Every other module asks here rather than
+reading ``sys.platform`` or touching a Linux-only attribute itself (tests/test_architecture.py checks).
+
+``without(...)`` turns features off for the duration of a ``with`` block: the tests run the portable paths
+(selectors scanner, psutil listing, accepting without ``add_reader``) natively on Linux that way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata, util
+from typing import Any
 
 CAP_NET_RAW = 13  # linux/capability.h
+FEATURES = ("netlink", "epoll", "fork", "nonblocking_flag", "loop_signals", "loop_readers", "dontwait",
+            "resource", "uvloop", "pipe_size", "packet_socket")
+"""What ``without`` can turn off (names of the features below)."""
+_disabled: set[str] = set()
+
+
+@contextlib.contextmanager
+def without(*features: str) -> Iterator[None]:
+    """Answer as if ``features`` were missing here, inside the block (for tests of the portable paths)."""
+    unknown = set(features) - set(FEATURES)
+    if unknown:
+        raise ValueError(f"unknown features: {sorted(unknown)}")
+    before = set(_disabled)
+    _disabled.update(features)
+    try:
+        yield
+    finally:
+        _disabled.clear()
+        _disabled.update(before)
+
+
+def _on(feature: str) -> bool:
+    return feature not in _disabled
 # Runtime dependencies whose versions a bug report needs (distribution names).
 DEPENDENCIES = ("typer", "psutil", "scapy", "tabulate", "uvloop")
 
@@ -42,6 +73,11 @@ def os_name() -> str:
     if sys.platform.startswith("win"):
         return "windows"
     return sys.platform
+
+
+def is_linux() -> bool:
+    """Linux-only readers (/proc, iptables, prctl) are tried only where this says so."""
+    return os_name() == "linux"
 
 
 def is_root() -> bool:
@@ -75,7 +111,7 @@ def may_capture() -> bool:
 def has_netlink() -> bool:
     """Whether the kernel's socket table can be read over netlink sock_diag (Linux, not sandboxed away)."""
     family = getattr(socket, "AF_NETLINK", None)
-    if family is None:
+    if family is None or not _on("netlink"):
         return False
     try:
         socket.socket(family, socket.SOCK_RAW, 4).close()  # 4: NETLINK_SOCK_DIAG
@@ -87,20 +123,129 @@ def has_netlink() -> bool:
 def has_epoll() -> bool:
     import select
 
-    return hasattr(select, "epoll")
+    return hasattr(select, "epoll") and _on("epoll")
+
+
+def epoll() -> Any:
+    """A new ``select.epoll`` object (call only when ``has_epoll()``)."""
+    import select
+
+    return select.epoll()
+
+
+def portable_selector() -> Any:
+    """The best ``selectors`` object this platform has besides epoll: kqueue (macOS), poll, or select.
+
+    Chosen here from the ``select`` module's features rather than ``selectors.DefaultSelector``, so the
+    choice follows what this module sees (and what ``without`` turns off)."""
+    import select
+    import selectors
+
+    if hasattr(select, "kqueue"):
+        return selectors.KqueueSelector()  # type: ignore[attr-defined,unused-ignore]
+    if hasattr(select, "poll"):
+        return selectors.PollSelector()
+    return selectors.SelectSelector()
+
+
+def selector_capacity() -> int | None:
+    """How many sockets ``portable_selector()`` can watch at once (select(): FD_SETSIZE), None: no cap."""
+    import select
+
+    if hasattr(select, "kqueue") or hasattr(select, "poll"):
+        return None
+    return 500  # Windows' FD_SETSIZE is 512; on POSIX select() stops at descriptor 1024
+
+
+def nonblocking_flag() -> int:
+    """``SOCK_NONBLOCK`` to or into a socket type where it exists (Linux), else 0: call setblocking(False)."""
+    return getattr(socket, "SOCK_NONBLOCK", 0) if _on("nonblocking_flag") else 0
+
+
+def cloexec_flag() -> int:
+    """``SOCK_CLOEXEC`` where it exists, else 0 (Python's sockets are non-inheritable anyway)."""
+    return getattr(socket, "SOCK_CLOEXEC", 0)
+
+
+def dontwait_flag() -> int:
+    """``MSG_DONTWAIT`` for one send() that must not block, or 0 where it is missing (Windows)."""
+    return getattr(socket, "MSG_DONTWAIT", 0) if _on("dontwait") else 0
 
 
 def has_fork() -> bool:
-    return hasattr(os, "fork")
+    return hasattr(os, "fork") and _on("fork")
+
+
+def fork() -> int:
+    """``os.fork()`` (call only when ``has_fork()``)."""
+    return os.fork()
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the platform tells it)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
 
 
 def has_signal_handlers() -> bool:
     """Whether asyncio's ``loop.add_signal_handler`` works here (not on Windows' loops)."""
-    return os_name() != "windows"
+    return os_name() != "windows" and _on("loop_signals")
+
+
+def on_stop_signals(loop: Any, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` in ``loop`` on SIGINT or SIGTERM; returns the undo.
+
+    Where the loop cannot (Windows' loops, ``NotImplementedError``) Python's own ``signal.signal`` handlers
+    hand the call to the loop thread-safely; outside the main thread nothing is installed (the caller's
+    other way of stopping stays)."""
+    signals = [signal.SIGINT, signal.SIGTERM]
+    if _on("loop_signals"):
+        try:
+            for signum in signals:
+                loop.add_signal_handler(signum, callback)
+        except NotImplementedError:
+            pass
+        else:
+            def remove() -> None:
+                for signum in signals:
+                    loop.remove_signal_handler(signum)
+
+            return remove
+    previous: list[tuple[int, Any]] = []
+    try:
+        for signum in signals:
+            previous.append((signum, signal.signal(signum, lambda *_: loop.call_soon_threadsafe(callback))))
+    except ValueError:  # not the main thread
+        pass
+
+    def undo() -> None:
+        for signum, handler in previous:
+            signal.signal(signum, handler)
+
+    return undo
+
+
+def loop_watches_descriptors(loop: Any) -> bool:
+    """Whether ``loop.add_reader`` works (not on Windows' Proactor loop)."""
+    if not _on("loop_readers"):
+        return False
+    return type(loop).add_reader is not _abstract_add_reader()
+
+
+def _abstract_add_reader() -> Any:
+    import asyncio
+
+    return asyncio.AbstractEventLoop.add_reader
 
 
 def has_resource_limits() -> bool:
-    return util.find_spec("resource") is not None
+    if not _on("resource"):
+        return False
+    try:
+        import resource  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def open_files_limit() -> tuple[int, int] | None:
@@ -109,7 +254,77 @@ def open_files_limit() -> tuple[int, int] | None:
         return None
     import resource
 
-    return resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    infinite = resource.RLIM_INFINITY
+    return (-1 if soft == infinite else soft), (-1 if hard == infinite else hard)
+
+
+def raise_open_files_limit(wanted: int | None = None) -> tuple[int, int] | None:
+    """Raise the soft RLIMIT_NOFILE to ``wanted`` (None: the hard limit) as far as allowed; return the
+    limits now in force (-1: unlimited), or None where the platform has no such limit."""
+    limits = open_files_limit()
+    if limits is None:
+        return None
+    import resource
+
+    soft, hard = limits
+    if soft == -1:
+        return limits
+    target = hard if wanted is None else (wanted if hard == -1 else min(wanted, hard))
+    if target == -1 or target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (resource.RLIM_INFINITY if target == -1 else target,
+                                                        resource.RLIM_INFINITY if hard == -1 else hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft, hard
+
+
+def grow_pipe(fd: int, extra: int) -> None:
+    """Grow the pipe ``fd`` by ``extra`` bytes (Linux ``F_SETPIPE_SZ``); elsewhere nothing."""
+    if not _on("pipe_size"):
+        return
+    try:
+        import fcntl
+
+        current = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, current + extra)
+    except (ImportError, AttributeError, OSError):  # not Linux, not a pipe, or over the user's pipe quota
+        pass
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGTERM a child when this process dies, even by SIGKILL.
+
+    Linux only (``prctl(PR_SET_PDEATHSIG)``); elsewhere None. libc is loaded here, in the parent: the
+    child between fork and exec should only call it."""
+    if not is_linux():
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def stop_with_parent() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl ran: nobody will stop this child
+            os._exit(1)
+
+    return stop_with_parent
+
+
+def has_packet_socket() -> bool:
+    """Linux's AF_PACKET capture sockets (scapy's native Linux capture)."""
+    return hasattr(socket, "AF_PACKET") and is_linux() and _on("packet_socket")
+
+
+def has_uvloop() -> bool:
+    return _on("uvloop") and util.find_spec("uvloop") is not None
 
 
 def firewall_tools() -> tuple[str, ...]:
@@ -151,8 +366,8 @@ def capabilities() -> list[Capability]:
         Capability("open-files limit", limit is not None,
                    f"soft {limit[0]}, hard {limit[1]}" if limit else "no RLIMIT_NOFILE on this platform"),
         Capability("firewall readable", bool(tools) and is_root(), _firewall_detail(tools)),
-        Capability("uvloop", util.find_spec("uvloop") is not None,
-                   "listen's default event loop" if util.find_spec("uvloop") is not None
+        Capability("uvloop", has_uvloop(),
+                   "listen's default event loop" if has_uvloop()
                    else "listen uses the standard asyncio loop"),
     ]
 
