@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from importlib import metadata, util
 from typing import Any
 
+from netdiag.core.errno_tables import Platform, platform_of
+
 CAP_NET_RAW = 13  # linux/capability.h
 FEATURES = ("netlink", "epoll", "fork", "nonblocking_flag", "loop_signals", "loop_readers", "dontwait",
             "resource", "uvloop", "pipe_size", "packet_socket")
@@ -75,6 +77,11 @@ def os_name() -> str:
     return sys.platform
 
 
+def errno_platform() -> Platform:
+    """The errno tables' word for this platform (``linux``, ``macos``, ``windows``)."""
+    return platform_of(sys.platform)
+
+
 def is_linux() -> bool:
     """Linux-only readers (/proc, iptables, prctl) are tried only where this says so."""
     return os_name() == "linux"
@@ -94,18 +101,43 @@ def has_net_raw(proc_status: str) -> bool:
 
 
 def may_capture() -> bool:
-    """Whether this process may open a packet capture: root, or (Linux) CAP_NET_RAW in its effective set.
+    """Whether this process may open a packet capture.
 
-    The second case is the dedicated copy of the interpreter given the capability with setcap, as the
-    handshake command's privilege message suggests.
+    Linux: root, or CAP_NET_RAW in its effective set (the dedicated copy of the interpreter given the
+    capability with setcap, as the handshake command's privilege message suggests). macOS: root, or a
+    readable BPF device (Wireshark's ChmodBPF). Windows: Administrator with Npcap installed.
     """
+    name = os_name()
+    if name == "windows":
+        return _windows_admin() and _npcap_installed()
     if is_root():
         return True
+    if name == "macos":
+        return any(os.access(path, os.R_OK) for path in _bpf_devices())
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             return has_net_raw(status.read())
     except OSError:  # no /proc: not Linux
         return False
+
+
+def _bpf_devices() -> list[str]:
+    try:
+        return [f"/dev/{name}" for name in os.listdir("/dev") if name.startswith("bpf")]
+    except OSError:
+        return []
+
+
+def _windows_admin() -> bool:
+    import ctypes
+
+    windll = getattr(ctypes, "windll", None)
+    return windll is not None and bool(windll.shell32.IsUserAnAdmin())
+
+
+def _npcap_installed() -> bool:
+    root = os.environ.get("SYSTEMROOT", r"C:\Windows")
+    return os.path.exists(os.path.join(root, "System32", "Npcap", "wpcap.dll"))
 
 
 def has_netlink() -> bool:
@@ -381,9 +413,27 @@ def _capture_advice() -> str:
     return "run with sudo (docs/handshake.md: other ways that keep the right confined)"
 
 
+FIREWALL_COMMANDS = {
+    "macos": ("/usr/libexec/ApplicationFirewall/socketfilterfw --getglobalstate", "sudo pfctl -sr"),
+    "windows": ("netsh advfirewall show allprofiles",
+                "Get-NetFirewallRule -Enabled True -Direction Inbound | Format-Table DisplayName,Action"),
+}
+"""Read-only commands that show this platform's firewall, for the user to run where netdiag cannot read it."""
+
+
+def firewall_advice() -> str:
+    """What ``explain``'s firewall step says where it cannot read the rules itself (not Linux)."""
+    commands = FIREWALL_COMMANDS.get(os_name())
+    if commands is None:
+        return "netdiag reads Linux firewalls only (nft, iptables); check this system's firewall by hand"
+    shown = "; ".join(f"`{command}`" for command in commands)
+    where = "PowerShell" if os_name() == "windows" else "Terminal"
+    return f"not readable by netdiag here; to see it, run in {where} (read-only): {shown}"
+
+
 def _firewall_detail(tools: tuple[str, ...]) -> str:
     if os_name() != "linux":
-        return "explain reads Linux firewalls only; check this system's firewall settings by hand"
+        return firewall_advice()
     if not tools:
         return "no iptables or nft installed: nothing to read"
     if not is_root():

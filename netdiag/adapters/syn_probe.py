@@ -21,7 +21,6 @@ import os
 import select
 import socket
 import struct
-import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -300,9 +299,10 @@ def scan_syn(jobs: Sequence[ProbeJob], *, timeout: float, concurrency: int,
              progress: Progress | None = None) -> list[Outcome] | None:
     """SYN-probe every job; None (and nothing sent) when raw sockets are not allowed here. Big scans are
     split across forked workers like connect scans (each with its own raw sockets and source port)."""
+    from netdiag.adapters.platform import is_linux
     from netdiag.adapters.prober import _run
 
-    if not sys.platform.startswith("linux"):  # BSD raw sockets are never handed TCP segments
+    if not is_linux():  # BSD raw sockets are never handed TCP segments
         return None
     families: set[int] = {socket.AF_INET6 if ":" in job.address else socket.AF_INET for job in jobs}
     raws = open_raw_sockets(families)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
-from netdiag.adapters.platform import may_capture
+from netdiag.adapters.platform import die_with_parent, may_capture
 from netdiag.core.catalog import Cause, explanation_for
 from netdiag.core.failures import NetdiagError
 from netdiag.core.sockets import SocketRow
@@ -59,7 +59,7 @@ class TourServer:
                                         stderr=subprocess.PIPE, text=True, bufsize=1,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                         start_new_session=True,  # Ctrl-C reaches the tour, not the server
-                                        preexec_fn=_stopped_with_parent())
+                                        preexec_fn=die_with_parent())
         self.events: list[dict[str, Any]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -100,32 +100,6 @@ class TourServer:
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
-
-
-def _stopped_with_parent() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that has the kernel SIGTERM the server when the tour dies, even by SIGKILL.
-
-    Linux only (``prctl(PR_SET_PDEATHSIG)``); elsewhere None, and the tour's ``finally`` (which also
-    runs on SIGTERM and SIGHUP) is the only clean-up. libc is loaded here, in the parent: the child
-    between fork and exec should only call it.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def stop_with_parent() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGTERM)
-        if os.getppid() != parent:  # the tour died before prctl ran: nobody will stop this server
-            os._exit(1)
-
-    return stop_with_parent
 
 
 class BuiltinServer:
