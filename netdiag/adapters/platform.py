@@ -224,29 +224,35 @@ def has_signal_handlers() -> bool:
     return os_name() != "windows" and _on("loop_signals")
 
 
-def on_stop_signals(loop: Any, callback: Callable[[], None]) -> Callable[[], None]:
+def on_stop_signals(loop: Any, callback: Callable[[], None],
+                    signals: tuple[str, ...] = ("SIGINT", "SIGTERM")) -> Callable[[], None]:
     """Call ``callback`` in ``loop`` on SIGINT or SIGTERM; returns the undo.
 
     Where the loop cannot (Windows' loops, ``NotImplementedError``) Python's own ``signal.signal`` handlers
     hand the call to the loop thread-safely; outside the main thread nothing is installed (the caller's
     other way of stopping stays)."""
-    signals = [signal.SIGINT, signal.SIGTERM]
+    numbers = [getattr(signal, name) for name in signals if hasattr(signal, name)]
     if _on("loop_signals"):
         try:
-            for signum in signals:
+            for signum in numbers:
                 loop.add_signal_handler(signum, callback)
-        except NotImplementedError:
+        except (NotImplementedError, RuntimeError):  # Windows' loops; not the main thread
             pass
         else:
             def remove() -> None:
-                for signum in signals:
+                for signum in numbers:
                     loop.remove_signal_handler(signum)
 
             return remove
     previous: list[tuple[int, Any]] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(callback)
+
     try:
-        for signum in signals:
-            previous.append((signum, signal.signal(signum, lambda *_: loop.call_soon_threadsafe(callback))))
+        for signum in numbers:
+            previous.append((signum, signal.signal(signum, handler)))
     except ValueError:  # not the main thread
         pass
 
@@ -261,7 +267,7 @@ def loop_watches_descriptors(loop: Any) -> bool:
     """Whether ``loop.add_reader`` works (not on Windows' Proactor loop)."""
     if not _on("loop_readers"):
         return False
-    return type(loop).add_reader is not _abstract_add_reader()
+    return type(loop).add_reader is not _abstract_add_reader()  # callers still catch NotImplementedError
 
 
 def _abstract_add_reader() -> Any:

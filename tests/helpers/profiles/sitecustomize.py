@@ -130,12 +130,22 @@ def _install_windows_loop() -> None:
     import selectors
     from asyncio import selector_events
 
-    def missing(self: Any, *args: Any) -> Any:
-        raise NotImplementedError("not on Windows' event loop (windows profile)")
+    def missing(name: str) -> Any:
+        inherited = getattr(selector_events.BaseSelectorEventLoop, name)
+
+        def method(self: Any, *args: Any) -> Any:
+            # asyncio's own sock_accept/sock_recv use these (on a real Proactor loop they use IOCP instead)
+            if _from_netdiag(sys._getframe(1).f_globals):
+                raise NotImplementedError(f"{name} is not on Windows' event loop (windows profile)")
+            return inherited(self, *args)
+
+        return method
 
     class WindowsLikeLoop(selector_events.BaseSelectorEventLoop):
-        add_reader = remove_reader = add_writer = remove_writer = missing  # type: ignore[assignment]
-        add_signal_handler = remove_signal_handler = missing  # type: ignore[assignment]
+        add_reader, remove_reader = missing("add_reader"), missing("remove_reader")
+        add_writer, remove_writer = missing("add_writer"), missing("remove_writer")
+        add_signal_handler = missing("add_signal_handler")
+        remove_signal_handler = missing("remove_signal_handler")
 
     class Policy(asyncio.DefaultEventLoopPolicy):
         def new_event_loop(self) -> asyncio.AbstractEventLoop:
