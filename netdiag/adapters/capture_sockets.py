@@ -234,6 +234,9 @@ def check_interface(interface: str) -> None:
 
 
 def _open_or_explain(interface: str, bpf: str | None) -> Any:
+    missing = platform_features.capture_missing()
+    if missing is not None:
+        raise PrivilegeError(privilege_message(PermissionError(errno.EPERM, missing)))
     try:
         if platform_features.has_packet_socket():
             cls = _linux_listen_class(loopback=interface == loopback_name())

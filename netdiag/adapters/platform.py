@@ -361,6 +361,45 @@ def has_packet_socket() -> bool:
     return hasattr(socket, "AF_PACKET") and is_linux() and _on("packet_socket")
 
 
+def has_unix_sockets() -> bool:
+    """Unix domain sockets as Python offers them (not on Windows' Python)."""
+    return hasattr(socket, "AF_UNIX")
+
+
+def end_of_input_keys() -> str:
+    """What ends typed input in this platform's terminal (``connect``'s interactive hint)."""
+    return "Ctrl-Z then Enter" if os_name() == "windows" else "Ctrl-D"
+
+
+def capture_missing() -> str | None:
+    """Why this process cannot capture where that is known before trying (macOS, Windows), else None.
+
+    On Linux the attempt itself tells (EPERM), with its own advice; elsewhere scapy's native capture
+    needs a BPF device (macOS) or the Npcap driver (Windows), whose absence it reports unclearly."""
+    name = os_name()
+    if name == "windows":
+        if not _npcap_installed():
+            return "the Npcap driver is not installed"
+        if not _windows_admin():
+            return "this terminal is not running as Administrator"
+        return None
+    if name == "macos":
+        if not _bpf_devices():
+            return "no BPF device (/dev/bpf*) found"
+        if not may_capture():
+            return "no readable BPF device (/dev/bpf*) for this user"
+    return None
+
+
+def other_loopback_address() -> str:
+    """A loopback address of this machine other than 127.0.0.1, for showing a loopback-only bind.
+
+    Linux and Windows route all of 127.0.0.0/8 to this machine, so 127.0.0.2 answers. macOS's lo0 holds
+    only 127.0.0.1 (127.0.0.2 would need an alias: ``sudo ifconfig lo0 alias 127.0.0.2``), so there it is
+    IPv6's loopback, ::1, which every macOS has."""
+    return "::1" if os_name() == "macos" else "127.0.0.2"
+
+
 def has_uvloop() -> bool:
     return _on("uvloop") and util.find_spec("uvloop") is not None
 
@@ -397,7 +436,7 @@ def capabilities() -> list[Capability]:
         Capability("fork", has_fork(),
                    "probe's parallel workers" if has_fork() else "probe runs in one process"),
         Capability("packet capture", capture,
-                   "handshake and tour can capture" if capture else _capture_advice()),
+                   "handshake and tour can capture" if capture else capture_advice()),
         Capability("signal handlers in asyncio", has_signal_handlers(),
                    "listen stops cleanly on SIGTERM" if has_signal_handlers()
                    else "listen stops with Ctrl-C only"),
@@ -410,7 +449,8 @@ def capabilities() -> list[Capability]:
     ]
 
 
-def _capture_advice() -> str:
+def capture_advice() -> str:
+    """How to get the right to capture on this platform, in one sentence."""
     name = os_name()
     if name == "windows":
         return "install Npcap (with its loopback adapter) and run the terminal as Administrator"

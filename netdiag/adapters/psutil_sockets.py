@@ -212,6 +212,8 @@ def _row(connection: Any, names: dict[int, str], kinds: Sequence[str], *,
 def _proto_of(connection: Any) -> str | None:
     if connection.family == getattr(socket, "AF_UNIX", None):
         return "unix"
+    if connection.family not in (socket.AF_INET, socket.AF_INET6):  # AF_UNIX where Python has no name for it
+        return None
     if connection.type == socket.SOCK_STREAM:
         return "tcp"
     if connection.type == socket.SOCK_DGRAM:

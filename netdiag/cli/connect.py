@@ -258,14 +258,20 @@ def _report_connected(out: Output, connection: Connection, *, verbose: bool, int
             out.info(f"UDP socket aimed at {connection.peer} from {connection.local} (UDP has no "
                      "handshake: a closed port shows only as a missing reply or an ICMP error).")
     elif interactive or verbose:
-        out.info(f"Connected to {connection.peer} from {connection.local}."
-                 + (" Type lines to send; Ctrl-D ends." if interactive and _stdin_is_terminal() else ""))
+        hint = f" Type lines to send; {_end_keys()} ends." if interactive and _stdin_is_terminal() else ""
+        out.info(f"Connected to {connection.peer} from {connection.local}." + hint)
 
 
 def _report_attempts(out: Output, attempts: Sequence[Attempt]) -> None:
     for attempt in attempts:
         out.info(f"  {attempt.outcome} on {attempt.address} in {_ms(attempt.seconds)}"
                  + (f" ({attempt.detail})" if attempt.detail else ""))
+
+
+def _end_keys() -> str:
+    from netdiag.adapters.platform import end_of_input_keys
+
+    return end_of_input_keys()
 
 
 def _stdin_is_terminal() -> bool:
