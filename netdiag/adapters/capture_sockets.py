@@ -213,9 +213,7 @@ def _enlarge_buffer(sock: Any) -> None:
     raw = getattr(sock, "ins", None)
     if not isinstance(raw, socket.socket):
         return
-    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-        if option is None:
-            continue
+    for option in platform_features.receive_buffer_options():
         with contextlib.suppress(OSError):
             raw.setsockopt(socket.SOL_SOCKET, option, CAPTURE_BUFFER)
             return

@@ -158,7 +158,7 @@ def has_epoll() -> bool:
     return hasattr(select, "epoll") and _on("epoll")
 
 
-def epoll() -> Any:
+def new_epoll() -> Any:
     """A new ``select.epoll`` object (call only when ``has_epoll()``)."""
     import select
 
@@ -208,7 +208,7 @@ def has_fork() -> bool:
     return hasattr(os, "fork") and _on("fork")
 
 
-def fork() -> int:
+def fork_process() -> int:
     """``os.fork()`` (call only when ``has_fork()``)."""
     return os.fork()
 
@@ -398,6 +398,13 @@ def other_loopback_address() -> str:
     only 127.0.0.1 (127.0.0.2 would need an alias: ``sudo ifconfig lo0 alias 127.0.0.2``), so there it is
     IPv6's loopback, ::1, which every macOS has."""
     return "::1" if os_name() == "macos" else "127.0.0.2"
+
+
+def receive_buffer_options() -> tuple[int, ...]:
+    """Socket options that set a receive buffer, the one that passes rmem_max first (Linux, with
+    CAP_NET_ADMIN: ``SO_RCVBUFFORCE``), then ``SO_RCVBUF``."""
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    return (socket.SO_RCVBUF,) if force is None else (force, socket.SO_RCVBUF)
 
 
 def has_uvloop() -> bool:

@@ -200,7 +200,7 @@ def _run_forked(factory: ScanFactory, jobs: Sequence[ProbeJob], concurrency: int
     try:
         for share in shares:
             read_fd, write_fd = os.pipe()
-            pid = platform.fork()
+            pid = platform.fork_process()
             if pid == 0:  # the worker: never returns into the caller's code
                 os.close(read_fd)
                 _worker(factory, [jobs[i] for i in share], per_worker, write_fd, progress is not None)

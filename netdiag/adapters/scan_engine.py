@@ -145,7 +145,7 @@ class Scan:
                  progress: Progress | None = None) -> None:
         self.jobs = jobs
         self.timeout = max(timeout, 0.001)
-        self.epoll: _Poller = platform.epoll() if platform.has_epoll() else _PortablePoller()
+        self.poller: _Poller = platform.new_epoll() if platform.has_epoll() else _PortablePoller()
         capacity = None if platform.has_epoll() else platform.selector_capacity()
         self.concurrency = max(1, concurrency if capacity is None else min(concurrency, capacity))
         flag = platform.nonblocking_flag()
@@ -172,7 +172,7 @@ class Scan:
         finally:
             for _, sock, _ in self.in_flight.values():
                 sock.close()
-            self.epoll.close()
+            self.poller.close()
             if self.watcher is not None:
                 self.watcher.close()
         return [outcome for outcome in self.outcomes if outcome is not None]
@@ -193,7 +193,7 @@ class Scan:
                     wait = max(0.0, self.timers[0][0] - time.monotonic())
                 else:
                     wait = self.timeout
-                for fd, events in self.epoll.poll(wait, 1024):
+                for fd, events in self.poller.poll(wait, 1024):
                     self.ready(fd, events)
                 self._expire(time.monotonic())
                 self._settle_icmp()
@@ -247,14 +247,14 @@ class Scan:
               halfway: bool = False) -> None:
         fd = sock.fileno()
         self.in_flight[fd] = (index, sock, started)
-        self.epoll.register(fd, events)
+        self.poller.register(fd, events)
         heapq.heappush(self.timers, (started + self.timeout, fd, started, True))
         if halfway:
             heapq.heappush(self.timers, (started + self.timeout / 2, fd, started, False))
 
     def untrack(self, fd: int) -> tuple[int, _socket.socket, float]:
         entry = self.in_flight.pop(fd)
-        self.epoll.unregister(fd)
+        self.poller.unregister(fd)
         return entry
 
     def finish(self, index: int, state: PortState, reason: Reason, rtt: float | None,

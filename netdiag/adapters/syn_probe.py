@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from netdiag.adapters.icmp_watch import IcmpWatcher, open_icmp_watcher
+from netdiag.adapters.platform import receive_buffer_options
 from netdiag.adapters.scan_engine import Outcome, ProbeJob, Progress
 from netdiag.core.icmp import IPPROTO_TCP
 from netdiag.core.probe import IcmpReport, PortState, Reason, classify_tcp_outcome
@@ -280,7 +281,7 @@ def open_raw_sockets(families: set[int]) -> dict[int, socket.socket] | None:
             raw = raws[family] = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_TCP)
             raw.setblocking(False)
             # a full receive buffer drops answers, which then cost a retransmission and half a timeout
-            for option in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
+            for option in receive_buffer_options():
                 try:
                     raw.setsockopt(socket.SOL_SOCKET, option, _RECEIVE_BUFFER)
                     break
