@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.portable
+
+
 PACKAGE = Path(__file__).resolve().parent.parent / "netdiag"
 PLATFORM = PACKAGE / "adapters" / "platform.py"
 

@@ -6,6 +6,8 @@ import pytest
 
 from netdiag.core.interfaces import Interface, InterfaceAddress, choose_address_for_others, prefix_length
 
+pytestmark = pytest.mark.portable
+
 
 def v4(address: str, prefix: int = 24) -> InterfaceAddress:
     return InterfaceAddress("ipv4", address, None, prefix)

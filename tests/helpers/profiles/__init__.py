@@ -1,6 +1,6 @@
 """Capability profiles: run a netdiag child as if on macOS or Windows (see sitecustomize.py here).
 
-``profile_env("windows", netdiag_env())`` returns the environment to pass to ``run_netdiag``/``popen_netdiag``.
+``profile_env("windows", netdiag_env())`` is the environment to give ``run_netdiag``/``popen_netdiag``.
 """
 
 from __future__ import annotations

@@ -67,7 +67,8 @@ class _Stripped(types.ModuleType):
 
     def __getattr__(self, name: str) -> Any:
         if name in self._removed:
-            raise AttributeError(f"module {self._real.__name__!r} has no attribute {name!r} ({PROFILE} profile)")
+            raise AttributeError(f"module {self._real.__name__!r} has no attribute {name!r} "
+                                 f"({PROFILE} profile)")
         if name in self._overrides:
             return self._overrides[name]
         return getattr(self._real, name)
@@ -99,7 +100,7 @@ def _install() -> None:
             proxies[name] = _Stripped(module, removed[name], overrides)
         return proxies[name]
 
-    def profiled_import(name: str, globals: Any = None, locals: Any = None,  # noqa: A002
+    def profiled_import(name: str, globals: Any = None, locals: Any = None,
                         fromlist: Any = (), level: int = 0) -> Any:
         if level == 0 and _from_netdiag(globals) and name.partition(".")[0] in missing:
             raise ModuleNotFoundError(f"No module named {name!r} ({PROFILE} profile)", name=name)
