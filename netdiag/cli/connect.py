@@ -34,7 +34,8 @@ clients send; a server that answers at once (the lab's, whose `close` must be th
 line so, while one that waits for the line's end (nc, line-based servers) gets the newline 0.5 s later and
 on every later line. --newline sets it instead. End of input (Ctrl-D; on Windows Ctrl-Z then Enter; or
 the end of a pipe) closes our sending side (TCP FIN) and waits up to --timeout for the rest of the
-replies; a server that then sends the same reply over and over (it does not handle recv() returning b'') is stopped and named.
+replies; a server that then sends the same reply over and over (it does not handle recv() returning
+b'') is stopped and named.
 
 Scripted (--message, repeatable): each message is sent exactly as given, by default WITHOUT a newline,
 the way the lab's clients send (one message per send()); its reply is awaited up to --timeout and
