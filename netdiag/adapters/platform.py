@@ -17,14 +17,14 @@ reading ``sys.platform`` or touching a Linux-only attribute itself (tests/test_a
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from importlib import metadata, util
+from importlib import util
 from typing import Any
 
 from netdiag.core.errno_tables import Platform, platform_of
@@ -54,18 +54,6 @@ def without(*features: str) -> Iterator[None]:
 def _on(feature: str) -> bool:
     return feature not in _disabled
 # Runtime dependencies whose versions a bug report needs (distribution names).
-DEPENDENCIES = ("typer", "psutil", "scapy", "tabulate", "uvloop")
-
-
-@dataclass(frozen=True)
-class Capability:
-    """One thing netdiag may use here: whether it is available, and in words why or what to do."""
-
-    name: str
-    available: bool
-    detail: str
-
-
 def os_name() -> str:
     """``linux``, ``macos``, ``windows`` or the raw ``sys.platform`` of anything else."""
     if sys.platform.startswith("linux"):
@@ -142,8 +130,14 @@ def _npcap_installed() -> bool:
 
 def has_netlink() -> bool:
     """Whether the kernel's socket table can be read over netlink sock_diag (Linux, not sandboxed away)."""
+    return _on("netlink") and _netlink_opens()
+
+
+@functools.cache
+def _netlink_opens() -> bool:
+    """Asked of the kernel once per process (the probe and the listers ask on every call)."""
     family = getattr(socket, "AF_NETLINK", None)
-    if family is None or not _on("netlink"):
+    if family is None:
         return False
     try:
         socket.socket(family, socket.SOCK_RAW, 4).close()  # 4: NETLINK_SOCK_DIAG
@@ -192,11 +186,6 @@ def selector_capacity() -> int | None:
 def nonblocking_flag() -> int:
     """``SOCK_NONBLOCK`` to or into a socket type where it exists (Linux), else 0: call setblocking(False)."""
     return getattr(socket, "SOCK_NONBLOCK", 0) if _on("nonblocking_flag") else 0
-
-
-def cloexec_flag() -> int:
-    """``SOCK_CLOEXEC`` where it exists, else 0 (Python's sockets are non-inheritable anyway)."""
-    return getattr(socket, "SOCK_CLOEXEC", 0)
 
 
 def dontwait_flag() -> int:
@@ -418,44 +407,6 @@ def firewall_tools() -> tuple[str, ...]:
     return tuple(tool for tool in ("iptables", "ip6tables", "nft") if shutil.which(tool))
 
 
-def dependency_versions() -> dict[str, str | None]:
-    """Installed version of each runtime dependency (None when it is not installed)."""
-    versions: dict[str, str | None] = {}
-    for name in DEPENDENCIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def capabilities() -> list[Capability]:
-    """Every capability netdiag asks about, in the order ``netdiag doctor`` shows them."""
-    limit = open_files_limit()
-    tools = firewall_tools()
-    capture = may_capture()
-    return [
-        Capability("socket table via netlink", has_netlink(),
-                   "fast listing with TCP details" if has_netlink()
-                   else "not Linux or not allowed here: psutil lists sockets instead"),
-        Capability("epoll scanner", has_epoll(),
-                   "probe's fastest engine" if has_epoll() else "probe uses its portable scanner"),
-        Capability("fork", has_fork(),
-                   "probe's parallel workers" if has_fork() else "probe runs in one process"),
-        Capability("packet capture", capture,
-                   "handshake and tour can capture" if capture else capture_advice()),
-        Capability("signal handlers in asyncio", has_signal_handlers(),
-                   "listen stops cleanly on SIGTERM" if has_signal_handlers()
-                   else "listen stops with Ctrl-C only"),
-        Capability("open-files limit", limit is not None,
-                   f"soft {limit[0]}, hard {limit[1]}" if limit else "no RLIMIT_NOFILE on this platform"),
-        Capability("firewall readable", bool(tools) and is_root(), _firewall_detail(tools)),
-        Capability("uvloop", has_uvloop(),
-                   "listen's default event loop" if has_uvloop()
-                   else "listen uses the standard asyncio loop"),
-    ]
-
-
 def capture_advice() -> str:
     """How to get the right to capture on this platform, in one sentence."""
     name = os_name()
@@ -482,13 +433,3 @@ def firewall_advice() -> str:
     shown = "; ".join(f"`{command}`" for command in commands)
     where = "PowerShell" if os_name() == "windows" else "Terminal"
     return f"not readable by netdiag here; to see it, run in {where} (read-only): {shown}"
-
-
-def _firewall_detail(tools: tuple[str, ...]) -> str:
-    if os_name() != "linux":
-        return firewall_advice()
-    if not tools:
-        return "no iptables or nft installed: nothing to read"
-    if not is_root():
-        return f"{', '.join(tools)} installed, but reading rules needs root (sudo)"
-    return ", ".join(tools)
