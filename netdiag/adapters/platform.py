@@ -25,9 +25,10 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from importlib import util
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from netdiag.core.errno_tables import Platform, platform_of
+if TYPE_CHECKING:
+    from netdiag.core.errno_tables import Platform
 
 CAP_NET_RAW = 13  # linux/capability.h
 FEATURES = ("netlink", "epoll", "fork", "nonblocking_flag", "loop_signals", "loop_readers", "dontwait",
@@ -67,6 +68,8 @@ def os_name() -> str:
 
 def errno_platform() -> Platform:
     """The errno tables' word for this platform (``linux``, ``macos``, ``windows``)."""
+    from netdiag.core.errno_tables import platform_of  # a large table: not for probe's start-up
+
     return platform_of(sys.platform)
 
 

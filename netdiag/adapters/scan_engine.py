@@ -27,7 +27,6 @@ from __future__ import annotations
 import _socket  # the C socket type: ~1 µs less per socket than socket.socket's Python wrapper
 import errno as errno_codes
 import heapq
-import selectors
 import socket
 import time
 from collections import deque
@@ -60,6 +59,7 @@ _REFUSED = errno_codes.ECONNREFUSED
 _SPARE_SOCKETS = 64  # refused sockets kept for reuse, per address family
 # Poll events: epoll's values, which the portable poller translates (the same numbers as poll()'s)
 READABLE, WRITABLE, FAILED = 0x001, 0x004, 0x008
+_EVENT_READ, _EVENT_WRITE = 1, 2  # selectors.EVENT_READ/EVENT_WRITE (the module is imported only when used)
 _SOL_SOCKET, _SO_ERROR = socket.SOL_SOCKET, socket.SO_ERROR
 
 
@@ -79,8 +79,8 @@ class _PortablePoller:
         self.selector = platform.portable_selector()
 
     def register(self, fd: int, events: int) -> None:
-        mask = (selectors.EVENT_READ if events & (READABLE | FAILED) else 0) | (
-            selectors.EVENT_WRITE if events & WRITABLE else 0)
+        mask = ((_EVENT_READ if events & (READABLE | FAILED) else 0)
+                | (_EVENT_WRITE if events & WRITABLE else 0))
         self.selector.register(fd, mask)
 
     def unregister(self, fd: int) -> None:
@@ -88,8 +88,8 @@ class _PortablePoller:
 
     def poll(self, timeout: float, maxevents: int) -> list[tuple[int, int]]:
         ready = self.selector.select(timeout)
-        return [(key.fd, (READABLE if mask & selectors.EVENT_READ else 0)
-                 | (WRITABLE if mask & selectors.EVENT_WRITE else 0)) for key, mask in ready[:maxevents]]
+        return [(key.fd, (READABLE if mask & _EVENT_READ else 0) | (WRITABLE if mask & _EVENT_WRITE else 0))
+                for key, mask in ready[:maxevents]]
 
     def close(self) -> None:
         self.selector.close()
