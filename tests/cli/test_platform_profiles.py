@@ -199,3 +199,13 @@ def test_connect_says_how_to_end_input_in_this_terminal(profile: str, echo_serve
         os.close(primary)
     keys = "Ctrl-Z then Enter ends" if profile == "windows" else "Ctrl-D ends"
     assert any("Connected" in line and keys in line for line in lines), lines
+
+
+def test_listen_udp_echoes_a_datagram_and_stops_on_ctrl_c(profile: str) -> None:
+    with running_server("--udp", env=env_for(profile), check_exit=False) as server:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(5)
+            client.sendto(b"ping\n", server.address)
+            assert client.recvfrom(64)[0] == b"ping\n"
+        assert server.stop(signal.SIGINT) == 0
+    assert not any("Traceback" in line for line in server.stderr_lines), server.stderr_lines
