@@ -86,7 +86,8 @@ def test_udp_probe_of_this_host_reads_the_socket_table_and_sends_nothing(closed_
         sock.setblocking(False)
         with pytest.raises(BlockingIOError):
             sock.recvfrom(100)  # not one datagram reached the server
-    first, second = json.loads(result.stdout)
+    by_port = {record["port"]: record for record in json.loads(result.stdout)}  # probe sorts ports
+    first, second = by_port[bound], by_port[closed_port]
     assert (first["state"], first["reason"], first["method"]) == ("open", "listener", "socket-table")
     assert first["detail"] == f"UDP socket bound to 127.0.0.1:{bound} (read from this host's socket table)"
     assert (second["state"], second["reason"], second["method"]) == ("closed", "no-listener", "socket-table")
