@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from netdiag.adapters import platform as platform_features
 from netdiag.core.catalog import Cause, explanation_for
 from netdiag.core.failures import NetworkFailure, PrivilegeError, UsageError
 from netdiag.core.handshake import Segment, TcpOptions
@@ -212,9 +213,7 @@ def _enlarge_buffer(sock: Any) -> None:
     raw = getattr(sock, "ins", None)
     if not isinstance(raw, socket.socket):
         return
-    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-        if option is None:
-            continue
+    for option in platform_features.receive_buffer_options():
         with contextlib.suppress(OSError):
             raw.setsockopt(socket.SOL_SOCKET, option, CAPTURE_BUFFER)
             return
@@ -233,8 +232,11 @@ def check_interface(interface: str) -> None:
 
 
 def _open_or_explain(interface: str, bpf: str | None) -> Any:
+    missing = platform_features.capture_missing()
+    if missing is not None:
+        raise PrivilegeError(privilege_message(PermissionError(errno.EPERM, missing)))
     try:
-        if sys.platform.startswith("linux"):
+        if platform_features.has_packet_socket():
             cls = _linux_listen_class(loopback=interface == loopback_name())
             return cls(iface=interface, filter=bpf)
         from scapy.config import conf
@@ -258,7 +260,7 @@ def _open_or_explain(interface: str, bpf: str | None) -> Any:
 CAPTURE_GROUP = "netdiag-capture"
 
 
-def privilege_message(exc: OSError, *, platform: str = sys.platform, executable: str = sys.executable,
+def privilege_message(exc: OSError, *, platform: str | None = None, executable: str = sys.executable,
                       prefix: str = sys.prefix, base_prefix: str = sys.base_prefix) -> str:
     """One clear message about capture privileges, with the fix for this platform.
 
@@ -268,13 +270,19 @@ def privilege_message(exc: OSError, *, platform: str = sys.platform, executable:
     the interpreter inside netdiag's own virtual environment that only a capture group may run (as
     Wireshark's dumpcap: root:wireshark, mode 0750).
     """
+    if platform is None:  # sys.platform's words, as callers (tests) pass them
+        platform = {"windows": "win32", "macos": "darwin"}.get(platform_features.os_name(), "linux")
     reason = exc.strerror or str(exc)
     head = f"Capturing packets needs privileges this process does not have ({reason})."
     if platform.startswith("win"):
-        return head + " Install Npcap (https://npcap.com) and run the terminal as Administrator."
+        return (head + " Install Npcap (https://npcap.com/#download) with the option \"Support loopback "
+                "traffic\" ticked (it adds the Npcap Loopback Adapter that 127.0.0.1 needs), then run the "
+                "terminal as Administrator (right-click > Run as administrator) and the command again.")
     if platform == "darwin":
-        return (head + " Run it with sudo, or give your user read access to the BPF devices "
-                "(/dev/bpf*; Wireshark's ChmodBPF package does this).")
+        return (head + " Run it with sudo (sudo netdiag handshake ...), or give your user read access to "
+                "the BPF devices /dev/bpf*: install Wireshark's ChmodBPF "
+                "(brew install --cask wireshark-chmodbpf, or Wireshark's installer), log out and in again, "
+                "then run the command again.")
     never = ("Do not setcap python3 itself: every Python script of every user would get raw sockets "
              "(docs/handshake.md, Privileges).")
     if prefix == base_prefix:  # not in a virtual environment: nothing of netdiag's own to confine it to

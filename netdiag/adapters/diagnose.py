@@ -9,10 +9,10 @@ resolve, a listing that needs root, a firewall that cannot be read): the diagnos
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 from netdiag.adapters.firewall import read_firewall
+from netdiag.adapters.platform import errno_platform
 from netdiag.adapters.prober import (
     UDP_PAYLOAD,
     ProbeJob,
@@ -21,7 +21,6 @@ from netdiag.adapters.prober import (
 )
 from netdiag.adapters.resolve import resolve_host
 from netdiag.adapters.route import local_addresses, neighbour_answered, route_to
-from netdiag.core.errno_tables import platform_of
 from netdiag.core.failures import NetworkFailure
 from netdiag.core.observations import Observations, effective_destination, is_loopback
 from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
@@ -37,7 +36,7 @@ def gather_observations(
 
     ``attempts``: connection attempts already made (``netdiag connect``'s own), used instead of new ones.
     """
-    base = Observations(host=host, port=port, proto=proto, platform=platform_of(sys.platform),
+    base = Observations(host=host, port=port, proto=proto, platform=errno_platform(),
                         timeout=timeout)
     try:
         addresses = tuple(resolve_host(host))

@@ -9,9 +9,9 @@ namespace: what is read here is the firewall of the namespace this process runs 
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Sequence
 
+from netdiag.adapters.platform import firewall_advice, is_linux
 from netdiag.core.firewall_rules import managed_by_iptables, parse_iptables, parse_nft
 from netdiag.core.observations import FirewallObservation, FirewallRule
 
@@ -29,8 +29,8 @@ def read_firewall(port: int, proto: str = "tcp", *, command_prefix: Sequence[str
 
     ``command_prefix`` runs the tools elsewhere (tests pass ``ip netns exec NAME``).
     """
-    if not sys.platform.startswith("linux"):
-        return FirewallObservation(readable=False, note="netdiag reads Linux firewalls only (nft, iptables)")
+    if not is_linux():
+        return FirewallObservation(readable=False, note=firewall_advice())
     rules: list[FirewallRule] = []
     policies: list[str] = []
     tools: list[str] = []

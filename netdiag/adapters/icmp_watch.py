@@ -68,7 +68,8 @@ def open_icmp_watcher(families: set[int]) -> IcmpWatcher | None:
     for family in sorted(families):
         proto = socket.IPPROTO_ICMP if family == socket.AF_INET else socket.IPPROTO_ICMPV6
         try:
-            raw = socket.socket(family, socket.SOCK_RAW | socket.SOCK_NONBLOCK, proto)
+            raw = socket.socket(family, socket.SOCK_RAW, proto)
+            raw.setblocking(False)
         except PermissionError:
             continue  # not root: probes still work, reasons fall back to what the errno says
         except OSError:  # address family not supported (IPv6 disabled)

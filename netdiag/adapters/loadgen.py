@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import signal
 import socket
 import sys
 import time
@@ -22,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from netdiag.adapters import platform
 from netdiag.core.catalog import Cause, classify_os_error, explanation_for
 from netdiag.core.failures import NetworkFailure
 from netdiag.core.loadplan import HEADER_LEN, LoadPlan, is_local_address, make_payload, remote_refusal
@@ -160,15 +160,11 @@ def _interruptible() -> Iterator[asyncio.Event]:
     ``ping``. Outside the main thread (no signal handlers there) the event simply never fires."""
     interrupted = asyncio.Event()
     loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGINT, interrupted.set)
-    except (RuntimeError, ValueError, NotImplementedError):  # not the main thread, or no signal support
-        yield interrupted
-        return
+    undo = platform.on_stop_signals(loop, interrupted.set, signals=("SIGINT",))
     try:
         yield interrupted
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        undo()
 
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]

@@ -7,32 +7,54 @@ answered here, by looking for the feature itself (an attribute, a module, a comm
 platform's name, so an unusual system gets the answer that fits it.
 
 Every check is cheap and side-effect free (no traffic, no rule changed); ``capabilities()`` gathers them
-for ``netdiag doctor``, the first thing a bug report needs.
+for ``netdiag doctor``, the first thing a bug report needs. Every other module asks here rather than
+reading ``sys.platform`` or touching a Linux-only attribute itself (tests/test_architecture.py checks).
+
+``without(...)`` turns features off for the duration of a ``with`` block: the tests run the portable paths
+(selectors scanner, psutil listing, accepting without ``add_reader``) natively on Linux that way.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import shutil
+import signal
 import socket
 import sys
-from dataclasses import dataclass
-from importlib import metadata, util
+from collections.abc import Callable, Iterator
+from importlib import util
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from netdiag.core.errno_tables import Platform
 
 CAP_NET_RAW = 13  # linux/capability.h
+FEATURES = ("netlink", "epoll", "fork", "nonblocking_flag", "loop_signals", "loop_readers", "dontwait",
+            "resource", "uvloop", "pipe_size", "packet_socket")
+"""What ``without`` can turn off (names of the features below)."""
+_disabled: set[str] = set()
+
+
+@contextlib.contextmanager
+def without(*features: str) -> Iterator[None]:
+    """Answer as if ``features`` were missing here, inside the block (for tests of the portable paths)."""
+    unknown = set(features) - set(FEATURES)
+    if unknown:
+        raise ValueError(f"unknown features: {sorted(unknown)}")
+    before = set(_disabled)
+    _disabled.update(features)
+    try:
+        yield
+    finally:
+        _disabled.clear()
+        _disabled.update(before)
+
+
+def _on(feature: str) -> bool:
+    return feature not in _disabled
 # Runtime dependencies whose versions a bug report needs (distribution names).
-DEPENDENCIES = ("typer", "psutil", "scapy", "tabulate", "uvloop")
-
-
-@dataclass(frozen=True)
-class Capability:
-    """One thing netdiag may use here: whether it is available, and in words why or what to do."""
-
-    name: str
-    available: bool
-    detail: str
-
-
 def os_name() -> str:
     """``linux``, ``macos``, ``windows`` or the raw ``sys.platform`` of anything else."""
     if sys.platform.startswith("linux"):
@@ -42,6 +64,18 @@ def os_name() -> str:
     if sys.platform.startswith("win"):
         return "windows"
     return sys.platform
+
+
+def errno_platform() -> Platform:
+    """The errno tables' word for this platform (``linux``, ``macos``, ``windows``)."""
+    from netdiag.core.errno_tables import platform_of  # a large table: not for probe's start-up
+
+    return platform_of(sys.platform)
+
+
+def is_linux() -> bool:
+    """Linux-only readers (/proc, iptables, prctl) are tried only where this says so."""
+    return os_name() == "linux"
 
 
 def is_root() -> bool:
@@ -58,13 +92,19 @@ def has_net_raw(proc_status: str) -> bool:
 
 
 def may_capture() -> bool:
-    """Whether this process may open a packet capture: root, or (Linux) CAP_NET_RAW in its effective set.
+    """Whether this process may open a packet capture.
 
-    The second case is the dedicated copy of the interpreter given the capability with setcap, as the
-    handshake command's privilege message suggests.
+    Linux: root, or CAP_NET_RAW in its effective set (the dedicated copy of the interpreter given the
+    capability with setcap, as the handshake command's privilege message suggests). macOS: root, or a
+    readable BPF device (Wireshark's ChmodBPF). Windows: Administrator with Npcap installed.
     """
+    name = os_name()
+    if name == "windows":
+        return _windows_admin() and _npcap_installed()
     if is_root():
         return True
+    if name == "macos":
+        return any(os.access(path, os.R_OK) for path in _bpf_devices())
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             return has_net_raw(status.read())
@@ -72,8 +112,33 @@ def may_capture() -> bool:
         return False
 
 
+def _bpf_devices() -> list[str]:
+    try:
+        return [f"/dev/{name}" for name in os.listdir("/dev") if name.startswith("bpf")]
+    except OSError:
+        return []
+
+
+def _windows_admin() -> bool:
+    import ctypes
+
+    windll = getattr(ctypes, "windll", None)
+    return windll is not None and bool(windll.shell32.IsUserAnAdmin())
+
+
+def _npcap_installed() -> bool:
+    root = os.environ.get("SYSTEMROOT", r"C:\Windows")
+    return os.path.exists(os.path.join(root, "System32", "Npcap", "wpcap.dll"))
+
+
 def has_netlink() -> bool:
     """Whether the kernel's socket table can be read over netlink sock_diag (Linux, not sandboxed away)."""
+    return _on("netlink") and _netlink_opens()
+
+
+@functools.cache
+def _netlink_opens() -> bool:
+    """Asked of the kernel once per process (the probe and the listers ask on every call)."""
     family = getattr(socket, "AF_NETLINK", None)
     if family is None:
         return False
@@ -87,20 +152,130 @@ def has_netlink() -> bool:
 def has_epoll() -> bool:
     import select
 
-    return hasattr(select, "epoll")
+    return hasattr(select, "epoll") and _on("epoll")
+
+
+def new_epoll() -> Any:
+    """A new ``select.epoll`` object (call only when ``has_epoll()``)."""
+    import select
+
+    return select.epoll()
+
+
+def portable_selector() -> Any:
+    """The best ``selectors`` object this platform has besides epoll: kqueue (macOS), poll, or select.
+
+    Chosen here from the ``select`` module's features rather than ``selectors.DefaultSelector``, so the
+    choice follows what this module sees (and what ``without`` turns off)."""
+    import select
+    import selectors
+
+    if hasattr(select, "kqueue"):
+        return selectors.KqueueSelector()  # type: ignore[attr-defined,unused-ignore]
+    if hasattr(select, "poll"):
+        return selectors.PollSelector()
+    return selectors.SelectSelector()
+
+
+def selector_capacity() -> int | None:
+    """How many sockets ``portable_selector()`` can watch at once (select(): FD_SETSIZE), None: no cap."""
+    import select
+
+    if hasattr(select, "kqueue") or hasattr(select, "poll"):
+        return None
+    return 500  # Windows' FD_SETSIZE is 512; on POSIX select() stops at descriptor 1024
+
+
+def nonblocking_flag() -> int:
+    """``SOCK_NONBLOCK`` to or into a socket type where it exists (Linux), else 0: call setblocking(False)."""
+    return getattr(socket, "SOCK_NONBLOCK", 0) if _on("nonblocking_flag") else 0
+
+
+def dontwait_flag() -> int:
+    """``MSG_DONTWAIT`` for one send() that must not block, or 0 where it is missing (Windows)."""
+    return getattr(socket, "MSG_DONTWAIT", 0) if _on("dontwait") else 0
 
 
 def has_fork() -> bool:
-    return hasattr(os, "fork")
+    return hasattr(os, "fork") and _on("fork")
+
+
+def fork_process() -> int:
+    """``os.fork()`` (call only when ``has_fork()``)."""
+    return os.fork()
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the platform tells it)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
 
 
 def has_signal_handlers() -> bool:
     """Whether asyncio's ``loop.add_signal_handler`` works here (not on Windows' loops)."""
-    return os_name() != "windows"
+    return os_name() != "windows" and _on("loop_signals")
+
+
+def on_stop_signals(loop: Any, callback: Callable[[], None],
+                    signals: tuple[str, ...] = ("SIGINT", "SIGTERM")) -> Callable[[], None]:
+    """Call ``callback`` in ``loop`` on SIGINT or SIGTERM; returns the undo.
+
+    Where the loop cannot (Windows' loops, ``NotImplementedError``) Python's own ``signal.signal`` handlers
+    hand the call to the loop thread-safely; outside the main thread nothing is installed (the caller's
+    other way of stopping stays)."""
+    numbers = [getattr(signal, name) for name in signals if hasattr(signal, name)]
+    if _on("loop_signals"):
+        try:
+            for signum in numbers:
+                loop.add_signal_handler(signum, callback)
+        except (NotImplementedError, RuntimeError):  # Windows' loops; not the main thread
+            pass
+        else:
+            def remove() -> None:
+                for signum in numbers:
+                    loop.remove_signal_handler(signum)
+
+            return remove
+    previous: list[tuple[int, Any]] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(callback)
+
+    try:
+        for signum in numbers:
+            previous.append((signum, signal.signal(signum, handler)))
+    except ValueError:  # not the main thread
+        pass
+
+    def undo() -> None:
+        for signum, handler in previous:
+            signal.signal(signum, handler)
+
+    return undo
+
+
+def loop_watches_descriptors(loop: Any) -> bool:
+    """Whether ``loop.add_reader`` works (not on Windows' Proactor loop)."""
+    if not _on("loop_readers"):
+        return False
+    return type(loop).add_reader is not _abstract_add_reader()  # callers still catch NotImplementedError
+
+
+def _abstract_add_reader() -> Any:
+    import asyncio
+
+    return asyncio.AbstractEventLoop.add_reader
 
 
 def has_resource_limits() -> bool:
-    return util.find_spec("resource") is not None
+    if not _on("resource"):
+        return False
+    try:
+        import resource  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def open_files_limit() -> tuple[int, int] | None:
@@ -109,7 +284,123 @@ def open_files_limit() -> tuple[int, int] | None:
         return None
     import resource
 
-    return resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    infinite = resource.RLIM_INFINITY
+    return (-1 if soft == infinite else soft), (-1 if hard == infinite else hard)
+
+
+def raise_open_files_limit(wanted: int | None = None) -> tuple[int, int] | None:
+    """Raise the soft RLIMIT_NOFILE to ``wanted`` (None: the hard limit) as far as allowed; return the
+    limits now in force (-1: unlimited), or None where the platform has no such limit."""
+    limits = open_files_limit()
+    if limits is None:
+        return None
+    import resource
+
+    soft, hard = limits
+    if soft == -1:
+        return limits
+    target = hard if wanted is None else (wanted if hard == -1 else min(wanted, hard))
+    if target == -1 or target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (resource.RLIM_INFINITY if target == -1 else target,
+                                                        resource.RLIM_INFINITY if hard == -1 else hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft, hard
+
+
+def grow_pipe(fd: int, extra: int) -> None:
+    """Grow the pipe ``fd`` by ``extra`` bytes (Linux ``F_SETPIPE_SZ``); elsewhere nothing."""
+    if not _on("pipe_size"):
+        return
+    try:
+        import fcntl
+
+        current = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, current + extra)
+    except (ImportError, AttributeError, OSError):  # not Linux, not a pipe, or over the user's pipe quota
+        pass
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGTERM a child when this process dies, even by SIGKILL.
+
+    Linux only (``prctl(PR_SET_PDEATHSIG)``); elsewhere None. libc is loaded here, in the parent: the
+    child between fork and exec should only call it."""
+    if not is_linux():
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def stop_with_parent() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl ran: nobody will stop this child
+            os._exit(1)
+
+    return stop_with_parent
+
+
+def has_packet_socket() -> bool:
+    """Linux's AF_PACKET capture sockets (scapy's native Linux capture)."""
+    return hasattr(socket, "AF_PACKET") and is_linux() and _on("packet_socket")
+
+
+def has_unix_sockets() -> bool:
+    """Unix domain sockets as Python offers them (not on Windows' Python)."""
+    return hasattr(socket, "AF_UNIX")
+
+
+def end_of_input_keys() -> str:
+    """What ends typed input in this platform's terminal (``connect``'s interactive hint)."""
+    return "Ctrl-Z then Enter" if os_name() == "windows" else "Ctrl-D"
+
+
+def capture_missing() -> str | None:
+    """Why this process cannot capture where that is known before trying (macOS, Windows), else None.
+
+    On Linux the attempt itself tells (EPERM), with its own advice; elsewhere scapy's native capture
+    needs a BPF device (macOS) or the Npcap driver (Windows), whose absence it reports unclearly."""
+    name = os_name()
+    if name == "windows":
+        if not _npcap_installed():
+            return "the Npcap driver is not installed"
+        if not _windows_admin():
+            return "this terminal is not running as Administrator"
+        return None
+    if name == "macos":
+        if not _bpf_devices():
+            return "no BPF device (/dev/bpf*) found"
+        if not may_capture():
+            return "no readable BPF device (/dev/bpf*) for this user"
+    return None
+
+
+def other_loopback_address() -> str:
+    """A loopback address of this machine other than 127.0.0.1, for showing a loopback-only bind.
+
+    Linux and Windows route all of 127.0.0.0/8 to this machine, so 127.0.0.2 answers. macOS's lo0 holds
+    only 127.0.0.1 (127.0.0.2 would need an alias: ``sudo ifconfig lo0 alias 127.0.0.2``), so there it is
+    IPv6's loopback, ::1, which every macOS has."""
+    return "::1" if os_name() == "macos" else "127.0.0.2"
+
+
+def receive_buffer_options() -> tuple[int, ...]:
+    """Socket options that set a receive buffer, the one that passes rmem_max first (Linux, with
+    CAP_NET_ADMIN: ``SO_RCVBUFFORCE``), then ``SO_RCVBUF``."""
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    return (socket.SO_RCVBUF,) if force is None else (force, socket.SO_RCVBUF)
+
+
+def has_uvloop() -> bool:
+    return _on("uvloop") and util.find_spec("uvloop") is not None
 
 
 def firewall_tools() -> tuple[str, ...]:
@@ -119,45 +410,8 @@ def firewall_tools() -> tuple[str, ...]:
     return tuple(tool for tool in ("iptables", "ip6tables", "nft") if shutil.which(tool))
 
 
-def dependency_versions() -> dict[str, str | None]:
-    """Installed version of each runtime dependency (None when it is not installed)."""
-    versions: dict[str, str | None] = {}
-    for name in DEPENDENCIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def capabilities() -> list[Capability]:
-    """Every capability netdiag asks about, in the order ``netdiag doctor`` shows them."""
-    limit = open_files_limit()
-    tools = firewall_tools()
-    capture = may_capture()
-    return [
-        Capability("socket table via netlink", has_netlink(),
-                   "fast listing with TCP details" if has_netlink()
-                   else "not Linux or not allowed here: psutil lists sockets instead"),
-        Capability("epoll scanner", has_epoll(),
-                   "probe's fastest engine" if has_epoll() else "probe uses its portable scanner"),
-        Capability("fork", has_fork(),
-                   "probe's parallel workers" if has_fork() else "probe runs in one process"),
-        Capability("packet capture", capture,
-                   "handshake and tour can capture" if capture else _capture_advice()),
-        Capability("signal handlers in asyncio", has_signal_handlers(),
-                   "listen stops cleanly on SIGTERM" if has_signal_handlers()
-                   else "listen stops with Ctrl-C only"),
-        Capability("open-files limit", limit is not None,
-                   f"soft {limit[0]}, hard {limit[1]}" if limit else "no RLIMIT_NOFILE on this platform"),
-        Capability("firewall readable", bool(tools) and is_root(), _firewall_detail(tools)),
-        Capability("uvloop", util.find_spec("uvloop") is not None,
-                   "listen's default event loop" if util.find_spec("uvloop") is not None
-                   else "listen uses the standard asyncio loop"),
-    ]
-
-
-def _capture_advice() -> str:
+def capture_advice() -> str:
+    """How to get the right to capture on this platform, in one sentence."""
     name = os_name()
     if name == "windows":
         return "install Npcap (with its loopback adapter) and run the terminal as Administrator"
@@ -166,11 +420,19 @@ def _capture_advice() -> str:
     return "run with sudo (docs/handshake.md: other ways that keep the right confined)"
 
 
-def _firewall_detail(tools: tuple[str, ...]) -> str:
-    if os_name() != "linux":
-        return "explain reads Linux firewalls only; check this system's firewall settings by hand"
-    if not tools:
-        return "no iptables or nft installed: nothing to read"
-    if not is_root():
-        return f"{', '.join(tools)} installed, but reading rules needs root (sudo)"
-    return ", ".join(tools)
+FIREWALL_COMMANDS = {
+    "macos": ("/usr/libexec/ApplicationFirewall/socketfilterfw --getglobalstate", "sudo pfctl -sr"),
+    "windows": ("netsh advfirewall show allprofiles",
+                "Get-NetFirewallRule -Enabled True -Direction Inbound | Format-Table DisplayName,Action"),
+}
+"""Read-only commands that show this platform's firewall, for the user to run where netdiag cannot read it."""
+
+
+def firewall_advice() -> str:
+    """What ``explain``'s firewall step says where it cannot read the rules itself (not Linux)."""
+    commands = FIREWALL_COMMANDS.get(os_name())
+    if commands is None:
+        return "netdiag reads Linux firewalls only (nft, iptables); check this system's firewall by hand"
+    shown = "; ".join(f"`{command}`" for command in commands)
+    where = "PowerShell" if os_name() == "windows" else "Terminal"
+    return f"not readable by netdiag here; to see it, run in {where} (read-only): {shown}"

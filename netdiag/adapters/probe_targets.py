@@ -7,11 +7,11 @@ itself the diagnosis of a server bound to one family. A name that does not resol
 
 from __future__ import annotations
 
-import resource
 import socket
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from netdiag.adapters import platform
 from netdiag.adapters.prober import (
     UDP_PAYLOAD,
     ProbeJob,
@@ -83,18 +83,10 @@ def probe_targets(
 
 def usable_concurrency(requested: int) -> int:
     """``requested``, after raising the soft open-files limit as far as the hard limit allows."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = requested + _SPARE_DESCRIPTORS
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        new_soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
-            soft = new_soft
-        except (ValueError, OSError):
-            pass  # keep the old limit and cap below
-    if soft == resource.RLIM_INFINITY:
+    limits = platform.raise_open_files_limit(requested + _SPARE_DESCRIPTORS)
+    if limits is None or limits[0] == -1:  # no such limit here, or unlimited
         return max(1, requested)
-    return max(1, min(requested, soft - _SPARE_DESCRIPTORS))
+    return max(1, min(requested, limits[0] - _SPARE_DESCRIPTORS))
 
 
 def _unresolved(target: ProbeTarget, proto: Proto) -> list[ProbeResult]:

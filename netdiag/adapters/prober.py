@@ -16,6 +16,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from netdiag.adapters import platform
 from netdiag.adapters.scan_engine import Outcome, ProbeJob, Progress, Scan, TcpScan, UdpScan
 from netdiag.core.payload import DEFAULT_PAYLOAD
 from netdiag.core.probe import ProbeMethod, ProbeResult, Proto
@@ -155,10 +156,9 @@ def worker_count(jobs: int, concurrency: int = DEFAULT_CONCURRENCY, workers: int
     """How many processes a scan of ``jobs`` probes uses: one per usable CPU for big scans (or
     ``workers`` when given), never more than ``concurrency``, since each has a probe in flight."""
     if workers is None:
-        if jobs < PARALLEL_FROM or not hasattr(os, "fork"):
+        if jobs < PARALLEL_FROM or not platform.has_fork():
             return 1
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        workers = min(cpus, MAX_WORKERS)
+        workers = min(platform.usable_cpus(), MAX_WORKERS)
     return max(1, min(workers, jobs, concurrency))
 
 
@@ -200,7 +200,7 @@ def _run_forked(factory: ScanFactory, jobs: Sequence[ProbeJob], concurrency: int
     try:
         for share in shares:
             read_fd, write_fd = os.pipe()
-            pid = os.fork()
+            pid = platform.fork_process()
             if pid == 0:  # the worker: never returns into the caller's code
                 os.close(read_fd)
                 _worker(factory, [jobs[i] for i in share], per_worker, write_fd, progress is not None)

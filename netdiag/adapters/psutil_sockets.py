@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from netdiag.adapters import platform
 from netdiag.core.sockets import (
     PSUTIL_STATES,
     SocketListing,
@@ -50,7 +50,7 @@ def list_sockets(kinds: Sequence[str] = ("tcp", "udp"), *, engine: str = "auto")
     wanted = _check_kinds(kinds)
     if engine not in ("auto", "netlink", "psutil"):
         raise ValueError(f"unknown engine {engine!r}")
-    if engine != "psutil" and sys.platform.startswith("linux"):
+    if engine != "psutil" and platform.has_netlink():
         from netdiag.adapters.sock_diag import list_sockets_netlink
 
         listing = list_sockets_netlink(wanted)
@@ -88,7 +88,7 @@ def process_names(pids: Iterable[int]) -> dict[int, str]:
     On Linux the names are read from /proc the way psutil reads them, without importing psutil (tens of
     milliseconds of start-up that the netlink path otherwise never pays).
     """
-    if sys.platform.startswith("linux") and os.path.isdir("/proc/self"):
+    if platform.is_linux() and os.path.isdir("/proc/self"):
         return {pid: name for pid in pids if (name := proc_name(pid)) is not None}
     import psutil
 
@@ -212,6 +212,8 @@ def _row(connection: Any, names: dict[int, str], kinds: Sequence[str], *,
 def _proto_of(connection: Any) -> str | None:
     if connection.family == getattr(socket, "AF_UNIX", None):
         return "unix"
+    if connection.family not in (socket.AF_INET, socket.AF_INET6):  # AF_UNIX where Python has no name for it
+        return None
     if connection.type == socket.SOCK_STREAM:
         return "tcp"
     if connection.type == socket.SOCK_DGRAM:
@@ -237,8 +239,7 @@ def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
 
 
 def _is_unprivileged() -> bool:
-    geteuid = getattr(os, "geteuid", None)
-    return geteuid is not None and geteuid() != 0
+    return not platform.is_root() and platform.os_name() != "windows"
 
 
 def _hidden_owner_note(hidden: int) -> str:

@@ -1,5 +1,9 @@
 """The probe loop: non-blocking sockets, one epoll, deadlines in a heap, outcomes as small tuples.
 
+Where epoll is missing (macOS, Windows: ``platform.has_epoll()``) the same loop waits on the best
+``selectors`` object the platform has (kqueue, poll, select; select() caps the sockets in flight), and
+sockets are made non-blocking by a call where ``SOCK_NONBLOCK`` does not exist.
+
 Per-port overhead decides a full scan (STYLE.md: asyncio 5-8 s, a bare epoll loop 1.5 s, nmap 1.1 s for
 65,535 loopback ports), so the common path of a closed port is two system calls and no allocation:
 
@@ -23,13 +27,13 @@ from __future__ import annotations
 import _socket  # the C socket type: ~1 µs less per socket than socket.socket's Python wrapper
 import errno as errno_codes
 import heapq
-import select
 import socket
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
+from netdiag.adapters import platform
 from netdiag.adapters.icmp_watch import IcmpWatcher, open_icmp_watcher
 from netdiag.core.icmp import IPPROTO_TCP, IPPROTO_UDP
 from netdiag.core.probe import (
@@ -48,13 +52,47 @@ Progress = Callable[[int, int], None]
 # (state, reason, rtt_ms, errno, icmp sender): one job's outcome, in job order
 Outcome = tuple[PortState, Reason, "float | None", "int | None", "str | None"]
 
-_IN_PROGRESS = (errno_codes.EINPROGRESS, errno_codes.EAGAIN, errno_codes.EALREADY)
+# EWOULDBLOCK: Winsock's answer to a non-blocking connect (WSAEWOULDBLOCK); EAGAIN's twin elsewhere
+_IN_PROGRESS = (errno_codes.EINPROGRESS, errno_codes.EAGAIN, errno_codes.EALREADY, errno_codes.EWOULDBLOCK)
 _CONNECTED = (0, errno_codes.EISCONN)  # a second connect() on an established socket (EISCONN on BSDs)
 _REFUSED = errno_codes.ECONNREFUSED
 _SPARE_SOCKETS = 64  # refused sockets kept for reuse, per address family
-_STREAM = socket.SOCK_STREAM | socket.SOCK_NONBLOCK
-_DGRAM = socket.SOCK_DGRAM | socket.SOCK_NONBLOCK
+# Poll events: epoll's values, which the portable poller translates (the same numbers as poll()'s)
+READABLE, WRITABLE, FAILED = 0x001, 0x004, 0x008
+_EVENT_READ, _EVENT_WRITE = 1, 2  # selectors.EVENT_READ/EVENT_WRITE (the module is imported only when used)
 _SOL_SOCKET, _SO_ERROR = socket.SOL_SOCKET, socket.SO_ERROR
+
+
+class _Poller(Protocol):
+    """What the loop needs of epoll; ``_PortablePoller`` offers the same on top of ``selectors``."""
+
+    def register(self, fd: int, events: int) -> None: ...
+    def unregister(self, fd: int) -> None: ...
+    def poll(self, timeout: float, maxevents: int) -> list[tuple[int, int]]: ...
+    def close(self) -> None: ...
+
+
+class _PortablePoller:
+    """epoll's interface (register/unregister/poll with epoll's event bits) over a ``selectors`` object."""
+
+    def __init__(self) -> None:
+        self.selector = platform.portable_selector()
+
+    def register(self, fd: int, events: int) -> None:
+        mask = ((_EVENT_READ if events & (READABLE | FAILED) else 0)
+                | (_EVENT_WRITE if events & WRITABLE else 0))
+        self.selector.register(fd, mask)
+
+    def unregister(self, fd: int) -> None:
+        self.selector.unregister(fd)
+
+    def poll(self, timeout: float, maxevents: int) -> list[tuple[int, int]]:
+        ready = self.selector.select(timeout)
+        return [(key.fd, (READABLE if mask & _EVENT_READ else 0) | (WRITABLE if mask & _EVENT_WRITE else 0))
+                for key, mask in ready[:maxevents]]
+
+    def close(self) -> None:
+        self.selector.close()
 
 
 class ProbeJob(NamedTuple):
@@ -107,12 +145,16 @@ class Scan:
                  progress: Progress | None = None) -> None:
         self.jobs = jobs
         self.timeout = max(timeout, 0.001)
-        self.concurrency = max(1, concurrency)
+        self.poller: _Poller = platform.new_epoll() if platform.has_epoll() else _PortablePoller()
+        capacity = None if platform.has_epoll() else platform.selector_capacity()
+        self.concurrency = max(1, concurrency if capacity is None else min(concurrency, capacity))
+        flag = platform.nonblocking_flag()
+        self.stream_type, self.dgram_type = socket.SOCK_STREAM | flag, socket.SOCK_DGRAM | flag
+        self.set_blocking = not flag  # no SOCK_NONBLOCK: each new socket is made non-blocking by a call
         self.progress = progress
         self.outcomes: list[Outcome | None] = [None] * len(jobs)
         self.done = 0
         self.addresses = _Sockaddrs()
-        self.epoll = select.epoll()
         self.in_flight: dict[int, tuple[int, _socket.socket, float]] = {}  # fd -> (job, socket, start)
         self.timers: list[tuple[float, int, float, bool]] = []  # heap of (when, fd, started, final)
         self.queue: deque[int] = deque(range(len(jobs)))
@@ -130,7 +172,7 @@ class Scan:
         finally:
             for _, sock, _ in self.in_flight.values():
                 sock.close()
-            self.epoll.close()
+            self.poller.close()
             if self.watcher is not None:
                 self.watcher.close()
         return [outcome for outcome in self.outcomes if outcome is not None]
@@ -151,7 +193,7 @@ class Scan:
                     wait = max(0.0, self.timers[0][0] - time.monotonic())
                 else:
                     wait = self.timeout
-                for fd, events in self.epoll.poll(wait, 1024):
+                for fd, events in self.poller.poll(wait, 1024):
                     self.ready(fd, events)
                 self._expire(time.monotonic())
                 self._settle_icmp()
@@ -205,14 +247,14 @@ class Scan:
               halfway: bool = False) -> None:
         fd = sock.fileno()
         self.in_flight[fd] = (index, sock, started)
-        self.epoll.register(fd, events)
+        self.poller.register(fd, events)
         heapq.heappush(self.timers, (started + self.timeout, fd, started, True))
         if halfway:
             heapq.heappush(self.timers, (started + self.timeout / 2, fd, started, False))
 
     def untrack(self, fd: int) -> tuple[int, _socket.socket, float]:
         entry = self.in_flight.pop(fd)
-        self.epoll.unregister(fd)
+        self.poller.unregister(fd)
         return entry
 
     def finish(self, index: int, state: PortState, reason: Reason, rtt: float | None,
@@ -270,7 +312,9 @@ class TcpScan(Scan):
             sock = spares.pop()
         else:
             try:
-                sock = _socket.socket(family, _STREAM)
+                sock = _socket.socket(family, self.stream_type)
+                if self.set_blocking:
+                    sock.setblocking(False)
             except OSError as exc:  # EMFILE and friends: a local problem, reported per port
                 self.finish(index, PortState.ERROR, Reason.LOCAL_ERROR, None, exc.errno)
                 return
@@ -278,7 +322,7 @@ class TcpScan(Scan):
         if error in _IN_PROGRESS:
             error = sock.connect_ex(address)  # the answer, if it is already here (see module docstring)
             if error in _IN_PROGRESS:
-                self.track(index, sock, started, select.EPOLLOUT)
+                self.track(index, sock, started, WRITABLE)
                 return
         if error in _CONNECTED:
             self._connected(index, sock, started)
@@ -357,7 +401,9 @@ class UdpScan(Scan):
         job = self.jobs[index]
         started = time.monotonic()
         try:
-            sock = _socket.socket(self.addresses.family_of(job.address), _DGRAM)
+            sock = _socket.socket(self.addresses.family_of(job.address), self.dgram_type)
+            if self.set_blocking:
+                sock.setblocking(False)
         except OSError as exc:
             self.finish(index, PortState.ERROR, Reason.LOCAL_ERROR, None, exc.errno)
             return
@@ -368,7 +414,7 @@ class UdpScan(Scan):
             sock.close()
             self.awaiting_icmp.append((index, exc.errno or 0, time.monotonic() - started))
             return
-        self.track(index, sock, started, select.EPOLLIN | select.EPOLLERR, halfway=True)
+        self.track(index, sock, started, READABLE | FAILED, halfway=True)
 
     def ready(self, fd: int, events: int) -> None:
         index, sock, started = self.untrack(fd)

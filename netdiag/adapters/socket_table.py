@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import socket
 import struct
-import sys
 from collections.abc import Sequence
 
+from netdiag.adapters.platform import has_netlink
 from netdiag.adapters.scan_engine import Outcome, ProbeJob
 from netdiag.core.probe import PortState, Reason
 from netdiag.core.socket_table import Listener, describe_listener, destination, serves, table_outcome
@@ -52,7 +52,7 @@ def tcp_listeners(ports: set[int] | None = None, *, owners: bool = False) -> lis
     """The listening TCP sockets of this host (network namespace), on ``ports`` when given. ``owners``
     looks their processes up in /proc: a pass over every process's descriptors (tens of milliseconds on
     a busy machine, more than the rest of a probe), so only when asked."""
-    if sys.platform.startswith("linux"):
+    if has_netlink():
         found = _netlink_listeners(ports, owners)
         if found is not None:
             return found
@@ -62,7 +62,7 @@ def tcp_listeners(ports: set[int] | None = None, *, owners: bool = False) -> lis
 def udp_receivers(ports: set[int] | None = None, *, owners: bool = False) -> list[Listener]:
     """The bound, unconnected UDP sockets of this host (``ss -lu``), on ``ports`` when given: a datagram to
     their address and port is received; to a port with none, the kernel answers ICMP port-unreachable."""
-    if sys.platform.startswith("linux"):
+    if has_netlink():
         found = _netlink_listeners(ports, owners, udp=True)
         if found is not None:
             return found

@@ -21,12 +21,12 @@ import os
 import select
 import socket
 import struct
-import sys
 import time
 from collections import deque
 from collections.abc import Sequence
 
 from netdiag.adapters.icmp_watch import IcmpWatcher, open_icmp_watcher
+from netdiag.adapters.platform import receive_buffer_options
 from netdiag.adapters.scan_engine import Outcome, ProbeJob, Progress
 from netdiag.core.icmp import IPPROTO_TCP
 from netdiag.core.probe import IcmpReport, PortState, Reason, classify_tcp_outcome
@@ -281,7 +281,7 @@ def open_raw_sockets(families: set[int]) -> dict[int, socket.socket] | None:
             raw = raws[family] = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_TCP)
             raw.setblocking(False)
             # a full receive buffer drops answers, which then cost a retransmission and half a timeout
-            for option in (getattr(socket, "SO_RCVBUFFORCE", 33), socket.SO_RCVBUF):
+            for option in receive_buffer_options():
                 try:
                     raw.setsockopt(socket.SOL_SOCKET, option, _RECEIVE_BUFFER)
                     break
@@ -300,9 +300,10 @@ def scan_syn(jobs: Sequence[ProbeJob], *, timeout: float, concurrency: int,
              progress: Progress | None = None) -> list[Outcome] | None:
     """SYN-probe every job; None (and nothing sent) when raw sockets are not allowed here. Big scans are
     split across forked workers like connect scans (each with its own raw sockets and source port)."""
+    from netdiag.adapters.platform import is_linux
     from netdiag.adapters.prober import _run
 
-    if not sys.platform.startswith("linux"):  # BSD raw sockets are never handed TCP segments
+    if not is_linux():  # BSD raw sockets are never handed TCP segments
         return None
     families: set[int] = {socket.AF_INET6 if ":" in job.address else socket.AF_INET for job in jobs}
     raws = open_raw_sockets(families)

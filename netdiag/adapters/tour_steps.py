@@ -24,7 +24,13 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
-from netdiag.adapters.platform import may_capture
+from netdiag.adapters.platform import (
+    capture_advice,
+    capture_missing,
+    die_with_parent,
+    may_capture,
+    other_loopback_address,
+)
 from netdiag.core.catalog import Cause, explanation_for
 from netdiag.core.failures import NetdiagError
 from netdiag.core.sockets import SocketRow
@@ -42,7 +48,6 @@ from netdiag.core.tour import (
 )
 
 LOOPBACK = "127.0.0.1"
-OTHER_LOOPBACK = "127.0.0.2"  # also this machine (127.0.0.0/8 is all loopback), but not what we bound
 MESSAGE = b"hello"
 START_TIMEOUT = 15.0
 STATE_TIMEOUT = 5.0
@@ -59,7 +64,7 @@ class TourServer:
                                         stderr=subprocess.PIPE, text=True, bufsize=1,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                         start_new_session=True,  # Ctrl-C reaches the tour, not the server
-                                        preexec_fn=_stopped_with_parent())
+                                        preexec_fn=die_with_parent())
         self.events: list[dict[str, Any]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -100,32 +105,6 @@ class TourServer:
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
-
-
-def _stopped_with_parent() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that has the kernel SIGTERM the server when the tour dies, even by SIGKILL.
-
-    Linux only (``prctl(PR_SET_PDEATHSIG)``); elsewhere None, and the tour's ``finally`` (which also
-    runs on SIGTERM and SIGHUP) is the only clean-up. libc is loaded here, in the parent: the child
-    between fork and exec should only call it.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-    pr_set_pdeathsig = 1
-
-    def stop_with_parent() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGTERM)
-        if os.getppid() != parent:  # the tour died before prctl ran: nobody will stop this server
-            os._exit(1)
-
-    return stop_with_parent
 
 
 class BuiltinServer:
@@ -266,14 +245,16 @@ def _loopback_only(port: int) -> TourStep:
     except ImportError as exc:
         return unavailable_step("What a loopback-only bind means", "netdiag probe", str(exc))
     on_bound = probe_tcp(LOOPBACK, port, timeout=2.0)
-    on_other = probe_tcp(OTHER_LOOPBACK, port, timeout=2.0)
+    on_other = probe_tcp(other_loopback_address(), port, timeout=2.0)
     return loopback_only_step(port, on_bound, on_other, _lan_addresses())
 
 
 def _handshake(port: int, *, capture: bool) -> TourStep:
     if not capture:
-        return handshake_step(port, None, unavailable="Not run as root (nor with CAP_NET_RAW), so no "
-                                                      "packets are captured.")
+        missing = capture_missing()
+        return handshake_step(port, None, unavailable=(
+            f"No packets are captured here ({missing}): {capture_advice()}." if missing is not None
+            else "Not run as root (nor with CAP_NET_RAW), so no packets are captured."))
     try:
         from netdiag.adapters.capture import capture_connection
         from netdiag.core.handshake import analyse_connection

@@ -32,9 +32,10 @@ Interactive (no --message): each line typed on stdin is sent, and replies are pr
 chat works. Over TCP the newline is chosen by default: the first line goes out without it, as the lab's
 clients send; a server that answers at once (the lab's, whose `close` must be the whole message) gets every
 line so, while one that waits for the line's end (nc, line-based servers) gets the newline 0.5 s later and
-on every later line. --newline sets it instead. End of input (Ctrl-D, or the end of a pipe) closes our
-sending side (TCP FIN) and waits up to --timeout for the rest of the replies; a server that then sends
-the same reply over and over (it does not handle recv() returning b'') is stopped and named.
+on every later line. --newline sets it instead. End of input (Ctrl-D; on Windows Ctrl-Z then Enter; or
+the end of a pipe) closes our sending side (TCP FIN) and waits up to --timeout for the rest of the
+replies; a server that then sends the same reply over and over (it does not handle recv() returning
+b'') is stopped and named.
 
 Scripted (--message, repeatable): each message is sent exactly as given, by default WITHOUT a newline,
 the way the lab's clients send (one message per send()); its reply is awaited up to --timeout and
@@ -258,14 +259,20 @@ def _report_connected(out: Output, connection: Connection, *, verbose: bool, int
             out.info(f"UDP socket aimed at {connection.peer} from {connection.local} (UDP has no "
                      "handshake: a closed port shows only as a missing reply or an ICMP error).")
     elif interactive or verbose:
-        out.info(f"Connected to {connection.peer} from {connection.local}."
-                 + (" Type lines to send; Ctrl-D ends." if interactive and _stdin_is_terminal() else ""))
+        hint = f" Type lines to send; {_end_keys()} ends." if interactive and _stdin_is_terminal() else ""
+        out.info(f"Connected to {connection.peer} from {connection.local}." + hint)
 
 
 def _report_attempts(out: Output, attempts: Sequence[Attempt]) -> None:
     for attempt in attempts:
         out.info(f"  {attempt.outcome} on {attempt.address} in {_ms(attempt.seconds)}"
                  + (f" ({attempt.detail})" if attempt.detail else ""))
+
+
+def _end_keys() -> str:
+    from netdiag.adapters.platform import end_of_input_keys
+
+    return end_of_input_keys()
 
 
 def _stdin_is_terminal() -> bool:

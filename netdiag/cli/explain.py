@@ -119,7 +119,7 @@ def explain_command(
 
 
 def explain_error(text: str, *, platform: str | None, fmt: ReportFormat) -> ExitStatus:
-    from netdiag.core.errno_tables import platform_of
+    from netdiag.adapters.platform import errno_platform
     from netdiag.core.error_text import read_error_text
     from netdiag.render.explanation import error_reading_lines, error_reading_record
     from netdiag.render.records import to_json
@@ -129,7 +129,7 @@ def explain_error(text: str, *, platform: str | None, fmt: ReportFormat) -> Exit
     if not text.strip():
         raise UsageError("--error needs the text of an error message, or an error number.")
     reading = read_error_text(text.strip(), platform=platform,  # type: ignore[arg-type]
-                              running_on=platform_of(sys.platform))
+                              running_on=errno_platform())
     out = output()
     if fmt == ReportFormat.json:
         out.data(to_json(error_reading_record(reading)))

@@ -106,11 +106,21 @@ def sockets_command(
         listening=listening, port=port, states=parse_states(state) if state is not None else frozenset(),
         pid=pid, process=process,
     )
+    if unix and not _has_unix_sockets():
+        output().warn("Unix domain sockets are not available on this platform (Windows): --unix ignored; "
+                      "listing TCP and UDP.")
+        unix = False
     kinds = kinds_for(tcp=tcp, udp=udp, unix=unix)
     if watch:
         watch_sockets(kinds, selection, fmt=fmt, interval=interval, count=count, engine=engine, web=web)
     else:
         show_sockets(kinds, selection, fmt=fmt, wide=wide, summary=summary, engine=engine)
+
+
+def _has_unix_sockets() -> bool:
+    from netdiag.adapters.platform import has_unix_sockets
+
+    return has_unix_sockets()
 
 
 def _listing(kinds: tuple[str, ...], engine: str) -> SocketListing:

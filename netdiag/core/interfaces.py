@@ -4,7 +4,10 @@ Pure: the adapter (psutil, /proc/net/route) fills ``Interface`` values; the choi
 meanings of 127.0.0.1, 0.0.0.0 and the reachable address are decided here, so they are tested without
 a network. The choice prefers, in order: the interface of the default route, interfaces that look
 physical over bridges and container links (docker0, virbr0, br-..., veth...), IPv4 over IPv6. Loopback,
-link-local (169.254/16, fe80::/10) and down interfaces never qualify: nobody else can use them.
+link-local (169.254/16, fe80::/10) and down interfaces never qualify: nobody else can use them, and
+neither do the host-only adapters of virtual machines and VPNs on Windows and macOS (vEthernet for
+Hyper-V and WSL, VirtualBox, VMware; utun, bridge, awdl, llw), whose addresses no classmate can reach
+even when one of them carries the default route (a VPN).
 """
 
 from __future__ import annotations
@@ -15,6 +18,12 @@ from dataclasses import dataclass, field
 
 VIRTUAL_PREFIXES = ("docker", "br-", "virbr", "veth", "vboxnet", "vmnet", "cni", "flannel", "cali",
                     "tailscale", "zt", "lxc", "lxd", "podman", "tun", "tap", "utun", "awdl", "llw")
+
+HOST_ONLY_NAMES = ("vethernet", "hyper-v", "wsl", "virtualbox", "vmware", "vboxnet", "vmnet",
+                   "npcap loopback")
+"""Substrings (lower case) of Windows' adapter names, and Linux's, that are never an address for others."""
+HOST_ONLY_PREFIXES = ("utun", "bridge", "awdl", "llw", "anpi", "gif", "stf", "ipsec", "ppp")
+"""macOS interface prefixes of VPN tunnels, Thunderbolt/VM bridges and Apple's peer-to-peer Wi-Fi links."""
 
 ANY_IPV4 = "0.0.0.0"
 LOOPBACK_IPV4 = "127.0.0.1"
@@ -51,7 +60,13 @@ class Interface:
 
     @property
     def looks_virtual(self) -> bool:
-        return self.name.lower().startswith(VIRTUAL_PREFIXES)
+        return self.name.lower().startswith(VIRTUAL_PREFIXES) or self.host_only
+
+    @property
+    def host_only(self) -> bool:
+        """A virtual machine's or VPN's adapter (Windows, macOS): never the address for classmates."""
+        name = self.name.lower()
+        return any(part in name for part in HOST_ONLY_NAMES) or name.startswith(HOST_ONLY_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -111,11 +126,18 @@ def _rank(interface: Interface, address: InterfaceAddress) -> tuple[int, int, in
 def choose_address_for_others(interfaces: Sequence[Interface]) -> ReachAdvice:
     """The address a classmate on the same network should use to reach this machine."""
     candidates = sorted(
-        ((interface, address) for interface in interfaces if interface.up and not interface.loopback
+        ((interface, address) for interface in interfaces
+         if interface.up and not interface.loopback and not interface.host_only
          for address in interface.addresses if address.usable_by_others),
         key=lambda pair: _rank(*pair),
     )
     if not candidates:
+        host_only = [i.name for i in interfaces if i.up and i.host_only
+                     and any(a.usable_by_others for a in i.addresses)]
+        if host_only:
+            return ReachAdvice(None, None, f"only virtual adapters ({', '.join(host_only)}) have addresses, "
+                                           "and classmates cannot reach those: connect to the network "
+                                           "(Wi-Fi or Ethernet) first.")
         return ReachAdvice(None, None, "no interface that is up has an address other machines can use "
                                        "(only loopback or link-local): connect to a network first.")
     best_interface, best = candidates[0]

@@ -14,6 +14,7 @@ from netdiag.core.catalog import Explanation
 from netdiag.core.handshake import HandshakeAnalysis
 from netdiag.core.probe import ProbeResult
 from netdiag.core.sockets import SocketRow
+from netdiag.core.targets import format_endpoint
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,8 @@ def refused_step(result: ProbeResult, explanation: Explanation) -> TourStep:
 def loopback_only_step(port: int, on_bound: ProbeResult, on_other: ProbeResult,
                        lan_addresses: Sequence[str]) -> TourStep:
     facts = [f"127.0.0.1:{port} (the address the server bound): {_probe_words(on_bound)}.",
-             f"{on_other.address or on_other.host}:{port} (also this machine, another loopback address): "
+             f"{format_endpoint(on_other.address or on_other.host, port)} (also this machine, another "
+             "loopback address): "
              f"{_probe_words(on_other)}."]
     if lan_addresses:
         facts.append(f"This machine's other addresses ({', '.join(lan_addresses)}) and every other "

@@ -8,7 +8,7 @@ import select
 import shutil
 import socket
 
-from netdiag.adapters import platform
+from netdiag.adapters import doctor_report, platform
 
 
 def test_capture_is_tried_by_root_or_with_cap_net_raw() -> None:
@@ -23,7 +23,7 @@ def test_features_are_read_from_the_system() -> None:
     assert platform.os_name() == "linux"
     assert platform.has_epoll() is hasattr(select, "epoll")
     assert platform.has_fork() is True
-    assert platform.open_files_limit() == resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert platform.open_files_limit() == resource.getrlimit(resource.RLIMIT_NOFILE)  # RLIM_INFINITY is -1
     expected_tools = tuple(t for t in ("iptables", "ip6tables", "nft") if shutil.which(t))
     assert platform.firewall_tools() == expected_tools
 
@@ -38,7 +38,7 @@ def test_netlink_answer_matches_opening_a_sock_diag_socket() -> None:
 
 
 def test_every_capability_says_why() -> None:
-    found = platform.capabilities()
+    found = doctor_report.capabilities()
     assert len({c.name for c in found}) == len(found) >= 8
     assert all(c.detail for c in found)
     by_name = {c.name: c for c in found}

@@ -6,6 +6,8 @@ import pytest
 
 from netdiag.core.interfaces import Interface, InterfaceAddress, choose_address_for_others, prefix_length
 
+pytestmark = pytest.mark.portable
+
 
 def v4(address: str, prefix: int = 24) -> InterfaceAddress:
     return InterfaceAddress("ipv4", address, None, prefix)
@@ -60,3 +62,39 @@ def test_bind_meanings_name_the_reachable_address() -> None:
     assert "127.0.0.1 is refused" in meanings["192.0.2.10"]
     alone = dict(choose_address_for_others([LO]).bind_meanings())
     assert list(alone) == ["127.0.0.1", "0.0.0.0"]
+
+
+# Windows and macOS: the names psutil reports there (friendly names on Windows), host-only adapters first
+WIN_WSL = Interface("vEthernet (WSL)", True, 1500, 10000, loopback=False, addresses=(v4("172.28.16.1", 20),))
+WIN_HYPERV = Interface("vEthernet (Default Switch)", True, 1500, 10000, loopback=False,
+                       addresses=(v4("172.17.80.1", 20),))
+WIN_VBOX = Interface("VirtualBox Host-Only Network", True, 1500, 1000, loopback=False,
+                     addresses=(v4("192.168.56.1"),))
+WIN_VMWARE = Interface("VMware Network Adapter VMnet8", True, 1500, 100, loopback=False,
+                       addresses=(v4("192.168.222.1"),))
+WIN_WIFI = Interface("Wi-Fi", True, 1500, 300, loopback=False, addresses=(v4("198.51.100.20"),))
+MAC_VPN_DEFAULT = Interface("utun3", True, 1380, None, loopback=False, default_route=True,
+                            addresses=(v4("10.8.0.6", 32),))
+MAC_BRIDGE = Interface("bridge100", True, 1500, None, loopback=False, addresses=(v4("192.168.64.1"),))
+MAC_AWDL = Interface("awdl0", True, 1484, None, loopback=False, addresses=(v6("2001:db8::a"),))
+MAC_LLW = Interface("llw0", True, 1500, None, loopback=False, addresses=(v6("2001:db8::b"),))
+MAC_EN0 = Interface("en0", True, 1500, None, loopback=False, addresses=(v4("198.51.100.30"),))
+HOST_ONLY = [WIN_WSL, WIN_HYPERV, WIN_VBOX, WIN_VMWARE, MAC_VPN_DEFAULT, MAC_BRIDGE, MAC_AWDL, MAC_LLW]
+
+
+@pytest.mark.parametrize(("interfaces", "address", "interface"), [
+    ([WIN_WSL, WIN_HYPERV, WIN_VBOX, WIN_VMWARE, WIN_WIFI], "198.51.100.20", "Wi-Fi"),
+    ([WIN_VMWARE, WIN_VBOX, WIN_WIFI, WIN_WSL], "198.51.100.20", "Wi-Fi"),  # order does not matter
+    ([MAC_VPN_DEFAULT, MAC_BRIDGE, MAC_AWDL, MAC_LLW, MAC_EN0], "198.51.100.30", "en0"),  # not the VPN
+])
+def test_virtual_adapters_of_windows_and_macos_are_never_the_address_for_classmates(
+        interfaces: list[Interface], address: str, interface: str) -> None:
+    advice = choose_address_for_others(interfaces)
+    assert (advice.address, advice.interface) == (address, interface)
+    assert not {name for _, name in advice.others} & {i.name for i in HOST_ONLY}
+
+
+def test_only_virtual_adapters_means_no_address_and_says_why() -> None:
+    advice = choose_address_for_others([LO, *HOST_ONLY])
+    assert advice.address is None and advice.others == ()
+    assert "vEthernet (WSL)" in advice.reason and "Wi-Fi or Ethernet" in advice.reason

@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from netdiag.adapters import platform
 from netdiag.core.failures import NetdiagError
 from netdiag.core.protocols.events import EventKind
 from netdiag.core.protocols.options import Engine
@@ -37,11 +38,7 @@ def event_loop_name() -> str:
     """``uvloop`` when it is installed, unless ``NETDIAG_LOOP=asyncio`` asks for the stdlib's loop."""
     if os.environ.get("NETDIAG_LOOP", "auto") == "asyncio":
         return "asyncio"
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
+    return "uvloop" if platform.has_uvloop() else "asyncio"
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:

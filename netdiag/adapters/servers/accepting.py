@@ -5,6 +5,10 @@ Why not ``loop.create_server``: uvloop's server accepts inside libuv and never s
 (``getpeername`` fails on a reset socket), so the log would say ``?``. Accepting here keeps that
 address on the stdlib loop and on uvloop alike, and puts the handling of a descriptor shortage (warn
 once, wait, retry: never a traceback per failed ``accept``) in one place.
+
+Where the loop cannot watch a descriptor (``add_reader``: not on Windows' Proactor loop, which
+``platform.loop_watches_descriptors`` and a ``NotImplementedError`` tell) a task accepts one connection
+at a time with ``loop.sock_accept``, which every loop has.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import errno
 import socket
 from collections.abc import Callable
 from typing import Any
+
+from netdiag.adapters import platform
 
 from .settings import ACCEPT_BATCH
 
@@ -47,12 +53,43 @@ class Acceptor:
         self.handing_over: set[asyncio.Task[Any]] = set()
         self.retry: asyncio.TimerHandle | None = None
         self.closed = False
+        self.watching = platform.loop_watches_descriptors(loop)
+        self.accepting: asyncio.Task[None] | None = None  # the one-by-one task, without add_reader
         sock.setblocking(False)
 
     def start(self) -> None:
         self.retry = None
-        if not self.closed:
-            self.loop.add_reader(self.sock.fileno(), self.accept_batch)
+        if self.closed:
+            return
+        if self.watching:
+            try:
+                self.loop.add_reader(self.sock.fileno(), self.accept_batch)
+                return
+            except NotImplementedError:  # a loop without add_reader (Windows' Proactor)
+                self.watching = False
+        self.accepting = self.loop.create_task(self.accept_one_by_one())
+
+    async def accept_one_by_one(self) -> None:
+        """Accept with ``loop.sock_accept`` until closed or paused (loops without ``add_reader``)."""
+        while not self.closed:
+            try:
+                conn, address = await self.loop.sock_accept(self.sock)
+            except OSError as exc:
+                if self.closed:
+                    return
+                if exc.errno in CLIENT_ALREADY_GONE:
+                    continue
+                self.accepting = None
+                self.pause(exc)
+                return
+            self.hand_over(conn, address)
+
+    def stop_watching(self) -> None:
+        if self.watching:
+            self.loop.remove_reader(self.sock.fileno())
+        elif self.accepting is not None:
+            self.accepting.cancel()
+            self.accepting = None
 
     def close(self) -> None:
         """Stop accepting and close the listener; connections already handed over are not touched."""
@@ -61,8 +98,12 @@ class Acceptor:
         self.closed = True
         if self.retry is not None:
             self.retry.cancel()
-        self.loop.remove_reader(self.sock.fileno())
-        self.sock.close()
+        accepting = self.accepting
+        self.stop_watching()
+        if accepting is not None and not accepting.done():  # the loop lets go of the socket first
+            accepting.add_done_callback(lambda _: self.sock.close())
+        else:
+            self.sock.close()
 
     def accept_batch(self) -> None:
         for _ in range(self.batch):
@@ -78,7 +119,7 @@ class Acceptor:
             self.hand_over(conn, address)
 
     def pause(self, exc: OSError) -> None:
-        self.loop.remove_reader(self.sock.fileno())
+        self.stop_watching()
         self.retry = self.loop.call_later(RETRY_AFTER, self.start)
         self.on_failure(exc)
 

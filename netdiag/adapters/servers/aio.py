@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import socket
 import struct
 import time
 from collections.abc import Callable
 from typing import Any, cast
 
+from netdiag.adapters import platform
 from netdiag.core.protocols.actions import CloseReason, Mode
 from netdiag.core.protocols.datagrams import datagram_answer
 from netdiag.core.protocols.events import TEXT_LIMIT, EventKind
@@ -342,8 +342,16 @@ async def serve(sock: socket.socket, settings: ServerSettings, log: EventLog,
     loop = asyncio.get_running_loop()
     hub = Hub(settings, log, loop)
     stop = asyncio.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    undo = platform.on_stop_signals(loop, stop.set)  # SIGINT/SIGTERM (Windows: Ctrl-C)
+    try:
+        return await _serve_until_stopped(sock, settings, hub, stop, announce, warn)
+    finally:
+        undo()
+
+
+async def _serve_until_stopped(sock: socket.socket, settings: ServerSettings, hub: Hub, stop: asyncio.Event,
+                               announce: Callable[[], None], warn: Callable[[str], None] | None) -> int:
+    loop = asyncio.get_running_loop()
     if settings.udp:
         transport, _ = await loop.create_datagram_endpoint(lambda: UdpEndpoint(hub, sock), sock=sock)
         announce()

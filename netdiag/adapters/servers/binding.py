@@ -8,10 +8,10 @@ Also: raising the open-files limit, and the addresses other machines should use 
 from __future__ import annotations
 
 import errno
-import resource
 import socket
 from dataclasses import replace
 
+from netdiag.adapters import platform
 from netdiag.core.catalog import Cause, classify_os_error, explanation_for
 from netdiag.core.failures import NetworkFailure, PrivilegeError
 from netdiag.core.targets import format_endpoint, is_ipv6_literal
@@ -115,15 +115,14 @@ def _process_of(pid: int | None) -> str:
         return f"pid {pid}"
 
 
+NO_FILES_LIMIT = 1 << 20
+"""What a platform without RLIMIT_NOFILE (Windows: sockets are no CRT files), or unlimited, counts as."""
+
+
 def raise_open_files_limit() -> tuple[int, int]:
     """Raise the soft RLIMIT_NOFILE to the hard limit (each connection is a file); return both."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-        except (ValueError, OSError):
-            pass
+    limits = platform.raise_open_files_limit() or (-1, -1)
+    soft, hard = (NO_FILES_LIMIT if value == -1 else value for value in limits)
     return soft, hard
 
 

@@ -237,10 +237,6 @@ def _make_room(fd: int | None, size: int) -> None:
     """Grow a full pipe by at least ``size`` bytes so that a last line fits (Linux; elsewhere nothing)."""
     if fd is None or _writable(fd, 0):
         return
-    try:
-        import fcntl
+    from netdiag.adapters.platform import grow_pipe
 
-        current = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
-        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, current + max(size, CHUNK))
-    except (ImportError, AttributeError, OSError):  # not Linux, not a pipe, or over the user's pipe quota
-        pass
+    grow_pipe(fd, max(size, CHUNK))

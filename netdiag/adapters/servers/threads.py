@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Callable
 from types import FrameType
 
+from netdiag.adapters import platform
 from netdiag.core.protocols.actions import CloseReason, Send
 from netdiag.core.protocols.datagrams import datagram_answer
 from netdiag.core.protocols.events import TEXT_LIMIT, EventKind
@@ -52,7 +53,7 @@ waits, so each client's thread first waits with a one-byte ``MSG_PEEK``: a thous
 to 64 MiB waiting for input (in a chat room of 400, three quarters of what the engine allocated)."""
 STACK_SIZE = 256 * 1024
 """Stack of each thread the engine starts (the platform default is often 8 MiB of address space)."""
-DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+DONTWAIT = platform.dontwait_flag()
 """``send()`` flag for one call that must not block; where it is missing (Windows) every chat line goes
 through the member's outbox and writer thread."""
 
