@@ -25,11 +25,10 @@ LINUX_ONLY_MODULES = frozenset({"resource", "fcntl", "termios", "pwd", "grp", "u
 """Modules that Windows' Python lacks (uvloop: no Windows build)."""
 
 ALLOWED: dict[str, tuple[frozenset[str], str]] = {
-    "adapters/sock_diag.py": (frozenset({"AF_NETLINK", "SOCK_CLOEXEC", "O_DIRECTORY"}),
-                              "the netlink sock_diag reader: psutil_sockets imports it only after "
+    "adapters/sock_diag.py": (frozenset({"O_DIRECTORY"}),
+                              "the netlink sock_diag reader (its channel comes from "
+                              "platform.sock_diag_channel()): psutil_sockets imports it only after "
                               "platform.has_netlink()"),
-    "adapters/socket_table.py": (frozenset({"AF_NETLINK", "SOCK_CLOEXEC"}),
-                                 "its netlink listener query runs only after platform.has_netlink()"),
     "adapters/capture_sockets.py": (frozenset({"PACKET_OUTGOING"}),
                                     "the Linux loopback capture class, built only when "
                                     "platform.has_packet_socket()"),

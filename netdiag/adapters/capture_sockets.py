@@ -270,7 +270,7 @@ def privilege_message(exc: OSError, *, platform: str | None = None, executable: 
     the interpreter inside netdiag's own virtual environment that only a capture group may run (as
     Wireshark's dumpcap: root:wireshark, mode 0750).
     """
-    if platform is None:  # sys.platform's words, as callers (tests) pass them
+    if platform is None:  # the platform word, as callers (tests) pass them
         platform = {"windows": "win32", "macos": "darwin"}.get(platform_features.os_name(), "linux")
     reason = exc.strerror or str(exc)
     head = f"Capturing packets needs privileges this process does not have ({reason})."

@@ -136,6 +136,16 @@ def has_netlink() -> bool:
     return _on("netlink") and _netlink_opens()
 
 
+def sock_diag_channel() -> socket.socket:
+    """A netlink sock_diag socket (the kernel's socket table, what ``ss`` reads); OSError where there is
+    none: not Linux, or a sandbox forbids netlink. Only the Linux listers call it, after asking
+    ``has_netlink``."""
+    family = getattr(socket, "AF_NETLINK", None)
+    if family is None or not _on("netlink"):
+        raise OSError("netlink is not available on this platform")
+    return socket.socket(family, socket.SOCK_RAW | getattr(socket, "SOCK_CLOEXEC", 0), 4)  # NETLINK_SOCK_DIAG
+
+
 @functools.cache
 def _netlink_opens() -> bool:
     """Asked of the kernel once per process (the probe and the listers ask on every call)."""

@@ -78,9 +78,11 @@ Found = tuple[int, str, str, str, "int | None", "str | None", "int | None", str]
 
 
 def _inet_sockets(protocols: Sequence[str]) -> Iterator[Found]:
+    from netdiag.adapters.platform import sock_diag_channel
+
     try:
-        channel = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
-    except (OSError, AttributeError) as exc:  # no AF_NETLINK, or a sandbox forbids it
+        channel = sock_diag_channel()
+    except OSError as exc:  # no netlink, or a sandbox forbids it
         raise NetlinkUnavailable(str(exc)) from exc
     with channel:
         for proto in protocols:

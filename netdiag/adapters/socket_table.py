@@ -105,11 +105,11 @@ def details(jobs: Sequence[ProbeJob], listeners: list[Listener], *, udp: bool = 
 
 
 def _netlink_listeners(ports: set[int] | None, owners: bool, *, udp: bool = False) -> list[Listener] | None:
+    from netdiag.adapters.platform import sock_diag_channel
     from netdiag.adapters.psutil_sockets import process_names
     from netdiag.adapters.sock_diag import (
         _NLMSGHDR,
         _REQUEST,
-        NETLINK_SOCK_DIAG,
         NLM_F_DUMP,
         NLM_F_REQUEST,
         NLMSG_DONE,
@@ -119,8 +119,8 @@ def _netlink_listeners(ports: set[int] | None, owners: bool, *, udp: bool = Fals
     )
 
     try:
-        channel = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, NETLINK_SOCK_DIAG)
-    except (OSError, AttributeError):
+        channel = sock_diag_channel()
+    except OSError:
         return None
     found: list[tuple[Listener, int]] = []
     with channel:

@@ -169,7 +169,7 @@ def entries_for_symbol(symbol: str) -> tuple[ErrnoEntry, ...]:
 
 
 def platform_of(sys_platform: str) -> Platform:
-    """Our platform word for a ``sys.platform`` value (anything not Windows or macOS reads as Linux)."""
+    """Our platform word for a Python platform name (anything not Windows or macOS reads as Linux)."""
     if sys_platform.startswith(("win", "cygwin")):
         return "windows"
     if sys_platform == "darwin":
