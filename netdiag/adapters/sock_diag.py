@@ -170,6 +170,8 @@ def _unix_sockets() -> Iterator[Found]:
 def socket_owners(inodes: set[int]) -> dict[int, int]:
     """Socket inode -> the lowest pid holding it, from one pass over /proc/*/fd (what ss -p does)."""
     owners: dict[int, int] = {}
+    if not inodes:  # nothing to look for: no need to read every descriptor of every process
+        return owners
     try:
         pids = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
     except OSError:

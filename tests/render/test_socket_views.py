@@ -18,6 +18,7 @@ ROWS = [
     SocketRow("unix", "unix", '/tmp/a "quoted"\\path\n\x01 é 😀', None, None, None, "LISTEN", 7,
               "naïve\u2028name"),
     SocketRow("unix", "unix", "", None, None, None, "UNCONN", None, None),
+    SocketRow("unix", "unix", "\0abstract\0, \"x\": 1", None, None, None, "UNCONN", 0, "nul\0name"),
 ]
 
 
