@@ -18,6 +18,7 @@ FORMATS: tuple[str, ...] = ("table", "json", "csv")
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
+_TEXT_OR_INT = frozenset({str, int})
 
 
 def plain(value: Any) -> Any:
@@ -67,8 +68,16 @@ def table_of(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
 
 
 def _ascii_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str | None:
-    """The table exactly as ``tabulate(rows, headers, tablefmt="plain", disable_numparse=True)`` lays it
-    out, when every cell is a str or an int and all the text is printable ASCII; else None.
+    """``columns_table`` of rows."""
+    if not rows or any(len(row) != len(headers) for row in rows):
+        return None
+    return columns_table([list(column) for column in zip(*rows, strict=True)], headers)
+
+
+def columns_table(columns: Sequence[Sequence[Any]], headers: Sequence[str]) -> str | None:
+    """The table of these columns exactly as ``tabulate(rows, headers, tablefmt="plain",
+    disable_numparse=True)`` lays it out, when every cell is a str or an int and all the text is printable
+    ASCII; else None.
 
     That layout, for such cells: every column left-aligned (with ``disable_numparse`` numbers are text
     too), cells stripped of surrounding blanks, each column as wide as its widest cell and at least its
@@ -77,21 +86,25 @@ def _ascii_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str |
     tabulate measures differently. tabulate took half a second for a 20,000-row socket listing; this,
     a twentieth of that. tests/render/test_records.py checks the two agree.
     """
-    if not rows or any(len(row) != len(headers) for row in rows):
+    if not columns or len(columns) != len(headers) or len({len(column) for column in columns}) != 1 \
+            or not columns[0]:
         return None
-    columns: list[list[str]] = []
-    for column in zip(*rows, strict=True):
-        if not all(type(cell) is str or type(cell) is int for cell in column):
+    texts: list[list[str]] = []
+    for column in columns:
+        if not set(map(type, column)) <= _TEXT_OR_INT:
             return None  # bool, float, None...: tabulate's own formatting
-        columns.append([cell.strip() if type(cell) is str else str(cell) for cell in column])
-    text = "".join(headers) + "".join("".join(column) for column in columns)
+        strings = list(map(str, column))
+        if " " in "".join(strings):  # only text with blanks can have them at either end
+            strings = [text.strip() for text in strings]
+        texts.append(strings)
+    text = "".join(headers) + "".join("".join(column) for column in texts)
     if not (text.isascii() and text.isprintable()):
         return None
     widths = [max(len(header) + 2, max(map(len, column)))
-              for header, column in zip(headers, columns, strict=True)]
-    padded = [[cell.ljust(width) for cell in column] for column, width in zip(columns, widths, strict=True)]
-    lines = ["  ".join(header.ljust(width) for header, width in zip(headers, widths, strict=True)).rstrip()]
-    lines.extend("  ".join(row).rstrip() for row in zip(*padded, strict=True))
+              for header, column in zip(headers, texts, strict=True)]
+    line = "  ".join(f"%-{width}s" for width in widths)
+    lines = [(line % tuple(headers)).rstrip()]
+    lines.extend([(line % row).rstrip() for row in zip(*texts, strict=True)])
     return "\n".join(lines)
 
 

@@ -24,7 +24,7 @@ from netdiag.core.socket_summary import SUMMARY_FIELDS, SummaryLine
 from netdiag.core.socket_watch import Change, SocketChange, WatchDelta
 from netdiag.core.sockets import SOCKET_FIELDS, SocketRow, format_endpoint
 from netdiag.render.output import json_escape
-from netdiag.render.records import cell, render_records, table_of
+from netdiag.render.records import cell, columns_table, render_records, table_of
 
 WIDE_FIELDS: tuple[str, ...] = ("user", "cmdline")
 TABLE_COLUMNS = ("proto", "state", "local", "peer", "pid", "process")
@@ -64,14 +64,16 @@ def render_sockets(rows: Sequence[SocketRow], fmt: str,
     """The listing in ``fmt`` (table, json or csv)."""
     if fmt == "json" and details is None:
         return _shown_json("[\n" + ",\n".join(map(_socket_json, rows)) + "\n]" if rows else "[]")
+    if fmt == "table" and details is None and rows:
+        cells = _table_columns(rows)
+        laid_out = columns_table(cells, TABLE_HEADERS)
+        return laid_out if laid_out is not None else table_of(list(zip(*cells, strict=True)), TABLE_HEADERS)
     records = socket_records(rows, details)
     fields = SOCKET_FIELDS + (WIDE_FIELDS if details is not None else ())
     if fmt == "json":
         return _shown_json(records_json(records))
     if fmt == "csv":
         return render_records([_shown(record) for record in records], fmt, fields)
-    if details is None:
-        return table_of(_table_cells(rows), TABLE_HEADERS)
     table = [_table_record(_shown(record)) for record in records]
     columns = TABLE_COLUMNS + (WIDE_FIELDS if details is not None else ())
     headers = TABLE_HEADERS + (WIDE_HEADERS if details is not None else ())
@@ -131,21 +133,23 @@ def _shown(record: Mapping[str, Any]) -> dict[str, Any]:
     return {key: neutralise(value) if isinstance(value, str) else value for key, value in record.items()}
 
 
-def _table_cells(rows: Sequence[SocketRow]) -> list[list[Any]]:
-    """The cells of the table (``TABLE_COLUMNS``), every text through ``neutralise``.
+def _table_columns(rows: Sequence[SocketRow]) -> list[list[Any]]:
+    """The columns of the table (``TABLE_COLUMNS``), every text through ``neutralise``.
 
     The common case at once: when all the text of the listing is shown as itself, ``neutralise`` would
-    return each field unchanged, so the cells are made straight from the rows (one ``isprintable`` over
+    return each field unchanged, so the columns are made straight from the rows (one ``isprintable`` over
     the whole listing instead of a call per field). Otherwise each row goes through ``_shown``.
     """
-    text = "".join([f"{r.proto}{r.family}{r.local_address}{r.remote_address or ''}{r.state}{r.process or ''}"
-                    for r in rows])
+    text = "".join([f"{r.proto}{r.family}{r.local_address}{r.remote_address or ''}{r.state}"
+                    f"{r.process or ''}" for r in rows])
     if not text.isprintable():
-        return [[cell(record[column]) for column in TABLE_COLUMNS]
-                for record in (_table_record(_shown(row.to_record())) for row in rows)]
-    return [[r.proto, r.state, format_endpoint(r.local_address, r.local_port),
-             format_endpoint(r.remote_address, r.remote_port), "-" if r.pid is None else r.pid,
-             "-" if r.process is None else r.process] for r in rows]
+        records = [_table_record(_shown(row.to_record())) for row in rows]
+        return [[cell(record[column]) for record in records] for column in TABLE_COLUMNS]
+    return [[r.proto for r in rows], [r.state for r in rows],
+            [format_endpoint(r.local_address, r.local_port) for r in rows],
+            [format_endpoint(r.remote_address, r.remote_port) for r in rows],
+            ["-" if r.pid is None else r.pid for r in rows],
+            ["-" if r.process is None else r.process for r in rows]]
 
 
 def _table_record(record: Mapping[str, Any]) -> dict[str, Any]:
