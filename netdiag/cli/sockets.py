@@ -6,6 +6,7 @@ are imported inside the command (``netdiag --help`` stays fast).
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
@@ -121,6 +122,19 @@ def _listing(kinds: tuple[str, ...], engine: str) -> SocketListing:
 
 def show_sockets(kinds: tuple[str, ...], selection: SocketFilter, *, fmt: OutputFormat, wide: bool,
                  summary: bool, engine: str) -> None:
+    # A listing makes a few objects per socket (100,000 at 20,000 sockets), none of them in a reference
+    # cycle: the cyclic garbage collector would walk them a hundred times over for nothing (~10 ms).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _show_sockets(kinds, selection, fmt=fmt, wide=wide, summary=summary, engine=engine)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _show_sockets(kinds: tuple[str, ...], selection: SocketFilter, *, fmt: OutputFormat, wide: bool,
+                  summary: bool, engine: str) -> None:
     from netdiag.render.socket_views import render_sockets, render_summary
 
     out = output()
