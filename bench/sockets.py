@@ -29,7 +29,8 @@ peak RSS under 100 MB.
 
     ./dev bench sockets [--rounds 7] [--sizes 1000,10000] [--psutil]
 
-``--psutil`` also times the portable path (``--engine psutil``) for comparison.
+``--psutil`` also times the portable path (``--engine psutil``) for comparison; ``--baseline DIR`` also
+times another checkout's netdiag (before/after a change, in the same rounds).
 """
 
 from __future__ import annotations
@@ -240,6 +241,8 @@ def check_listing(composition: Composition, netdiag: list[str], size: int) -> in
 def measure(composition: Composition, tools: dict[str, list[str]], rounds: int) -> dict[str, Timings]:
     found = {name: Timings() for name in tools}
     names = list(tools)
+    for argv in tools.values():  # untimed: writes each netdiag's bytecode cache, warms the page cache
+        run_measured(composition.ns, argv)
     for round_number in range(rounds):
         shift = round_number % len(names)
         for name in names[shift:] + names[:shift]:
@@ -257,9 +260,9 @@ def report(size: int, composition: str, rows: int, found: dict[str, Timings], to
     for name in tools:
         timings = found[name]
         cpu = statistics.median(timings.cpu_seconds)
-        rss = f", peak RSS {max(timings.peak_kib) / 1024:.1f} MB" if name.startswith("netdiag") else ""
+        rss = f", peak RSS {max(timings.peak_kib) / 1024:.1f} MB" if "netdiag" in name else ""
         lines.append(
-            f"  {name:<36} wall median {timings.median:.3f} s (min {min(timings.seconds):.3f}, max "
+            f"  {name:<46} wall median {timings.median:.3f} s (min {min(timings.seconds):.3f}, max "
             f"{max(timings.seconds):.3f}) x{timings.median / reference.median:.2f} of ss -tanp; "
             f"CPU median {cpu:.3f} s x{cpu / statistics.median(reference.cpu_seconds):.2f}{rss}"
         )
@@ -275,6 +278,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--sizes", default="1000,10000", help="connection counts, increasing")
     parser.add_argument("--psutil", action="store_true", help="also time --engine psutil")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also time the netdiag package of another checkout (its root directory, e.g. "
+                             "`git worktree add /tmp/base main`): before and after in the same rounds")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     if not sizes or sizes[0] < 1 or sizes[-1] > MAX_CONNECTIONS:
@@ -283,6 +289,18 @@ def main() -> None:
     netdiag = [sys.executable, "-m", "netdiag", "sockets"]
     tools = {"netdiag sockets --format json": [*netdiag, "--format", "json"],
              "netdiag sockets (table)": netdiag, "ss -tanp": ["ss", "-tanp"], "ss -tan": ["ss", "-tan"]}
+    if args.baseline:
+        root = str(Path(args.baseline).resolve())
+        if not (Path(root) / "netdiag" / "__init__.py").is_file():
+            raise SystemExit(f"--baseline {root}: no netdiag package there")
+        # The baseline's package, not this checkout's editable install (whose import hook comes first).
+        runner = ("import sys; "
+                  "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]; "
+                  f"sys.path.insert(0, {root!r}); sys.argv[0] = 'netdiag'; "
+                  "from netdiag.cli.main import run; run()")
+        tools["baseline: netdiag sockets --format json"] = [sys.executable, "-c", runner, "sockets",
+                                                            "--format", "json"]
+        tools["baseline: netdiag sockets (table)"] = [sys.executable, "-c", runner, "sockets"]
     if args.psutil:
         tools["netdiag sockets --format json --engine psutil"] = [*netdiag, "--format", "json", "--engine",
                                                                   "psutil"]
@@ -302,7 +320,8 @@ def main() -> None:
                 composition.stop()
     print(f"load after: {uptime()}")
     print(f"median of {rounds} rounds per tool, composition and size; reproduce: ./dev bench sockets "
-          f"--rounds {rounds} --sizes {args.sizes}{' --psutil' if args.psutil else ''}")
+          f"--rounds {rounds} --sizes {args.sizes}{' --psutil' if args.psutil else ''}"
+          f"{' --baseline ' + args.baseline if args.baseline else ''}")
 
 
 if __name__ == "__main__":
