@@ -6,8 +6,6 @@ Records are plain dicts whose keys are the documented JSON field names; enum val
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Mapping, Sequence
 from enum import Enum
@@ -39,6 +37,9 @@ def to_json(data: Any) -> str:
 
 
 def to_csv(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    import csv  # here: a table or JSON never needs it
+    import io
+
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()

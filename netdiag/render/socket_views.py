@@ -17,22 +17,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from netdiag.core.protocols.text import neutralise
-from netdiag.core.socket_summary import SUMMARY_FIELDS, SummaryLine
-from netdiag.core.socket_watch import Change, SocketChange, WatchDelta
 from netdiag.core.sockets import SOCKET_FIELDS, SocketRow, format_endpoint
 from netdiag.render.output import json_escape
 from netdiag.render.records import cell, columns_table, render_records, table_of
+
+if TYPE_CHECKING:  # the summary and the watch load their modules when used: a plain listing never does
+    from netdiag.core.socket_summary import SummaryLine
+    from netdiag.core.socket_watch import SocketChange, WatchDelta
 
 WIDE_FIELDS: tuple[str, ...] = ("user", "cmdline")
 TABLE_COLUMNS = ("proto", "state", "local", "peer", "pid", "process")
 TABLE_HEADERS = ("Proto", "State", "Local Address:Port", "Peer Address:Port", "PID", "Process")
 WIDE_HEADERS = ("User", "Command")
-MARKS = {Change.SAME: " ", Change.APPEARED: "+", Change.STATE: "~", Change.GONE: "-"}
-MARK_STYLES = {Change.APPEARED: ("green", "bold"), Change.STATE: ("yellow", "bold"),
-               Change.GONE: ("red",)}
+# By ``socket_watch.Change`` value (a str enum: its members are these keys).
+MARKS = {"same": " ", "appeared": "+", "state": "~", "gone": "-"}
+MARK_STYLES = {"appeared": ("green", "bold"), "state": ("yellow", "bold"), "gone": ("red",)}
 
 
 class Details(Protocol):
@@ -162,6 +164,8 @@ def _table_record(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def render_summary(lines: Sequence[SummaryLine], fmt: str) -> str:
     """``--summary``: counts per protocol and state; state ``*`` is the protocol's total."""
+    from netdiag.core.socket_summary import SUMMARY_FIELDS
+
     total = sum(line.total for line in lines if line.state == "*")
     records = [line.to_record() for line in lines]
     if fmt in ("json", "csv"):
@@ -188,6 +192,8 @@ def render_watch_frame(delta: WatchDelta, *, refresh: int, clock: str, interval:
     ``+`` appeared, ``~`` changed state (the State column says from what), ``-`` went away since the
     previous refresh. The first refresh marks nothing.
     """
+    from netdiag.core.socket_watch import Change
+
     records = [_watch_record(change, style) for change in delta.changes]
     table = render_records(records, "table", ("mark", *TABLE_COLUMNS), (" ", *TABLE_HEADERS)) \
         if records else "(no socket matches)"
@@ -202,6 +208,8 @@ def render_watch_frame(delta: WatchDelta, *, refresh: int, clock: str, interval:
 
 
 def _watch_record(change: SocketChange, style: Styler) -> dict[str, Any]:
+    from netdiag.core.socket_watch import Change
+
     record = _table_record(_shown(change.row.to_record()))
     mark = MARKS[change.change]
     state = record["state"]
@@ -215,6 +223,8 @@ def _watch_record(change: SocketChange, style: Styler) -> dict[str, Any]:
 
 def watch_events(delta: WatchDelta, *, refresh: int, time: float) -> list[str]:
     """``--watch --format json``: one JSON object per line for each change (the first refresh: every row)."""
+    from netdiag.core.socket_watch import Change
+
     lines = []
     for change in delta.changes:
         if refresh > 1 and change.change is Change.SAME:
