@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -286,7 +287,9 @@ def main() -> None:
     if not sizes or sizes[0] < 1 or sizes[-1] > MAX_CONNECTIONS:
         raise SystemExit(f"sizes must be between 1 and {MAX_CONNECTIONS}")
     rounds = max(1, min(args.rounds, 100))
-    netdiag = [sys.executable, "-m", "netdiag", "sockets"]
+    # The `netdiag` command as installed next to this interpreter (what a user runs), else python -m.
+    script = shutil.which("netdiag", path=os.path.dirname(sys.executable))
+    netdiag = [script, "sockets"] if script else [sys.executable, "-m", "netdiag", "sockets"]
     tools = {"netdiag sockets --format json": [*netdiag, "--format", "json"],
              "netdiag sockets (table)": netdiag, "ss -tanp": ["ss", "-tanp"], "ss -tan": ["ss", "-tan"]}
     if args.baseline:
