@@ -1,23 +1,36 @@
 """Listing 1,000 and 10,000 established loopback connections: netdiag sockets vs ss, side by side.
 
-Everything runs inside a network namespace this script creates, so the listing holds our connections and
+Everything runs inside network namespaces this script creates, so a listing holds our connections and
 nothing else (the host's loopback carries other people's sockets, and their number changes by the
-second). Two holder processes keep the connections open: one accepts on a few 127.0.0.1 listeners (ports
-chosen by the kernel), the other connects to them; each holds ~10,000 descriptors, under the usual
-RLIMIT_NOFILE hard limit (each raises its soft limit to what it needs). At each size, every round runs
-the three tools as whole processes, in a rotating order so machine load falls on all of them alike:
+second). Two compositions of the same connections, each in a namespace of its own, one after the other
+(``ss -p`` and netdiag read the descriptors of every process of the machine, so the holders of one
+composition would weigh on the other's figures):
+
+    two processes   one holder accepts on a few 127.0.0.1 listeners (ports chosen by the kernel), the
+                    other connects to them: ~10,000 descriptors each
+    one process     a single holder listens and connects to itself, never accepting: it holds every
+                    connection (~10,000 descriptors); the other ends wait in its accept queues,
+                    ESTABLISHED but without a descriptor, so without an owner (ss shows them so too)
+
+At each size, every round runs the tools as whole processes, in a rotating order so machine load falls on
+all of them alike:
 
     netdiag sockets --format json   (TCP and UDP, owners resolved, JSON written)
+    netdiag sockets                 (the same, as the table)
     ss -tanp                        (TCP, owners resolved: the reference)
     ss -tan                         (TCP, no owners: the floor)
 
-and netdiag's peak RSS is read from wait4(). A final run checks netdiag's JSON holds exactly our
-connections, both ends, ESTABLISHED. Targets: netdiag within 2x of ``ss -tanp`` at 10,000, peak RSS
-under 100 MB.
+and netdiag's peak RSS is read from wait4(). netdiag runs with its bytecode cached, as an installed copy
+does (the children run without PYTHONDONTWRITEBYTECODE; the untimed check run writes the cache). That
+check run verifies netdiag's JSON holds exactly our connections, both ends, ESTABLISHED, with owners
+(but for the ends in an accept queue).
+Targets (issue 11): netdiag within 1.5x of ``ss -tanp`` at 10,000 in both compositions and both formats,
+peak RSS under 100 MB.
 
     ./dev bench sockets [--rounds 7] [--sizes 1000,10000] [--psutil]
 
-``--psutil`` also times the portable path (``--engine psutil``) for comparison.
+``--psutil`` also times the portable path (``--engine psutil``) for comparison; ``--baseline DIR`` also
+times another checkout's netdiag (before/after a change, in the same rounds).
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,33 +52,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from helpers.netns import Namespace, lone_host
 
 LISTENERS = 8  # 10,000 connections spread over 8 ports: no ephemeral-port pressure on one destination
-DEADLINE_S = 180  # the holders give up (and exit) after this long: every loop here is bounded
+DEADLINE_S = 240  # the holders give up (and exit) after this long: every loop here is bounded
 MAX_CONNECTIONS = 20_000
+# The children cache bytecode, as an installed copy does (pip compiles .pyc files at install time).
+CHILD_ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "NO_COLOR": "1"}
 
-# One script, two roles. "server PORTS_OUT": listeners on 127.0.0.1:0, accept forever, answer "count" on
-# stdin with the number held. "client PORT...": "open N" on stdin opens N more connections, answers
-# "opened TOTAL". Both exit when stdin closes or the deadline passes.
+TWO, ONE = "two processes", "one process"
+# One script, three roles. "server": listeners on 127.0.0.1:0, accept forever, answer "count" on stdin
+# with the number held. "client PORT...": "open N" on stdin opens N more connections, answers
+# "opened TOTAL". "alone": listeners of its own (an accept queue of 4,096 each), and "open N" connects to
+# them, never accepting: one process holds every connection, whose other ends wait in its accept queues
+# (ESTABLISHED, without a descriptor or an owner); "count" answers "held TOTAL". All exit when stdin
+# closes or the deadline passes.
 HOLDER = r"""
 import json, resource, selectors, socket, sys, time
 DEADLINE = time.monotonic() + {deadline}
-NEED = {need}
 
-def raise_nofile():
+def raise_nofile(need):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = NEED if hard == resource.RLIM_INFINITY else min(NEED, hard)
+    want = need if hard == resource.RLIM_INFINITY else min(need, hard)
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    if want < NEED:
-        print(f"error: RLIMIT_NOFILE hard limit {{hard}} < {{NEED}}", flush=True); sys.exit(1)
+    if want < need:
+        print(f"error: RLIMIT_NOFILE hard limit {{hard}} < {{need}}", flush=True); sys.exit(1)
 
-def server():
+def listen():
     listeners = []
     for _ in range({listeners}):
-        s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(4096); s.setblocking(False)
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(4096)
         listeners.append(s)
+    return listeners
+
+def server():
+    listeners = listen()
     held = []
     selector = selectors.DefaultSelector()
     for s in listeners:
+        s.setblocking(False)
         selector.register(s, selectors.EVENT_READ)
     selector.register(sys.stdin, selectors.EVENT_READ)
     print(json.dumps([s.getsockname()[1] for s in listeners]), flush=True)
@@ -93,8 +117,24 @@ def client(ports):
             held.append(socket.create_connection(("127.0.0.1", ports[len(held) % len(ports)]), timeout=5))
         print(f"opened {{len(held)}}", flush=True)
 
-raise_nofile()
-server() if sys.argv[1] == "server" else client([int(p) for p in sys.argv[2:]])
+def alone():
+    listeners = listen()
+    ports = [s.getsockname()[1] for s in listeners]
+    print(json.dumps(ports), flush=True)
+    held = []
+    for line in sys.stdin:
+        if line.startswith("count"):
+            print(f"held {{len(held)}}", flush=True)
+            continue
+        for n in range(int(line.split()[1])):
+            if time.monotonic() > DEADLINE:
+                print("error: deadline passed while connecting", flush=True); return
+            held.append(socket.create_connection(("127.0.0.1", ports[len(held) % len(ports)]), timeout=5))
+        print(f"opened {{len(held)}}", flush=True)
+
+role = sys.argv[1]
+raise_nofile(int(sys.argv[2]))
+server() if role == "server" else alone() if role == "alone" else client([int(p) for p in sys.argv[3:]])
 """
 
 
@@ -114,10 +154,9 @@ class Timings:
 def run_measured(ns: Namespace, argv: list[str]) -> tuple[float, float, int]:
     """Run ``argv`` in the namespace, output discarded; wall time, then CPU time and peak RSS from
     wait4() (CPU time is what the tool itself used: on a busy machine it varies less than wall time)."""
-    env = {**os.environ, "NO_COLOR": "1"}
     with tempfile.TemporaryFile(mode="w+") as errors:  # a file, not a pipe: wait4 cannot deadlock on it
         started = time.perf_counter()
-        process = subprocess.Popen(ns.argv(argv), stdout=subprocess.DEVNULL, stderr=errors, env=env)
+        process = subprocess.Popen(ns.argv(argv), stdout=subprocess.DEVNULL, stderr=errors, env=CHILD_ENV)
         _pid, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -140,53 +179,99 @@ def ask(process: subprocess.Popen[str], line: str | None) -> str:
     return answer
 
 
-def hold(ns: Namespace, server: subprocess.Popen[str], client: subprocess.Popen[str], size: int,
-         current: int) -> None:
-    """Open connections until ``size`` are established and the server side holds all of them."""
-    if size > current:
-        assert ask(client, f"open {size - current}") == f"opened {size}"
-    deadline = time.monotonic() + DEADLINE_S
-    while ask(server, "count") != f"held {size}":
-        if time.monotonic() > deadline:
-            raise SystemExit("the server never accepted every connection")
-        time.sleep(0.05)  # polling a count with a deadline (a benchmark, not a test)
+@dataclass
+class Composition:
+    """One namespace and the holder processes keeping its connections open."""
+
+    name: str
+    ns: Namespace
+    opener: subprocess.Popen[str]  # answers "open N"
+    counter: subprocess.Popen[str]  # answers "count"
+    ports: list[int]
+    current: int = 0
+
+    def hold(self, size: int) -> None:
+        """Open connections until ``size`` are established and accepted."""
+        if size > self.current:
+            assert ask(self.opener, f"open {size - self.current}") == f"opened {size}"
+            self.current = size
+        deadline = time.monotonic() + DEADLINE_S
+        while ask(self.counter, "count") != f"held {size}":
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{self.name}: the server never accepted every connection")
+            time.sleep(0.05)  # polling a count with a deadline (a benchmark, not a test)
+
+    def stop(self) -> None:
+        for process in {id(p): p for p in (self.opener, self.counter)}.values():
+            process.kill()
+            process.communicate(timeout=30)
 
 
-def check_listing(ns: Namespace, netdiag: list[str], ports: list[int], size: int) -> int:
+def start(name: str, ns: Namespace, holder: str, need: int) -> Composition:
+    if name == ONE:
+        alone = ns.popen(sys.executable, "-c", holder, "alone", str(need), stdin=subprocess.PIPE)
+        return Composition(name, ns, alone, alone, json.loads(ask(alone, None)))
+    server = ns.popen(sys.executable, "-c", holder, "server", str(need), stdin=subprocess.PIPE)
+    try:
+        ports = json.loads(ask(server, None))
+        client = ns.popen(sys.executable, "-c", holder, "client", str(need), *map(str, ports),
+                          stdin=subprocess.PIPE)
+    except BaseException:
+        server.kill()
+        raise
+    return Composition(name, ns, client, server, ports)
+
+
+def check_listing(composition: Composition, netdiag: list[str], size: int) -> int:
     """netdiag's JSON holds both ends of every connection, ESTABLISHED; returns its row count."""
-    rows = json.loads(ns.run(*netdiag, timeout=120).stdout)
+    ns, ports = composition.ns, composition.ports
+    done = subprocess.run(ns.argv(netdiag), capture_output=True, text=True, timeout=120, env=CHILD_ENV,
+                          check=True)
+    rows = json.loads(done.stdout)
     ours = [r for r in rows if r["proto"] == "tcp" and r["state"] == "ESTABLISHED"
             and (r["local_port"] in ports or r["remote_port"] in ports)]
-    if len(ours) != 2 * size or any(r["pid"] is None for r in ours):
-        raise SystemExit(f"netdiag listed {len(ours)} of our {2 * size} connection ends (or without owner)")
+    # The ends waiting in an accept queue have no owner; every other end has one.
+    owned = [r for r in ours if composition.name == TWO or r["remote_port"] in ports]
+    if len(ours) != 2 * size or len(owned) != (2 if composition.name == TWO else 1) * size \
+            or any(r["pid"] is None for r in owned):
+        raise SystemExit(f"{composition.name}: netdiag listed {len(ours)} of our {2 * size} connection ends "
+                         "(or without owner)")
     return len(rows)
 
 
-def measure(ns: Namespace, tools: dict[str, list[str]], rounds: int) -> dict[str, Timings]:
+def measure(composition: Composition, tools: dict[str, list[str]], rounds: int) -> dict[str, Timings]:
     found = {name: Timings() for name in tools}
     names = list(tools)
+    for argv in tools.values():  # untimed: writes each netdiag's bytecode cache, warms the page cache
+        run_measured(composition.ns, argv)
     for round_number in range(rounds):
         shift = round_number % len(names)
         for name in names[shift:] + names[:shift]:
-            seconds, cpu, peak = run_measured(ns, tools[name])
+            seconds, cpu, peak = run_measured(composition.ns, tools[name])
             found[name].seconds.append(seconds)
             found[name].cpu_seconds.append(cpu)
             found[name].peak_kib.append(peak)
     return found
 
 
-def report(size: int, rows: int, found: dict[str, Timings]) -> list[str]:
+def report(size: int, composition: str, rows: int, found: dict[str, Timings], tools: list[str]) -> list[str]:
     reference = found["ss -tanp"]
-    lines = [f"{size:,} connections ({2 * size:,} ESTABLISHED ends; netdiag listed {rows:,} rows)"]
-    for name, timings in found.items():
+    lines = [f"{size:,} connections, {composition} ({2 * size:,} ESTABLISHED ends; netdiag listed "
+             f"{rows:,} rows)"]
+    for name in tools:
+        timings = found[name]
         cpu = statistics.median(timings.cpu_seconds)
-        rss = f", peak RSS {max(timings.peak_kib) / 1024:.1f} MB" if name.startswith("netdiag") else ""
+        rss = f", peak RSS {max(timings.peak_kib) / 1024:.1f} MB" if "netdiag" in name else ""
         lines.append(
-            f"  {name:<36} wall median {timings.median:.3f} s (min {min(timings.seconds):.3f}, max "
+            f"  {name:<46} wall median {timings.median:.3f} s (min {min(timings.seconds):.3f}, max "
             f"{max(timings.seconds):.3f}) x{timings.median / reference.median:.2f} of ss -tanp; "
             f"CPU median {cpu:.3f} s x{cpu / statistics.median(reference.cpu_seconds):.2f}{rss}"
         )
     return lines
+
+
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def main() -> None:
@@ -194,39 +279,52 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--sizes", default="1000,10000", help="connection counts, increasing")
     parser.add_argument("--psutil", action="store_true", help="also time --engine psutil")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also time the netdiag package of another checkout (its root directory, e.g. "
+                             "`git worktree add /tmp/base main`): before and after in the same rounds")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     if not sizes or sizes[0] < 1 or sizes[-1] > MAX_CONNECTIONS:
         raise SystemExit(f"sizes must be between 1 and {MAX_CONNECTIONS}")
-    netdiag = [sys.executable, "-m", "netdiag", "sockets", "--format", "json"]
-    tools = {"netdiag sockets --format json": netdiag, "ss -tanp": ["ss", "-tanp"], "ss -tan": ["ss", "-tan"]}
+    rounds = max(1, min(args.rounds, 100))
+    # The `netdiag` command as installed next to this interpreter (what a user runs), else python -m.
+    script = shutil.which("netdiag", path=os.path.dirname(sys.executable))
+    netdiag = [script, "sockets"] if script else [sys.executable, "-m", "netdiag", "sockets"]
+    tools = {"netdiag sockets --format json": [*netdiag, "--format", "json"],
+             "netdiag sockets (table)": netdiag, "ss -tanp": ["ss", "-tanp"], "ss -tan": ["ss", "-tan"]}
+    if args.baseline:
+        root = str(Path(args.baseline).resolve())
+        if not (Path(root) / "netdiag" / "__init__.py").is_file():
+            raise SystemExit(f"--baseline {root}: no netdiag package there")
+        # The baseline's package, not this checkout's editable install (whose import hook comes first).
+        runner = ("import sys; "
+                  "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]; "
+                  f"sys.path.insert(0, {root!r}); sys.argv[0] = 'netdiag'; "
+                  "from netdiag.cli.main import run; run()")
+        tools["baseline: netdiag sockets --format json"] = [sys.executable, "-c", runner, "sockets",
+                                                            "--format", "json"]
+        tools["baseline: netdiag sockets (table)"] = [sys.executable, "-c", runner, "sockets"]
     if args.psutil:
-        tools["netdiag sockets --format json --engine psutil"] = [*netdiag, "--engine", "psutil"]
-    print(f"load before: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    holder = HOLDER.format(deadline=DEADLINE_S, need=sizes[-1] + LISTENERS + 64, listeners=LISTENERS)
-    lines: list[str] = []
-    with lone_host() as ns:
-        server = ns.popen(sys.executable, "-c", holder, "server", stdin=subprocess.PIPE)
-        client: subprocess.Popen[str] | None = None
-        try:
-            ports = json.loads(ask(server, None))
-            client = ns.popen(sys.executable, "-c", holder, "client", *map(str, ports), stdin=subprocess.PIPE)
-            current = 0
-            for size in sizes:
-                hold(ns, server, client, size, current)
-                current = size
-                rows = check_listing(ns, netdiag, ports, size)
-                found = measure(ns, tools, args.rounds)
-                lines += report(size, rows, found)
-                print("\n".join(report(size, rows, found)), flush=True)
-        finally:
-            for holder_process in (client, server):
-                if holder_process is not None:
-                    holder_process.kill()
-                    holder_process.communicate(timeout=30)
-    print(f"load after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    print(f"median of {args.rounds} rounds per tool and size; reproduce: ./dev bench sockets "
-          f"--rounds {args.rounds} --sizes {args.sizes}{' --psutil' if args.psutil else ''}")
+        tools["netdiag sockets --format json --engine psutil"] = [*netdiag, "--format", "json", "--engine",
+                                                                  "psutil"]
+    print(f"load before: {uptime()}", flush=True)
+    holder = HOLDER.format(deadline=DEADLINE_S, listeners=LISTENERS)
+    need = sizes[-1] + LISTENERS + 64
+    for name in (TWO, ONE):  # one after the other: each ss -p / netdiag reads every process's descriptors
+        with lone_host() as ns:
+            composition = start(name, ns, holder, need)
+            try:
+                for size in sizes:
+                    composition.hold(size)
+                    rows = check_listing(composition, tools["netdiag sockets --format json"], size)
+                    found = measure(composition, tools, rounds)
+                    print("\n".join(report(size, composition.name, rows, found, list(tools))), flush=True)
+            finally:
+                composition.stop()
+    print(f"load after: {uptime()}")
+    print(f"median of {rounds} rounds per tool, composition and size; reproduce: ./dev bench sockets "
+          f"--rounds {rounds} --sizes {args.sizes}{' --psutil' if args.psutil else ''}"
+          f"{' --baseline ' + args.baseline if args.baseline else ''}")
 
 
 if __name__ == "__main__":

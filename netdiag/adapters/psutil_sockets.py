@@ -73,13 +73,14 @@ def list_sockets_psutil(kinds: Sequence[str] = ("tcp", "udp")) -> SocketListing:
     return finish_listing(rows)
 
 
-def finish_listing(rows: Iterable[SocketRow]) -> SocketListing:
-    """Sort the rows and say whether owners are missing because we are not root."""
-    ordered = sorted_rows(rows)
-    hidden = unowned_count(ordered)
+def finish_listing(rows: Iterable[SocketRow], *, ordered: bool = False) -> SocketListing:
+    """Sort the rows (``ordered``: they already are) and say whether owners are missing because we are
+    not root."""
+    ordered_rows = list(rows) if ordered else sorted_rows(rows)
+    hidden = unowned_count(ordered_rows)
     if hidden and _is_unprivileged():
-        return SocketListing(ordered, complete=False, note=_hidden_owner_note(hidden))
-    return SocketListing(ordered)
+        return SocketListing(ordered_rows, complete=False, note=_hidden_owner_note(hidden))
+    return SocketListing(ordered_rows)
 
 
 def process_names(pids: Iterable[int]) -> dict[int, str]:

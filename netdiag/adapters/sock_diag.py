@@ -58,41 +58,51 @@ class NetlinkUnavailable(Exception):
 def list_sockets_netlink(kinds: Sequence[str]) -> SocketListing | None:
     """Sockets of ``kinds`` via sock_diag and /proc, or None when netlink is not available here."""
     try:
-        found = list(_inet_sockets([k for k in kinds if k in _PROTOCOLS]))
+        found = _inet_sockets([k for k in kinds if k in _PROTOCOLS])
     except NetlinkUnavailable:
         return None
     if "unix" in kinds:
         found.extend(_unix_sockets())
     owners = socket_owners({fields[0] for fields in found})
     names = process_names(set(owners.values()))
+    # Rows and their ``sort_key`` made in one pass (the key from the values at hand, not a call per row),
+    # then put in that order: what ``finish_listing`` would do, at a fraction of the cost for 20,000 rows.
     rows = []
+    keys = []
+    get_owner = owners.get
     for inode, proto, family, local_address, local_port, remote_address, remote_port, state in found:
-        pid = owners.get(inode)
+        pid = get_owner(inode)
+        process = names.get(pid) if pid is not None else None
         rows.append(SocketRow(proto, family, local_address, local_port, remote_address, remote_port, state,
-                              pid, names.get(pid) if pid is not None else None))
-    return finish_listing(rows)
+                              pid, process))
+        keys.append((proto, local_port or 0, family, local_address, remote_address or "", remote_port or 0,
+                     pid or 0))
+    order = sorted(range(len(rows)), key=keys.__getitem__)
+    return finish_listing([rows[index] for index in order], ordered=True)
 
 
 # A socket as read, before its owner is known: inode, then SocketRow's fields up to ``state``.
 Found = tuple[int, str, str, str, "int | None", "str | None", "int | None", str]
 
 
-def _inet_sockets(protocols: Sequence[str]) -> Iterator[Found]:
+def _inet_sockets(protocols: Sequence[str]) -> list[Found]:
     from netdiag.adapters.platform import sock_diag_channel
 
     try:
         channel = sock_diag_channel()
     except OSError as exc:  # no netlink, or a sandbox forbids it
         raise NetlinkUnavailable(str(exc)) from exc
+    found: list[Found] = []
     with channel:
         for proto in protocols:
             for family, family_name in _FAMILIES:
-                yield from _dump(channel, family, family_name, proto)
+                _dump(channel, family, family_name, proto, found)
+    return found
 
 
-def _dump(channel: socket.socket, family: int, family_name: str,
-          proto: str) -> Iterator[Found]:
-    """One SOCK_DIAG_BY_FAMILY dump: every socket of one family and protocol, in every state."""
+def _dump(channel: socket.socket, family: int, family_name: str, proto: str, found: list[Found]) -> None:
+    """One SOCK_DIAG_BY_FAMILY dump: every socket of one family and protocol, in every state, appended to
+    ``found``. One loop with everything at hand in locals: at 20,000 sockets a call per message showed."""
     states = TCP_STATES if proto == "tcp" else ALL_STATES
     request = _REQUEST.pack(family, _PROTOCOLS[proto], 0, states)
     header = _NLMSGHDR.pack(_NLMSGHDR.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP,
@@ -103,46 +113,47 @@ def _dump(channel: socket.socket, family: int, family_name: str,
         raise NetlinkUnavailable(str(exc)) from exc
     addresses: dict[bytes, str] = {}
     address_len = 4 if family == socket.AF_INET else 16
+    header_size = _NLMSGHDR.size
+    unpack_header, unpack_message, unpack_ports = (_NLMSGHDR.unpack_from, _MESSAGE.unpack_from,
+                                                   _PORTS.unpack_from)
+    state_word, append, inet_ntop = _STATE_WORDS.get, found.append, socket.inet_ntop
     while True:
         try:
             data = channel.recv(1 << 20)
         except OSError as exc:
             raise NetlinkUnavailable(str(exc)) from exc
         offset = 0
-        while offset + _NLMSGHDR.size <= len(data):
-            length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+        size = len(data)
+        while offset + header_size <= size:
+            length, kind, _flags, _seq, _pid = unpack_header(data, offset)
             if kind == NLMSG_DONE:
                 return
             if kind == NLMSG_ERROR:
-                code = -struct.unpack_from("=i", data, offset + _NLMSGHDR.size)[0]
+                code = -struct.unpack_from("=i", data, offset + header_size)[0]
                 if code in (errno.ENOENT, errno.EAFNOSUPPORT) and family == socket.AF_INET6:
                     return  # IPv6 disabled: no IPv6 sockets, not a failure
                 raise NetlinkUnavailable(os.strerror(code))
-            if length < _NLMSGHDR.size or offset + length > len(data):
+            if length < header_size or offset + length > size:
                 raise NetlinkUnavailable("truncated netlink message")
-            body = offset + _NLMSGHDR.size
-            if length - _NLMSGHDR.size >= _MESSAGE_LEN:
-                yield _row(data, body, family_name, proto, address_len, addresses)
+            if length - header_size >= _MESSAGE_LEN:
+                body = offset + header_size
+                kernel_state, src, dst, inode = unpack_message(data, body)
+                local_port, remote_port = unpack_ports(data, body + 4)
+                raw = src[:address_len]
+                local = addresses.get(raw)
+                if local is None:
+                    local = addresses[raw] = inet_ntop(family, raw)
+                remote = None
+                if remote_port:
+                    raw = dst[:address_len]
+                    remote = addresses.get(raw)
+                    if remote is None:
+                        remote = addresses[raw] = inet_ntop(family, raw)
+                append((inode, proto, family_name, local, local_port, remote, remote_port or None,
+                        state_word(kernel_state, _UNKNOWN)))
             offset += (length + 3) & ~3
         if not data:
             return
-
-
-def _row(data: bytes, at: int, family_name: str, proto: str, address_len: int,
-         addresses: dict[bytes, str]) -> Found:
-    kernel_state, src, dst, inode = _MESSAGE.unpack_from(data, at)
-    local_port, remote_port = _PORTS.unpack_from(data, at + 4)
-    remote = _address(dst[:address_len], addresses) if remote_port else None
-    return (inode, proto, family_name, _address(src[:address_len], addresses), local_port, remote,
-            remote_port or None, _STATE_WORDS.get(kernel_state, _UNKNOWN))
-
-
-def _address(raw: bytes, cache: dict[bytes, str]) -> str:
-    text = cache.get(raw)
-    if text is None:
-        text = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
-        cache[raw] = text
-    return text
 
 
 def _unix_sockets() -> Iterator[Found]:
@@ -172,6 +183,8 @@ def _unix_sockets() -> Iterator[Found]:
 def socket_owners(inodes: set[int]) -> dict[int, int]:
     """Socket inode -> the lowest pid holding it, from one pass over /proc/*/fd (what ss -p does)."""
     owners: dict[int, int] = {}
+    if not inodes:  # nothing to look for: no need to read every descriptor of every process
+        return owners
     try:
         pids = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
     except OSError:

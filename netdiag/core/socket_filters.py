@@ -40,6 +40,8 @@ class SocketFilter:
         )
 
     def apply(self, rows: Iterable[SocketRow]) -> list[SocketRow]:
+        if self == _NO_FILTER:  # the plain listing: no test per row
+            return list(rows)
         return [row for row in rows if self.matches(row)]
 
     def describe(self) -> str:
@@ -60,6 +62,9 @@ class SocketFilter:
         if self.process is not None:
             parts.append(f"process {self.process}")
         return ", ".join(parts) or "no filter"
+
+
+_NO_FILTER = SocketFilter()
 
 
 def _name_matches(pattern: str, name: str | None) -> bool:

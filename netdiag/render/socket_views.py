@@ -17,22 +17,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from json.encoder import encode_basestring
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from netdiag.core.protocols.text import neutralise
-from netdiag.core.socket_summary import SUMMARY_FIELDS, SummaryLine
-from netdiag.core.socket_watch import Change, SocketChange, WatchDelta
 from netdiag.core.sockets import SOCKET_FIELDS, SocketRow, format_endpoint
 from netdiag.render.output import json_escape
-from netdiag.render.records import render_records
+from netdiag.render.records import cell, columns_table, render_records, table_of
+
+if TYPE_CHECKING:  # the summary and the watch load their modules when used: a plain listing never does
+    from netdiag.core.socket_summary import SummaryLine
+    from netdiag.core.socket_watch import SocketChange, WatchDelta
 
 WIDE_FIELDS: tuple[str, ...] = ("user", "cmdline")
 TABLE_COLUMNS = ("proto", "state", "local", "peer", "pid", "process")
 TABLE_HEADERS = ("Proto", "State", "Local Address:Port", "Peer Address:Port", "PID", "Process")
 WIDE_HEADERS = ("User", "Command")
-MARKS = {Change.SAME: " ", Change.APPEARED: "+", Change.STATE: "~", Change.GONE: "-"}
-MARK_STYLES = {Change.APPEARED: ("green", "bold"), Change.STATE: ("yellow", "bold"),
-               Change.GONE: ("red",)}
+# By ``socket_watch.Change`` value (a str enum: its members are these keys).
+MARKS = {"same": " ", "appeared": "+", "state": "~", "gone": "-"}
+MARK_STYLES = {"appeared": ("green", "bold"), "state": ("yellow", "bold"), "gone": ("red",)}
 
 
 class Details(Protocol):
@@ -64,6 +66,10 @@ def render_sockets(rows: Sequence[SocketRow], fmt: str,
     """The listing in ``fmt`` (table, json or csv)."""
     if fmt == "json" and details is None:
         return _shown_json("[\n" + ",\n".join(map(_socket_json, rows)) + "\n]" if rows else "[]")
+    if fmt == "table" and details is None and rows:
+        cells = _table_columns(rows)
+        laid_out = columns_table(cells, TABLE_HEADERS)
+        return laid_out if laid_out is not None else table_of(list(zip(*cells, strict=True)), TABLE_HEADERS)
     records = socket_records(rows, details)
     fields = SOCKET_FIELDS + (WIDE_FIELDS if details is not None else ())
     if fmt == "json":
@@ -129,6 +135,25 @@ def _shown(record: Mapping[str, Any]) -> dict[str, Any]:
     return {key: neutralise(value) if isinstance(value, str) else value for key, value in record.items()}
 
 
+def _table_columns(rows: Sequence[SocketRow]) -> list[list[Any]]:
+    """The columns of the table (``TABLE_COLUMNS``), every text through ``neutralise``.
+
+    The common case at once: when all the text of the listing is shown as itself, ``neutralise`` would
+    return each field unchanged, so the columns are made straight from the rows (one ``isprintable`` over
+    the whole listing instead of a call per field). Otherwise each row goes through ``_shown``.
+    """
+    text = "".join([f"{r.proto}{r.family}{r.local_address}{r.remote_address or ''}{r.state}"
+                    f"{r.process or ''}" for r in rows])
+    if not text.isprintable():
+        records = [_table_record(_shown(row.to_record())) for row in rows]
+        return [[cell(record[column]) for record in records] for column in TABLE_COLUMNS]
+    return [[r.proto for r in rows], [r.state for r in rows],
+            [format_endpoint(r.local_address, r.local_port) for r in rows],
+            [format_endpoint(r.remote_address, r.remote_port) for r in rows],
+            ["-" if r.pid is None else r.pid for r in rows],
+            ["-" if r.process is None else r.process for r in rows]]
+
+
 def _table_record(record: Mapping[str, Any]) -> dict[str, Any]:
     return {
         **record,
@@ -139,6 +164,8 @@ def _table_record(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def render_summary(lines: Sequence[SummaryLine], fmt: str) -> str:
     """``--summary``: counts per protocol and state; state ``*`` is the protocol's total."""
+    from netdiag.core.socket_summary import SUMMARY_FIELDS
+
     total = sum(line.total for line in lines if line.state == "*")
     records = [line.to_record() for line in lines]
     if fmt in ("json", "csv"):
@@ -165,6 +192,8 @@ def render_watch_frame(delta: WatchDelta, *, refresh: int, clock: str, interval:
     ``+`` appeared, ``~`` changed state (the State column says from what), ``-`` went away since the
     previous refresh. The first refresh marks nothing.
     """
+    from netdiag.core.socket_watch import Change
+
     records = [_watch_record(change, style) for change in delta.changes]
     table = render_records(records, "table", ("mark", *TABLE_COLUMNS), (" ", *TABLE_HEADERS)) \
         if records else "(no socket matches)"
@@ -179,6 +208,8 @@ def render_watch_frame(delta: WatchDelta, *, refresh: int, clock: str, interval:
 
 
 def _watch_record(change: SocketChange, style: Styler) -> dict[str, Any]:
+    from netdiag.core.socket_watch import Change
+
     record = _table_record(_shown(change.row.to_record()))
     mark = MARKS[change.change]
     state = record["state"]
@@ -192,6 +223,8 @@ def _watch_record(change: SocketChange, style: Styler) -> dict[str, Any]:
 
 def watch_events(delta: WatchDelta, *, refresh: int, time: float) -> list[str]:
     """``--watch --format json``: one JSON object per line for each change (the first refresh: every row)."""
+    from netdiag.core.socket_watch import Change
+
     lines = []
     for change in delta.changes:
         if refresh > 1 and change.change is Change.SAME:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from netdiag.core.failures import UsageError
@@ -143,3 +145,19 @@ def test_endpoints_and_unowned_rows() -> None:
     time_wait = row(state="TIME_WAIT", pid=None, process=None)
     hidden = row(pid=None, process=None)
     assert unowned_count([time_wait, hidden, LISTENER]) == 1
+
+
+def test_a_row_is_a_frozen_value() -> None:
+    """SocketRow's hand-written __init__ keeps what the dataclass one gave: keyword and positional
+    construction, equality, hashing, replace(), and no assignment afterwards."""
+    row = SocketRow("tcp", "ipv4", "127.0.0.1", 8000, None, None, "LISTEN", 42, "python3")
+    same = SocketRow(proto="tcp", family="ipv4", local_address="127.0.0.1", local_port=8000,
+                     remote_address=None, remote_port=None, state="LISTEN", pid=42, process="python3")
+    assert row == same and hash(row) == hash(same) and len({row, same}) == 1
+    assert dataclasses.replace(row, pid=7).pid == 7 and row.pid == 42
+    assert dataclasses.astuple(row) == ("tcp", "ipv4", "127.0.0.1", 8000, None, None, "LISTEN", 42, "python3")
+    assert repr(row).startswith("SocketRow(proto='tcp', family='ipv4'")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        row.pid = 1  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        SocketRow("tcp", "ipv4", "127.0.0.1", 8000, None, None, "LISTEN", 42)  # type: ignore[call-arg]

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
-from netdiag.core.sockets import SocketRow
-from netdiag.render.socket_views import render_sockets
+from netdiag.core.protocols.text import neutralise
+from netdiag.core.sockets import SocketRow, format_endpoint
+from netdiag.render.records import render_records
+from netdiag.render.socket_views import TABLE_COLUMNS, TABLE_HEADERS, render_sockets
 
 ROWS = [
     SocketRow("tcp", "ipv4", "127.0.0.1", 8000, None, None, "LISTEN", 4242, "python3"),
@@ -16,6 +18,7 @@ ROWS = [
     SocketRow("unix", "unix", '/tmp/a "quoted"\\path\n\x01 é 😀', None, None, None, "LISTEN", 7,
               "naïve\u2028name"),
     SocketRow("unix", "unix", "", None, None, None, "UNCONN", None, None),
+    SocketRow("unix", "unix", "\0abstract\0, \"x\": 1", None, None, None, "UNCONN", 0, "nul\0name"),
 ]
 
 
@@ -42,3 +45,17 @@ def test_wide_records_keep_the_stable_fields_first() -> None:
 
     [record] = json.loads(render_sockets(ROWS[:1], "json", {4242: Details()}))
     assert record == {**ROWS[0].to_record(), "user": "root", "cmdline": "python3 -m http.server"}
+
+
+@pytest.mark.parametrize("rows", [ROWS[:3], ROWS, [ROWS[3]]], ids=["shown-as-is", "mixed", "hostile"])
+def test_table_is_every_field_neutralised_then_laid_out(rows: list[SocketRow]) -> None:
+    """The table's shortcut for text shown as itself gives what neutralising each field gives."""
+    records = []
+    for row in rows:
+        shown = {k: neutralise(v) if isinstance(v, str) else v for k, v in row.to_record().items()}
+        shown["local"] = format_endpoint(shown["local_address"], row.local_port)
+        shown["peer"] = format_endpoint(shown["remote_address"], row.remote_port)
+        records.append(shown)
+    assert render_sockets(rows, "table") == render_records(records, "table", TABLE_COLUMNS, TABLE_HEADERS)
+    if ROWS[3] in rows:  # the path's newline and the name's U+2028 as escapes, not acted on
+        assert "\\n\\x01" in render_sockets(rows, "table") and "\\u2028" in render_sockets(rows, "table")
