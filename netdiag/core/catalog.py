@@ -220,8 +220,9 @@ CATALOG: dict[Cause, Explanation] = {
         "with EACCES ('Permission denied'), unreachable with EHOSTUNREACH ('No route to host'), and throw "
         "with ENETUNREACH ('Network is unreachable') when no other table has a route.",
         (
-            "A blackhole, prohibit or unreachable route (ip route add blackhole / prohibit / unreachable ...) "
-            "added to cut a network off, by hand, a VPN client, a container tool or a routing daemon.",
+            "A blackhole, prohibit or unreachable route (ip route add blackhole / prohibit / "
+            "unreachable ...) added to cut a network off, by hand, a VPN client, a container tool or a "
+            "routing daemon.",
             "A policy-routing table (ip rule) whose throw entry sends the lookup on to tables with no "
             "matching route.",
         ),
