@@ -220,9 +220,11 @@ CATALOG: dict[Cause, Explanation] = {
         "with EACCES ('Permission denied'), unreachable with EHOSTUNREACH ('No route to host'), and throw "
         "with ENETUNREACH ('Network is unreachable') when no other table has a route.",
         (
-            "A route added to cut a network off (ip route add blackhole / prohibit / unreachable ...), "
-            "by hand, a VPN client, a container tool or a routing daemon.",
-            "A policy-routing table (ip rule) whose throw route leaves no route in the main table.",
+            "A blackhole, prohibit or unreachable route (ip route add blackhole / prohibit / "
+            "unreachable ...) added to cut a network off, by hand, a VPN client, a container tool or a "
+            "routing daemon.",
+            "A policy-routing table (ip rule) whose throw entry sends the lookup on to tables with no "
+            "matching route.",
         ),
         (
             "Show the route: ip route get HOST, and ip route show type blackhole (or prohibit, "
@@ -316,7 +318,7 @@ CATALOG: dict[Cause, Explanation] = {
             "next restart; it does not let two servers listen on the same port.",
             "Restarting right after a stop: on Linux SO_REUSEADDR helps only if the stopped run had set "
             "it too (its TIME_WAIT sockets keep the option they were made with). Otherwise wait until they "
-            "expire (60 s on Linux): netdiag sockets --port PORT --state time-wait lists them.",
+            "expire (60 s on Linux); to list them: netdiag sockets --port PORT --state time-wait.",
         ),
     ),
     Cause.PRIVILEGED_PORT: Explanation(

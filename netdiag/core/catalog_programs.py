@@ -24,10 +24,10 @@ PROGRAM_CATALOG: dict[Cause, Explanation] = {
             "only helps if the old server's sockets had it too (measured: both must set it).",
         ),
         (
-            "Start the server again: netdiag sockets --listening --port PORT shows when it listens.",
+            "Start the server again; to see when it listens: netdiag sockets --listening --port PORT.",
             "If the restart says 'Address already in use', wait until the TIME_WAIT sockets expire "
-            "(60 s on Linux, about 30 s on macOS, 120 s on Windows): netdiag sockets --port PORT "
-            "--state time-wait lists them.",
+            "(60 s on Linux, about 30 s on macOS, 120 s on Windows); to list them: netdiag sockets --port "
+            "PORT --state time-wait.",
             "To restart at once next time, set SO_REUSEADDR in the server before bind() "
             "(sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)): it takes effect from the run "
             "that sets it, not for the TIME_WAIT sockets an older run left.",

@@ -480,7 +480,7 @@ TCP, the state is what netdiag says as root.
 """
 
 _UDP_OUTRO = """
-UDP has no handshake: a port is `open` only when something answers, and a service that ignores an empty
+UDP has no handshake: a port is `open` only when something answers, and a service that ignores the probe's
 datagram cannot be told from a DROP rule, hence `open|filtered`, the word nmap uses for the same silence.
 """
 
