@@ -208,8 +208,8 @@ CATALOG: dict[Cause, Explanation] = {
         (
             "List this machine's outgoing rules: sudo iptables -S OUTPUT, sudo nft list ruleset "
             "(the chains with 'hook output').",
-            "Delete the rule (iptables -D OUTPUT with the same arguments, or nft delete rule ... handle N), "
-            "or allow the port: sudo iptables -I OUTPUT -p tcp --dport PORT -j ACCEPT",
+            "If the rule must stay, allow this port before it: "
+            "sudo iptables -I OUTPUT -p tcp --dport PORT -j ACCEPT",
         ),
     ),
     Cause.BLOCKED_ROUTE: Explanation(
@@ -229,8 +229,8 @@ CATALOG: dict[Cause, Explanation] = {
         (
             "Show the route: ip route get HOST, and ip route show type blackhole (or prohibit, "
             "unreachable, throw).",
-            "Delete it when it is not wanted: sudo ip route del blackhole NETWORK (the type and network "
-            "the checklist names).",
+            "Delete it when it is not wanted: sudo ip route del followed by the route exactly as ip route "
+            "show prints it (type and network).",
         ),
     ),
     Cause.ACCEPT_QUEUE_FULL: Explanation(
