@@ -18,10 +18,6 @@ from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reaso
 LIST_EVERYTHING_UP_TO = 25  # a target with at most this many ports is always listed in full
 SMALL_GROUP = 10  # groups this small stay listed even in a big scan: they are the interesting ones
 
-RECORD_FIELDS = ("host", "address", "port", "service", "proto", "state", "reason", "rtt_ms", "method",
-                 "detail")
-EXPLAIN_FIELDS = ("cause", "explanation")
-
 
 class HiddenGroup(NamedTuple):
     """Rows left out of the listing: ``port_count`` ports of one address with the same state and reason."""

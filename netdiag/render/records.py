@@ -12,7 +12,6 @@ from enum import Enum
 from typing import Any, Literal
 
 Format = Literal["table", "json", "csv"]
-FORMATS: tuple[str, ...] = ("table", "json", "csv")
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
