@@ -137,3 +137,22 @@ def test_svg_from_a_capture_renders_in_chromium(tmp_path: Path) -> None:
             "(() => { const s = document.querySelector('svg'); if (!s) return null;"
             " const b = s.getBBox(); return b.width * b.height; })()"), timeout=10, what="the SVG laid out")
         assert size > 100_000
+
+
+def test_a_long_connection_and_an_icmp_error_are_said_under_the_arrows(tmp_path: Path) -> None:
+    """The arrows are the kept segments (first and last ones, as in the JSON); the notes say what is not."""
+    data = [frame(C, S, 40000, 80, pb.PSH | pb.ACK, 101 + i, 501, b"x") for i in range(60)]
+    syn = pb.ipv4(C, S, 6, pb.tcp(40003, 9001, pb.SYN, 11))
+    icmp = pb.ethernet(pb.ipv4(S, C, 1, pb.icmp4_unreachable(13, syn)))
+    path = write(tmp_path, GOOD[:3] + data + GOOD[5:] + [pb.ethernet(syn), icmp])
+    long = run_netdiag("explain", "--pcap", path, "-n", "1", "-f", "svg")
+    assert long.returncode == ExitStatus.OK, long.stderr
+    doc = json.loads(run_netdiag("explain", "--pcap", path, "-n", "1", "-f", "json").stdout)
+    left_out = doc["connections"][0]["segments_left_out"]
+    assert left_out > 0
+    assert_same_segments(long.stdout, json_segments(path, 1))
+    assert f"{left_out} segments between the first 24" in "".join(ET.fromstring(long.stdout).itertext())
+    rejected = run_netdiag("explain", "--pcap", path, "-f", "svg")  # connection 2 is the one failure
+    assert rejected.returncode == ExitStatus.NETWORK_SAID_NO, rejected.stderr
+    text = "".join(ET.fromstring(rejected.stdout).itertext())
+    assert "ICMP communication administratively prohibited" in text and "firewall-reject" in text
