@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from netdiag.cli.common import ReportFormat, ReportFormatOption, examples, output
+from netdiag.cli.common import ReportFormat, examples, output
 from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.exit_status import ExitStatus
 from netdiag.core.failures import UsageError
@@ -31,7 +31,9 @@ Windows: each reading names its platform, or give --platform. Use --error - to r
 With --pcap FILE (pcap or pcapng from tcpdump, Wireshark, dumpcap; no root needed): how every TCP
 connection and UDP flow in the capture went (completed, refused, no answer, ICMP unreachable, reset,
 half-closed, still open), in the same cause codes, as a table, then the ladder diagram of each failed
-connection (or of --connection N). --port and --host keep the connections that match.
+connection (or of --connection N). --port and --host keep the connections that match. --format svg (or
+html, a self-contained page) writes one connection's ladder as a drawing for slides: --connection N, or
+the failed one when exactly one failed.
 
 JSON output carries a stable `cause` code (docs/troubleshooting.md lists them all).
 
@@ -50,7 +52,17 @@ EPILOG = examples(
     "netdiag explain --error 61 --platform macos   # the same number means different things per OS",
     "netdiag explain --pcap capture.pcapng --port 8000   # every connection to/from port 8000 in a capture",
     "netdiag explain --pcap capture.pcap --connection 3 --format json",
+    "netdiag explain --pcap capture.pcap --connection 3 --format svg   # its ladder for slides, on stdout",
 )
+
+
+class ExplainFormat(str, Enum):
+    """``--format`` of explain: text or JSON, and with --pcap the drawing for slides (SVG, or HTML)."""
+
+    text = "text"
+    json = "json"
+    svg = "svg"
+    html = "html"
 
 
 class PlatformChoice(str, Enum):
@@ -76,7 +88,9 @@ def explain_command(
     udp: Annotated[bool, typer.Option("--udp", "-u", help="Diagnose UDP instead of TCP.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", "-t", min=0.001, max=3600,
                                            help="Seconds to wait for the connection attempt.")] = 2.0,
-    fmt: ReportFormatOption = ReportFormat.text,
+    fmt: Annotated[ExplainFormat, typer.Option(
+        "--format", "-f", help="Output format: text, json, or with --pcap svg / html (one connection's "
+        "ladder, for slides).")] = ExplainFormat.text,
     connect: Annotated[bool, typer.Option(
         "--connect", help="Connect for real (a port of this host is read from its socket table "
         "otherwise, another host gets a half-open SYN when allowed).")] = False,
@@ -101,19 +115,23 @@ def explain_command(
                          "explain, or --pcap FILE to read: exactly one of them.")
     if pcap is None and (port is not None or host is not None or connection is not None):
         raise UsageError("--port, --host and --connection apply to --pcap FILE only.")
+    if pcap is None and fmt in (ExplainFormat.svg, ExplainFormat.html):
+        raise UsageError(f"--format {fmt.value} draws a connection of a capture file: it applies to --pcap "
+                         "FILE only (a TARGET or an --error has no ladder to draw; use text or json).")
     if pcap is not None:
         if platform is not None or udp:
             raise UsageError("--platform and --udp do not apply to --pcap: the capture says what it holds.")
         from netdiag.cli.explain_pcap import explain_capture
 
         raise typer.Exit(int(explain_capture(pcap, port=port, host=host, connection=connection, fmt=fmt)))
+    report = ReportFormat(fmt.value)
     if error is not None:
-        status = explain_error(error, platform=platform.value if platform else None, fmt=fmt)
+        status = explain_error(error, platform=platform.value if platform else None, fmt=report)
     else:
         if platform is not None:
             raise UsageError("--platform applies to --error only: a TARGET is diagnosed from this machine.")
         assert target is not None
-        status = explain_target(target, udp=udp, timeout=timeout, fmt=fmt, connect=connect,
+        status = explain_target(target, udp=udp, timeout=timeout, fmt=report, connect=connect,
                                 payload=udp_payload(payload, udp=udp))
     raise typer.Exit(int(status))
 

@@ -1,6 +1,8 @@
 """`netdiag explain --pcap FILE`: how every connection of a capture file went, and why the failed ones failed.
 
 Reading a file needs no privileges and no scapy: the reader is netdiag's own (``core.pcap_format``).
+``--format svg|html`` draws one connection with ``render.ladder``, the renderer of ``handshake --format
+svg``: one ladder per file, so one per slide (--connection N, or the failed one when only one failed).
 Exit status: 0 every connection shown is fine, 1 at least one failed, 2 not a readable capture or a bad
 filter, 4 the file is damaged or cut short (the result covers the packets before the damage; this wins
 over 1, since a script must know the answer is partial).
@@ -9,10 +11,16 @@ over 1, since a script must know the answer is partial).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from netdiag.cli.common import ReportFormat, output
+from netdiag.cli.common import output
+from netdiag.cli.explain import ExplainFormat
 from netdiag.core.exit_status import ExitStatus
 from netdiag.core.failures import UsageError
+
+if TYPE_CHECKING:
+    from netdiag.core.capture_verdicts import ConnectionVerdict
 
 
 def _host_filter(host: str | None) -> str | None:
@@ -26,7 +34,7 @@ def _host_filter(host: str | None) -> str | None:
 
 
 def explain_capture(path: str, *, port: int | None, host: str | None, connection: int | None,
-                    fmt: ReportFormat) -> ExitStatus:
+                    fmt: ExplainFormat) -> ExitStatus:
     from netdiag.adapters.capture_file import read_capture
     from netdiag.core.capture_verdicts import verdicts
     from netdiag.render.capture_report import (
@@ -66,7 +74,9 @@ def explain_capture(path: str, *, port: int | None, host: str | None, connection
     out = output()
     for line in warning_lines(facts):
         out.warn(line)
-    if fmt is ReportFormat.json:
+    if fmt in (ExplainFormat.svg, ExplainFormat.html):
+        out.data(_drawing(path, shown, connection, fmt))
+    elif fmt is ExplainFormat.json:
         out.data(to_json(capture_document(facts, shown, ladders)))
     else:
         def paint(text: str, style: str) -> str:
@@ -92,3 +102,33 @@ def explain_capture(path: str, *, port: int | None, host: str | None, connection
         return ExitStatus.OK if all(v.ok for v in shown if v.number == connection) else \
             ExitStatus.NETWORK_SAID_NO
     return ExitStatus.OK if all(v.ok for v in shown) else ExitStatus.NETWORK_SAID_NO
+
+
+def _drawing(path: str, shown: Sequence[ConnectionVerdict], connection: int | None,
+             fmt: ExplainFormat) -> str:
+    """One connection's ladder as SVG or a self-contained HTML page: --connection N, or the one failure.
+
+    One ladder per file: a slide shows one connection readably, and a stack of them would not fit one.
+    """
+    from netdiag.render.capture_report import connection_analysis, drawing_notes
+    from netdiag.render.ladder import ladder_html, ladder_svg
+
+    if connection is not None:
+        verdict = next(v for v in shown if v.number == connection)
+    else:
+        failed = [v for v in shown if not v.ok]
+        if len(failed) != 1:
+            numbers = ", ".join(str(v.number) for v in failed[:10]) + (", ..." if len(failed) > 10 else "")
+            found = (f"{len(failed)} connections failed ({numbers})" if failed
+                     else "No connection shown failed")
+            raise UsageError(f"{found} in {path}: --format {fmt.value} draws one connection per file (one "
+                             "slide); choose it with --connection N (run with --format text to list them).")
+        verdict = failed[0]
+    analysis = connection_analysis(verdict)
+    if analysis is None:
+        what = "a UDP flow" if verdict.proto != "tcp" else "a TCP connection whose segments were not kept"
+        raise UsageError(f"Connection {verdict.number} is {what}: there is no ladder to draw; --format "
+                         "text or json explains it.")
+    notes = drawing_notes(verdict, analysis)
+    return ladder_svg(analysis, notes=notes) if fmt is ExplainFormat.svg else \
+        ladder_html(analysis, notes=notes)

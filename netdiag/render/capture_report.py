@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from netdiag.core.capture_flows import HEAD_ROWS
 from netdiag.core.capture_verdicts import ConnectionVerdict
 from netdiag.core.catalog import explanation_for
 from netdiag.core.handshake import HandshakeAnalysis, Segment, analyse_connection, format_duration
@@ -147,6 +148,31 @@ def ladder_lines(verdict: ConnectionVerdict, *, absolute: bool = False,
     return lines
 
 
+def drawing_notes(verdict: ConnectionVerdict, analysis: HandshakeAnalysis) -> list[tuple[str, str]]:
+    """The (tone, text) lines under a connection's SVG ladder: the text ladder's ending, for a slide.
+
+    The title, the handshake RTT, the ICMP error (not a TCP segment, so not an arrow), the segments a long
+    connection leaves out, then the verdict's reading, meaning and first fix.
+    """
+    failed = not verdict.ok
+    notes = [("failure" if failed else "plain",
+              f"Connection {verdict.number}: {verdict.outcome.value} [cause: {verdict.cause.value}]")]
+    if analysis.handshake_rtt is not None:
+        notes.append(("plain", f"Handshake RTT: {format_duration(analysis.handshake_rtt)}"))
+    if verdict.icmp is not None:
+        notes.append(("failure", f"ICMP {verdict.icmp} from {verdict.icmp_from}"))
+    if verdict.rows_left_out:
+        notes.append(("warning", f"{verdict.rows_left_out:,} segments between the first {HEAD_ROWS} and the "
+                                 f"last {_tail_count(verdict)} are not drawn."))
+    notes.append(("failure" if failed else "plain", f"Reading: {verdict.reading}"))
+    if failed:
+        explanation = explanation_for(verdict.cause)
+        notes.append(("plain", f"What it means: {explanation.meaning}"))
+        if explanation.fixes:
+            notes.append(("plain", f"First fix: {explanation.fixes[0]}"))
+    return notes
+
+
 def _icmp_row(verdict: ConnectionVerdict, elapsed: float, width: int, paint: Paint) -> str:
     """``|<-- ICMP port unreachable (type 3 code 3) from 198.18.0.2 ---|``, in red."""
     label = f" ICMP {verdict.icmp} from {verdict.icmp_from} "
@@ -155,8 +181,6 @@ def _icmp_row(verdict: ConnectionVerdict, elapsed: float, width: int, paint: Pai
 
 
 def _tail_count(verdict: ConnectionVerdict) -> int:
-    from netdiag.core.capture_flows import HEAD_ROWS
-
     return max(len(verdict.rows) - HEAD_ROWS, 0)
 
 

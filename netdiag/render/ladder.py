@@ -184,9 +184,13 @@ def summary_notes(analysis: HandshakeAnalysis) -> list[tuple[str, str]]:
     return notes
 
 
-def ladder_html(analysis: HandshakeAnalysis, *, numbers: Numbers = Numbers.RELATIVE) -> str:
-    """A self-contained HTML page with the drawing (no script, no external resource): for slides."""
-    svg = ladder_svg(analysis, notes=summary_notes(analysis), numbers=numbers)
+def ladder_html(analysis: HandshakeAnalysis, *, numbers: Numbers = Numbers.RELATIVE,
+                notes: Sequence[tuple[str, str]] | None = None) -> str:
+    """A self-contained HTML page with the drawing (no script, no external resource): for slides.
+
+    ``notes`` default to ``summary_notes`` (a live capture); ``explain --pcap`` passes its verdict's.
+    """
+    svg = ladder_svg(analysis, notes=summary_notes(analysis) if notes is None else notes, numbers=numbers)
     title = f"TCP {format_endpoint(*analysis.client)} -> {format_endpoint(*analysis.server)}"
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(title)}</title><style>"
