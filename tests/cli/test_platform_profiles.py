@@ -163,6 +163,20 @@ def test_listen_serves_a_client_and_stops_on_a_signal(profile: str, engine: str,
     assert not any("Traceback" in line for line in server.stderr_lines), server.stderr_lines
 
 
+def test_a_second_listen_on_a_served_port_is_refused(profile: str) -> None:
+    """The lab's "address already in use": on Windows through SO_EXCLUSIVEADDRUSE (its SO_REUSEADDR would
+    let the second server take the port), and the first server keeps serving."""
+    with running_server(env=env_for(profile), check_exit=False) as server:
+        host, port = server.address
+        second = run_as(profile, "listen", f"{host}:{port}")
+        assert second.returncode == 1 and "already in use" in second.stderr, second.stderr
+        with socket.create_connection(server.address, timeout=5) as client:
+            client.sendall(b"ping\n")
+            client.settimeout(5)
+            assert client.recv(64) == b"ping\n"
+        assert server.stop(signal.SIGTERM) == 0
+
+
 def test_tour_runs_every_step(profile: str) -> None:
     result = run_as(profile, "tour", timeout=120)
     assert result.returncode == 0, result.stderr
