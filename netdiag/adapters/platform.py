@@ -475,6 +475,21 @@ def enable_virtual_terminal(get_mode: Callable[[], int | None], set_mode: Callab
     return set_mode(mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING)
 
 
+DEFAULT_ROUTE_COMMANDS = {"macos": (("route", "-n", "get", "default"), "route-get"),
+                          "windows": (("route", "print", "-4"), "route-print")}
+"""Read-only commands that show the IPv4 default route where /proc does not, and their output's format."""
+
+
+def default_route_command() -> tuple[tuple[str, ...], str] | None:
+    """The command to read the default route with, and its output format (``route-get``: macOS's
+    ``route -n get default``; ``route-print``: Windows' ``route print -4``); None where /proc/net/route
+    is read instead (Linux) or the command is missing."""
+    entry = DEFAULT_ROUTE_COMMANDS.get(os_name())
+    if entry is None or shutil.which(entry[0][0]) is None:
+        return None
+    return entry
+
+
 def has_uvloop() -> bool:
     return _on("uvloop") and util.find_spec("uvloop") is not None
 

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from helpers.cli import NETDIAG, netdiag_env, run_netdiag
@@ -63,6 +64,27 @@ def test_the_profile_takes_the_linux_features_away(profile: str) -> None:
                                   ("probe", "--help"), ("listen", "--help")])
 def test_simple_commands_succeed(profile: str, args: tuple[str, ...]) -> None:
     assert run_as(profile, *args).returncode == 0
+
+
+ROUTE_OUTPUT = {  # what macOS's `route -n get default` and Windows' `route print -4` print, for lo here
+    "macos": "   route to: default\ndestination: default\n  interface: lo\n      flags: <UP,DONE,STATIC>\n",
+    "windows": ("Active Routes:\nNetwork Destination        Netmask          Gateway      Interface  Metric\n"
+                "          0.0.0.0          0.0.0.0        127.0.0.9       127.0.0.1     25\n"),
+}
+
+
+def test_interfaces_reads_the_default_route_with_the_platform_route_command(
+        profile: str, tmp_path: Path) -> None:
+    """A `route` first on PATH prints that platform's output naming lo: `interfaces` must read it."""
+    script = tmp_path / "route"
+    script.write_text(f"#!/bin/sh\ncat <<'EOF'\n{ROUTE_OUTPUT[profile]}EOF\n")
+    script.chmod(0o755)
+    env = env_for(profile)
+    env["PATH"] = f"{tmp_path}{os.pathsep}{env.get('PATH', '')}"
+    result = run_netdiag("interfaces", "-f", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    routed = {i["name"] for i in json.loads(result.stdout)["interfaces"] if i["default_route"]}
+    assert routed == {"lo"}
 
 
 def test_sockets_json_lists_a_listener_through_psutil(profile: str, listener: int) -> None:
