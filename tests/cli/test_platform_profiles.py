@@ -14,6 +14,7 @@ import pty
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,6 +198,18 @@ def test_a_second_listen_on_a_served_port_is_refused(profile: str) -> None:
             client.settimeout(5)
             assert client.recv(64) == b"ping\n"
         assert server.stop(signal.SIGTERM) == 0
+
+
+def test_the_listener_is_bound_with_the_exclusive_option_on_windows(profile: str) -> None:
+    """The profile's SO_EXCLUSIVEADDRUSE stands in as SO_KEEPALIVE: seen on the socket, the option was set."""
+    code = ("import socket\nfrom netdiag.adapters.servers.binding import open_listener\n"
+            "with open_listener('127.0.0.1', 0) as sock:\n"
+            "    print(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),"
+            " sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR))\n")
+    result = subprocess.run([sys.executable, "-c", code], env=env_for(profile), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == (["1", "0"] if profile == "windows" else ["0", "1"])
 
 
 def test_tour_runs_every_step(profile: str) -> None:
