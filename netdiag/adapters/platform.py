@@ -409,6 +409,87 @@ def receive_buffer_options() -> tuple[int, ...]:
     return (socket.SO_RCVBUF,) if force is None else (force, socket.SO_RCVBUF)
 
 
+def listener_bind_option() -> int:
+    """The socket option a listening socket sets before bind(): what makes "address already in use" happen.
+
+    Windows' ``SO_REUSEADDR`` lets a second server bind a port another one listens on (and steal its
+    connections), so there ``SO_EXCLUSIVEADDRUSE`` is set: the second ``listen`` fails as the lab teaches.
+    Elsewhere ``SO_REUSEADDR``: a restart is not blocked by TIME_WAIT leftovers, and a live listener
+    still refuses the second bind."""
+    exclusive = exclusive_bind_option()
+    return socket.SO_REUSEADDR if exclusive is None else exclusive
+
+
+def exclusive_bind_option(module: Any = socket) -> int | None:
+    """``SO_EXCLUSIVEADDRUSE`` where the socket module has it (Windows), else None."""
+    value = getattr(module, "SO_EXCLUSIVEADDRUSE", None)
+    return value if isinstance(value, int) else None
+
+
+ENABLE_VIRTUAL_TERMINAL_PROCESSING = 0x0004
+"""The console mode flag with which Windows' console draws ANSI escape codes instead of printing them."""
+_STD_HANDLES = {1: -11, 2: -12}  # file descriptor -> STD_OUTPUT_HANDLE, STD_ERROR_HANDLE
+
+
+def terminal_shows_colour(fileno: int) -> bool:
+    """Whether ANSI colour codes written to the terminal on ``fileno`` show as colour.
+
+    Everywhere but Windows, yes. Windows' console shows them only with virtual terminal processing on
+    (Windows Terminal turns it on; the classic console does not): it is switched on here, once per
+    stream, and where that fails (an old Windows, no console) the answer is no colour."""
+    if os_name() != "windows":
+        return True
+    return _windows_virtual_terminal(fileno)
+
+
+@functools.cache
+def _windows_virtual_terminal(fileno: int) -> bool:
+    import ctypes
+
+    windll = getattr(ctypes, "windll", None)
+    if windll is None or fileno not in _STD_HANDLES:
+        return False
+    kernel32 = windll.kernel32
+    handle = kernel32.GetStdHandle(_STD_HANDLES[fileno])
+
+    def get_mode() -> int | None:
+        mode = ctypes.c_uint32()
+        return mode.value if kernel32.GetConsoleMode(handle, ctypes.byref(mode)) else None
+
+    def set_mode(mode: int) -> bool:
+        return bool(kernel32.SetConsoleMode(handle, mode))
+
+    return enable_virtual_terminal(get_mode, set_mode)
+
+
+def enable_virtual_terminal(get_mode: Callable[[], int | None], set_mode: Callable[[int], bool]) -> bool:
+    """Switch on virtual terminal processing through the console API given; whether it is on now.
+
+    ``get_mode`` is GetConsoleMode (None: it failed, not a console), ``set_mode`` SetConsoleMode (False:
+    refused, as Windows before 10 does). The mode's other flags are kept."""
+    mode = get_mode()
+    if mode is None:
+        return False
+    if mode & ENABLE_VIRTUAL_TERMINAL_PROCESSING:
+        return True
+    return set_mode(mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING)
+
+
+DEFAULT_ROUTE_COMMANDS = {"macos": (("route", "-n", "get", "default"), "route-get"),
+                          "windows": (("route", "print", "-4"), "route-print")}
+"""Read-only commands that show the IPv4 default route where /proc does not, and their output's format."""
+
+
+def default_route_command() -> tuple[tuple[str, ...], str] | None:
+    """The command to read the default route with, and its output format (``route-get``: macOS's
+    ``route -n get default``; ``route-print``: Windows' ``route print -4``); None where /proc/net/route
+    is read instead (Linux) or the command is missing."""
+    entry = DEFAULT_ROUTE_COMMANDS.get(os_name())
+    if entry is None or shutil.which(entry[0][0]) is None:
+        return None
+    return entry
+
+
 def has_uvloop() -> bool:
     return _on("uvloop") and util.find_spec("uvloop") is not None
 

@@ -28,8 +28,14 @@ def configure_output(*, no_color: bool) -> Output:
     """Called once by the root callback; every command then gets the same ``Output`` and streams that a
     character cannot break (``prepare_streams``)."""
     prepare_streams()
-    _state["output"] = Output(no_color=no_color)
+    _state["output"] = Output(no_color=no_color, shows_colour=_terminal_shows_colour)
     return _state["output"]
+
+
+def _terminal_shows_colour(fileno: int) -> bool:
+    from netdiag.adapters import platform  # only for a terminal: `netdiag --help | less` need not load it
+
+    return platform.terminal_shows_colour(fileno)
 
 
 def output() -> Output:

@@ -25,10 +25,10 @@ from textwrap import wrap
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
 
 from netdiag import __version__
 from netdiag.cli.common import configure_output, output
+from netdiag.cli.typer_shim import ClickException, TyperGroup
 from netdiag.core.exit_status import ExitStatus
 from netdiag.core.failures import NetdiagError, NetworkFailure, PrivilegeError
 
@@ -223,8 +223,6 @@ def run(argv: list[str] | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit status (the single error boundary of netdiag)."""
-    from typer._click.exceptions import ClickException
-
     command = typer.main.get_command(app)
     args = _root_flags_first(list(sys.argv[1:] if argv is None else argv))
     try:

@@ -16,9 +16,17 @@ import typing
 from enum import Enum
 from typing import Any
 
-from typer._click import Context, Parameter
-from typer._click.exceptions import BadParameter
-from typer.core import TyperCommand, _TyperParameter
+from netdiag.cli.typer_shim import (
+    BadParameter,
+    Context,
+    Parameter,
+    TyperCommand,
+    TyperParameter,
+    annotation_of,
+    coercion_of,
+    parameter_info_of,
+    set_coercion,
+)
 
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
              "off": False}
@@ -36,7 +44,7 @@ class PlainCoercion:
         self.low = low
         self.high = high
 
-    def coerce(self, value: Any, param: _TyperParameter, ctx: Context) -> Any:
+    def coerce(self, value: Any, param: TyperParameter, ctx: Context) -> Any:
         if value is None:
             return () if (param.multiple or param.nargs == -1) else None
         if self.is_list:
@@ -45,7 +53,7 @@ class PlainCoercion:
             return [self._one(item, param, ctx) for item in value]
         return self._one(value, param, ctx)
 
-    def _one(self, value: Any, param: _TyperParameter, ctx: Context) -> Any:
+    def _one(self, value: Any, param: TyperParameter, ctx: Context) -> Any:
         kind: Any = self.kind
         if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
             converted = value
@@ -83,10 +91,10 @@ class PlainCoercion:
         return f"x>={self.low}" if self.low is not None else f"x<={self.high}"
 
 
-def plain_coercion_for(param: _TyperParameter) -> PlainCoercion | None:
+def plain_coercion_for(param: TyperParameter) -> PlainCoercion | None:
     """A ``PlainCoercion`` when the parameter's annotation is simple enough, else None."""
-    annotation: Any = param.type_descriptor.annotation
-    info = param.type_descriptor.parameter_info
+    annotation: Any = annotation_of(param)
+    info = parameter_info_of(param)
     if info.parser is not None:
         return None
     is_list = typing.get_origin(annotation) is list
@@ -111,10 +119,10 @@ def with_plain_coercion(params: list[Parameter]) -> list[Parameter]:
     """``params``, each simple one given plain coercion (the others keep typer's); for ``get_params``,
     which is where click adds the ``--help`` option, itself a typer parameter."""
     for param in params:
-        if isinstance(param, _TyperParameter) and param._runtime_param is None:
+        if isinstance(param, TyperParameter) and coercion_of(param) is None:
             coercion = plain_coercion_for(param)
             if coercion is not None:
-                param._runtime_param = coercion  # type: ignore[assignment]
+                set_coercion(param, coercion)
     return params
 
 

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer._click import Context
 
 from netdiag.cli.common import output
 from netdiag.cli.plain_coercion import PlainCoercionCommand
+from netdiag.cli.typer_shim import Context
 from netdiag.core.failures import UsageError
 from netdiag.core.targets import parse_endpoint
 

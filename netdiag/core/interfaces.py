@@ -1,8 +1,9 @@
 """Interfaces and the lab's question: which address should a classmate use to reach this machine?
 
-Pure: the adapter (psutil, /proc/net/route) fills ``Interface`` values; the choice and the plain-words
-meanings of 127.0.0.1, 0.0.0.0 and the reachable address are decided here, so they are tested without
-a network. The choice prefers, in order: the interface of the default route, interfaces that look
+Pure: the adapter (psutil; the default route from /proc/net/route, macOS's ``route -n get default`` or
+Windows' ``route print -4``, whose outputs are parsed here) fills ``Interface`` values; the choice and the
+plain-words meanings of 127.0.0.1, 0.0.0.0 and the reachable address are decided here, so they are tested
+without a network. The choice prefers, in order: the interface of the default route, interfaces that look
 physical over bridges and container links (docker0, virbr0, br-..., veth...), IPv4 over IPv6. Loopback,
 link-local (169.254/16, fe80::/10) and down interfaces never qualify: nobody else can use them, and
 neither do the host-only adapters of virtual machines and VPNs on Windows and macOS (vEthernet for
@@ -150,3 +151,34 @@ def choose_address_for_others(interfaces: Sequence[Interface]) -> ReachAdvice:
         reason = f"{best_interface.name} is the only address besides loopback (a virtual link)"
     others = tuple((a.address, i.name) for i, a in candidates[1:])
     return ReachAdvice(best.address, best_interface.name, reason, others)
+
+
+def parse_route_get(text: str) -> str | None:
+    """The interface of the default route in macOS's (BSD's) ``route -n get default`` output, or None.
+
+    The line wanted is ``  interface: en0``; with no default route, route prints an error and no such line.
+    """
+    for line in text.splitlines():
+        key, _, value = line.strip().partition(":")
+        if key == "interface" and value.strip():
+            return value.strip()
+    return None
+
+
+def parse_route_print(text: str) -> list[str]:
+    """The local addresses of the IPv4 default routes in Windows' ``route print -4`` output, best first.
+
+    Windows names a route's interface by its address (the ``Interface`` column); the adapter maps it to the
+    adapter's name. Read by shape, not by headings, so a translated Windows reads the same: the active
+    routes' rows have five columns (destination, mask, gateway, interface, metric); the persistent routes'
+    rows have four and are not in force by themselves. Sorted by metric, the lowest (preferred) first."""
+    found: list[tuple[int, str]] = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 5 and fields[:2] == ["0.0.0.0", "0.0.0.0"] and fields[4].isdigit():
+            try:
+                ipaddress.IPv4Address(fields[3])
+            except ValueError:
+                continue
+            found.append((int(fields[4]), fields[3]))
+    return [address for _, address in sorted(found)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
@@ -42,13 +43,25 @@ def _is_terminal(stream: TextIO | None) -> bool:
         return False
 
 
-def colour_wanted(stream: TextIO, *, no_color_flag: bool = False) -> bool:
-    """Colour on a terminal only; ``--no-color`` and ``NO_COLOR`` win, ``FORCE_COLOR`` forces it."""
+def colour_wanted(stream: TextIO, *, no_color_flag: bool = False,
+                  shows_colour: Callable[[int], bool] | None = None) -> bool:
+    """Colour on a terminal only; ``--no-color`` and ``NO_COLOR`` win, ``FORCE_COLOR`` forces it.
+
+    ``shows_colour(fileno)`` says whether the terminal draws escape codes (the platform module's
+    ``terminal_shows_colour``: a Windows console needs switching on); asked only for a terminal."""
     if no_color_flag or os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR"):
         return True
-    return _is_terminal(stream) and os.environ.get("TERM") != "dumb"
+    if not _is_terminal(stream) or os.environ.get("TERM") == "dumb":
+        return False
+    if shows_colour is None:
+        return True
+    try:
+        fileno = stream.fileno()
+    except (OSError, ValueError):  # a terminal-like object without a descriptor (io.UnsupportedOperation)
+        fileno = -1
+    return shows_colour(fileno)
 
 
 ESCAPE_ERRORS = "netdiag-escape"
@@ -95,10 +108,12 @@ class Output:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     err: TextIO = field(default_factory=lambda: sys.stderr)
     no_color: bool = False
+    shows_colour: Callable[[int], bool] | None = None
+    """Whether a terminal draws colour codes (given by the CLI: ``platform.terminal_shows_colour``)."""
 
     def __post_init__(self) -> None:
-        self.out_colour = colour_wanted(self.out, no_color_flag=self.no_color)
-        self.err_colour = colour_wanted(self.err, no_color_flag=self.no_color)
+        self.out_colour = colour_wanted(self.out, no_color_flag=self.no_color, shows_colour=self.shows_colour)
+        self.err_colour = colour_wanted(self.err, no_color_flag=self.no_color, shows_colour=self.shows_colour)
 
     @property
     def interactive(self) -> bool:

@@ -7,6 +7,7 @@ import resource
 import select
 import shutil
 import socket
+import types
 
 from netdiag.adapters import doctor_report, platform
 
@@ -44,3 +45,12 @@ def test_every_capability_says_why() -> None:
     by_name = {c.name: c for c in found}
     assert by_name["packet capture"].available is platform.may_capture()
     assert by_name["firewall readable"].available is (bool(platform.firewall_tools()) and platform.is_root())
+
+
+def test_listeners_bind_exclusively_where_the_socket_module_offers_it() -> None:
+    """Windows' SO_REUSEADDR would let a second server take the port: there SO_EXCLUSIVEADDRUSE is set."""
+    windows_like = types.SimpleNamespace(SO_EXCLUSIVEADDRUSE=-5, SO_REUSEADDR=4)  # winsock's values
+    assert platform.exclusive_bind_option(windows_like) == -5
+    assert platform.exclusive_bind_option(types.SimpleNamespace(SO_REUSEADDR=2)) is None
+    assert platform.exclusive_bind_option() is None  # this Linux socket module has no such option
+    assert platform.listener_bind_option() == socket.SO_REUSEADDR  # Linux unchanged

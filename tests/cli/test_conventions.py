@@ -68,7 +68,8 @@ def test_root_help_example_runs_its_command_and_parses(entry: object) -> None:
         assert context.command is command
 
 
-CLI_INFRASTRUCTURE = {"netdiag.cli", "netdiag.cli.main", "netdiag.cli.common", "netdiag.cli.plain_coercion"}
+CLI_INFRASTRUCTURE = {"netdiag.cli", "netdiag.cli.main", "netdiag.cli.common", "netdiag.cli.plain_coercion",
+                      "netdiag.cli.typer_shim"}
 
 
 def modules_loaded_by(*runs: list[str]) -> set[str]:

@@ -14,7 +14,9 @@ import pty
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from helpers.cli import NETDIAG, netdiag_env, run_netdiag
@@ -63,6 +65,27 @@ def test_the_profile_takes_the_linux_features_away(profile: str) -> None:
                                   ("probe", "--help"), ("listen", "--help")])
 def test_simple_commands_succeed(profile: str, args: tuple[str, ...]) -> None:
     assert run_as(profile, *args).returncode == 0
+
+
+ROUTE_OUTPUT = {  # what macOS's `route -n get default` and Windows' `route print -4` print, for lo here
+    "macos": "   route to: default\ndestination: default\n  interface: lo\n      flags: <UP,DONE,STATIC>\n",
+    "windows": ("Active Routes:\nNetwork Destination        Netmask          Gateway      Interface  Metric\n"
+                "          0.0.0.0          0.0.0.0        127.0.0.9       127.0.0.1     25\n"),
+}
+
+
+def test_interfaces_reads_the_default_route_with_the_platform_route_command(
+        profile: str, tmp_path: Path) -> None:
+    """A `route` first on PATH prints that platform's output naming lo: `interfaces` must read it."""
+    script = tmp_path / "route"
+    script.write_text(f"#!/bin/sh\ncat <<'EOF'\n{ROUTE_OUTPUT[profile]}EOF\n")
+    script.chmod(0o755)
+    env = env_for(profile)
+    env["PATH"] = f"{tmp_path}{os.pathsep}{env.get('PATH', '')}"
+    result = run_netdiag("interfaces", "-f", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    routed = {i["name"] for i in json.loads(result.stdout)["interfaces"] if i["default_route"]}
+    assert routed == {"lo"}
 
 
 def test_sockets_json_lists_a_listener_through_psutil(profile: str, listener: int) -> None:
@@ -161,6 +184,32 @@ def test_listen_serves_a_client_and_stops_on_a_signal(profile: str, engine: str,
         server.wait_for_event("close")
         assert server.stop(signum) == 0
     assert not any("Traceback" in line for line in server.stderr_lines), server.stderr_lines
+
+
+def test_a_second_listen_on_a_served_port_is_refused(profile: str) -> None:
+    """The lab's "address already in use": on Windows through SO_EXCLUSIVEADDRUSE (its SO_REUSEADDR would
+    let the second server take the port), and the first server keeps serving."""
+    with running_server(env=env_for(profile), check_exit=False) as server:
+        host, port = server.address
+        second = run_as(profile, "listen", f"{host}:{port}")
+        assert second.returncode == 1 and "already in use" in second.stderr, second.stderr
+        with socket.create_connection(server.address, timeout=5) as client:
+            client.sendall(b"ping\n")
+            client.settimeout(5)
+            assert client.recv(64) == b"ping\n"
+        assert server.stop(signal.SIGTERM) == 0
+
+
+def test_the_listener_is_bound_with_the_exclusive_option_on_windows(profile: str) -> None:
+    """The profile's SO_EXCLUSIVEADDRUSE stands in as SO_KEEPALIVE: seen on the socket, the option was set."""
+    code = ("import socket\nfrom netdiag.adapters.servers.binding import open_listener\n"
+            "with open_listener('127.0.0.1', 0) as sock:\n"
+            "    print(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),"
+            " sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR))\n")
+    result = subprocess.run([sys.executable, "-c", code], env=env_for(profile), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == (["1", "0"] if profile == "windows" else ["0", "1"])
 
 
 def test_tour_runs_every_step(profile: str) -> None:

@@ -28,7 +28,7 @@ def open_listener(host: str, port: int, *, udp: bool = False) -> socket.socket:
     sock = socket.socket(family, kind)
     try:
         if not udp:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, platform.listener_bind_option(), 1)  # Windows: exclusive
         if family == socket.AF_INET6 and address == "::":
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # "::" serves IPv4 too
         sock.bind((address, port))

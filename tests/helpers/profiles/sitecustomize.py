@@ -12,6 +12,7 @@ asyncio uses epoll) keep working:
   attributes (``sys.platform`` reads ``darwin``/``win32``: the messages that name the platform's own
   tools need it, the code paths are chosen by the features).
 * ``importlib.util.find_spec`` called from a netdiag module answers None for the missing modules.
+* Windows only: ``socket.SO_EXCLUSIVEADDRUSE`` exists (a stand-in value, see ``_windows_additions``).
 * Windows only: asyncio's event loop is a selector loop without ``add_signal_handler``/``add_reader``
   (``NotImplementedError``, as on the Proactor loop Windows uses).
 
@@ -54,6 +55,8 @@ REMOVED: dict[str, dict[str, set[str]]] = {
 REMOVED.get(PROFILE, {}).setdefault("_socket", REMOVED.get(PROFILE, {}).get("socket", set()))
 MISSING_MODULES = {"macos": set(), "windows": {"resource", "fcntl", "termios", "pwd", "grp", "uvloop"}}
 PLATFORM_NAME = {"macos": "darwin", "windows": "win32"}
+ADDED: dict[str, dict[str, dict[str, Any]]] = {"windows": {}}
+"""Names the profile's OS has and Linux lacks, with a stand-in value a Linux call accepts (filled below)."""
 
 
 class _Stripped(types.ModuleType):
@@ -97,6 +100,7 @@ def _install() -> None:
             return module
         if name not in proxies:
             overrides = {"platform": PLATFORM_NAME[PROFILE]} if name == "sys" else {}
+            overrides.update(ADDED.get(PROFILE, {}).get(name, {}))
             proxies[name] = _Stripped(module, removed[name], overrides)
         return proxies[name]
 
@@ -155,5 +159,16 @@ def _install_windows_loop() -> None:
     asyncio.set_event_loop_policy(Policy())
 
 
+def _windows_additions() -> None:
+    """Windows' ``SO_EXCLUSIVEADDRUSE``: Linux has no such option, so the stand-in is ``SO_KEEPALIVE``,
+    which changes nothing for bind(): the listener binds as on Linux without SO_REUSEADDR, exclusively."""
+    import socket
+
+    for name in ("socket", "_socket"):
+        ADDED["windows"][name] = {"SO_EXCLUSIVEADDRUSE": socket.SO_KEEPALIVE}
+
+
 if PROFILE in REMOVED:
+    if PROFILE == "windows":
+        _windows_additions()
     _install()
