@@ -38,6 +38,7 @@ TIMEOUT_S = 40.0
 PIPED_IN = "ConnectionRefusedError: [Errno 111] Connection refused\n"
 # Commands docs/platforms.md says need a capture driver the profiles lack: exit 3 there, whatever natively.
 NEEDS_CAPTURE = {"handshake"}
+SAID_BEFORE = ("error:", "warning:", "note:")  # not yet the sign that a server or watcher runs
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _run(example: Example, run: str, workdir: Path) -> Outcome:
             stream = getattr(process, name)
             for line in stream:
                 streams[name].append(line)
-                if not line.startswith("error:"):  # an error line comes before the exit, not the service
+                if not line.startswith(SAID_BEFORE):  # what comes before the exit or the service
                     seen.set()
 
         readers = [threading.Thread(target=drain, args=(name,), daemon=True) for name in streams]
@@ -155,6 +156,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         finally:
             listener.kill()
             listener.wait(timeout=10)
+    import scapy.layers.l2  # noqa: F401 - registers Ethernet, the capture's link type, for rdpcap
     from scapy.utils import PcapNgWriter, rdpcap
 
     with PcapNgWriter(str(folder / "capture.pcapng")) as writer:
