@@ -18,7 +18,7 @@ LINUX_ONLY_ATTRIBUTES = frozenset({
     "SOCK_NONBLOCK", "SOCK_CLOEXEC", "AF_NETLINK", "AF_PACKET", "PACKET_OUTGOING", "SO_RCVBUFFORCE",
     "SO_BINDTODEVICE", "MSG_DONTWAIT", "epoll", "EPOLLIN", "EPOLLOUT", "EPOLLERR", "fork", "geteuid",
     "getuid", "sched_getaffinity", "O_DIRECTORY", "F_SETPIPE_SZ", "F_GETPIPE_SZ", "PR_SET_PDEATHSIG",
-    "add_signal_handler", "remove_signal_handler", "add_reader", "remove_reader",
+    "add_signal_handler", "remove_signal_handler", "add_reader", "remove_reader", "if_nameindex",
 })
 """Attributes (socket, select, os, fcntl, asyncio loops) that Linux has and macOS or Windows lack."""
 LINUX_ONLY_MODULES = frozenset({"resource", "fcntl", "termios", "pwd", "grp", "uvloop"})

@@ -26,6 +26,7 @@ from typing import Any
 
 from netdiag.adapters.capture_sockets import (
     Recorder,
+    check_may_capture,
     interface_names,
     load_scapy,
     open_capture_socket,
@@ -242,6 +243,7 @@ def watch_port(port: int, interfaces: Sequence[str] | None = None) -> Iterator[P
     ``next_segment(timeout)`` returns the next segment, or None after ``timeout`` seconds (short
     timeouts keep Ctrl-C responsive in the caller's loop).
     """
+    check_may_capture()  # before listing the interfaces to watch: the missing driver is what to say
     load_scapy(ipv6=True)
     names = list(interfaces) if interfaces else interface_names()
     skipped = [] if interfaces else interfaces_down(names)

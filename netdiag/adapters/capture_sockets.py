@@ -184,7 +184,7 @@ def _scapy_route_device(address: str) -> str:
 def interface_names() -> list[str]:
     """Every interface of this host (the watch mode listens on all of them unless told otherwise)."""
     try:
-        return [name for _, name in socket.if_nameindex()]
+        return platform_features.interface_names()
     except OSError:
         return [loopback_name()]
 
@@ -231,10 +231,15 @@ def check_interface(interface: str) -> None:
                          "See `netdiag interfaces` or `ip link`.") from exc
 
 
-def _open_or_explain(interface: str, bpf: str | None) -> Any:
+def check_may_capture() -> None:
+    """``PrivilegeError`` when this platform says before trying that no capture is possible here."""
     missing = platform_features.capture_missing()
     if missing is not None:
         raise PrivilegeError(privilege_message(PermissionError(errno.EPERM, missing)))
+
+
+def _open_or_explain(interface: str, bpf: str | None) -> Any:
+    check_may_capture()
     try:
         if platform_features.has_packet_socket():
             cls = _linux_listen_class(loopback=interface == loopback_name())

@@ -363,6 +363,18 @@ def has_packet_socket() -> bool:
     return hasattr(socket, "AF_PACKET") and is_linux() and _on("packet_socket")
 
 
+def interface_names() -> list[str]:
+    """Every network interface's name, as this platform's capture knows it.
+
+    ``socket.if_nameindex`` where Python offers it (Linux, macOS); otherwise psutil's names, the ones
+    Windows and Npcap show (Windows' ``if_nameindex``, where present, gives LUID-derived names instead)."""
+    if hasattr(socket, "if_nameindex") and os_name() != "windows":
+        return [name for _, name in socket.if_nameindex()]
+    import psutil
+
+    return list(psutil.net_if_addrs())
+
+
 def has_unix_sockets() -> bool:
     """Unix domain sockets as Python offers them (not on Windows' Python)."""
     return hasattr(socket, "AF_UNIX")
