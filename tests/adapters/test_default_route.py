@@ -28,7 +28,7 @@ def test_macos_takes_the_interface_route_names(monkeypatch: pytest.MonkeyPatch) 
 def test_windows_maps_the_route_address_to_the_adapter_holding_it(monkeypatch: pytest.MonkeyPatch) -> None:
     name = next(n for n, addrs in psutil.net_if_addrs().items()
                 if any(a.address == "127.0.0.1" for a in addrs))
-    output = WINDOWS_ROUTE_PRINT_GERMAN.replace("192.168.178.20", "127.0.0.1 ")
+    output = WINDOWS_ROUTE_PRINT_GERMAN.replace("192.0.2.130", "127.0.0.1 ")
     monkeypatch.setattr(platform, "default_route_command", lambda: (("printf", "%s", output), "route-print"))
     assert interfaces.default_route_interfaces() == {name}
 

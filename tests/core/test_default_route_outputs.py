@@ -16,7 +16,7 @@ MACOS_ROUTE_GET = """\
    route to: default
 destination: default
        mask: default
-    gateway: 192.168.1.1
+    gateway: 192.0.2.1
   interface: en0
       flags: <UP,GATEWAY,DONE,STATIC,PRCLONING,GLOBAL>
  recvpipe  sendpipe  ssthresh  rtt,msec    rttvar  hopcount      mtu     expire
@@ -46,21 +46,21 @@ IPv4 Route Table
 ===========================================================================
 Active Routes:
 Network Destination        Netmask          Gateway       Interface  Metric
-          0.0.0.0          0.0.0.0      192.168.1.1    192.168.1.42     35
-          0.0.0.0          0.0.0.0         10.8.0.1        10.8.0.6    257
-         10.8.0.0    255.255.255.0         On-link          10.8.0.6    257
+          0.0.0.0          0.0.0.0      192.0.2.1    192.0.2.42     35
+          0.0.0.0          0.0.0.0         198.51.100.1        198.51.100.6    257
+         198.51.100.0    255.255.255.0         On-link          198.51.100.6    257
         127.0.0.0        255.0.0.0         On-link         127.0.0.1    331
         127.0.0.1  255.255.255.255         On-link         127.0.0.1    331
   127.255.255.255  255.255.255.255         On-link         127.0.0.1    331
-      172.24.64.0    255.255.240.0         On-link       172.24.64.1   5256
-      192.168.1.0    255.255.255.0         On-link      192.168.1.42    291
-     192.168.1.42  255.255.255.255         On-link      192.168.1.42    291
+      203.0.113.0    255.255.240.0         On-link       203.0.113.1   5256
+      192.0.2.0    255.255.255.0         On-link      192.0.2.42    291
+     192.0.2.42  255.255.255.255         On-link      192.0.2.42    291
         224.0.0.0        240.0.0.0         On-link         127.0.0.1    331
   255.255.255.255  255.255.255.255         On-link         127.0.0.1    331
 ===========================================================================
 Persistent Routes:
   Network Address          Netmask  Gateway Address  Metric
-          0.0.0.0          0.0.0.0      192.168.7.1  Default
+          0.0.0.0          0.0.0.0      192.0.2.65  Default
 ===========================================================================
 """
 
@@ -69,7 +69,7 @@ IPv4-Routentabelle
 ===========================================================================
 Aktive Routen:
      Netzwerkziel    Netzwerkmaske          Gateway    Schnittstelle Metrik
-          0.0.0.0          0.0.0.0    192.168.178.1   192.168.178.20     25
+          0.0.0.0          0.0.0.0    192.0.2.129   192.0.2.130     25
         127.0.0.0        255.0.0.0   Auf Verbindung         127.0.0.1    331
 ===========================================================================
 Ständige Routen:
@@ -100,11 +100,11 @@ def test_macos_without_a_default_route() -> None:
 
 
 def test_windows_gives_the_default_routes_interface_addresses_lowest_metric_first() -> None:
-    assert parse_route_print(WINDOWS_ROUTE_PRINT) == ["192.168.1.42", "10.8.0.6"]  # not the persistent one
+    assert parse_route_print(WINDOWS_ROUTE_PRINT) == ["192.0.2.42", "198.51.100.6"]  # not the persistent one
 
 
 def test_windows_is_read_the_same_in_another_language() -> None:
-    assert parse_route_print(WINDOWS_ROUTE_PRINT_GERMAN) == ["192.168.178.20"]
+    assert parse_route_print(WINDOWS_ROUTE_PRINT_GERMAN) == ["192.0.2.130"]
 
 
 def test_windows_without_a_default_route() -> None:
