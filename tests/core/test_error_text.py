@@ -200,7 +200,7 @@ def test_a_clue_at_either_end_of_a_huge_text_is_found_and_the_cut_is_said() -> N
 
 
 def test_test_netconnection_is_still_recognised_with_its_bounded_pattern() -> None:
-    reading = read_error_text("WARNING: TCP connect to (10.0.0.1 : 80) failed")
+    reading = read_error_text("WARNING: TCP connect to (192.0.2.1 : 80) failed")
     assert any("Test-NetConnection" in note for note in reading.notes)
 
 

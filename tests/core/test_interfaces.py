@@ -65,17 +65,17 @@ def test_bind_meanings_name_the_reachable_address() -> None:
 
 
 # Windows and macOS: the names psutil reports there (friendly names on Windows), host-only adapters first
-WIN_WSL = Interface("vEthernet (WSL)", True, 1500, 10000, loopback=False, addresses=(v4("172.28.16.1", 20),))
+WIN_WSL = Interface("vEthernet (WSL)", True, 1500, 10000, loopback=False, addresses=(v4("192.0.2.161", 28),))
 WIN_HYPERV = Interface("vEthernet (Default Switch)", True, 1500, 10000, loopback=False,
-                       addresses=(v4("172.17.80.1", 20),))
+                       addresses=(v4("192.0.2.177", 28),))
 WIN_VBOX = Interface("VirtualBox Host-Only Network", True, 1500, 1000, loopback=False,
-                     addresses=(v4("192.168.56.1"),))
+                     addresses=(v4("192.0.2.193"),))
 WIN_VMWARE = Interface("VMware Network Adapter VMnet8", True, 1500, 100, loopback=False,
-                       addresses=(v4("192.168.222.1"),))
+                       addresses=(v4("192.0.2.209"),))
 WIN_WIFI = Interface("Wi-Fi", True, 1500, 300, loopback=False, addresses=(v4("198.51.100.20"),))
 MAC_VPN_DEFAULT = Interface("utun3", True, 1380, None, loopback=False, default_route=True,
-                            addresses=(v4("10.8.0.6", 32),))
-MAC_BRIDGE = Interface("bridge100", True, 1500, None, loopback=False, addresses=(v4("192.168.64.1"),))
+                            addresses=(v4("192.0.2.225", 32),))
+MAC_BRIDGE = Interface("bridge100", True, 1500, None, loopback=False, addresses=(v4("192.0.2.241"),))
 MAC_AWDL = Interface("awdl0", True, 1484, None, loopback=False, addresses=(v6("2001:db8::a"),))
 MAC_LLW = Interface("llw0", True, 1500, None, loopback=False, addresses=(v6("2001:db8::b"),))
 MAC_EN0 = Interface("en0", True, 1500, None, loopback=False, addresses=(v4("198.51.100.30"),))

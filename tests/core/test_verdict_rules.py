@@ -32,7 +32,7 @@ IN_DROP = FirewallRule("-A INPUT -p tcp -m tcp --dport 8000 -j DROP", "drop", "i
 IN_REJECT = FirewallRule("-A INPUT -p tcp -m tcp --dport 8000 -j REJECT", "reject", "iptables", "in")
 OUT_DROP = FirewallRule("-A OUTPUT -p tcp -m tcp --dport 8000 -j DROP", "drop", "iptables", "out")
 NFT_OUT = FirewallRule("table inet f chain out: tcp dport 8000 drop", "drop", "nft", "out")
-IN_SOURCE = FirewallRule("-A INPUT -s 10.0.0.0/8 -p tcp -m tcp --dport 8000 -j DROP", "drop", "iptables",
+IN_SOURCE = FirewallRule("-A INPUT -s 203.0.113.0/24 -p tcp -m tcp --dport 8000 -j DROP", "drop", "iptables",
                          "in")
 
 FIREWALLS: dict[str, FirewallObservation | None] = {
