@@ -121,6 +121,18 @@ class Segment:
         return flag in self.flags
 
     @property
+    def kind(self) -> str:
+        """``rst``, ``syn``, ``fin``, ``data`` or ``ack``, in that priority: what a drawing colours it as
+        (the terminal ladder and the SVG ladder both)."""
+        if self.has("R"):
+            return "rst"
+        if self.has("S"):
+            return "syn"
+        if self.has("F"):
+            return "fin"
+        return "data" if self.length else "ack"
+
+    @property
     def is_syn(self) -> bool:
         """An opening SYN (not the SYN-ACK)."""
         return self.has("S") and not self.has("A")

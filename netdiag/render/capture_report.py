@@ -19,12 +19,8 @@ from netdiag.core.handshake import HandshakeAnalysis, Segment, analyse_connectio
 from netdiag.core.pcap_packets import LINK_NAMES, flag_letters, parse_options
 from netdiag.core.targets import format_endpoint
 from netdiag.render.plain_table import plain_table
-from netdiag.render.sequence import Paint, arrow_label, arrow_width, render_header, render_rows
+from netdiag.render.sequence import Paint, arrow_label, arrow_width, no_paint, render_header, render_rows
 from netdiag.render.sequence import segment_record as _segment_record
-
-
-def _no_paint(text: str, style: str) -> str:
-    return text
 
 
 @dataclass(frozen=True)
@@ -72,7 +68,7 @@ def warning_lines(facts: CaptureFacts) -> list[str]:
     return lines
 
 
-def summary_table(shown: Sequence[ConnectionVerdict], *, paint: Paint = _no_paint) -> str:
+def summary_table(shown: Sequence[ConnectionVerdict], *, paint: Paint = no_paint) -> str:
     rows = []
     for v in shown:
         outcome = v.outcome.value if v.ok else paint(v.outcome.value, "red")
@@ -115,7 +111,7 @@ def connection_analysis(verdict: ConnectionVerdict) -> HandshakeAnalysis | None:
 
 
 def ladder_lines(verdict: ConnectionVerdict, *, absolute: bool = False,
-                 paint: Paint = _no_paint) -> list[str]:
+                 paint: Paint = no_paint) -> list[str]:
     """``Connection N``, its ladder (first and last segments of a long one), the reading and the fix."""
     title = (f"Connection {verdict.number}: {verdict.proto} {format_endpoint(*verdict.client)} -> "
              f"{format_endpoint(*verdict.server)}: {verdict.outcome.value} [cause: {verdict.cause.value}]")

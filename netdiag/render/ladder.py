@@ -66,15 +66,8 @@ class Numbers(str, Enum):
 
 
 def segment_kind(row: SegmentRow) -> str:
-    """The arrow's colour class: rst, syn, fin, data or ack (in that priority, as the terminal paints)."""
-    seg = row.segment
-    if seg.has("R"):
-        return "rst"
-    if seg.has("S"):
-        return "syn"
-    if seg.has("F"):
-        return "fin"
-    return "data" if seg.length else "ack"
+    """The arrow's colour class: rst, syn, fin, data or ack (``Segment.kind``, as the terminal paints)."""
+    return row.segment.kind
 
 
 def _numbers(row: SegmentRow, absolute: bool) -> str:

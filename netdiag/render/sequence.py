@@ -28,7 +28,8 @@ _MIN_ARROW = 60
 _TIME_WIDTH = 11
 
 
-def _no_paint(text: str, style: str) -> str:
+def no_paint(text: str, style: str) -> str:
+    """The ``Paint`` of plain text (no terminal, or no colour)."""
     return text
 
 
@@ -43,14 +44,11 @@ def arrow_label(row: SegmentRow, *, absolute: bool = False) -> str:
     return f"{seg.flag_names} seq={seq} ack={ack} len={seg.length} win={seg.window}"
 
 
+_KIND_STYLES = {"rst": "red", "syn": "green", "fin": "yellow", "data": "cyan", "ack": ""}
+
+
 def _style_for(seg: Segment) -> str:
-    if seg.has("R"):
-        return "red"
-    if seg.has("S"):
-        return "green"
-    if seg.has("F"):
-        return "yellow"
-    return "cyan" if seg.length else ""
+    return _KIND_STYLES[seg.kind]
 
 
 def _arrow(label: str, width: int, direction: Direction) -> str:
@@ -62,7 +60,7 @@ def _arrow(label: str, width: int, direction: Direction) -> str:
 
 def render_rows(
     rows: Sequence[SegmentRow], *, absolute: bool = False, width: int | None = None,
-    paint: Paint = _no_paint,
+    paint: Paint = no_paint,
 ) -> list[str]:
     """The diagram's rows only (the watch mode prints them in instalments)."""
     labels = [arrow_label(r, absolute=absolute) for r in rows]
@@ -91,7 +89,7 @@ def render_header(analysis: HandshakeAnalysis, width: int) -> str:
 
 
 def render_diagram(
-    analysis: HandshakeAnalysis, *, absolute: bool = False, paint: Paint = _no_paint
+    analysis: HandshakeAnalysis, *, absolute: bool = False, paint: Paint = no_paint
 ) -> list[str]:
     """Header, one row per segment, then the summary lines."""
     labels = [arrow_label(r, absolute=absolute) for r in analysis.rows]
