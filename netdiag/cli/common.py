@@ -60,6 +60,16 @@ class ReportFormat(str, Enum):
     json = "json"
 
 
+class DrawingFormat(str, Enum):
+    """``--format`` of commands that draw a connection: text or JSON, or the drawing for slides (SVG, or
+    an HTML page holding it): ``handshake``, and ``explain --pcap``."""
+
+    text = "text"
+    json = "json"
+    svg = "svg"
+    html = "html"
+
+
 FormatOption = Annotated[
     OutputFormat, typer.Option("--format", "-f", help="Output format: table, json or csv.")
 ]

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from netdiag.cli.common import ReportFormat, examples, output
+from netdiag.cli.common import DrawingFormat, ReportFormat, examples, output
 from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.core.exit_status import ExitStatus
 from netdiag.core.failures import UsageError
@@ -56,15 +56,6 @@ EPILOG = examples(
 )
 
 
-class ExplainFormat(str, Enum):
-    """``--format`` of explain: text or JSON, and with --pcap the drawing for slides (SVG, or HTML)."""
-
-    text = "text"
-    json = "json"
-    svg = "svg"
-    html = "html"
-
-
 class PlatformChoice(str, Enum):
     linux = "linux"
     macos = "macos"
@@ -88,9 +79,9 @@ def explain_command(
     udp: Annotated[bool, typer.Option("--udp", "-u", help="Diagnose UDP instead of TCP.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", "-t", min=0.001, max=3600,
                                            help="Seconds to wait for the connection attempt.")] = 2.0,
-    fmt: Annotated[ExplainFormat, typer.Option(
+    fmt: Annotated[DrawingFormat, typer.Option(
         "--format", "-f", help="Output format: text, json, or with --pcap svg / html (one connection's "
-        "ladder, for slides).")] = ExplainFormat.text,
+        "ladder, for slides).")] = DrawingFormat.text,
     connect: Annotated[bool, typer.Option(
         "--connect", help="Connect for real (a port of this host is read from its socket table "
         "otherwise, another host gets a half-open SYN when allowed).")] = False,
@@ -115,7 +106,7 @@ def explain_command(
                          "explain, or --pcap FILE to read: exactly one of them.")
     if pcap is None and (port is not None or host is not None or connection is not None):
         raise UsageError("--port, --host and --connection apply to --pcap FILE only.")
-    if pcap is None and fmt in (ExplainFormat.svg, ExplainFormat.html):
+    if pcap is None and fmt in (DrawingFormat.svg, DrawingFormat.html):
         raise UsageError(f"--format {fmt.value} draws a connection of a capture file: it applies to --pcap "
                          "FILE only (a TARGET or an --error has no ladder to draw; use text or json).")
     if pcap is not None:

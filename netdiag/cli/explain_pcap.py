@@ -14,8 +14,7 @@ import ipaddress
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from netdiag.cli.common import output
-from netdiag.cli.explain import ExplainFormat
+from netdiag.cli.common import DrawingFormat, output
 from netdiag.core.exit_status import ExitStatus
 from netdiag.core.failures import UsageError
 
@@ -34,7 +33,7 @@ def _host_filter(host: str | None) -> str | None:
 
 
 def explain_capture(path: str, *, port: int | None, host: str | None, connection: int | None,
-                    fmt: ExplainFormat) -> ExitStatus:
+                    fmt: DrawingFormat) -> ExitStatus:
     from netdiag.adapters.capture_file import read_capture
     from netdiag.core.capture_verdicts import verdicts
     from netdiag.render.capture_report import (
@@ -74,9 +73,9 @@ def explain_capture(path: str, *, port: int | None, host: str | None, connection
     out = output()
     for line in warning_lines(facts):
         out.warn(line)
-    if fmt in (ExplainFormat.svg, ExplainFormat.html):
+    if fmt in (DrawingFormat.svg, DrawingFormat.html):
         out.data(_drawing(path, shown, connection, fmt))
-    elif fmt is ExplainFormat.json:
+    elif fmt is DrawingFormat.json:
         out.data(to_json(capture_document(facts, shown, ladders)))
     else:
         def paint(text: str, style: str) -> str:
@@ -105,7 +104,7 @@ def explain_capture(path: str, *, port: int | None, host: str | None, connection
 
 
 def _drawing(path: str, shown: Sequence[ConnectionVerdict], connection: int | None,
-             fmt: ExplainFormat) -> str:
+             fmt: DrawingFormat) -> str:
     """One connection's ladder as SVG or a self-contained HTML page: --connection N, or the one failure.
 
     One ladder per file: a slide shows one connection readably, and a stack of them would not fit one.
@@ -130,5 +129,5 @@ def _drawing(path: str, shown: Sequence[ConnectionVerdict], connection: int | No
         raise UsageError(f"Connection {verdict.number} is {what}: there is no ladder to draw; --format "
                          "text or json explains it.")
     notes = drawing_notes(verdict, analysis)
-    return ladder_svg(analysis, notes=notes) if fmt is ExplainFormat.svg else \
+    return ladder_svg(analysis, notes=notes) if fmt is DrawingFormat.svg else \
         ladder_html(analysis, notes=notes)

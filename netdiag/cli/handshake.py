@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-from enum import Enum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from netdiag.cli.common import examples, output
+from netdiag.cli.common import DrawingFormat, examples, output
 from netdiag.cli.web_option import WebOption, WebOptionCommand, lecture_server
 from netdiag.core.catalog import Cause, explanation_for
 from netdiag.core.failures import NetworkFailure, UsageError
@@ -26,16 +25,7 @@ if TYPE_CHECKING:  # for annotations only: scapy's adapter is imported inside th
     from netdiag.render.output import Output
 
 
-class ReportFormat(str, Enum):
-    """``--format`` of handshake: the text diagram, JSON, or the drawing for slides (SVG, or HTML)."""
-
-    text = "text"
-    json = "json"
-    svg = "svg"
-    html = "html"
-
-
-ReportFormatOption = Annotated[ReportFormat, typer.Option(
+ReportFormatOption = Annotated[DrawingFormat, typer.Option(
     "--format", "-f", help="Output format: text, json, or svg / html (a drawing for slides).")]
 
 HELP = """Capture a TCP handshake and draw it as a sequence diagram.
@@ -83,7 +73,7 @@ def handshake_command(
                                            help="Seconds to wait for the handshake and the reply.")] = 5.0,
     absolute: Annotated[bool, typer.Option("--absolute", "-S",
                                            help="Absolute sequence numbers (as tcpdump -S).")] = False,
-    fmt: ReportFormatOption = ReportFormat.text,
+    fmt: ReportFormatOption = DrawingFormat.text,
     pcap: Annotated[str | None, typer.Option("--pcap", metavar="FILE",
                                              help="Also write the captured segments to a pcap file.")] = None,
     iface: Annotated[str | None, typer.Option(
@@ -98,7 +88,7 @@ def handshake_command(
     if watch is not None:
         if message is not None or pcap is not None:
             raise UsageError("--message and --pcap apply to the active mode (HOST:PORT), not to --watch.")
-        if fmt in (ReportFormat.svg, ReportFormat.html):
+        if fmt in (DrawingFormat.svg, DrawingFormat.html):
             raise UsageError("--format svg and html draw one captured connection (HOST:PORT); a watch "
                              "draws live in the browser with --web.")
         watch_connections(watch, iface=iface, count=count, absolute=absolute, fmt=fmt, web=web)
@@ -111,7 +101,7 @@ def handshake_command(
 
 
 def capture_and_draw(target: str, *, message: str | None, timeout: float, absolute: bool,
-                     fmt: ReportFormat, pcap: str | None, iface: str | None) -> None:
+                     fmt: DrawingFormat, pcap: str | None, iface: str | None) -> None:
     """The active mode: capture one connection, draw it, and end with the exit status it deserves."""
     endpoint = parse_endpoint(target)
     from netdiag.adapters import capture
@@ -134,15 +124,15 @@ def capture_and_draw(target: str, *, message: str | None, timeout: float, absolu
         _no_segments(result, server)
     analysis = analyse_connection(result.segments, client=result.client, server=result.server,
                                   waited=result.waited)
-    if fmt is ReportFormat.json:
+    if fmt is DrawingFormat.json:
         out.data(to_json(analysis_document(analysis, interface=result.interface)))
-    elif fmt in (ReportFormat.svg, ReportFormat.html):
+    elif fmt in (DrawingFormat.svg, DrawingFormat.html):
         from netdiag.render.ladder import Numbers, ladder_html, ladder_svg, summary_notes
 
         numbers = Numbers.ABSOLUTE if absolute else Numbers.RELATIVE
         out.info(f"Captured on {result.interface}: {format_endpoint(*result.client)} -> {server}")
         out.data(ladder_svg(analysis, notes=summary_notes(analysis), numbers=numbers)
-                 if fmt is ReportFormat.svg else ladder_html(analysis, numbers=numbers))
+                 if fmt is DrawingFormat.svg else ladder_html(analysis, numbers=numbers))
     else:
         out.info(f"Captured on {result.interface}: {format_endpoint(*result.client)} -> {server}")
         for line in render_diagram(analysis, absolute=absolute,
@@ -187,7 +177,7 @@ def _no_segments(result: ConnectionCapture, server: str) -> None:
 
 
 def watch_connections(port: int, *, iface: str | None, count: int | None, absolute: bool,
-                      fmt: ReportFormat, web: str | None = None) -> None:
+                      fmt: DrawingFormat, web: str | None = None) -> None:
     """The passive mode: print each new connection on ``port`` as it opens and when it ends."""
     import time
 
@@ -227,10 +217,10 @@ def watch_connections(port: int, *, iface: str | None, count: int | None, absolu
         out.info(f"Stopped: {ended} connection(s) seen to the end{forgotten}.")
 
 
-def _print_forgotten(event: Forgotten, *, fmt: ReportFormat, out: Output | None = None) -> None:
+def _print_forgotten(event: Forgotten, *, fmt: DrawingFormat, out: Output | None = None) -> None:
     """Say that connections whose handshake never completed are no longer followed, and why."""
     out = out or output()
-    if fmt is ReportFormat.json:
+    if fmt is DrawingFormat.json:
         out.data(json.dumps({"event": "forgotten", "count": event.count, "by_age": event.by_age,
                              "by_count": event.by_count, "total": event.total, "pending": event.pending,
                              "max_age": event.max_age, "max_pending": event.max_pending}))
@@ -251,13 +241,13 @@ def _publish(page: LectureProcess | None, event: WatchEvent) -> None:
         page.publish(event)
 
 
-def _print_event(event: WatchEvent, *, absolute: bool, fmt: ReportFormat) -> None:
+def _print_event(event: WatchEvent, *, absolute: bool, fmt: DrawingFormat) -> None:
     from netdiag.core.watch_notes import event_notes
     from netdiag.render.sequence import render_header, render_rows, segment_record, summary_record
 
     out = output()
     analysis = event.analysis
-    if fmt is ReportFormat.json:
+    if fmt is DrawingFormat.json:
         out.data(json.dumps({"event": event.kind.value,
                              "segments": [segment_record(r) for r in event.new_rows],
                              "summary": summary_record(analysis)}))

@@ -374,7 +374,8 @@ def test_the_watch_says_what_it_forgot_in_text_and_json() -> None:
     import io
     import json
 
-    from netdiag.cli.handshake import ReportFormat, _print_forgotten
+    from netdiag.cli.common import DrawingFormat as ReportFormat
+    from netdiag.cli.handshake import _print_forgotten
     from netdiag.core.connection_tracker import Forgotten
     from netdiag.render.output import Output
 
