@@ -53,8 +53,8 @@ sys.stdin.read()
 # this big, since it measured faster; this keeps the comparison reproducible).
 SYN_ENGINE = """
 import json, sys
-from netdiag.adapters.scan_engine import ProbeJob
-from netdiag.adapters.syn_probe import scan_syn
+from netdiag.adapters.probing.engine import ProbeJob
+from netdiag.adapters.probing.half_open import scan_syn
 jobs = [ProbeJob(sys.argv[1], sys.argv[1], port) for port in range(1, 65536)]
 outcomes = scan_syn(jobs, timeout=2.0, concurrency=1000)
 assert outcomes is not None, "needs root"

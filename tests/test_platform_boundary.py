@@ -25,13 +25,13 @@ LINUX_ONLY_MODULES = frozenset({"resource", "fcntl", "termios", "pwd", "grp", "u
 """Modules that Windows' Python lacks (uvloop: no Windows build)."""
 
 ALLOWED: dict[str, tuple[frozenset[str], str]] = {
-    "adapters/sock_diag.py": (frozenset({"O_DIRECTORY"}),
-                              "the netlink sock_diag reader (its channel comes from "
-                              "platform.sock_diag_channel()): psutil_sockets imports it only after "
-                              "platform.has_netlink()"),
-    "adapters/capture_sockets.py": (frozenset({"PACKET_OUTGOING"}),
-                                    "the Linux loopback capture class, built only when "
-                                    "platform.has_packet_socket()"),
+    "adapters/listing/netlink.py": (frozenset({"O_DIRECTORY"}),
+                                    "the netlink sock_diag reader (its channel comes from "
+                                    "platform.sock_diag_channel()): listing imports it only after "
+                                    "platform.has_netlink()"),
+    "adapters/capture/scapy_shim.py": (frozenset({"PACKET_OUTGOING"}),
+                                       "the Linux loopback capture class, built only when "
+                                       "platform.has_packet_socket()"),
     "adapters/servers/accepting.py": (frozenset({"add_reader", "remove_reader"}),
                                       "asks platform.loop_watches_descriptors() first, and falls back to "
                                       "loop.sock_accept on NotImplementedError"),

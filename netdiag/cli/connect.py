@@ -339,7 +339,7 @@ def _received_silently(unanswered: Sequence[NoReply], connection: Connection) ->
     server chose not to answer (a sink), which is no failure; None otherwise (then silence is one)."""
     if not (connection.udp and unanswered):
         return None
-    from netdiag.adapters.socket_table import udp_receiver
+    from netdiag.adapters.listing.listeners import udp_receiver
 
     try:
         address, port = connection.sock.getpeername()[:2]
@@ -348,7 +348,7 @@ def _received_silently(unanswered: Sequence[NoReply], connection: Connection) ->
     receiver = udp_receiver(str(address), int(port))
     if receiver is None:
         return None
-    from netdiag.adapters.firewall import read_firewall
+    from netdiag.adapters.net.firewall import read_firewall
 
     if read_firewall(int(port), "udp").blocking_rules:  # this host's firewall may drop them before the socket
         return None

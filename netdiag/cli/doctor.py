@@ -35,7 +35,7 @@ def doctor_command(fmt: ReportFormatOption = ReportFormat.text) -> None:
     import platform as stdlib_platform
 
     from netdiag import __version__
-    from netdiag.adapters.doctor_report import capabilities, dependency_versions
+    from netdiag.adapters.doctor import capabilities, dependency_versions
     from netdiag.adapters.platform import os_name
     from netdiag.render.doctor_view import DoctorReport, render_doctor
 

@@ -150,7 +150,7 @@ def explain_error(text: str, *, platform: str | None, fmt: ReportFormat) -> Exit
 
 def explain_target(text: str, *, udp: bool, timeout: float, fmt: ReportFormat,
                    connect: bool = False, payload: bytes = DEFAULT_PAYLOAD) -> ExitStatus:
-    from netdiag.adapters.diagnose import gather_observations
+    from netdiag.adapters.explain import gather_observations
     from netdiag.core.diagnosis import diagnose
     from netdiag.core.probe import Proto
     from netdiag.core.targets import parse_endpoint

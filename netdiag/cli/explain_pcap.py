@@ -34,7 +34,7 @@ def _host_filter(host: str | None) -> str | None:
 
 def explain_capture(path: str, *, port: int | None, host: str | None, connection: int | None,
                     fmt: DrawingFormat) -> ExitStatus:
-    from netdiag.adapters.capture_file import read_capture
+    from netdiag.adapters.capture.pcap_file import read_capture
     from netdiag.core.capture_verdicts import verdicts
     from netdiag.render.capture_report import (
         CaptureFacts,

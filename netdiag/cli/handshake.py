@@ -1,6 +1,6 @@
 """`netdiag handshake`: capture a real TCP connection and draw it as a sequence diagram.
 
-Only typer and cheap core modules are imported here; scapy (through ``netdiag.adapters.capture``) and the
+Only typer and cheap core modules are imported here; scapy (through ``netdiag.adapters.capture.live``) and the
 renderer are imported inside the command, so no other command and no ``--help`` ever loads scapy.
 """
 
@@ -19,8 +19,8 @@ from netdiag.core.failures import NetworkFailure, UsageError
 from netdiag.core.targets import format_endpoint, parse_endpoint
 
 if TYPE_CHECKING:  # for annotations only: scapy's adapter is imported inside the command
-    from netdiag.adapters.capture import ConnectionCapture
-    from netdiag.adapters.web_process import LectureProcess
+    from netdiag.adapters.capture.live import ConnectionCapture
+    from netdiag.adapters.web.process import LectureProcess
     from netdiag.core.connection_tracker import Forgotten, WatchEvent
     from netdiag.render.output import Output
 
@@ -104,8 +104,8 @@ def capture_and_draw(target: str, *, message: str | None, timeout: float, absolu
                      fmt: DrawingFormat, pcap: str | None, iface: str | None) -> None:
     """The active mode: capture one connection, draw it, and end with the exit status it deserves."""
     endpoint = parse_endpoint(target)
-    from netdiag.adapters import capture
-    from netdiag.adapters.capture_sockets import write_pcap
+    from netdiag.adapters.capture import live as capture
+    from netdiag.adapters.capture.scapy_shim import write_pcap
     from netdiag.core.handshake import Outcome, analyse_connection
     from netdiag.render.records import to_json
     from netdiag.render.sequence import analysis_document, render_diagram
@@ -165,7 +165,7 @@ def _check_writable(path: str) -> None:
 
 
 def _no_segments(result: ConnectionCapture, server: str) -> None:
-    from netdiag.adapters.capture import ConnectStatus
+    from netdiag.adapters.capture.live import ConnectStatus
 
     if result.status is ConnectStatus.UNREACHABLE:
         raise NetworkFailure(f"Cannot reach {server}: {result.os_error}.",
@@ -181,7 +181,7 @@ def watch_connections(port: int, *, iface: str | None, count: int | None, absolu
     """The passive mode: print each new connection on ``port`` as it opens and when it ends."""
     import time
 
-    from netdiag.adapters import capture
+    from netdiag.adapters.capture import live as capture
     from netdiag.core.connection_tracker import ConnectionTracker, Forgotten, WatchEventKind
     from netdiag.render.lecture import handshake_update
 

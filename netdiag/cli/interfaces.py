@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
 
 
 def interfaces_command(fmt: FormatOption = OutputFormat.table) -> None:
-    from netdiag.adapters.interfaces import list_interfaces
+    from netdiag.adapters.net.interfaces import list_interfaces
     from netdiag.core.interfaces import choose_address_for_others
     from netdiag.render.interface_views import render_interfaces
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from netdiag.adapters.servers.settings import Engine, LogFormat
 from netdiag.cli.common import examples, output
 from netdiag.core.failures import NetdiagError, UsageError
 from netdiag.core.protocols.options import (
@@ -18,8 +19,6 @@ from netdiag.core.protocols.options import (
     DEFAULT_MAX_LINE,
     DEFAULT_MAX_QUEUE,
     UDP_MODES,
-    Engine,
-    LogFormat,
     Mode,
 )
 from netdiag.core.targets import format_endpoint, parse_listen_address

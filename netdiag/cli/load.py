@@ -71,7 +71,7 @@ def load_command(
     ] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
-    from netdiag.adapters.loadgen import resolve_target, run_load
+    from netdiag.adapters.load import resolve_target, run_load
 
     endpoint = parse_endpoint(target)
     plan = LoadPlan(host=endpoint.host, port=endpoint.port, clients=clients, duration=duration, size=size,

@@ -87,8 +87,8 @@ def probe_command(
     """Probe the ports of every TARGET and report state, reason and round-trip time."""
     import socket
 
-    from netdiag.adapters.probe_targets import probe_targets
-    from netdiag.adapters.resolve import lookup_service
+    from netdiag.adapters.net.resolve import lookup_service
+    from netdiag.adapters.probing.targets import probe_targets
     from netdiag.core.probe_report import connect_note, probe_exit_status, sort_results, summarize
 
     if ipv4 and ipv6:
@@ -125,7 +125,7 @@ def probe_command(
         out.info(group.sentence())
     if explain and fmt == OutputFormat.table:
         explain_causes(report.shown)
-    from netdiag.adapters.prober import SYN_SCAN_LIMIT
+    from netdiag.adapters.probing.scan import SYN_SCAN_LIMIT
 
     note = connect_note(run.results, asked=connect, syn_limit=SYN_SCAN_LIMIT)
     if note is not None:
@@ -172,7 +172,7 @@ def check_families(targets: list[ProbeTarget], wanted: int) -> None:
 
 
 def render_results(results: list[ProbeResult], *, fmt: str, explain: bool, proto: Proto = Proto.TCP) -> None:
-    from netdiag.adapters.resolve import service_names
+    from netdiag.adapters.net.resolve import service_names
     from netdiag.core.probe_report import result_record
 
     out = output()

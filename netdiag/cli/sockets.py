@@ -125,7 +125,7 @@ def _has_unix_sockets() -> bool:
 
 
 def _listing(kinds: tuple[str, ...], engine: str) -> "SocketListing":
-    from netdiag.adapters.psutil_sockets import list_sockets
+    from netdiag.adapters.listing import list_sockets
 
     return list_sockets(kinds, engine=engine)
 
@@ -157,7 +157,7 @@ def _show_sockets(kinds: tuple[str, ...], selection: SocketFilter, *, fmt: Outpu
     else:
         details = None
         if wide:
-            from netdiag.adapters.psutil_sockets import describe_processes
+            from netdiag.adapters.listing.processes import describe_processes
 
             details = describe_processes({r.pid for r in rows if r.pid is not None})
         if rows or fmt is not OutputFormat.table:

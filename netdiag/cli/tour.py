@@ -1,6 +1,6 @@
 """`netdiag tour`: a walk-through on loopback that shows what netdiag is for.
 
-The steps are computed by ``netdiag.adapters.tour_steps`` on real sockets and worded by
+The steps are computed by ``netdiag.adapters.tour`` on real sockets and worded by
 ``netdiag.core.tour``; this module only renders them (socket rows as ``netdiag sockets`` shows them, the
 handshake as ``netdiag handshake`` draws it) and, with ``--pause``, waits for Enter between steps.
 """
@@ -51,7 +51,7 @@ def tour_command(
     pause: Annotated[bool, typer.Option("--pause", help="Wait for Enter between steps (lecture mode); "
                                         "ignored without a terminal.")] = False,
 ) -> None:
-    from netdiag.adapters.tour_steps import run_tour
+    from netdiag.adapters.tour import run_tour
 
     out = output()
     waiting = pause and out.can_prompt()

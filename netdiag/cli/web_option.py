@@ -2,8 +2,9 @@
 
 ``--web`` alone serves on 127.0.0.1 and a free port; ``--web HOST:PORT`` chooses. click has no option
 whose value may be left out, so ``WebOptionCommand`` fills in the default value when ``--web`` is not
-followed by something that looks like HOST:PORT. The web server (``netdiag.adapters.web``, run in a process
-of its own by ``netdiag.adapters.web_process``) and the page renderer are imported only with ``--web``.
+followed by something that looks like HOST:PORT. The web server (``netdiag.adapters.web.server``, run in
+a process of its own by ``netdiag.adapters.web.process``) and the page renderer are imported only with
+``--web``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from netdiag.core.failures import UsageError
 from netdiag.core.targets import parse_endpoint
 
 if TYPE_CHECKING:
-    from netdiag.adapters.web_process import LectureProcess
+    from netdiag.adapters.web.process import LectureProcess
 
 DEFAULT_WEB = "127.0.0.1:0"
 _ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+|)?:\d+$")
@@ -65,7 +66,7 @@ def lecture_server(address: str | None, encode: Callable[[Any], str]) -> Iterato
     except (UsageError, ValueError) as exc:
         raise UsageError(f"--web takes HOST:PORT (for example 127.0.0.1:8080 or 0.0.0.0:8080), "
                          f"not {address!r}.") from exc
-    from netdiag.adapters.web_process import LectureProcess
+    from netdiag.adapters.web.process import LectureProcess
     from netdiag.render.lecture import lecture_page
 
     server = LectureProcess(lecture_page(), encode, host=host, port=port)
@@ -85,7 +86,7 @@ def lecture_server(address: str | None, encode: Callable[[Any], str]) -> Iterato
 
 
 def _reachable_urls(server: LectureProcess) -> list[str]:
-    from netdiag.adapters.interfaces import list_interfaces
+    from netdiag.adapters.net.interfaces import list_interfaces
 
     urls = []
     for interface in list_interfaces():

@@ -1,6 +1,6 @@
 """The diagnosis engine of ``netdiag explain HOST:PORT``: observations in, one verdict out. Pure.
 
-Theory of operation. The adapter (``netdiag.adapters.diagnose``) gathers *facts* into ``Observations``:
+Theory of operation. The adapter (``netdiag.adapters.explain``) gathers *facts* into ``Observations``:
 what the name resolved to, which route and source address the kernel would use, who listens on this host,
 what each per-address connection attempt got back, and what the firewall rules say. This module never
 touches the network: it turns those facts into a checklist (``Step``s, built in

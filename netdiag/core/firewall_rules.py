@@ -1,6 +1,6 @@
 """Reading firewall rules that concern one port: ``iptables -S`` and ``nft list ruleset`` text, parsed. Pure.
 
-The adapter (``netdiag.adapters.firewall``) runs the tools, read-only; this module only reads their text.
+The adapter (``netdiag.adapters.net.firewall``) runs the tools, read-only; this module only reads their text.
 A rule *concerns* a port when it matches that destination port (a single port, a list, a range), or when
 it drops/rejects everything of the protocol with no other condition (``-A INPUT -j DROP``). Rules with
 other conditions (source address, interface, state) are kept when they name the port: the user can judge

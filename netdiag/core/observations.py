@@ -1,6 +1,6 @@
 """What ``netdiag explain`` observes about a target, and the small facts derived from it. Pure.
 
-The adapter (``netdiag.adapters.diagnose``) fills ``Observations``; the engine (``netdiag.core.diagnosis``)
+The adapter (``netdiag.adapters.explain``) fills ``Observations``; the engine (``netdiag.core.diagnosis``)
 and the checklist (``netdiag.core.diagnosis_steps``) read them. ``None`` or empty means "not looked" or
 "not known", never "absent".
 """

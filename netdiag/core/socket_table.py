@@ -5,7 +5,7 @@ so a probe that connects *is* its one client; a server that prints every disconn
 probe. For an address of this host the kernel already knows the answer a connection would get: a TCP
 connect is accepted when a listening socket serves the destination address and port, and refused
 otherwise. ``table_outcome`` applies the kernel's matching rules to the listeners the adapter read
-(``netdiag.adapters.socket_table``), so ``probe`` and ``explain`` can answer without sending a packet.
+(``netdiag.adapters.listing.listeners``), so ``probe`` and ``explain`` can answer without sending a packet.
 
 What the table cannot see is a firewall rule of this host: ``--connect`` asks with a real connection.
 """

@@ -18,7 +18,7 @@ class DoctorReport:
     platform: str
     os_name: str
     dependencies: Mapping[str, str | None]
-    capabilities: Sequence[Any]  # netdiag.adapters.doctor_report.Capability (render does not import adapters)
+    capabilities: Sequence[Any]  # netdiag.adapters.doctor.Capability (render does not import adapters)
 
 
 def doctor_record(report: DoctorReport) -> dict[str, Any]:

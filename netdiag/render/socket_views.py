@@ -38,7 +38,7 @@ MARK_STYLES = {"appeared": ("green", "bold"), "state": ("yellow", "bold"), "gone
 
 
 class Details(Protocol):
-    """What ``--wide`` knows about a pid (``netdiag.adapters.psutil_sockets.ProcessDetails``)."""
+    """What ``--wide`` knows about a pid (``netdiag.adapters.listing.processes.ProcessDetails``)."""
 
     @property
     def user(self) -> str | None: ...

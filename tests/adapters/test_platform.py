@@ -9,7 +9,8 @@ import shutil
 import socket
 import types
 
-from netdiag.adapters import doctor_report, platform
+from netdiag.adapters import doctor as doctor_report
+from netdiag.adapters import platform
 
 
 def test_capture_is_tried_by_root_or_with_cap_net_raw() -> None:

@@ -15,9 +15,9 @@ import pytest
 from helpers.socket_set import controlled_sockets
 
 from netdiag.adapters import platform
-from netdiag.adapters.prober import ProbeJob, probe_udp, scan_tcp, worker_count
-from netdiag.adapters.psutil_sockets import list_sockets
-from netdiag.adapters.scan_engine import TcpScan
+from netdiag.adapters.listing import list_sockets
+from netdiag.adapters.probing.engine import TcpScan
+from netdiag.adapters.probing.scan import ProbeJob, probe_udp, scan_tcp, worker_count
 from netdiag.adapters.servers.accepting import Acceptor, Address
 from netdiag.core.probe import PortState, Reason
 

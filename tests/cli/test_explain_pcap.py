@@ -24,7 +24,7 @@ from helpers.cli import run_netdiag
 from helpers.netns import Namespace, TwoHosts
 from helpers.waiting import wait_until
 
-from netdiag.adapters.capture_file import read_capture
+from netdiag.adapters.capture.pcap_file import read_capture
 from netdiag.core.capture_verdicts import verdicts
 from netdiag.core.exit_status import ExitStatus
 

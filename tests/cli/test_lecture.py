@@ -221,7 +221,7 @@ def test_web_needs_a_watch_and_a_valid_address() -> None:
 
 def test_help_does_not_load_the_web_server() -> None:
     probe = ("import sys; from netdiag.cli.main import main; code = main(['handshake', '--help']); "
-             "print(sorted(m for m in sys.modules if m in ('netdiag.adapters.web', 'http.server')))")
+             "print(sorted(m for m in sys.modules if m in ('netdiag.adapters.web.server', 'http.server')))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip().splitlines()[-1] == "[]", result.stderr
 

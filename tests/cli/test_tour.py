@@ -137,7 +137,7 @@ def test_step_7_draws_the_handshake_when_root(tour: subprocess.CompletedProcess[
 
 
 def test_step_7_without_capture_says_how_to_see_it() -> None:
-    from netdiag.adapters.tour_steps import run_tour
+    from netdiag.adapters.tour import run_tour
 
     steps = list(run_tour(capture=False))
     handshake = steps[6]

@@ -32,7 +32,7 @@ def diagnosed_failure(failure: ConnectFailure, host: str, port: int, *, timeout:
     current = failure.explanation.cause if failure.explanation else Cause.UNKNOWN
     if not failure.attempts or current not in _REFINABLE:
         return failure
-    from netdiag.adapters.diagnose import gather_observations
+    from netdiag.adapters.explain import gather_observations
     from netdiag.core.diagnosis import diagnose
 
     attempts = tuple(_probe_result(host, port, a) for a in failure.attempts)

@@ -1,8 +1,8 @@
 """The servers behind ``netdiag listen``: a bound socket, an engine, the event log.
 
 ``run_server`` opens the listening socket first (so bind errors are explained before anything else
-happens), raises the open-files limit, then hands the socket to the chosen engine. Engines: ``aio``
-(asyncio Protocols, the default) and ``threads`` (thread per client, like the lab). Both drive the
+happens), raises the open-files limit, then hands the socket to the chosen engine. Engines: ``asyncio_engine``
+(asyncio Protocols, the default) and ``thread_engine`` (thread per client, like the lab). Both drive the
 sans-I/O handlers of ``netdiag.core.protocols``.
 
 The asyncio engine runs on uvloop's event loop when the ``uvloop`` package is installed (a netdiag
@@ -21,9 +21,9 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from netdiag.adapters import platform
+from netdiag.adapters.servers.settings import Engine
 from netdiag.core.failures import NetdiagError
 from netdiag.core.protocols.events import EventKind
-from netdiag.core.protocols.options import Engine
 
 from .binding import open_listener
 from .eventlog import EventLog
@@ -79,14 +79,14 @@ def run_server(settings: ServerSettings, log: EventLog,
                  mode=settings.mode.value, engine=settings.engine.value)
 
     if settings.engine is Engine.THREADS:
-        from . import threads
+        from . import thread_engine
 
-        closed = threads.serve(sock, settings, log, announce, warn)
+        closed = thread_engine.serve(sock, settings, log, announce, warn)
     else:
-        from . import aio
+        from . import asyncio_engine
 
         try:
-            closed = run_loop(aio.serve(sock, settings, log, announce, warn))
+            closed = run_loop(asyncio_engine.serve(sock, settings, log, announce, warn))
         except (OSError, RuntimeError) as exc:
             if not out_of_descriptors(exc):
                 raise

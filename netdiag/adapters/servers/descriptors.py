@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from netdiag.core.protocols.options import Engine
+from netdiag.adapters.servers.settings import Engine
 
 from .settings import ACCEPT_BATCH
 

@@ -33,8 +33,8 @@ import time
 from collections import deque
 from typing import Any, TextIO
 
+from netdiag.adapters.servers.settings import LogFormat
 from netdiag.core.protocols.events import EventKind, to_human, to_json
-from netdiag.core.protocols.options import LogFormat
 
 MAX_PENDING = 4 * 1024 * 1024
 """Characters of log lines queued and not written yet, past which new lines are dropped (and counted)."""

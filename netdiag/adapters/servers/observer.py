@@ -1,6 +1,6 @@
 """``netdiag listen --observe``: the server's side of the connections that failed before ``accept``.
 
-The capture runs in a process of its own (``netdiag.adapters.attempt_capture``: scapy's decoding must not
+The capture runs in a process of its own (``netdiag.adapters.capture.attempt``: scapy's decoding must not
 take the server's CPU); this side starts it once the port is known, turns each JSON line it writes into
 an event of the server's log, and stops it before the server logs ``shutdown``. Without capture
 privileges nothing is started: the caller says once what cannot be seen, and the server serves as usual.
@@ -46,7 +46,7 @@ class Observer:
     def start(self, port: int, bound: str) -> None:
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "netdiag.adapters.attempt_capture", str(port), bound],
+                [sys.executable, "-m", "netdiag.adapters.capture.attempt", str(port), bound],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         except OSError as exc:
             self.warn(f"--observe: the capture could not start ({exc.strerror or exc}); the server runs "

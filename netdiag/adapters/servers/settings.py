@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 
 from netdiag.core.protocols.options import (
     DEFAULT_MAX_CLIENTS,
     DEFAULT_MAX_LINE,
     DEFAULT_MAX_QUEUE,
-    Engine,
-    LogFormat,
     Mode,
 )
 
+
+class Engine(str, Enum):
+    """``--engine``: how connections are served (the protocols are the same)."""
+
+    ASYNCIO = "asyncio"
+    THREADS = "threads"
+
+
+class LogFormat(str, Enum):
+    """``--log``: human lines for watching, JSON lines for scripts and tests."""
+
+    HUMAN = "human"
+    JSON = "json"
+
+
+SHUTDOWN_GRACE = 0.5
+"""Seconds the shutdown waits for goodbyes to be written before aborting what is left."""
+LINGER = 2.0
+"""Seconds a connection closed for a limit keeps draining input, so the client reads our notice."""
+CLOSE_GRACE = 2.0
+"""Seconds a closed connection may take to write what is still queued for it before it is aborted: a
+client that reads none of it would otherwise hold its socket (and a descriptor) for ever."""
+WARN_EVERY = 10.0
+"""Seconds between two warnings about the same shortage."""
 BACKLOG = 4096
 """The kernel's queue of connections not yet accepted (a burst of connects waits there)."""
 ACCEPT_BATCH = 64

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from netdiag.core.protocols.actions import Action, CloseReason, Mode, Send
 from netdiag.core.protocols.chat import ChatRoom
 from netdiag.core.protocols.events import EventKind
 from netdiag.core.protocols.factory import make_handler
 from netdiag.core.protocols.handlers import ConnectionHandler
+from netdiag.core.targets import format_endpoint
 
 from .eventlog import EventLog
 from .settings import ServerSettings
@@ -90,3 +91,8 @@ def end_connection(server: Server[C], peer: str, reason: CloseReason, *, reset: 
     else:
         by = "client" if reason is CloseReason.EOF else "server"
         server.log.emit(EventKind.CLOSE, peer=peer, by=by, reason=reason.value)
+
+
+def peer_name(address: Any) -> str:
+    """A peer's address as the log names it (``[::1]:5000``), or ``?`` when the OS gave none."""
+    return format_endpoint(str(address[0]), int(address[1])) if address else "?"

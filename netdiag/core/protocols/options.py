@@ -1,4 +1,7 @@
-"""The choices of ``netdiag listen``, cheap to import (the CLI builds its options from them at start-up)."""
+"""What the lab protocols are and their limits, cheap to import (`netdiag listen` builds options from them).
+
+How they are served (engine, log format) is the servers' business: ``netdiag.adapters.servers.settings``.
+"""
 
 from __future__ import annotations
 
@@ -20,17 +23,3 @@ class Mode(str, Enum):
 
 
 UDP_MODES = (Mode.ECHO, Mode.REPLY, Mode.SINK)
-
-
-class Engine(str, Enum):
-    """``--engine``: how connections are served (the protocols are the same)."""
-
-    ASYNCIO = "asyncio"
-    THREADS = "threads"
-
-
-class LogFormat(str, Enum):
-    """``--log``: human lines for watching, JSON lines for scripts and tests."""
-
-    HUMAN = "human"
-    JSON = "json"

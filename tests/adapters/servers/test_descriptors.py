@@ -23,7 +23,7 @@ import resource, sys
 resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit}))
 from netdiag.adapters.servers import EventLog, ServerSettings, run_server
 from netdiag.core.failures import NetdiagError
-from netdiag.core.protocols.options import LogFormat
+from netdiag.adapters.servers.settings import LogFormat
 try:
     run_server(ServerSettings(), EventLog(LogFormat.JSON))
 except NetdiagError as err:

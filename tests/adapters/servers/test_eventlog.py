@@ -23,8 +23,8 @@ from typing import TextIO
 from helpers.waiting import wait_until
 
 from netdiag.adapters.servers.eventlog import EventLog
+from netdiag.adapters.servers.settings import LogFormat
 from netdiag.core.protocols.events import EventKind
-from netdiag.core.protocols.options import LogFormat
 
 PIPE_CAPACITY = 64 * 1024
 """What a Linux pipe holds by default; a line longer than this blocks its writer until the reader reads."""

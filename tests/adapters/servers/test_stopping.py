@@ -17,11 +17,12 @@ import socket
 
 import pytest
 
-from netdiag.adapters.servers import aio, threads
+from netdiag.adapters.servers import asyncio_engine as aio
+from netdiag.adapters.servers import thread_engine as threads
 from netdiag.adapters.servers.accepting import Acceptor
 from netdiag.adapters.servers.eventlog import EventLog
-from netdiag.adapters.servers.settings import ServerSettings
-from netdiag.core.protocols.options import LogFormat
+from netdiag.adapters.servers.settings import LogFormat, ServerSettings
+from netdiag.adapters.servers.shared import peer_name
 
 TOLD = b"server shutting down"
 
@@ -68,7 +69,7 @@ def test_thread_engine_says_it_is_shutting_down() -> None:
         server = threads.ThreadServer(listener, ServerSettings(log=LogFormat.JSON),
                                       EventLog(LogFormat.JSON, stream=out))
         server.stop.set()  # the signal handler ran while accept() was returning this connection
-        server.start_client(conn, aio.peer_name(address))
+        server.start_client(conn, peer_name(address))
         client.settimeout(2)
         try:
             told = read_all(client)

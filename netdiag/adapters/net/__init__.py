@@ -1,0 +1,1 @@
+"""This host's network configuration as ``explain`` sees it: names, routes, interfaces, firewall."""

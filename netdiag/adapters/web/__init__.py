@@ -1,0 +1,1 @@
+"""The lecture view (``--web``): a small HTTP server streaming a live ladder to browsers."""
