@@ -8,7 +8,7 @@ the limit are ``ThreadConnection.deliver``'s, tested through real sockets in tes
 
 from __future__ import annotations
 
-from netdiag.adapters.servers.thread_engine import Outbox
+from netdiag.adapters.servers.thread_connection import Outbox
 
 
 def test_the_writer_takes_everything_queued_in_one_write() -> None:
