@@ -301,7 +301,7 @@ def scan_syn(jobs: Sequence[ProbeJob], *, timeout: float, concurrency: int,
     """SYN-probe every job; None (and nothing sent) when raw sockets are not allowed here. Big scans are
     split across forked workers like connect scans (each with its own raw sockets and source port)."""
     from netdiag.adapters.platform import is_linux
-    from netdiag.adapters.probing.scan import _run
+    from netdiag.adapters.probing.workers import run_scan
 
     if not is_linux():  # BSD raw sockets are never handed TCP segments
         return None
@@ -318,4 +318,4 @@ def scan_syn(jobs: Sequence[ProbeJob], *, timeout: float, concurrency: int,
     def factory(share: Sequence[ProbeJob], in_flight: int, report: Progress | None) -> SynScan:
         return SynScan(share, timeout=timeout, concurrency=in_flight, progress=report)
 
-    return _run(factory, jobs, concurrency, progress, None)  # type: ignore[arg-type]
+    return run_scan(factory, jobs, concurrency, progress, None)  # type: ignore[arg-type]
