@@ -12,6 +12,11 @@ reading ``sys.platform`` or touching a Linux-only attribute itself (tests/test_a
 
 ``without(...)`` turns features off for the duration of a ``with`` block: the tests run the portable paths
 (selectors scanner, psutil listing, accepting without ``add_reader``) natively on Linux that way.
+
+Longer than the ~400 lines a module should keep, on purpose: DEVELOPERS.md asks for *one* module that says
+what this platform can do, so that a reader (and tests/test_platform_boundary.py) finds every platform
+question in one place; each function is a few lines, grouped by subject (identity and privileges,
+sockets and polling, processes and limits, terminal, commands and advice).
 """
 
 from __future__ import annotations
