@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from netdiag.adapters.capture.live import interfaces_down
@@ -113,12 +113,14 @@ def capture_filter(port: int) -> str:
 
 
 def _write(kind: str, fields: dict[str, object]) -> None:
+    """The observer process's channel to the server: one JSON object per line on its own stdout."""
     sys.stdout.write(json.dumps({"kind": kind, **fields}) + "\n")
     sys.stdout.flush()
 
 
-def observe(port: int, bound: str, stop: threading.Event) -> None:
-    """Capture until ``stop`` is set, writing the attempts that fail (JSON lines on stdout)."""
+def observe(port: int, bound: str, stop: threading.Event,
+            emit: Callable[[str, dict[str, object]], None]) -> None:
+    """Capture until ``stop`` is set, handing each failed attempt (and each summary) to ``emit``."""
     load_scapy(ipv6=True)
     names = interface_names()
     down = set(interfaces_down(names))
@@ -138,7 +140,7 @@ def observe(port: int, bound: str, stop: threading.Event) -> None:
         addresses_at = time.monotonic()
         limiter = LineLimiter()
         firewall = _Firewall(port)
-        _write("observing", {"port": port, "interfaces": sorted(sockets.values())})
+        emit("observing", {"port": port, "interfaces": sorted(sockets.values())})
         while not stop.is_set():
             try:
                 segment, interface = arrived.get(timeout=IDLE)
@@ -154,13 +156,13 @@ def observe(port: int, bound: str, stop: threading.Event) -> None:
             for attempt in attempts:
                 show, summaries = limiter.admit(attempt, now)
                 for summary in summaries:
-                    _write("repeated", summary.fields())
+                    emit("repeated", summary.fields())
                 if show:
                     _write(attempt.kind.value, firewall.explain(attempt).fields())
             for summary in limiter.tick(now):
-                _write("repeated", summary.fields())
+                emit("repeated", summary.fields())
         for summary in limiter.flush():
-            _write("repeated", summary.fields())
+            emit("repeated", summary.fields())
     finally:
         recorder.stop()
 
@@ -178,7 +180,7 @@ def main(argv: Sequence[str]) -> int:
 
     threading.Thread(target=wait_for_eof, name="netdiag-observer-stdin", daemon=True).start()
     try:
-        observe(port, bound, stop)
+        observe(port, bound, stop, _write)
     except (BrokenPipeError, KeyboardInterrupt):  # the server went away: nobody to tell
         return 0
     except NetdiagError as exc:
