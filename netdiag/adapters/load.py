@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from netdiag.adapters import platform
-from netdiag.core.catalog import Cause, classify_os_error, explanation_for
+from netdiag.adapters.net.resolve import lookup
+from netdiag.core.catalog import Cause, explanation_for
+from netdiag.core.error_causes import classify_exception
 from netdiag.core.failures import NetworkFailure
 from netdiag.core.loadplan import HEADER_LEN, LoadPlan, is_local_address, make_payload, remote_refusal
 from netdiag.core.loadstats import (
@@ -61,13 +63,7 @@ class ClientTally:
 
 def resolve_target(plan: LoadPlan, *, allow_remote: bool) -> list[tuple[int, str]]:
     """(family, address) pairs for the target, refusing non-local ones before any packet is sent."""
-    kind = socket.SOCK_DGRAM if plan.udp else socket.SOCK_STREAM
-    try:
-        infos = socket.getaddrinfo(plan.host, plan.port, type=kind)
-    except socket.gaierror as exc:
-        raise NetworkFailure(
-            f"Cannot resolve '{plan.host}': {exc.strerror}.", explanation=explanation_for(Cause.DNS_FAILURE)
-        ) from exc
+    infos = lookup(plan.host, plan.port, kind=socket.SOCK_DGRAM if plan.udp else socket.SOCK_STREAM)
     addresses: list[tuple[int, str]] = []
     for family, _type, _proto, _name, sockaddr in infos:
         pair = (int(family), str(sockaddr[0]))
@@ -190,13 +186,14 @@ async def _preflight(plan: LoadPlan, addresses: list[tuple[int, str]]
         if receiver == "":  # this host, and no socket bound there: nothing to send a datagram to
             failures.append(f"no UDP socket is bound to {where} (read from this host's socket table)")
             last = NetworkFailure(f"Cannot load {plan.host}:{plan.port} over UDP: {'; '.join(failures)}.",
-                                  explanation=udp_load_explanation(Cause.NOTHING_LISTENING, plan.port))
+                                  explanation=udp_load_explanation(Cause.NOTHING_LISTENING, plan.port),
+                                  host=plan.host, port=plan.port)
             continue
         try:
             await _udp_round_trip_check(plan, family, address)
             return family, address, None
         except (OSError, asyncio.TimeoutError) as exc:
-            cause = _cause_of(exc)
+            cause = classify_exception(exc, "connect")
             if cause == Cause.NOTHING_LISTENING:
                 failures.append(f"ICMP port unreachable from {where}: no UDP socket is bound there")
             elif cause == Cause.TIMEOUT and receiver:
@@ -208,7 +205,8 @@ async def _preflight(plan: LoadPlan, addresses: list[tuple[int, str]]
             else:
                 failures.append(f"{explanation_for(cause).title.lower()} on {where}")
             last = NetworkFailure(f"Cannot load {plan.host}:{plan.port} over UDP: {'; '.join(failures)}.",
-                                  explanation=udp_load_explanation(cause, plan.port))
+                                  explanation=udp_load_explanation(cause, plan.port), errno=_errno(exc),
+                                  host=plan.host, port=plan.port)
     assert last is not None, "getaddrinfo returned no address"
     raise last
 
@@ -232,11 +230,12 @@ async def _connect_preflight(plan: LoadPlan, addresses: list[tuple[int, str]]
             opened = await _bounded(asyncio.open_connection(address, plan.port, family=family), plan.timeout)
             return family, address, opened
         except (OSError, asyncio.TimeoutError) as exc:
-            cause = _cause_of(exc)
+            cause = classify_exception(exc, "connect")
             where = format_endpoint(address, plan.port)
             failures.append(f"{explanation_for(cause).title.lower()} on {where}")
             last = NetworkFailure(f"Cannot load {plan.host}:{plan.port}: {'; '.join(failures)}.",
-                                  explanation=explanation_for(cause))
+                                  explanation=explanation_for(cause), errno=_errno(exc), host=plan.host,
+                                  port=plan.port)
     assert last is not None, "getaddrinfo returned no address"
     raise last
 
@@ -271,15 +270,12 @@ def _tcp_preflight(plan: LoadPlan, addresses: list[tuple[int, str]]) -> tuple[in
             words += f" ({result.detail})"
         failures.append(f"{words} on {format_endpoint(result.address or plan.host, plan.port)}")
     raise NetworkFailure(f"Cannot load {plan.host}:{plan.port}: {'; '.join(failures)}.",
-                         explanation=explanation_for(probe_cause(results[-1])))
+                         explanation=explanation_for(probe_cause(results[-1])), errno=results[-1].errno,
+                         host=plan.host, port=plan.port)
 
 
-def _cause_of(exc: BaseException) -> Cause:
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return Cause.TIMEOUT
-    if isinstance(exc, OSError):
-        return classify_os_error(exc.errno, "connect")
-    return Cause.UNKNOWN
+def _errno(exc: BaseException) -> int | None:
+    return exc.errno if isinstance(exc, OSError) else None
 
 
 async def _bounded(awaitable: Awaitable[T], timeout: float) -> T:
