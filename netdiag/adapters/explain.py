@@ -21,7 +21,7 @@ from netdiag.adapters.probing.scan import (
     scan_tcp_without_connecting,
     scan_udp_without_sending,
 )
-from netdiag.core.failures import NetworkFailure
+from netdiag.core.failures import ResolveFailure
 from netdiag.core.observations import Observations, effective_destination, is_loopback
 from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
 from netdiag.core.socket_table import Listener
@@ -40,8 +40,8 @@ def gather_observations(
                         timeout=timeout)
     try:
         addresses = tuple(resolve_host(host))
-    except NetworkFailure as failure:
-        return _replace(base, resolve_error=_resolver_words(failure.message))
+    except ResolveFailure as failure:  # the sentence around the words brings its own full stop
+        return _replace(base, resolve_error=failure.reason.rstrip("."))
     routes = tuple(route_to(address) for address in addresses)
     mine = local_addresses()
     local_target = any(is_loopback(effective_destination(a)) or a.split("%", 1)[0] in mine for a in addresses)
@@ -72,12 +72,6 @@ def _replace(obs: Observations, **changes: object) -> Observations:
     from dataclasses import replace
 
     return replace(obs, **changes)  # type: ignore[arg-type]
-
-
-def _resolver_words(message: str) -> str:
-    """The resolver's own words from resolve_host's sentence ("Cannot resolve 'x': <words>.")."""
-    _, sep, words = message.partition("': ")
-    return words.rstrip(".") if sep else message
 
 
 def _listeners() -> tuple[tuple[SocketRow, ...] | None, str | None]:

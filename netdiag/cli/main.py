@@ -246,9 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitStatus.OK)
     except OSError as exc:
         # Safety net: an adapter should have translated this. A network event still gets no traceback.
-        if _is_network_event(exc):
-            return _report_untranslated(exc)
-        raise
+        failure = _untranslated_failure(exc)
+        if failure is None:
+            raise
+        _report(failure)
+        return int(failure.exit_status)
     return result if isinstance(result, int) else int(ExitStatus.OK)
 
 
@@ -281,31 +283,25 @@ def _report(err: NetdiagError) -> None:
         out.explanation(err.explanation)
 
 
-def _is_name_error(exc: OSError) -> bool:
-    socket_module = sys.modules.get("socket")  # a gaierror means socket is loaded: no import at start-up
-    return socket_module is not None and isinstance(exc, socket_module.gaierror)
+def _untranslated_failure(exc: OSError) -> NetdiagError | None:
+    """The failure to report for an ``OSError`` no adapter translated, read by the one exception -> cause
+    function; None when it is no network event (a bug: its traceback should show)."""
+    from netdiag.core.catalog import Cause, explanation_for
+    from netdiag.core.error_causes import classify_exception
 
-
-def _is_network_event(exc: OSError) -> bool:
-    return (isinstance(exc, (ConnectionError, TimeoutError, PermissionError)) or _is_name_error(exc)
-            or exc.errno in _NETWORK_ERRNOS)
-
-
-def _report_untranslated(exc: OSError) -> int:
-    from netdiag.core.catalog import Cause, classify_os_error, explanation_for
-
+    cause = classify_exception(exc, "connect")
     if isinstance(exc, PermissionError):
-        failure: NetdiagError = PrivilegeError(
-            f"Permission denied: {exc.strerror or exc}. Run it with sudo, or as a user allowed to do this."
+        return PrivilegeError(
+            f"Permission denied: {exc.strerror or exc}. Run it with sudo, or as a user allowed to do this.",
+            errno=exc.errno,
         )
-    elif _is_name_error(exc):
-        failure = NetworkFailure(f"Name not resolved: {exc}", explanation=explanation_for(Cause.DNS_FAILURE))
-    else:
-        cause = classify_os_error(exc.errno, "connect", timed_out=isinstance(exc, TimeoutError))
-        failure = NetworkFailure(f"{explanation_for(cause).title}: {exc.strerror or exc}",
-                                 explanation=explanation_for(cause))
-    _report(failure)
-    return int(failure.exit_status)
+    if cause is Cause.DNS_FAILURE:
+        return NetworkFailure(f"Name not resolved: {exc}", explanation=explanation_for(cause),
+                              errno=exc.errno)
+    if isinstance(exc, (ConnectionError, TimeoutError)) or exc.errno in _NETWORK_ERRNOS:
+        return NetworkFailure(f"{explanation_for(cause).title}: {exc.strerror or exc}",
+                              explanation=explanation_for(cause), errno=exc.errno)
+    return None
 
 
 def _end_closed_pipe() -> NoReturn:

@@ -6,18 +6,19 @@ Cause codes are stable: they appear in JSON output and scripts may match on them
 
 Fix texts may contain the placeholders ``HOST`` and ``PORT`` (upper case, whole words); commands that
 know the target substitute them with ``fill_placeholders``. The per-platform errno tables (the same
-number means different things on Linux, macOS and Windows) live in ``netdiag.core.errno_tables``.
+number means different things on Linux, macOS and Windows) live in ``netdiag.core.errno_tables``; which
+cause an exception or errno is (the logic) lives in ``netdiag.core.error_causes``.
+
+Longer than the ~400 lines a module should have, on purpose: nearly all of it is the entries, one per cause
+(the program mistakes' entries are in ``catalog_programs``). Kept together they read as the one page a
+reviewer checks the wording on, in the order docs/troubleshooting.md shows them.
 """
 
 from __future__ import annotations
 
-import errno as errno_codes
 import re
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Literal
-
-Operation = Literal["connect", "bind", "resolve", "send", "recv", "accept"]
 
 
 class Cause(str, Enum):
@@ -509,57 +510,3 @@ def fill_placeholders(text: str, *, host: str | None = None, port: int | None = 
         return value if value is not None else match.group(0)
 
     return _PLACEHOLDER.sub(substitute, text)
-
-
-def classify_os_error(
-    code: int | None, operation: Operation, *, port: int | None = None, timed_out: bool = False
-) -> Cause:
-    """Map an errno seen during ``operation`` to a cause code (numbers of the platform we run on).
-
-    ``EACCES`` depends on the operation: on bind it is a privileged port below 1024, a reserved port
-    otherwise. ``EPERM`` on connect/send comes from a local firewall rule (Linux netfilter drops a
-    locally generated packet with EPERM).
-    """
-    if timed_out or code == errno_codes.ETIMEDOUT:
-        return Cause.TIMEOUT
-    if code == errno_codes.EACCES and operation == "bind":
-        return Cause.PRIVILEGED_PORT if port is not None and 0 < port < 1024 else Cause.PORT_RESERVED
-    if code in (errno_codes.EPERM, errno_codes.EACCES) and operation in ("connect", "send"):
-        return Cause.FIREWALL_DROP
-    return _BY_ERRNO.get(code, Cause.UNKNOWN) if code is not None else Cause.UNKNOWN
-
-
-def classify_exception(exc: BaseException, operation: Operation, *, port: int | None = None) -> Cause:
-    """The cause of an exception raised by a socket call (for the messages of every command).
-
-    Handles what ``classify_os_error`` cannot see from the errno alone: ``socket.gaierror`` (its errno
-    is a getaddrinfo code, not an errno) and ``TimeoutError`` / ``socket.timeout`` raised by a socket
-    timeout (errno None).
-    """
-    if type(exc).__name__ == "gaierror":
-        return Cause.DNS_FAILURE
-    if isinstance(exc, TimeoutError):
-        return Cause.TIMEOUT
-    if isinstance(exc, OSError):
-        return classify_os_error(exc.errno, operation, port=port)
-    return Cause.UNKNOWN
-
-
-_BY_ERRNO: dict[int, Cause] = {
-    errno_codes.ECONNREFUSED: Cause.NOTHING_LISTENING,
-    errno_codes.ECONNRESET: Cause.CONNECTION_RESET,
-    errno_codes.EADDRINUSE: Cause.ADDRESS_IN_USE,
-    errno_codes.EADDRNOTAVAIL: Cause.ADDRESS_NOT_LOCAL,
-    errno_codes.EHOSTUNREACH: Cause.HOST_UNREACHABLE,
-    errno_codes.EHOSTDOWN: Cause.HOST_UNREACHABLE,
-    errno_codes.ENETUNREACH: Cause.NO_ROUTE,
-    errno_codes.ENETDOWN: Cause.NO_ROUTE,
-    errno_codes.EPIPE: Cause.BROKEN_PIPE,
-    errno_codes.ECONNABORTED: Cause.CONNECTION_ABORTED,
-    errno_codes.EBADF: Cause.SOCKET_CLOSED,
-    errno_codes.ENOTSOCK: Cause.SOCKET_CLOSED,
-    errno_codes.ENOTCONN: Cause.NOT_CONNECTED,
-    errno_codes.EISCONN: Cause.ALREADY_CONNECTED,
-    errno_codes.EINVAL: Cause.INVALID_ARGUMENT,
-    errno_codes.EMFILE: Cause.TOO_MANY_OPEN_FILES,
-}

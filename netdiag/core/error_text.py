@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from netdiag.core.catalog import Cause, Operation
+from netdiag.core.catalog import Cause
 from netdiag.core.errno_tables import (
     PLATFORM_NAMES,
     PLATFORMS,
@@ -25,6 +25,7 @@ from netdiag.core.errno_tables import (
     entries_for_number,
     entries_for_symbol,
 )
+from netdiag.core.error_causes import Operation, permission_cause
 
 
 @dataclass(frozen=True)
@@ -322,19 +323,14 @@ def _port_of(text: str) -> int | None:
 
 def _refine(cause: Cause, *, operation: Operation | None, port: int | None,
             platform: Platform | None, about_a_file: bool = False) -> Cause:
-    """Permission errors mean different things by operation, port and platform; about a file (a shell
-    that cannot run a script, a path Python cannot open) they are no network matter at all."""
+    """Permission errors mean different things by operation, port and platform (``permission_cause``, the
+    rule live errors follow too); about a file (a shell that cannot run a script, a path Python cannot
+    open) they are no network matter at all."""
     if cause not in (Cause.PRIVILEGED_PORT, Cause.PORT_RESERVED):
         return cause
     if about_a_file and operation != "bind" and port is None:
         return Cause.FILE_PERMISSION
-    if operation in ("connect", "send"):
-        return Cause.FIREWALL_DROP
-    if platform == "windows":
-        return Cause.PORT_RESERVED  # Windows has no privileged ports: 10013 on bind is a reserved range
-    if port is not None and port >= 1024:
-        return Cause.PORT_RESERVED
-    return Cause.PRIVILEGED_PORT
+    return permission_cause(operation, port, windows=platform == "windows")
 
 
 def _notes_for(cause: Cause, readings: tuple[ErrnoEntry, ...], platform: Platform | None, *,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import pytest
 
 from netdiag.adapters.client import (
+    ConnectFailure,
     HalfClosed,
     NoReply,
     PeerClosed,
@@ -143,6 +146,40 @@ def test_refused_connection_keeps_the_attempt_and_explains_nothing_listening() -
     assert failure.value.explanation is not None
     assert failure.value.explanation.cause == Cause.NOTHING_LISTENING
     assert f"--port {port}" in " ".join(failure.value.explanation.fixes)
+    assert (failure.value.cause, failure.value.host, failure.value.port) == (
+        Cause.NOTHING_LISTENING, "127.0.0.1", port)
+    assert failure.value.errno == errno.ECONNREFUSED
+
+
+def test_a_name_that_does_not_resolve_is_a_connect_failure_with_no_attempt(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolution and its translation are ``lookup``'s; connect adds its own sentence and fills the target
+    into the explanation (the resolver is a stand-in: no DNS query)."""
+    from netdiag.adapters.net import resolve
+
+    def no_such_name(*_args: object) -> NoReturn:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(resolve.socket, "getaddrinfo", no_such_name)
+    with pytest.raises(ConnectFailure) as caught:
+        open_connection("nothing.invalid", 8000, timeout=1)
+    failure = caught.value
+    assert failure.message == ("Cannot resolve 'nothing.invalid': Name or service not known. "
+                               "No connection was attempted.")
+    assert failure.attempts == []
+    assert (failure.cause, failure.errno, failure.host, failure.port) == (
+        Cause.DNS_FAILURE, socket.EAI_NONAME, "nothing.invalid", 8000)
+    assert failure.explanation is not None
+    assert any("getent hosts nothing.invalid" in fix for fix in failure.explanation.fixes)
+
+
+def test_an_over_long_label_is_a_dns_failure_not_a_traceback() -> None:
+    host = "a" * 64 + ".example"  # the idna codec refuses it before any query
+    with pytest.raises(ConnectFailure) as caught:
+        open_connection(host, 8000, timeout=1)
+    assert caught.value.message.startswith(f"Cannot resolve '{host}': it is not a valid host name (")
+    assert caught.value.message.endswith(". No connection was attempted.")
+    assert caught.value.cause is Cause.DNS_FAILURE and caught.value.attempts == []
 
 
 def test_udp_port_unreachable_is_reported_as_such() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from netdiag.adapters.load import resolve_target, run_load
 from netdiag.core.catalog import Cause
-from netdiag.core.failures import NetworkFailure, UsageError
+from netdiag.core.failures import NetworkFailure, ResolveFailure, UsageError
 from netdiag.core.loadplan import LoadPlan
 from netdiag.core.loadstats import ErrorKind
 
@@ -117,13 +117,16 @@ def test_rate_paces_the_clients() -> None:
 def test_nothing_listening_fails_once_with_the_catalog_entry() -> None:
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))  # bound, not listening: connect() is refused
+    port = holder.getsockname()[1]
     try:
         with pytest.raises(NetworkFailure) as info:
-            run_load(LoadPlan(host="127.0.0.1", port=holder.getsockname()[1], duration=1))
+            run_load(LoadPlan(host="127.0.0.1", port=port, duration=1))
     finally:
         holder.close()
     assert info.value.explanation is not None
     assert info.value.explanation.cause is Cause.NOTHING_LISTENING
+    assert (info.value.cause, info.value.host, info.value.port) == (
+        Cause.NOTHING_LISTENING, "127.0.0.1", port)
 
 
 def test_a_documentation_address_is_refused_without_connecting() -> None:
@@ -138,6 +141,19 @@ def test_unresolvable_name_is_a_dns_failure() -> None:
         resolve_target(LoadPlan(host="no-such-host.invalid", port=7), allow_remote=False)
     assert info.value.explanation is not None
     assert info.value.explanation.cause is Cause.DNS_FAILURE
+
+
+def test_an_over_long_label_is_the_dns_sentence_not_a_unicode_error() -> None:
+    """The idna codec refuses a label over 63 characters with UnicodeError, before any query: load
+    translates it as connect and probe do (one ``lookup``)."""
+    host = "a" * 64 + ".example"
+    for udp in (False, True):
+        with pytest.raises(ResolveFailure) as info:
+            resolve_target(LoadPlan(host=host, port=7, udp=udp), allow_remote=False)
+        assert info.value.message.startswith(f"Cannot resolve '{host}': it is not a valid host name (")
+        assert (info.value.cause, info.value.host, info.value.port) == (Cause.DNS_FAILURE, host, 7)
+        assert info.value.explanation is not None
+        assert info.value.explanation.cause is Cause.DNS_FAILURE
 
 
 @contextmanager

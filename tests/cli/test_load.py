@@ -91,6 +91,15 @@ def test_refused_is_explained_with_exit_1() -> None:
     assert "nothing is listening" in result.stderr
 
 
+def test_an_over_long_host_label_is_the_dns_sentence_not_a_traceback() -> None:
+    host = "a" * 64 + ".example"  # over 63 characters: the idna codec refuses it, no query is made
+    result = run_netdiag("load", f"{host}:7", "-d", "1")
+    assert result.returncode == ExitStatus.NETWORK_SAID_NO, result.stderr
+    assert "Traceback" not in result.stderr and "UnicodeError:" not in result.stderr.splitlines()[-1]
+    assert f"error: Cannot resolve '{host}': it is not a valid host name (" in result.stderr
+    assert "could not be turned into an address" in result.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import errno
+import socket
+
 import pytest
 from helpers.cli import run_netdiag
 
 from netdiag import __version__
+from netdiag.core.catalog import Cause
 from netdiag.core.exit_status import ExitStatus
+from netdiag.core.failures import NetworkFailure, PrivilegeError
 
 
 def test_version() -> None:
@@ -64,3 +69,41 @@ def test_argument_mistakes_get_the_fix(args: list[str], phrase: str) -> None:
     assert result.returncode == ExitStatus.USAGE
     assert phrase in result.stderr
     assert "Did you mean" not in result.stderr
+
+
+# The safety net of the error boundary, in process: an OSError no adapter translated is read by the one
+# exception -> cause function (the subprocess checks of exit codes are in test_conventions.py).
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "cause", "message"),
+    [
+        (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), NetworkFailure,
+         Cause.NOTHING_LISTENING, "Connection refused: Connection refused"),
+        (TimeoutError("timed out"), NetworkFailure, Cause.TIMEOUT, "Timed out: timed out"),
+        (TimeoutError(errno.ETIMEDOUT, "Connection timed out"), NetworkFailure, Cause.TIMEOUT,
+         "Timed out: Connection timed out"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), NetworkFailure, Cause.HOST_UNREACHABLE,
+         "Host unreachable: No route to host"),
+        (socket.gaierror(-2, "Name or service not known"), NetworkFailure, Cause.DNS_FAILURE,
+         "Name not resolved: [Errno -2] Name or service not known"),
+        (PermissionError(errno.EPERM, "Operation not permitted"), PrivilegeError, None,
+         "Permission denied: Operation not permitted. Run it with sudo, or as a user allowed to do this."),
+    ],
+    ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else None,
+)
+def test_an_untranslated_network_event_gets_its_cause_and_sentence(
+        exc: OSError, kind: type, cause: Cause | None, message: str) -> None:
+    from netdiag.cli.main import _untranslated_failure
+
+    failure = _untranslated_failure(exc)
+    assert type(failure) is kind
+    assert failure is not None and failure.message == message
+    assert failure.cause is cause and failure.errno == exc.errno
+
+
+def test_an_os_error_that_is_no_network_event_is_left_to_trace_back() -> None:
+    from netdiag.cli.main import _untranslated_failure
+
+    assert _untranslated_failure(FileNotFoundError(errno.ENOENT, "No such file or directory")) is None
+    assert _untranslated_failure(OSError(errno.EINVAL, "Invalid argument")) is None

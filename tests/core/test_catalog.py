@@ -10,14 +10,7 @@ import sys
 
 import pytest
 
-from netdiag.core.catalog import (
-    CATALOG,
-    Cause,
-    classify_exception,
-    classify_os_error,
-    explanation_for,
-    fill_placeholders,
-)
+from netdiag.core.catalog import CATALOG, Cause, explanation_for, fill_placeholders
 from netdiag.core.errno_tables import ALL_ENTRIES, LINUX_ERRNO, LINUX_GAI, entries_for_number
 
 
@@ -35,37 +28,6 @@ def test_every_cause_has_an_entry_that_reads_well(cause: Cause) -> None:
 def test_explanation_for_falls_back_to_unknown() -> None:
     assert explanation_for(Cause.TIMEOUT).title == "Timed out"
     assert explanation_for("not-a-cause").cause is Cause.UNKNOWN  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("code", "operation", "port", "expected"),
-    [
-        (errno.ECONNREFUSED, "connect", None, Cause.NOTHING_LISTENING),
-        (errno.ETIMEDOUT, "connect", None, Cause.TIMEOUT),
-        (errno.EADDRINUSE, "bind", 8000, Cause.ADDRESS_IN_USE),
-        (errno.EACCES, "bind", 80, Cause.PRIVILEGED_PORT),
-        (errno.EACCES, "bind", 50000, Cause.PORT_RESERVED),
-        (errno.EPERM, "connect", 80, Cause.FIREWALL_DROP),
-        (errno.EADDRNOTAVAIL, "bind", 80, Cause.ADDRESS_NOT_LOCAL),
-        (errno.EHOSTUNREACH, "connect", None, Cause.HOST_UNREACHABLE),
-        (errno.ENETUNREACH, "connect", None, Cause.NO_ROUTE),
-        (errno.ECONNRESET, "recv", None, Cause.CONNECTION_RESET),
-        (errno.EPIPE, "send", None, Cause.BROKEN_PIPE),
-        (errno.ECONNABORTED, "accept", None, Cause.CONNECTION_ABORTED),
-        (errno.ENOENT, "connect", None, Cause.UNKNOWN),
-        (None, "connect", None, Cause.UNKNOWN),
-    ],
-)
-def test_classify_os_error(code: int | None, operation: str, port: int | None, expected: Cause) -> None:
-    assert classify_os_error(code, operation, port=port) is expected  # type: ignore[arg-type]
-
-
-def test_classify_exception_knows_gaierror_and_socket_timeouts() -> None:
-    assert classify_exception(socket.gaierror(socket.EAI_NONAME, "x"), "resolve") is Cause.DNS_FAILURE
-    assert classify_exception(TimeoutError("timed out"), "connect") is Cause.TIMEOUT
-    assert classify_exception(ConnectionRefusedError(errno.ECONNREFUSED, "x"), "connect") \
-        is Cause.NOTHING_LISTENING
-    assert classify_exception(ValueError("x"), "connect") is Cause.UNKNOWN
 
 
 def test_fill_placeholders_replaces_whole_words_only() -> None:
@@ -100,22 +62,6 @@ def test_every_table_entry_points_to_a_cause_with_an_explanation() -> None:
     assert all(entry.cause in CATALOG for entry in ALL_ENTRIES)
     keys = [(e.platform, e.kind, e.number) for e in ALL_ENTRIES]
     assert len(keys) == len(set(keys)), "a number appears twice in one platform's table"
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="compares with Linux's own numbers")
-@pytest.mark.parametrize("entry", LINUX_ERRNO, ids=lambda e: e.symbol)
-def test_a_pasted_error_and_a_live_one_get_the_same_cause(entry: object) -> None:
-    """One engine: the cause `explain --error` reads from a pasted `[Errno N] message` is the cause that
-    listen/connect/load give the same errno live (classify_os_error), for the operation in the text."""
-    from netdiag.core.error_text import read_error_text
-
-    number, message = entry.number, entry.message  # type: ignore[attr-defined]
-    for operation, text in (("connect", f"connect failed: [Errno {number}] {message}"),
-                            ("bind", f"bind failed: [Errno {number}] {message} (port 80)")):
-        live = classify_os_error(number, operation, port=80)  # type: ignore[arg-type]
-        if live is Cause.UNKNOWN:
-            continue  # EPERM on bind is not a network event netdiag explains
-        assert read_error_text(text).cause is live, text
 
 
 def test_explanation_for_fills_the_target_in_when_given() -> None:

@@ -17,13 +17,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from netdiag.core.catalog import (
-    Cause,
-    Explanation,
-    classify_os_error,
-    explanation_for,
-)
-from netdiag.core.failures import NetworkFailure
+from netdiag.adapters.net.resolve import lookup
+from netdiag.core.catalog import Cause, Explanation, explanation_for
+from netdiag.core.error_causes import classify_exception
+from netdiag.core.failures import NetworkFailure, ResolveFailure
 from netdiag.core.targets import format_endpoint
 
 RECV_SIZE = 65536
@@ -68,8 +65,9 @@ class Attempt:
 class ConnectFailure(NetworkFailure):
     """No address of the target accepted; ``attempts`` says what happened on each (empty: not resolved)."""
 
-    def __init__(self, message: str, *, explanation: Explanation, attempts: list[Attempt]) -> None:
-        super().__init__(message, explanation=explanation)
+    def __init__(self, message: str, *, explanation: Explanation, attempts: list[Attempt],
+                 errno: int | None = None, host: str | None = None, port: int | None = None) -> None:
+        super().__init__(message, explanation=explanation, errno=errno, host=host, port=port)
         self.attempts = attempts
 
 
@@ -256,7 +254,7 @@ class Connection:
 def session_failure(exc: OSError, peer: str, *, udp: bool, operation: str, host: str | None = None,
                     port: int | None = None) -> NetworkFailure:
     """The ``NetworkFailure`` for an error on an established connection (reset, unreachable...)."""
-    cause = classify_os_error(exc.errno, "recv" if operation == "recv" else "send")
+    cause = classify_exception(exc, "recv" if operation == "recv" else "send")
     if udp and cause == Cause.NOTHING_LISTENING:
         message = (f"UDP port unreachable: {peer} answered with ICMP port-unreachable, so nothing "
                    "listens for UDP there.")
@@ -269,7 +267,8 @@ def session_failure(exc: OSError, peer: str, *, udp: bool, operation: str, host:
         message = f"Broken pipe: {peer} had already closed the connection when we sent."
     else:
         message = f"The connection to {peer} failed: {exc.strerror or exc}."
-    return NetworkFailure(message, explanation=explanation_for(cause, host=host, port=port))
+    return NetworkFailure(message, explanation=explanation_for(cause, host=host, port=port), errno=exc.errno,
+                          host=host, port=port)
 
 
 def _address_text(sockaddr: tuple[object, ...]) -> str:
@@ -277,20 +276,19 @@ def _address_text(sockaddr: tuple[object, ...]) -> str:
 
 
 def resolve(host: str, port: int, *, udp: bool, family: int = 0) -> list[tuple[int, tuple[object, ...]]]:
-    """``(family, sockaddr)`` for every address of ``host``, in the resolver's order, no duplicates."""
-    kind = socket.SOCK_DGRAM if udp else socket.SOCK_STREAM
+    """``(family, sockaddr)`` for every address of ``host``, in the resolver's order, no duplicates.
+
+    A name that does not resolve is a ``ConnectFailure`` with no attempt (``lookup``'s sentence, its
+    explanation filled with the target, its fields kept).
+    """
     try:
-        infos = socket.getaddrinfo(host, port, family, kind)
-    except socket.gaierror as exc:
+        infos = lookup(host, port, family=family, kind=socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
+    except ResolveFailure as failure:
         raise ConnectFailure(
-            f"Cannot resolve '{host}': {exc.strerror or exc}. No connection was attempted.",
+            f"{failure.message} No connection was attempted.",
             explanation=explanation_for(Cause.DNS_FAILURE, host=host, port=port), attempts=[],
-        ) from exc
-    except UnicodeError as exc:  # a label longer than 63 characters fails in the idna codec
-        raise ConnectFailure(
-            f"Cannot resolve '{host}': it is not a valid host name ({exc}).",
-            explanation=explanation_for(Cause.DNS_FAILURE, host=host, port=port), attempts=[],
-        ) from exc
+            errno=failure.errno, host=host, port=port,
+        ) from failure
     seen: dict[tuple[object, ...], int] = {}
     for info in infos:
         seen.setdefault(tuple(info[4]), info[0])
@@ -334,7 +332,7 @@ def _attempt(fam: int, sockaddr: tuple[object, ...], *, udp: bool,
     try:
         sock = socket.socket(fam, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM)
     except OSError as exc:  # EAFNOSUPPORT (IPv6 compiled out), EMFILE (out of file descriptors)...
-        cause = classify_os_error(exc.errno, "connect")
+        cause = classify_exception(exc, "connect")
         return None, Attempt(address, cause, 0.0, f"no socket: {exc.strerror or exc}")
     sock.settimeout(timeout)
     began = time.perf_counter()
@@ -345,7 +343,7 @@ def _attempt(fam: int, sockaddr: tuple[object, ...], *, udp: bool,
         return None, Attempt(address, Cause.TIMEOUT, time.perf_counter() - began)
     except OSError as exc:
         sock.close()
-        cause = classify_os_error(exc.errno, "connect")
+        cause = classify_exception(exc, "connect")
         return None, Attempt(address, cause, time.perf_counter() - began, exc.strerror or str(exc), exc.errno)
     elapsed = time.perf_counter() - began
     if not udp and sock.getsockname()[:2] == sock.getpeername()[:2]:
@@ -375,5 +373,6 @@ def _connect_failure(host: str, port: int, attempts: list[Attempt], timeout: flo
                              "chain) dropped the packet before it left",
     }.get(cause, f"Cannot connect to {target}")
     detail = f" ({facts})." if len(attempts) > 1 or cause not in _OUTCOME_WORDS else "."
+    number = next((a.errno for a in attempts if a.cause is cause), None)
     return ConnectFailure(lead + detail, explanation=explanation_for(cause, host=host, port=port),
-                          attempts=attempts)
+                          attempts=attempts, errno=number, host=host, port=port)

@@ -29,7 +29,7 @@ def _probe_result(host: str, port: int, attempt: Attempt) -> ProbeResult:
 def diagnosed_failure(failure: ConnectFailure, host: str, port: int, *, timeout: float) -> ConnectFailure:
     """``failure`` with the diagnosis engine's verdict and fixes when it names a cause of its own (TCP);
     ``failure`` itself when the engine agrees, knows no more, or no attempt was made (name not resolved)."""
-    current = failure.explanation.cause if failure.explanation else Cause.UNKNOWN
+    current = Cause.UNKNOWN if failure.cause is None else failure.cause
     if not failure.attempts or current not in _REFINABLE:
         return failure
     from netdiag.adapters.explain import gather_observations
@@ -43,4 +43,5 @@ def diagnosed_failure(failure: ConnectFailure, host: str, port: int, *, timeout:
     waited = f" after {timeout:g} s" if current == Cause.TIMEOUT else ""
     message = f"Cannot connect to {format_endpoint(host, port)} ({facts}{waited}). {diagnosis.verdict}"
     explanation = replace(explanation_for(diagnosis.cause, host=host, port=port), fixes=diagnosis.fixes)
-    return ConnectFailure(message, explanation=explanation, attempts=failure.attempts)
+    return ConnectFailure(message, explanation=explanation, attempts=failure.attempts, errno=failure.errno,
+                          host=host, port=port)

@@ -20,7 +20,14 @@ _PRIVILEGE_WORDS = ("permission denied", "operation not permitted", "must be roo
 
 
 class _Unreadable(Exception):
-    """A tool ran but could not list its rules; ``args[0]`` says why."""
+    """A tool could not list its rules: ``reason`` says why in words; ``missing`` (not installed) and
+    ``needs_root`` say it as facts, which the summary reads instead of searching the words."""
+
+    def __init__(self, reason: str, *, missing: bool = False, needs_root: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.missing = missing
+        self.needs_root = needs_root
 
 
 def read_firewall(port: int, proto: str = "tcp", *, command_prefix: Sequence[str] = (),
@@ -34,12 +41,12 @@ def read_firewall(port: int, proto: str = "tcp", *, command_prefix: Sequence[str
     rules: list[FirewallRule] = []
     policies: list[str] = []
     tools: list[str] = []
-    problems: list[str] = []
+    problems: list[tuple[str, _Unreadable]] = []
     for tool in ("iptables", "ip6tables"):
         try:
             text = _run([*command_prefix, tool, "-w", "-S"], timeout)
         except _Unreadable as why:
-            problems.append(f"{tool}: {why.args[0]}")
+            problems.append((tool, why))
             continue
         found, dropping = parse_iptables(text, port, proto, tool=tool)
         rules.extend(found)
@@ -48,7 +55,7 @@ def read_firewall(port: int, proto: str = "tcp", *, command_prefix: Sequence[str
     try:
         text = _run([*command_prefix, "nft", "list", "ruleset"], timeout)
     except _Unreadable as why:
-        problems.append(f"nft: {why.args[0]}")
+        problems.append(("nft", why))
     else:
         skip = managed_by_iptables(text) if tools else set()
         found, dropping = parse_nft(text, port, proto, skip_tables=skip)
@@ -66,20 +73,22 @@ def _run(argv: list[str], timeout: float) -> str:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
     except FileNotFoundError:
-        raise _Unreadable("not installed") from None
+        raise _Unreadable("not installed", missing=True) from None
     except subprocess.TimeoutExpired:
         raise _Unreadable(f"no answer within {timeout:g} s") from None
     if done.returncode != 0:
         message = (done.stderr.strip() or done.stdout.strip() or f"exit status {done.returncode}")
         if any(word in message.lower() for word in _PRIVILEGE_WORDS):
-            raise _Unreadable("reading the rules needs root (run with sudo)")
+            raise _Unreadable("reading the rules needs root (run with sudo)", needs_root=True)
         raise _Unreadable(message.splitlines()[0])
     return done.stdout + done.stderr  # nft writes its "managed by iptables-nft" warnings to stderr
 
 
-def _summarise(problems: list[str]) -> str:
-    if any("needs root" in problem for problem in problems):
+def _summarise(problems: list[tuple[str, _Unreadable]]) -> str:
+    """Why no tool could list the rules: root first (the fix is sudo), then none installed, else each
+    tool's own reason."""
+    if any(why.needs_root for _tool, why in problems):
         return "reading it needs root (run netdiag with sudo to include it)"
-    if problems and all("not installed" in problem for problem in problems):
+    if problems and all(why.missing for _tool, why in problems):
         return "neither nft nor iptables is installed"
-    return "; ".join(problems) or "no firewall tool answered"
+    return "; ".join(f"{tool}: {why.reason}" for tool, why in problems) or "no firewall tool answered"

@@ -1,40 +1,54 @@
 """Name resolution: a host name (or literal) in, the addresses the OS resolver returns out.
 
-The only place probe and explain call ``getaddrinfo``; a failure becomes a ``NetworkFailure`` carrying the
-catalog's ``dns-failure`` explanation, with the resolver's own words kept in the message.
+``lookup`` is the one place netdiag calls ``getaddrinfo`` on a name the user typed (probe, explain,
+connect, load, listen): a failure becomes a ``ResolveFailure`` carrying the catalog's ``dns-failure``
+explanation, with the resolver's own words kept in its ``reason`` (and so in its message). Both ways a
+name fails are translated there: ``socket.gaierror``, and ``UnicodeError`` from the idna codec (a label
+longer than 63 characters, an empty label).
 """
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from netdiag.core.catalog import Cause, explanation_for
-from netdiag.core.failures import NetworkFailure
+from netdiag.core.failures import ResolveFailure
+
+AddressInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]
+"""One entry of ``getaddrinfo``'s answer: family, type, protocol, canonical name, socket address."""
+
+
+def lookup(host: str, port: int | None = None, *, family: int = 0, kind: int = socket.SOCK_STREAM,
+           flags: int = 0) -> Sequence[AddressInfo]:
+    """``getaddrinfo(host, port, family, kind, 0, flags)``, its failures raised as ``ResolveFailure``.
+
+    The failure names ``host`` and ``port`` and keeps the resolver's words (``reason``) and its
+    getaddrinfo code (``errno``) as fields; the explanation is the catalog's, with its placeholders left
+    for the caller to fill if it wants to.
+    """
+    try:
+        return socket.getaddrinfo(host, port, family, kind, 0, flags)
+    except socket.gaierror as exc:
+        raise ResolveFailure(host, exc.strerror or str(exc), port=port, errno=exc.errno,
+                             explanation=explanation_for(Cause.DNS_FAILURE)) from exc
+    except UnicodeError as exc:  # a label longer than 63 characters fails in the idna codec
+        raise ResolveFailure(host, f"it is not a valid host name ({exc})", port=port,
+                             explanation=explanation_for(Cause.DNS_FAILURE)) from exc
 
 
 def resolve_host(host: str, family: int = 0) -> list[str]:
     """The addresses ``host`` resolves to, IPv6 and IPv4, in the resolver's order, without duplicates.
 
     ``family`` is ``socket.AF_INET``/``AF_INET6`` to ask for one family only (0: both). Literals come
-    back unchanged without touching DNS (``AI_NUMERICHOST`` is tried first).
+    back unchanged without touching DNS (``AI_NUMERICHOST`` is tried first). A name that does not
+    resolve raises ``ResolveFailure`` (``lookup``).
     """
     literal = _numeric(host, family)
     if literal is not None:
         return literal
-    try:
-        infos = socket.getaddrinfo(host, None, family, socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise NetworkFailure(
-            f"Cannot resolve '{host}': {exc.strerror or exc}.",
-            explanation=explanation_for(Cause.DNS_FAILURE),
-        ) from exc
-    except UnicodeError as exc:  # a label longer than 63 characters fails in the idna codec
-        raise NetworkFailure(
-            f"Cannot resolve '{host}': it is not a valid host name ({exc}).",
-            explanation=explanation_for(Cause.DNS_FAILURE),
-        ) from exc
-    return _unique(str(info[4][0]) for info in infos)
+    return _unique(str(info[4][0]) for info in lookup(host, family=family))
 
 
 def _numeric(host: str, family: int) -> list[str] | None:

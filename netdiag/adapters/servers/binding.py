@@ -12,8 +12,10 @@ import socket
 from dataclasses import replace
 
 from netdiag.adapters import platform
-from netdiag.core.catalog import Cause, classify_os_error, explanation_for
-from netdiag.core.failures import NetworkFailure, PrivilegeError
+from netdiag.adapters.net.resolve import lookup
+from netdiag.core.catalog import Cause, explanation_for
+from netdiag.core.error_causes import classify_exception
+from netdiag.core.failures import NetworkFailure, PrivilegeError, ResolveFailure
 from netdiag.core.targets import format_endpoint, is_ipv6_literal
 
 from .settings import BACKLOG
@@ -52,34 +54,37 @@ def resolve_bind_host(host: str) -> tuple[socket.AddressFamily, str]:
     except OSError:
         pass
     try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
+        infos = lookup(host, flags=socket.AI_PASSIVE)
+    except ResolveFailure as failure:
         raise NetworkFailure(f"Cannot listen on {host}: the name does not resolve to an address "
-                             f"({exc.strerror}).", explanation=explanation_for(Cause.DNS_FAILURE)) from exc
+                             f"({failure.reason}).", explanation=failure.explanation, errno=failure.errno,
+                             host=host) from failure
     family, *_, sockaddr = infos[0]
     return family, str(sockaddr[0])
 
 
 def bind_failure(exc: OSError, host: str, port: int, *, udp: bool) -> NetworkFailure | PrivilegeError:
     """The explained failure for a bind error (the catalog gives the words, this machine the facts)."""
-    where = f"{'UDP' if udp else 'TCP'} {format_endpoint(host, port)}"
-    cause = classify_os_error(exc.errno, "bind", port=port)
+    cause = classify_exception(exc, "bind", port=port)
     explanation = explanation_for(cause, port=port)
-    if cause is Cause.PRIVILEGED_PORT:
-        return PrivilegeError(f"Cannot listen on {where}: ports below 1024 need root.",
-                              explanation=explanation)
-    if cause is Cause.ADDRESS_IN_USE:
+    if cause is Cause.ADDRESS_IN_USE:  # what this machine says about the port, after the catalog's words
         holder = describe_port_holders(port, udp=udp)
         explanation = replace(explanation, meaning=f"{explanation.meaning} {holder}")
-        return NetworkFailure(f"Cannot listen on {where}: the address is already in use.",
-                              explanation=explanation)
+
+    def failed(kind: type[NetworkFailure | PrivilegeError], why: str) -> NetworkFailure | PrivilegeError:
+        where = f"{'UDP' if udp else 'TCP'} {format_endpoint(host, port)}"
+        return kind(f"Cannot listen on {where}: {why}", explanation=explanation, errno=exc.errno, host=host,
+                    port=port)
+
+    if cause is Cause.PRIVILEGED_PORT:
+        return failed(PrivilegeError, "ports below 1024 need root.")
+    if cause is Cause.ADDRESS_IN_USE:
+        return failed(NetworkFailure, "the address is already in use.")
     if cause is Cause.ADDRESS_NOT_LOCAL:
-        return NetworkFailure(f"Cannot listen on {where}: {host} is not an address of this machine.",
-                              explanation=explanation)
+        return failed(NetworkFailure, f"{host} is not an address of this machine.")
     if exc.errno == errno.EACCES:
-        return PrivilegeError(f"Cannot listen on {where}: permission denied ({exc.strerror}).",
-                              explanation=explanation)
-    return NetworkFailure(f"Cannot listen on {where}: {exc.strerror or exc}.", explanation=explanation)
+        return failed(PrivilegeError, f"permission denied ({exc.strerror}).")
+    return failed(NetworkFailure, f"{exc.strerror or exc}.")
 
 
 def describe_port_holders(port: int, *, udp: bool) -> str:

@@ -34,6 +34,16 @@ def test_bind_errors_become_explained_failures(code: int, port: int, kind: type,
     assert type(failure) is kind
     assert phrase in failure.message
     assert failure.explanation is not None and failure.explanation.cause is cause
+    assert (failure.cause, failure.errno, failure.host, failure.port) == (cause, code, "127.0.0.1", port)
+
+
+def test_a_bind_name_that_does_not_resolve_says_so_with_the_resolvers_words() -> None:
+    host = "a" * 64 + ".example"  # the idna codec refuses it before any query (one ``lookup`` for all)
+    with pytest.raises(NetworkFailure) as caught:
+        resolve_bind_host(host)
+    assert caught.value.message.startswith(
+        f"Cannot listen on {host}: the name does not resolve to an address (it is not a valid host name (")
+    assert (caught.value.cause, caught.value.host) == (Cause.DNS_FAILURE, host)
 
 
 def test_a_live_listener_is_named_with_its_process() -> None:
