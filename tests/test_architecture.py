@@ -70,7 +70,7 @@ ADAPTER_DEPENDENCIES: dict[str, set[str]] = {
     "adapters.platform": set(),
     "adapters.net": {"adapters.platform"},
     "adapters.listing": {"adapters.platform"},
-    "adapters.servers": {"adapters.platform"},
+    "adapters.servers": {"adapters.platform", "adapters.net"},
     "adapters.web": set(),
     "adapters.doctor": {"adapters.platform"},
     "adapters.probing": {"adapters.platform", "adapters.listing", "adapters.net"},

@@ -10,64 +10,21 @@ number means different things on Linux, macOS and Windows) live in ``netdiag.cor
 cause an exception or errno is (the logic) lives in ``netdiag.core.error_causes``.
 
 Longer than the ~400 lines a module should have, on purpose: nearly all of it is the entries, one per cause
-(the program mistakes' entries are in ``catalog_programs``). Kept together they read as the one page a
-reviewer checks the wording on, in the order docs/troubleshooting.md shows them.
+(the program mistakes' entries are in ``catalog_programs``; the ``Cause`` codes and the ``Explanation``
+record are in ``causes``, so both entry modules build on them without importing each other). Kept
+together they read as the one page a reviewer checks the wording on, in the order docs/troubleshooting.md
+shows them.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from enum import Enum
+from dataclasses import replace
 
+from netdiag.core.catalog_programs import PROGRAM_CATALOG
+from netdiag.core.causes import Cause, Explanation
 
-class Cause(str, Enum):
-    """Stable cause codes (documented in docs/troubleshooting.md; used as JSON values)."""
-
-    OK = "ok"
-    NOTHING_LISTENING = "nothing-listening"
-    LOOPBACK_ONLY_BIND = "loopback-only-bind"
-    WRONG_ADDRESS_FAMILY = "wrong-address-family"
-    NEAR_PORT = "near-port"
-    PROTOCOL_MISMATCH = "protocol-mismatch"
-    FIREWALL_DROP = "firewall-drop"
-    FIREWALL_REJECT = "firewall-reject"
-    OUTBOUND_FIREWALL = "outbound-firewall"
-    BLOCKED_ROUTE = "blocked-route"
-    ACCEPT_QUEUE_FULL = "accept-queue-full"
-    HOST_UNREACHABLE = "host-unreachable"
-    NO_ROUTE = "no-route"
-    DNS_FAILURE = "dns-failure"
-    CONNECTION_RESET = "connection-reset"
-    TIMEOUT = "timeout"
-    ADDRESS_IN_USE = "address-in-use"
-    PRIVILEGED_PORT = "privileged-port"
-    PORT_RESERVED = "port-reserved"
-    ADDRESS_NOT_LOCAL = "address-not-local"
-    BROKEN_PIPE = "broken-pipe"
-    CONNECTION_ABORTED = "connection-aborted"
-    TIME_WAIT = "time-wait"
-    STR_NOT_BYTES = "str-not-bytes"
-    SOCKET_CLOSED = "socket-closed"
-    NOT_CONNECTED = "not-connected"
-    ALREADY_CONNECTED = "already-connected"
-    DECODE_ERROR = "decode-error"
-    PORT_OUT_OF_RANGE = "port-out-of-range"
-    INVALID_ARGUMENT = "invalid-argument"
-    TOO_MANY_OPEN_FILES = "too-many-open-files"
-    FILE_PERMISSION = "file-permission"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """What a failure means for a person: one sentence, the likely causes, the numbered fixes."""
-
-    cause: Cause
-    title: str
-    meaning: str
-    likely_causes: tuple[str, ...]
-    fixes: tuple[str, ...]
+__all__ = ["CATALOG", "Cause", "Explanation", "explanation_for", "fill_examples", "fill_placeholders"]
 
 
 _FIREWALL_READ = (
@@ -451,8 +408,6 @@ CATALOG: dict[Cause, Explanation] = {
 def _merge_program_entries() -> None:
     """The program mistakes' entries (``catalog_programs``, kept apart for size) join the catalog before
     ``unknown``, which stays last on the generated page."""
-    from netdiag.core.catalog_programs import PROGRAM_CATALOG
-
     unknown = CATALOG.pop(Cause.UNKNOWN)
     CATALOG.update(PROGRAM_CATALOG)
     CATALOG[Cause.UNKNOWN] = unknown

@@ -8,7 +8,7 @@ meaning, the likely causes, the concrete fixes.
 
 from __future__ import annotations
 
-from netdiag.core.catalog import Cause, Explanation
+from netdiag.core.causes import Cause, Explanation
 
 PROGRAM_CATALOG: dict[Cause, Explanation] = {
     Cause.TIME_WAIT: Explanation(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from netdiag.core.exit_status import ExitStatus
 
 if TYPE_CHECKING:
-    from netdiag.core.catalog import Cause, Explanation
+    from netdiag.core.causes import Cause, Explanation
 
 
 class NetdiagError(Exception):

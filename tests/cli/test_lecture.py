@@ -138,7 +138,8 @@ def test_refused_connection_is_red_with_the_terminal_explanation(private_loopbac
         assert card["flags"] == ["SYN", "RST,ACK"] and card["classes"] == ["seg syn", "seg rst"]
         assert card["outcome"] == "refused"
         assert card["notes"][0].startswith("refused: the SYN was answered with RST,ACK")
-        assert card["notes"][0] in watch.out.text()
+        note = card["notes"][0]  # the page and the terminal are two outputs: either may come first
+        wait_until(lambda: note in watch.out.text(), timeout=10, what="the same explanation in the terminal")
         border = page.evaluate(f"getComputedStyle({CARD}).borderTopColor")
         assert border == "rgb(196, 0, 26)", "a refused connection stands out in red"
         page.screenshot(tmp_path / "refused.png")
