@@ -16,9 +16,10 @@ from __future__ import annotations
 import errno as errno_codes
 from typing import Literal
 
-from netdiag.core.catalog import Cause
+from netdiag.core.causes import Cause
 
 Operation = Literal["connect", "bind", "resolve", "send", "recv", "accept"]
+
 
 def classify_exception(exc: BaseException, operation: Operation, *, port: int | None = None) -> Cause:
     """The cause of an exception raised by a socket call during ``operation``.
