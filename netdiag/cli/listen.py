@@ -7,6 +7,7 @@ handlers in ``netdiag.core.protocols``.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -94,6 +95,8 @@ def listen_command(
     from netdiag.adapters.servers import EventLog, ServerSettings, event_loop_name, run_server
     from netdiag.adapters.servers.binding import addresses_for_others, raise_open_files_limit
     from netdiag.adapters.servers.descriptors import descriptor_budget
+    from netdiag.render.listen_view import server_warning_text
+    from netdiag.render.log_lines import human_line, json_line
 
     endpoint = parse_listen_address(address)
     bind_host = host if host is not None else endpoint.host
@@ -135,7 +138,7 @@ def listen_command(
             kind = " --udp" if udp else ""
             out.info(f"try it: netdiag connect {target}{kind}   (Ctrl-C stops the server)")
 
-    event_log = EventLog(log, quiet=quiet)
+    event_log = EventLog(json_line if log is LogFormat.JSON else human_line, sys.stdout, quiet=quiet)
     observer = start_observer(event_log, out.warn, address) if observe else None
 
     def ready(bound_host: str, port: int) -> None:
@@ -144,7 +147,7 @@ def listen_command(
             observer.start(port, bound_host)
 
     try:
-        run_server(settings, event_log, ready, warn=out.warn,
+        run_server(settings, event_log, ready, warn=lambda warning: out.warn(server_warning_text(warning)),
                    before_shutdown=observer.stop if observer is not None else None)
     finally:
         if observer is not None:
