@@ -16,15 +16,15 @@ import typer
 
 from netdiag.cli.common import FormatOption, OutputFormat, examples, output
 from netdiag.cli.plain_coercion import PlainCoercionCommand
-from netdiag.core.failures import UsageError
 from netdiag.core.payload import udp_payload
 from netdiag.core.probe import ProbeResult, Proto
 from netdiag.core.targets import (
     ProbeTarget,
     ServiceLookup,
-    literal_family,
+    check_family,
     parse_port_spec,
     parse_probe_target,
+    wanted_family,
 )
 
 HELP = """Probe TCP/UDP ports: open, closed, filtered, and why.
@@ -91,13 +91,12 @@ def probe_command(
     from netdiag.adapters.probing.targets import probe_targets
     from netdiag.core.probe_report import connect_note, probe_exit_status, sort_results, summarize
 
-    if ipv4 and ipv6:
-        raise UsageError("-4 and -6 exclude each other: give one, or neither for both families.")
+    wanted = wanted_family(ipv4=ipv4, ipv6=ipv6)
     proto = Proto.UDP if udp else Proto.TCP
     datagram = udp_payload(payload, udp=udp)
     parsed = parse_targets(targets, proto=proto, ports=ports, lookup=lookup_service)
-    if ipv4 or ipv6:
-        check_families(parsed, 4 if ipv4 else 6)
+    for target in parsed:
+        check_family(target.host, wanted)
     family = socket.AF_INET if ipv4 else socket.AF_INET6 if ipv6 else socket.AF_UNSPEC
 
     out = output()
@@ -160,15 +159,6 @@ def parse_targets(texts: list[str], *, proto: Proto, ports: str | None,
     default_ports = parse_port_spec(ports, lookup=lookup, proto=proto.value) if ports else None
     return [parse_probe_target(text, lookup=lookup, proto=proto.value, default_ports=default_ports)
             for text in texts]
-
-
-def check_families(targets: list[ProbeTarget], wanted: int) -> None:
-    """An IPv4 literal with -6 (or IPv6 with -4) is a contradiction in the command line, not a DNS failure."""
-    for target in targets:
-        family = literal_family(target.host)
-        if family is not None and family != wanted:
-            raise UsageError(f"{target.host} is an IPv{family} address, but -{wanted} probes IPv{wanted} "
-                             f"addresses only: drop -{wanted}, or give an IPv{wanted} address.")
 
 
 def render_results(results: list[ProbeResult], *, fmt: str, explain: bool, proto: Proto = Proto.TCP) -> None:

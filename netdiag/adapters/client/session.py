@@ -18,7 +18,6 @@ import select
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from dataclasses import dataclass
 
 from netdiag.adapters.client.connection import (
     Chunk,
@@ -29,6 +28,19 @@ from netdiag.adapters.client.connection import (
     InputEnded,
     InputLine,
 )
+from netdiag.core.client_events import (
+    ClientEvent,
+    HalfClosed,
+    LineEnding,
+    NoReply,
+    PeerClosed,
+    PeerKeepsSending,
+    PeerKeptOpen,
+    Received,
+    Sent,
+    TimeLimit,
+    Unsent,
+)
 from netdiag.core.stream_repeats import RepeatWatch
 
 DEFAULT_SETTLE = 0.05
@@ -37,85 +49,6 @@ MAX_PIECE = 65536
 MAX_PIECE_DELAY = 0.25
 """A reply still arriving after this many seconds is reported so far (a trickle shows as it comes)."""
 
-
-@dataclass(frozen=True)
-class Received:
-    """Bytes from the peer (one reply: chunks that arrived within ``settle`` of each other).
-
-    ``partial``: the reply goes on in the next ``Received`` (a long reply, or one still trickling in).
-    """
-
-    data: bytes
-    partial: bool = False
-
-
-@dataclass(frozen=True)
-class Sent:
-    """Bytes written to the peer."""
-
-    data: bytes
-
-
-@dataclass(frozen=True)
-class NoReply:
-    """Nothing came back for ``message`` within ``timeout`` seconds."""
-
-    message: bytes
-    timeout: float
-
-
-@dataclass(frozen=True)
-class PeerClosed:
-    """The peer closed its side (TCP FIN, read returned EOF)."""
-
-
-@dataclass(frozen=True)
-class HalfClosed:
-    """We closed our sending side (SHUT_WR) and now wait, bounded, for the rest of the replies."""
-
-
-@dataclass(frozen=True)
-class Unsent:
-    """Messages left unsent because the peer had closed the connection first."""
-
-    messages: tuple[bytes, ...]
-
-
-@dataclass(frozen=True)
-class PeerKeptOpen:
-    """After our half-close the peer neither answered nor closed within ``timeout`` seconds."""
-
-    timeout: float
-
-
-@dataclass(frozen=True)
-class PeerKeepsSending:
-    """After our half-close the peer sent ``unit`` over and over (``size`` bytes in ``seconds``) without
-    closing: it loops on ``recv()`` returning ``b""`` (the lab's 1.10 server). The session stopped there."""
-
-    unit: bytes
-    size: int
-    seconds: float
-
-
-@dataclass(frozen=True)
-class LineEnding:
-    """Interactive, newline chosen automatically: the server answered the first line sent without its
-    newline (``lines`` False: the lab's one-message-per-send style) or did not (``lines`` True: the newline
-    followed and every later line keeps its own)."""
-
-    lines: bool
-
-
-@dataclass(frozen=True)
-class TimeLimit:
-    """``--max-time`` seconds have passed since the session began: it was ended there."""
-
-    max_time: float
-
-
-ClientEvent = (Received | Sent | NoReply | PeerClosed | HalfClosed | Unsent | PeerKeptOpen | TimeLimit
-               | PeerKeepsSending | LineEnding)
 
 LINE_PROBE = 0.5
 """Interactive, automatic newline: seconds to wait for an answer to the first line sent without its newline
