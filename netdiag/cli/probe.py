@@ -51,11 +51,6 @@ EPILOG = examples(
     "netdiag probe 127.0.0.1:8000 --explain",
 )
 
-TABLE_COLUMNS = ("host", "address", "port", "service", "proto", "state", "reason", "rtt_ms")
-STATE_STYLES = {"open": ("green",), "closed": ("red",), "filtered": ("yellow",),
-                "open|filtered": ("yellow",), "unreachable": ("magenta",), "error": ("red", "bold")}
-
-
 def register(app: typer.Typer) -> None:
     app.command(name="probe", help=HELP, epilog=EPILOG, cls=PlainCoercionCommand)(probe_command)
 
@@ -163,45 +158,19 @@ def parse_targets(texts: list[str], *, proto: Proto, ports: str | None,
 
 def render_results(results: list[ProbeResult], *, fmt: str, explain: bool, proto: Proto = Proto.TCP) -> None:
     from netdiag.adapters.net.resolve import service_names
-    from netdiag.core.probe_report import result_record
+    from netdiag.render.probe_table import probe_results_text
 
     out = output()
     names = service_names({r.port for r in results}, proto.value)
-    records = [result_record(r, explain=explain, service=names.get(r.port)) for r in results]
-    columns = list(TABLE_COLUMNS)
-    if explain and fmt != "json":
-        columns.append("cause")
-    if fmt != "table":
-        from netdiag.render.records import render_records
-
-        out.data(render_records(records, fmt, columns))
-        return
-    if not records:
-        return
-    from netdiag.render.plain_table import plain_table  # tabulate's layout without its 40 ms import
-
-    for record in records:
-        record["state"] = out.style(str(record["state"]), *STATE_STYLES.get(str(record["state"]), ()))
-    rows = [["-" if record.get(c) is None else record[c] for c in columns] for record in records]
-    out.data(plain_table(rows, [c.upper() for c in columns]))
+    text = probe_results_text(results, fmt=fmt, explain=explain, services=names, style=out.style)
+    if text is not None:
+        out.data(text)
 
 
 def explain_causes(results: list[ProbeResult]) -> None:
     """After the table: each distinct cause once, with what it means and how to fix it (stderr)."""
-    from netdiag.core.catalog import Cause, explanation_for
-    from netdiag.core.probe import probe_cause
+    from netdiag.render.probe_table import cause_lines
 
     out = output()
-    seen: list[Cause] = []
-    for result in results:
-        cause = probe_cause(result)
-        if cause == Cause.OK or cause in seen:
-            continue
-        seen.append(cause)
-        entry = explanation_for(cause)
-        out.info(f"\n{cause.value}: {entry.title} "
-                 f"(e.g. {result.host}:{result.port} {result.state.value}/{result.reason.value})")
-        if result.detail is not None and result.method.value == "socket-table":
-            said = result.detail.split(" (read")[0]
-            out.info(f"  Read from this host's socket table, nothing sent: {said}.")
-        out.explanation(entry)
+    for line in cause_lines(results):
+        out.info(line)

@@ -11,9 +11,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from netdiag.core.catalog import explanation_for
 from netdiag.core.exit_status import ExitStatus
-from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason, probe_cause
+from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
 
 LIST_EVERYTHING_UP_TO = 25  # a target with at most this many ports is always listed in full
 SMALL_GROUP = 10  # groups this small stay listed even in a big scan: they are the interesting ones
@@ -104,31 +103,3 @@ def connect_note(results: Sequence[ProbeResult], *, asked: bool, syn_limit: int 
     return (f"note: {where}:{first.port}{more} was probed with a real connection, {why}, closed gracefully; "
             "a server that serves one client may just have served it (and exited).")
 
-
-def result_record(result: ProbeResult, *, explain: bool = False, service: str | None = None,
-                  ) -> dict[str, object]:
-    """The documented JSON object for one result (``cause`` and ``explanation`` with ``explain``);
-    ``service`` is the port's name in the services database (/etc/services), when it has one."""
-    record: dict[str, object] = {
-        "host": result.host,
-        "address": result.address,
-        "port": result.port,
-        "service": service,
-        "proto": result.proto.value,
-        "state": result.state.value,
-        "reason": result.reason.value,
-        "rtt_ms": result.rtt_ms,
-        "method": result.method.value,
-        "detail": result.detail,
-    }
-    if explain:
-        cause = probe_cause(result)
-        entry = explanation_for(cause)
-        record["cause"] = cause.value
-        record["explanation"] = {
-            "title": entry.title,
-            "meaning": entry.meaning,
-            "likely_causes": list(entry.likely_causes),
-            "fixes": list(entry.fixes),
-        }
-    return record

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from netdiag.core.catalog import Cause, explanation_for, fill_examples
+from netdiag.core.catalog import Cause, Explanation, explanation_for, fill_examples
 from netdiag.core.errno_tables import PLATFORM_NAMES
 from netdiag.core.error_text import ErrorReading
 from netdiag.core.observations import Diagnosis, Observations, StepStatus
 from netdiag.core.targets import format_endpoint
-from netdiag.render.output import format_explanation
 
 Style = Callable[..., str]
 
@@ -130,3 +129,18 @@ def error_reading_record(reading: ErrorReading) -> dict[str, Any]:
                       "message": e.message, "cause": e.cause.value} for e in reading.readings],
         "notes": list(reading.notes),
     }
+
+
+def format_explanation(explanation: Explanation) -> list[str]:
+    """The plain-text form of an explanation, shared by every command and the docs.
+
+    Placeholders the command could not fill (no target known) become example values said to be examples.
+    """
+    lines = [f"  What it means: {fill_examples(explanation.meaning)}"]
+    if explanation.likely_causes:
+        lines.append("  Likely causes:")
+        lines.extend(f"    - {fill_examples(cause)}" for cause in explanation.likely_causes)
+    if explanation.fixes:
+        lines.append("  How to fix it:")
+        lines.extend(f"    {n}. {fill_examples(fix)}" for n, fix in enumerate(explanation.fixes, start=1))
+    return lines
