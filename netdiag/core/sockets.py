@@ -188,16 +188,6 @@ def sorted_rows(rows: Iterable[SocketRow]) -> list[SocketRow]:
     return sorted(rows, key=sort_key)
 
 
-def format_endpoint(address: str | None, port: int | None) -> str:
-    """``127.0.0.1:8000``, ``[::1]:8000``, ``*`` parts where nothing is bound or connected, paths as is."""
-    if port is None:
-        return address or "*"
-    host = address or "*"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{port}"
-
-
 def unowned_count(rows: Iterable[SocketRow]) -> int:
     """Rows whose owner is unknown although they should have one (not TIME_WAIT)."""
     return sum(1 for row in rows if row.pid is None and row.state not in OWNERLESS_STATES)

@@ -79,8 +79,16 @@ def check_family(host: str, wanted: int | None) -> None:
                          f"only: drop -{wanted}, or give an IPv{wanted} address.")
 
 
-def format_endpoint(host: str, port: int) -> str:
-    """``127.0.0.1:80`` or ``[::1]:80``: the form users can paste back into netdiag."""
+def format_endpoint(host: str | None, port: int | None) -> str:
+    """``127.0.0.1:80`` or ``[::1]:80``: the form users can paste back into netdiag.
+
+    The one endpoint formatter of netdiag. A socket listing also has ends with nothing bound or connected
+    (no address: ``*``, ``*:8000``) and Unix sockets, whose path has no port and is shown as it is.
+    """
+    if port is None:
+        return host or "*"
+    if not host:
+        return f"*:{port}"
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 

@@ -20,7 +20,8 @@ from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, Protocol
 
 from netdiag.core.protocols.text import neutralise
-from netdiag.core.sockets import SOCKET_FIELDS, SocketRow, format_endpoint
+from netdiag.core.sockets import SOCKET_FIELDS, SocketRow
+from netdiag.core.targets import format_endpoint
 from netdiag.render.output import json_escape
 from netdiag.render.records import cell, columns_table, render_records, table_of
 

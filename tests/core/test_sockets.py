@@ -15,10 +15,10 @@ from netdiag.core.sockets import (
     PSUTIL_STATES,
     SOCKET_FIELDS,
     SocketRow,
-    format_endpoint,
     parse_state,
     unowned_count,
 )
+from netdiag.core.targets import format_endpoint
 
 
 def row(proto: str = "tcp", local: str = "127.0.0.1", lport: int | None = 8000, remote: str | None = None,
@@ -142,6 +142,7 @@ def test_endpoints_and_unowned_rows() -> None:
     assert format_endpoint("127.0.0.1", 8000) == "127.0.0.1:8000"
     assert format_endpoint(None, None) == "*"
     assert format_endpoint("/run/lab.sock", None) == "/run/lab.sock"
+    assert format_endpoint(None, 8000) == format_endpoint("", 8000) == "*:8000"
     time_wait = row(state="TIME_WAIT", pid=None, process=None)
     hidden = row(pid=None, process=None)
     assert unowned_count([time_wait, hidden, LISTENER]) == 1

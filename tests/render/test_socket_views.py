@@ -7,7 +7,8 @@ import json
 import pytest
 
 from netdiag.core.protocols.text import neutralise
-from netdiag.core.sockets import SocketRow, format_endpoint
+from netdiag.core.sockets import SocketRow
+from netdiag.core.targets import format_endpoint
 from netdiag.render.records import render_records
 from netdiag.render.socket_views import TABLE_COLUMNS, TABLE_HEADERS, render_sockets
 
