@@ -35,6 +35,16 @@ _STYLES = {
 }
 
 
+Style = Callable[..., str]
+"""``style(text, *styles)``: colours text (``Output.style`` on a terminal), or ``no_style`` leaves it be;
+the pure renderers take one, so pipes and tests get plain text from the same code."""
+
+
+def no_style(text: str, *styles: str) -> str:
+    """The ``Style`` of plain text (no terminal, or no colour)."""
+    return text
+
+
 def _is_terminal(stream: TextIO | None) -> bool:
     isatty = getattr(stream, "isatty", None)
     try:

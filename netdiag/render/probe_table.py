@@ -8,20 +8,15 @@ JSON/CSV load ``records`` only when asked (tests/cli/test_probe.py checks what a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from netdiag.core.catalog import Cause, explanation_for
 from netdiag.core.probe import ProbeMethod, ProbeResult, probe_cause
-
-Style = Callable[..., str]
+from netdiag.render.output import Style, no_style
 
 TABLE_COLUMNS = ("host", "address", "port", "service", "proto", "state", "reason", "rtt_ms")
 STATE_STYLES = {"open": ("green",), "closed": ("red",), "filtered": ("yellow",),
                 "open|filtered": ("yellow",), "unreachable": ("magenta",), "error": ("red", "bold")}
-
-
-def _plain(text: str, *styles: str) -> str:
-    return text
 
 
 def probe_record(result: ProbeResult, *, explain: bool = False, service: str | None = None,
@@ -54,7 +49,7 @@ def probe_record(result: ProbeResult, *, explain: bool = False, service: str | N
 
 
 def probe_results_text(results: Sequence[ProbeResult], *, fmt: str, explain: bool,
-                       services: dict[int, str], style: Style = _plain) -> str | None:
+                       services: dict[int, str], style: Style = no_style) -> str | None:
     """The results as ``fmt`` (table, json, csv); None for an empty table (nothing is printed then).
 
     The table's state is coloured by ``style``; with ``explain`` it gains a cause column (JSON has the

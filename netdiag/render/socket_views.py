@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from netdiag.core.protocols.text import neutralise
 from netdiag.core.sockets import SOCKET_FIELDS, SocketRow
 from netdiag.core.targets import format_endpoint
-from netdiag.render.output import json_escape
+from netdiag.render.output import json_escape, no_style
 from netdiag.render.records import cell, columns_table, render_records, table_of
 
 if TYPE_CHECKING:  # the summary and the watch load their modules when used: a plain listing never does
@@ -199,12 +199,8 @@ class Styler(Protocol):
     def __call__(self, text: str, *styles: str) -> str: ...
 
 
-def _plain(text: str, *styles: str) -> str:
-    return text
-
-
 def render_watch_frame(delta: WatchDelta, *, refresh: int, clock: str, interval: float,
-                       style: Styler = _plain) -> str:
+                       style: Styler = no_style) -> str:
     """One refresh of ``--watch``: a header with what changed, then the table with a mark per row.
 
     ``+`` appeared, ``~`` changed state (the State column says from what), ``-`` went away since the

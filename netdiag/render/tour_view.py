@@ -7,22 +7,16 @@ Pure: a step (``core.tour.TourStep``) in, lines out; colour comes in as a ``styl
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from textwrap import wrap
 
 from netdiag.core.tour import TourStep
-
-Style = Callable[..., str]
+from netdiag.render.output import Style, no_style
 
 WIDTH = 96
 """Columns the step's sentences are wrapped to."""
 
 
-def _plain(text: str, *styles: str) -> str:
-    return text
-
-
-def step_lines(number: int, step: TourStep, *, style: Style = _plain) -> list[str]:
+def step_lines(number: int, step: TourStep, *, style: Style = no_style) -> list[str]:
     """The lines of step ``number`` (each may hold a wrapped sentence's newlines), ending with a blank."""
     title = f"{number}. {step.title}" + ("" if step.available else "  (not available)")
     lines = [style(title, "bold", "cyan")]
