@@ -6,7 +6,6 @@ renderer are imported inside the command, so no other command and no ``--help`` 
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING, Annotated
 
@@ -106,7 +105,8 @@ def capture_and_draw(target: str, *, message: str | None, timeout: float, absolu
     endpoint = parse_endpoint(target)
     from netdiag.adapters.capture import live as capture
     from netdiag.adapters.capture.scapy_shim import write_pcap
-    from netdiag.core.handshake import Outcome, analyse_connection
+    from netdiag.core.handshake import analyse_connection
+    from netdiag.render.handshake_view import captured_line, outcome_failure
     from netdiag.render.records import to_json
     from netdiag.render.sequence import analysis_document, render_diagram
 
@@ -130,11 +130,11 @@ def capture_and_draw(target: str, *, message: str | None, timeout: float, absolu
         from netdiag.render.ladder import Numbers, ladder_html, ladder_svg, summary_notes
 
         numbers = Numbers.ABSOLUTE if absolute else Numbers.RELATIVE
-        out.info(f"Captured on {result.interface}: {format_endpoint(*result.client)} -> {server}")
+        out.info(captured_line(result.interface, result.client, server))
         out.data(ladder_svg(analysis, notes=summary_notes(analysis), numbers=numbers)
                  if fmt is DrawingFormat.svg else ladder_html(analysis, numbers=numbers))
     else:
-        out.info(f"Captured on {result.interface}: {format_endpoint(*result.client)} -> {server}")
+        out.info(captured_line(result.interface, result.client, server))
         for line in render_diagram(analysis, absolute=absolute,
                                    paint=lambda text, style: out.style(text, style)):
             out.data(line)
@@ -143,16 +143,9 @@ def capture_and_draw(target: str, *, message: str | None, timeout: float, absolu
                  "capture holds; the diagram may be incomplete (a busy machine drops packets).")
     if pcap is not None:
         out.info(f"Wrote {len(result.packets)} packets to {pcap} (open it with tcpdump -r or Wireshark).")
-    failures = {
-        Outcome.REFUSED: (f"Connection to {server} refused: the SYN was answered with RST,ACK.",
-                          Cause.NOTHING_LISTENING),
-        Outcome.FILTERED: (f"No answer from {server} in {result.waited:.1f} s: the SYN was never answered "
-                           "(filtered).", Cause.TIMEOUT),
-        Outcome.RESET: (f"The connection to {server} was reset (RST).", Cause.CONNECTION_RESET),
-        Outcome.INCOMPLETE: (f"The handshake with {server} did not complete.", Cause.UNKNOWN),
-    }
-    if analysis.outcome in failures:
-        text, cause = failures[analysis.outcome]
+    failure = outcome_failure(analysis.outcome, server, result.waited)
+    if failure is not None:
+        text, cause = failure
         raise NetworkFailure(text, explanation=explanation_for(cause))
 
 
@@ -212,27 +205,16 @@ def watch_connections(port: int, *, iface: str | None, count: int | None, absolu
         for event in tracker.flush(time.time()):
             if isinstance(event, Forgotten):
                 _print_forgotten(event, fmt=fmt)
-        forgotten = (f"; {tracker.forgotten_total:,} never-answered connection(s) forgotten"
-                     if tracker.forgotten_total else "")
-        out.info(f"Stopped: {ended} connection(s) seen to the end{forgotten}.")
+        from netdiag.render.handshake_view import stopped_line
+
+        out.info(stopped_line(ended, tracker.forgotten_total))
 
 
 def _print_forgotten(event: Forgotten, *, fmt: DrawingFormat, out: Output | None = None) -> None:
     """Say that connections whose handshake never completed are no longer followed, and why."""
-    out = out or output()
-    if fmt is DrawingFormat.json:
-        out.data(json.dumps({"event": "forgotten", "count": event.count, "by_age": event.by_age,
-                             "by_count": event.by_count, "total": event.total, "pending": event.pending,
-                             "max_age": event.max_age, "max_pending": event.max_pending}))
-        return
-    reasons = []
-    if event.by_age:
-        reasons.append(f"{event.by_age:,} unanswered for more than {event.max_age:g} s")
-    if event.by_count:
-        reasons.append(f"{event.by_count:,} oldest beyond the {event.max_pending:,} followed at once")
-    out.data(f"{'':13}forgot {event.count:,} connection(s) whose handshake never completed "
-             f"({', '.join(reasons)}; {event.total:,} in all): many SYNs without an answer look like a "
-             "SYN flood or a scan")
+    from netdiag.render.handshake_view import forgotten_line
+
+    (out or output()).data(forgotten_line(event, as_json=fmt is DrawingFormat.json))
 
 
 def _publish(page: LectureProcess | None, event: WatchEvent) -> None:
@@ -242,22 +224,9 @@ def _publish(page: LectureProcess | None, event: WatchEvent) -> None:
 
 
 def _print_event(event: WatchEvent, *, absolute: bool, fmt: DrawingFormat) -> None:
-    from netdiag.core.watch_notes import event_notes
-    from netdiag.render.sequence import render_header, render_rows, segment_record, summary_record
+    from netdiag.render.handshake_view import watch_event_lines
 
     out = output()
-    analysis = event.analysis
-    if fmt is DrawingFormat.json:
-        out.data(json.dumps({"event": event.kind.value,
-                             "segments": [segment_record(r) for r in event.new_rows],
-                             "summary": summary_record(analysis)}))
-        return
-    width = 72
-    if event.first:
-        out.data("")
-        out.data(render_header(analysis, width))
-    for line in render_rows(event.new_rows, absolute=absolute, width=width,
-                            paint=lambda text, style: out.style(text, style)):
+    for line in watch_event_lines(event, absolute=absolute, as_json=fmt is DrawingFormat.json,
+                                  paint=lambda text, style: out.style(text, style)):
         out.data(line)
-    for _tone, note in event_notes(event):
-        out.data(f"{'':13}{note}")

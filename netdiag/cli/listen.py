@@ -7,6 +7,7 @@ handlers in ``netdiag.core.protocols``.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -21,14 +22,14 @@ from netdiag.core.protocols.options import (
     UDP_MODES,
     Mode,
 )
-from netdiag.core.targets import format_endpoint, parse_listen_address
+from netdiag.core.targets import parse_listen_address
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from netdiag.adapters.servers import EventLog
-    from netdiag.adapters.servers.descriptors import DescriptorBudget
     from netdiag.adapters.servers.observer import Observer
+    from netdiag.core.protocols.events import ServerWarning
 
 HELP = """Run a lab server (echo, reply, greet, chat, sink) on TCP or UDP.
 
@@ -94,6 +95,8 @@ def listen_command(
     from netdiag.adapters.servers import EventLog, ServerSettings, event_loop_name, run_server
     from netdiag.adapters.servers.binding import addresses_for_others, raise_open_files_limit
     from netdiag.adapters.servers.descriptors import descriptor_budget
+    from netdiag.render import listen_view as view
+    from netdiag.render.log_lines import human_line, json_line
 
     endpoint = parse_listen_address(address)
     bind_host = host if host is not None else endpoint.host
@@ -107,12 +110,9 @@ def listen_command(
     loop_name = "threads" if engine is Engine.THREADS else event_loop_name()
     budget = descriptor_budget(soft, engine, loop_name, udp=udp)
     if not budget.enough:
-        raise NetdiagError(too_few_files(budget, hard, engine, loop_name))
+        raise NetdiagError(view.too_few_files(budget, hard, engine.value, loop_name))
     if not udp and budget.clients < max_clients:
-        out.warn(f"this process may open only {soft} files (hard limit {hard}), fewer than "
-                 f"--max-clients {max_clients} needs: serving at most {budget.clients} client(s) at "
-                 "once, the next ones are told the server is busy. Raise it with: ulimit -n (ulimit -Hn "
-                 "as root) or LimitNOFILE= in a systemd unit.")
+        out.warn(view.fewer_clients_warning(soft, hard, max_clients, budget.clients))
         max_clients = budget.clients
     settings = ServerSettings(
         host=bind_host, port=endpoint.port, mode=mode, udp=udp, engine=engine, log=log, quiet=quiet,
@@ -123,19 +123,14 @@ def listen_command(
     def on_ready(bound_host: str, port: int) -> None:
         others = addresses_for_others(bound_host)
         if bound_host in ("0.0.0.0", "::"):
-            out.warn(f"listening on every interface of this machine ({bound_host}): anyone who can reach "
-                     "it can connect. Use 127.0.0.1 to keep it local.")
-            for other, interface in others:
-                out.info(f"  other machines can use {format_endpoint(other, port)}  ({interface})")
-            if not others:
-                out.info("  this machine has no address outside loopback: other machines cannot reach it")
+            warning, *where = view.every_interface_lines(bound_host, others, port)
+            out.warn(warning)
+            for line in where:
+                out.info(line)
         if log is LogFormat.HUMAN:
-            target = format_endpoint("127.0.0.1" if bound_host in ("0.0.0.0", "") else
-                                     "::1" if bound_host == "::" else bound_host, port)
-            kind = " --udp" if udp else ""
-            out.info(f"try it: netdiag connect {target}{kind}   (Ctrl-C stops the server)")
+            out.info(view.try_it_line(bound_host, port, udp=udp))
 
-    event_log = EventLog(log, quiet=quiet)
+    event_log = EventLog(json_line if log is LogFormat.JSON else human_line, sys.stdout, quiet=quiet)
     observer = start_observer(event_log, out.warn, address) if observe else None
 
     def ready(bound_host: str, port: int) -> None:
@@ -143,8 +138,11 @@ def listen_command(
         if observer is not None:
             observer.start(port, bound_host)
 
+    def warn(warning: ServerWarning) -> None:
+        out.warn(view.server_warning_text(warning))
+
     try:
-        run_server(settings, event_log, ready, warn=out.warn,
+        run_server(settings, event_log, ready, warn=warn,
                    before_shutdown=observer.stop if observer is not None else None)
     finally:
         if observer is not None:
@@ -161,19 +159,3 @@ def start_observer(log: EventLog, warn: Callable[[str], None], address: str) -> 
         return None
     return Observer(log, warn)
 
-
-def too_few_files(budget: DescriptorBudget, hard: int, engine: Engine, loop_name: str) -> str:
-    """Why the server cannot start under this open-files limit, and what to do about it."""
-    parts = [f"{budget.in_use} open already (standard streams, the listening socket)"]
-    if budget.loop:
-        parts.append(f"{budget.loop} for the event loop ({loop_name})")
-    parts.append(f"{budget.fixed - budget.in_use - budget.loop} spare")
-    if not budget.udp:
-        parts.append("1 per client and 1 to tell clients over the limit that the server is busy")
-    want = max(budget.minimum, 1024)
-    how = (f"ulimit -n {want}" if hard >= want
-           else f"ulimit -Hn {want} (as root), or LimitNOFILE= in a systemd unit")
-    cheaper = "" if engine is Engine.THREADS or budget.udp else " (--engine threads needs the fewest)"
-    return (f"Cannot serve: this process may open only {budget.limit} files (hard limit {hard}), and "
-            f"netdiag listen needs at least {budget.minimum} with the {engine.value} engine: "
-            f"{', '.join(parts)}. Raise the limit: {how}{cheaper}.")

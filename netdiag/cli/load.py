@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -29,12 +29,6 @@ Exit codes: 0 every request echoed intact; 1 the server could not be reached, or
 failed (see the errors); 2 usage error (bad option, or a target that is not on this host); 130
 interrupted by Ctrl-C (the report covers the part that ran).
 """
-
-TABLE_COLUMNS = ("target", "proto", "clients", "requests", "requests_per_s", "mb_per_s",
-                 "p50_ms", "p90_ms", "p99_ms", "max_ms", "errors")
-TABLE_HEADERS = ("TARGET", "PROTO", "CLIENTS", "REQUESTS", "REQ/S", "MB/S",
-                 "P50 MS", "P90 MS", "P99 MS", "MAX MS", "ERRORS")
-
 
 def register(app: typer.Typer) -> None:
     app.command(
@@ -72,45 +66,19 @@ def load_command(
     fmt: FormatOption = OutputFormat.table,
 ) -> int:
     from netdiag.adapters.load import resolve_target, run_load
+    from netdiag.render.load_report import load_record, load_report_text, start_line, warning_lines
 
     endpoint = parse_endpoint(target)
     plan = LoadPlan(host=endpoint.host, port=endpoint.port, clients=clients, duration=duration, size=size,
                     rate=rate, udp=udp, timeout=timeout)
     addresses = resolve_target(plan, allow_remote=allow_remote)
     out = output()
-
-    def started(where: str) -> None:
-        out.info(f"loading {where} with {clients} {'UDP' if udp else 'TCP'} client(s) for {duration:g} s "
-                 f"({size} bytes per request{f', {rate:g} requests/s' if rate else ''}); Ctrl-C stops early")
-
-    report = run_load(plan, addresses=addresses, on_start=started)
-    record = report.as_record()
-    _print_report(record, fmt.value)
-    if report.one_client_at_a_time:
-        out.warn(report.one_client_sentence())
-    elif report.error_count:
-        out.warn(f"{report.error_count} request(s) failed; first: {report.first_error}")
+    report = run_load(plan, addresses=addresses, on_start=lambda where: out.info(start_line(where, plan)))
+    out.data(load_report_text(load_record(report), fmt.value))
+    for line in warning_lines(report):
+        out.warn(line)
     if report.interrupted:
-        out.warn(f"interrupted after {report.elapsed:.1f} s: the figures cover that part of the run")
         return int(ExitStatus.INTERRUPTED)
     if report.error_count:
         return int(ExitStatus.NETWORK_SAID_NO)
     return int(ExitStatus.OK)
-
-
-def _print_report(record: dict[str, Any], fmt: str) -> None:
-    from netdiag.render.records import render_records, to_json
-
-    out = output()
-    if fmt == "json":
-        out.data(to_json(record))
-        return
-    latency = record["latency_ms"]
-    row = {**record, "p50_ms": latency["p50"], "p90_ms": latency["p90"], "p99_ms": latency["p99"],
-           "max_ms": latency["max"], "errors": _errors_text(record["errors"])}
-    out.data(render_records([row], fmt, TABLE_COLUMNS, TABLE_HEADERS if fmt == "table" else None))
-
-
-def _errors_text(errors: dict[str, int]) -> str:
-    failed = [f"{kind}={count}" for kind, count in errors.items() if count]
-    return " ".join(failed) if failed else "0"

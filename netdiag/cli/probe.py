@@ -16,15 +16,15 @@ import typer
 
 from netdiag.cli.common import FormatOption, OutputFormat, examples, output
 from netdiag.cli.plain_coercion import PlainCoercionCommand
-from netdiag.core.failures import UsageError
 from netdiag.core.payload import udp_payload
 from netdiag.core.probe import ProbeResult, Proto
 from netdiag.core.targets import (
     ProbeTarget,
     ServiceLookup,
-    literal_family,
+    check_family,
     parse_port_spec,
     parse_probe_target,
+    wanted_family,
 )
 
 HELP = """Probe TCP/UDP ports: open, closed, filtered, and why.
@@ -50,11 +50,6 @@ EPILOG = examples(
     "netdiag probe 127.0.0.1:53 --udp --timeout 1",
     "netdiag probe 127.0.0.1:8000 --explain",
 )
-
-TABLE_COLUMNS = ("host", "address", "port", "service", "proto", "state", "reason", "rtt_ms")
-STATE_STYLES = {"open": ("green",), "closed": ("red",), "filtered": ("yellow",),
-                "open|filtered": ("yellow",), "unreachable": ("magenta",), "error": ("red", "bold")}
-
 
 def register(app: typer.Typer) -> None:
     app.command(name="probe", help=HELP, epilog=EPILOG, cls=PlainCoercionCommand)(probe_command)
@@ -91,13 +86,12 @@ def probe_command(
     from netdiag.adapters.probing.targets import probe_targets
     from netdiag.core.probe_report import connect_note, probe_exit_status, sort_results, summarize
 
-    if ipv4 and ipv6:
-        raise UsageError("-4 and -6 exclude each other: give one, or neither for both families.")
+    wanted = wanted_family(ipv4=ipv4, ipv6=ipv6)
     proto = Proto.UDP if udp else Proto.TCP
     datagram = udp_payload(payload, udp=udp)
     parsed = parse_targets(targets, proto=proto, ports=ports, lookup=lookup_service)
-    if ipv4 or ipv6:
-        check_families(parsed, 4 if ipv4 else 6)
+    for target in parsed:
+        check_family(target.host, wanted)
     family = socket.AF_INET if ipv4 else socket.AF_INET6 if ipv6 else socket.AF_UNSPEC
 
     out = output()
@@ -162,56 +156,21 @@ def parse_targets(texts: list[str], *, proto: Proto, ports: str | None,
             for text in texts]
 
 
-def check_families(targets: list[ProbeTarget], wanted: int) -> None:
-    """An IPv4 literal with -6 (or IPv6 with -4) is a contradiction in the command line, not a DNS failure."""
-    for target in targets:
-        family = literal_family(target.host)
-        if family is not None and family != wanted:
-            raise UsageError(f"{target.host} is an IPv{family} address, but -{wanted} probes IPv{wanted} "
-                             f"addresses only: drop -{wanted}, or give an IPv{wanted} address.")
-
-
 def render_results(results: list[ProbeResult], *, fmt: str, explain: bool, proto: Proto = Proto.TCP) -> None:
     from netdiag.adapters.net.resolve import service_names
-    from netdiag.core.probe_report import result_record
+    from netdiag.render.probe_table import probe_results_text
 
     out = output()
     names = service_names({r.port for r in results}, proto.value)
-    records = [result_record(r, explain=explain, service=names.get(r.port)) for r in results]
-    columns = list(TABLE_COLUMNS)
-    if explain and fmt != "json":
-        columns.append("cause")
-    if fmt != "table":
-        from netdiag.render.records import render_records
-
-        out.data(render_records(records, fmt, columns))
-        return
-    if not records:
-        return
-    from netdiag.render.plain_table import plain_table  # tabulate's layout without its 40 ms import
-
-    for record in records:
-        record["state"] = out.style(str(record["state"]), *STATE_STYLES.get(str(record["state"]), ()))
-    rows = [["-" if record.get(c) is None else record[c] for c in columns] for record in records]
-    out.data(plain_table(rows, [c.upper() for c in columns]))
+    text = probe_results_text(results, fmt=fmt, explain=explain, services=names, style=out.style)
+    if text is not None:
+        out.data(text)
 
 
 def explain_causes(results: list[ProbeResult]) -> None:
     """After the table: each distinct cause once, with what it means and how to fix it (stderr)."""
-    from netdiag.core.catalog import Cause, explanation_for
-    from netdiag.core.probe import probe_cause
+    from netdiag.render.probe_table import cause_lines
 
     out = output()
-    seen: list[Cause] = []
-    for result in results:
-        cause = probe_cause(result)
-        if cause == Cause.OK or cause in seen:
-            continue
-        seen.append(cause)
-        entry = explanation_for(cause)
-        out.info(f"\n{cause.value}: {entry.title} "
-                 f"(e.g. {result.host}:{result.port} {result.state.value}/{result.reason.value})")
-        if result.detail is not None and result.method.value == "socket-table":
-            said = result.detail.split(" (read")[0]
-            out.info(f"  Read from this host's socket table, nothing sent: {said}.")
-        out.explanation(entry)
+    for line in cause_lines(results):
+        out.info(line)

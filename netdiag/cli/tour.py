@@ -1,15 +1,15 @@
 """`netdiag tour`: a walk-through on loopback that shows what netdiag is for.
 
 The steps are computed by ``netdiag.adapters.tour`` on real sockets and worded by
-``netdiag.core.tour``; this module only renders them (socket rows as ``netdiag sockets`` shows them, the
-handshake as ``netdiag handshake`` draws it) and, with ``--pause``, waits for Enter between steps.
+``netdiag.core.tour``; this module prints them as ``netdiag.render.tour_view`` writes them (socket rows
+as ``netdiag sockets`` shows them, the handshake as ``netdiag handshake`` draws it) and, with ``--pause``,
+waits for Enter between steps.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from textwrap import wrap
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -39,9 +39,6 @@ EPILOG = examples(
     "sudo netdiag tour             # also capture and draw the handshake",
     "netdiag --no-color tour > tour.txt",
 )
-
-WIDTH = 96
-
 
 def register(app: typer.Typer) -> None:
     app.command(name="tour", help=HELP, epilog=EPILOG)(tour_command)
@@ -97,28 +94,7 @@ def _wait_for_enter(out: Output) -> None:
 
 
 def render_step(out: Output, number: int, step: TourStep) -> None:
-    title = f"{number}. {step.title}" + ("" if step.available else "  (not available)")
-    out.data(out.style(title, "bold", "cyan"))
-    for fact in step.facts:
-        out.data(_indent(fact, "  "))
-    if step.rows:
-        from netdiag.render.socket_views import render_sockets
+    from netdiag.render.tour_view import step_lines
 
-        out.data()
-        for line in render_sockets(list(step.rows), "table").splitlines():
-            out.data(f"    {line}")
-    if step.handshake is not None:
-        from netdiag.render.sequence import render_diagram
-
-        out.data()
-        for line in render_diagram(step.handshake, paint=lambda text, style: out.style(text, style)):
-            out.data(f"    {line}")
-    out.data()
-    out.data(_indent(out.style("Look: ", "bold") + step.look, "  "))
-    for command in step.try_it:
-        out.data(f"  {out.style('Try:', 'dim')}  {command}")
-    out.data()
-
-
-def _indent(text: str, prefix: str) -> str:
-    return "\n".join(wrap(text, WIDTH, initial_indent=prefix, subsequent_indent=prefix + "  "))
+    for line in step_lines(number, step, style=out.style):
+        out.data(line)

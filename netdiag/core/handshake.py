@@ -89,14 +89,6 @@ class TcpOptions:
             parts.append(f"wscale={self.wscale}")
         return " ".join(parts)
 
-    def as_record(self) -> dict[str, object]:
-        return {
-            "mss": self.mss,
-            "wscale": self.wscale,
-            "sack_permitted": self.sack_permitted,
-            "timestamp": list(self.timestamp) if self.timestamp is not None else None,
-        }
-
 
 @dataclass(frozen=True)
 class Segment:

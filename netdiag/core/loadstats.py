@@ -15,7 +15,6 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
 from netdiag.core.catalog import Cause, Explanation, explanation_for
 
@@ -191,31 +190,6 @@ class LoadReport:
         """Echoed payload per second in both directions, in megabytes (10**6 bytes)."""
         moved = self.bytes_sent + self.bytes_received
         return moved / self.elapsed / 1e6 if self.elapsed > 0 else 0.0
-
-    def as_record(self) -> dict[str, Any]:
-        """The documented JSON object (docs/load.md, "JSON output")."""
-        return {
-            "target": self.target,
-            "proto": self.proto,
-            "clients": self.clients,
-            "size": self.size,
-            "rate": self.rate,
-            "elapsed_s": round(self.elapsed, 3),
-            "requests": self.requests,
-            "requests_per_s": round(self.requests_per_s, 1),
-            "mb_per_s": round(self.mb_per_s, 3),
-            "bytes_sent": self.bytes_sent,
-            "bytes_received": self.bytes_received,
-            "connections": self.connections,
-            "latency_ms": self.latency.as_ms(),
-            "errors": {kind.value: self.errors.get(kind, 0)
-                       for kind in (UDP_KINDS if self.proto == "udp" else TCP_KINDS)},
-            "error_count": self.error_count,
-            "first_error": self.first_error,
-            "interrupted": self.interrupted,
-            "served_clients": self.served_clients,
-            "one_client_at_a_time": self.one_client_at_a_time,
-        }
 
 
 def merge_error_counts(counts: Iterable[Mapping[ErrorKind, int]]) -> dict[ErrorKind, int]:

@@ -11,9 +11,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from netdiag.core.catalog import explanation_for
 from netdiag.core.exit_status import ExitStatus
-from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason, probe_cause
+from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
+from netdiag.core.targets import format_endpoint
 
 LIST_EVERYTHING_UP_TO = 25  # a target with at most this many ports is always listed in full
 SMALL_GROUP = 10  # groups this small stay listed even in a big scan: they are the interesting ones
@@ -92,7 +92,7 @@ def connect_note(results: Sequence[ProbeResult], *, asked: bool, syn_limit: int 
     if not served:
         return None
     first = served[0]
-    where = f"[{first.address}]" if first.address and ":" in first.address else first.address
+    where = format_endpoint(first.address, first.port)
     more = f" (and {len(served) - 1} more)" if len(served) > 1 else ""
     connected = sum(1 for r in results if r.method == ProbeMethod.CONNECT and r.proto == Proto.TCP)
     if asked:
@@ -101,34 +101,6 @@ def connect_note(results: Sequence[ProbeResult], *, asked: bool, syn_limit: int 
         why = f"since a scan of {connected} ports uses the connect scanner (faster than SYN probes)"
     else:
         why = "no raw socket here for a half-open SYN probe (root or CAP_NET_RAW gives one)"
-    return (f"note: {where}:{first.port}{more} was probed with a real connection, {why}, closed gracefully; "
+    return (f"note: {where}{more} was probed with a real connection, {why}, closed gracefully; "
             "a server that serves one client may just have served it (and exited).")
 
-
-def result_record(result: ProbeResult, *, explain: bool = False, service: str | None = None,
-                  ) -> dict[str, object]:
-    """The documented JSON object for one result (``cause`` and ``explanation`` with ``explain``);
-    ``service`` is the port's name in the services database (/etc/services), when it has one."""
-    record: dict[str, object] = {
-        "host": result.host,
-        "address": result.address,
-        "port": result.port,
-        "service": service,
-        "proto": result.proto.value,
-        "state": result.state.value,
-        "reason": result.reason.value,
-        "rtt_ms": result.rtt_ms,
-        "method": result.method.value,
-        "detail": result.detail,
-    }
-    if explain:
-        cause = probe_cause(result)
-        entry = explanation_for(cause)
-        record["cause"] = cause.value
-        record["explanation"] = {
-            "title": entry.title,
-            "meaning": entry.meaning,
-            "likely_causes": list(entry.likely_causes),
-            "fixes": list(entry.fixes),
-        }
-    return record

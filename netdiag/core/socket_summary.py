@@ -28,10 +28,6 @@ class SummaryLine:
     def total(self) -> int:
         return self.ipv4 + self.ipv6 + self.unix
 
-    def to_record(self) -> dict[str, object]:
-        return {"proto": self.proto, "state": self.state, "ipv4": self.ipv4, "ipv6": self.ipv6,
-                "unix": self.unix, "total": self.total}
-
 
 def summarize(rows: Iterable[SocketRow]) -> list[SummaryLine]:
     """Per protocol (tcp, udp, unix): one line for all its states, then one per state it has."""

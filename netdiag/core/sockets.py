@@ -131,17 +131,6 @@ class SocketRow:
         _set_pid(self, pid)
         _set_process(self, process)
 
-    def to_record(self) -> dict[str, Any]:
-        """The JSON object of this row (keys in ``SOCKET_FIELDS`` order).
-
-        Written out rather than ``dataclasses.asdict``, which deep-copies every field: at 20,000 rows
-        that copy alone took seconds.
-        """
-        return {"proto": self.proto, "family": self.family, "local_address": self.local_address,
-                "local_port": self.local_port, "remote_address": self.remote_address,
-                "remote_port": self.remote_port, "state": self.state, "pid": self.pid,
-                "process": self.process}
-
 
 # The slot setters SocketRow.__init__ uses (the class dataclass made: slots=True builds a new one).
 _SLOTS = vars(SocketRow)
@@ -186,16 +175,6 @@ def sort_key(row: SocketRow) -> tuple[Any, ...]:
 
 def sorted_rows(rows: Iterable[SocketRow]) -> list[SocketRow]:
     return sorted(rows, key=sort_key)
-
-
-def format_endpoint(address: str | None, port: int | None) -> str:
-    """``127.0.0.1:8000``, ``[::1]:8000``, ``*`` parts where nothing is bound or connected, paths as is."""
-    if port is None:
-        return address or "*"
-    host = address or "*"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{port}"
 
 
 def unowned_count(rows: Iterable[SocketRow]) -> int:

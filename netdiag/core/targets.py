@@ -63,8 +63,32 @@ def literal_family(host: str) -> int | None:
     return 4
 
 
-def format_endpoint(host: str, port: int) -> str:
-    """``127.0.0.1:80`` or ``[::1]:80``: the form users can paste back into netdiag."""
+def wanted_family(*, ipv4: bool, ipv6: bool) -> int | None:
+    """4 for ``-4``, 6 for ``-6``, None for neither (both families); both at once is a usage error."""
+    if ipv4 and ipv6:
+        raise UsageError("-4 and -6 exclude each other: give one, or neither for both families.")
+    return 4 if ipv4 else 6 if ipv6 else None
+
+
+def check_family(host: str, wanted: int | None) -> None:
+    """An IPv4 literal with -6 (or IPv6 with -4) is a contradiction in the command line, said before
+    anything is resolved or sent (a name passes: it may have addresses of either family)."""
+    family = literal_family(host)
+    if wanted is not None and family is not None and family != wanted:
+        raise UsageError(f"{host} is an IPv{family} address, but -{wanted} allows IPv{wanted} addresses "
+                         f"only: drop -{wanted}, or give an IPv{wanted} address.")
+
+
+def format_endpoint(host: str | None, port: int | None) -> str:
+    """``127.0.0.1:80`` or ``[::1]:80``: the form users can paste back into netdiag.
+
+    The one endpoint formatter of netdiag. A socket listing also has ends with nothing bound or connected
+    (no address: ``*``, ``*:8000``) and Unix sockets, whose path has no port and is shown as it is.
+    """
+    if port is None:
+        return host or "*"
+    if not host:
+        return f"*:{port}"
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 

@@ -7,17 +7,14 @@ documented keys of docs/explain.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from netdiag.core.catalog import Cause, explanation_for, fill_examples
+from netdiag.core.catalog import Cause, Explanation, explanation_for, fill_examples
 from netdiag.core.errno_tables import PLATFORM_NAMES
 from netdiag.core.error_text import ErrorReading
 from netdiag.core.observations import Diagnosis, Observations, StepStatus
 from netdiag.core.targets import format_endpoint
-from netdiag.render.output import format_explanation
-
-Style = Callable[..., str]
+from netdiag.render.style import Style, no_style
 
 MARKS: dict[StepStatus, tuple[str, tuple[str, ...]]] = {
     StepStatus.OK: ("[ ok ]", ("green",)),
@@ -35,11 +32,7 @@ STEP_TITLES = {
 }
 
 
-def _plain(text: str, *styles: str) -> str:
-    return text
-
-
-def checklist_lines(obs: Observations, diagnosis: Diagnosis, *, style: Style = _plain) -> list[str]:
+def checklist_lines(obs: Observations, diagnosis: Diagnosis, *, style: Style = no_style) -> list[str]:
     """The checklist, one line per step (facts indented below), then the verdict and numbered fixes."""
     target = format_endpoint(obs.host, obs.port)
     lines = [style(f"Checking {target} ({obs.proto.value})", "bold"), ""]
@@ -54,7 +47,7 @@ def checklist_lines(obs: Observations, diagnosis: Diagnosis, *, style: Style = _
     return lines
 
 
-def verdict_lines(diagnosis: Diagnosis, *, style: Style = _plain) -> list[str]:
+def verdict_lines(diagnosis: Diagnosis, *, style: Style = no_style) -> list[str]:
     entry = explanation_for(diagnosis.cause)
     colour = ("green", "bold") if diagnosis.ok else ("red", "bold")
     lines = [style(f"Verdict: {entry.title}  [cause: {diagnosis.cause.value}]", *colour)]
@@ -92,7 +85,7 @@ def diagnosis_record(obs: Observations, diagnosis: Diagnosis) -> dict[str, Any]:
     }
 
 
-def error_reading_lines(reading: ErrorReading, *, style: Style = _plain) -> list[str]:
+def error_reading_lines(reading: ErrorReading, *, style: Style = no_style) -> list[str]:
     """``explain --error TEXT`` as text: the cause, each platform's reading, meaning, causes, fixes."""
     entry = explanation_for(reading.cause, port=reading.port)
     colour = ("yellow", "bold") if reading.cause == Cause.UNKNOWN else ("red", "bold")
@@ -130,3 +123,18 @@ def error_reading_record(reading: ErrorReading) -> dict[str, Any]:
                       "message": e.message, "cause": e.cause.value} for e in reading.readings],
         "notes": list(reading.notes),
     }
+
+
+def format_explanation(explanation: Explanation) -> list[str]:
+    """The plain-text form of an explanation, shared by every command and the docs.
+
+    Placeholders the command could not fill (no target known) become example values said to be examples.
+    """
+    lines = [f"  What it means: {fill_examples(explanation.meaning)}"]
+    if explanation.likely_causes:
+        lines.append("  Likely causes:")
+        lines.extend(f"    - {fill_examples(cause)}" for cause in explanation.likely_causes)
+    if explanation.fixes:
+        lines.append("  How to fix it:")
+        lines.extend(f"    {n}. {fill_examples(fix)}" for n, fix in enumerate(explanation.fixes, start=1))
+    return lines

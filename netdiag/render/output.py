@@ -152,23 +152,9 @@ class Output:
 
     def explanation(self, explanation: Explanation, *, stream: str = "err") -> None:
         """Print a catalog entry: what it means, likely causes, numbered fixes."""
+        from netdiag.render.explanation import format_explanation  # the checklist's module: loaded on errors
+
         write = self.info if stream == "err" else self.data
         for line in format_explanation(explanation):
             write(line)
 
-
-def format_explanation(explanation: Explanation) -> list[str]:
-    """The plain-text form of an explanation, shared by every command and the docs.
-
-    Placeholders the command could not fill (no target known) become example values said to be examples.
-    """
-    from netdiag.core.catalog import fill_examples
-
-    lines = [f"  What it means: {fill_examples(explanation.meaning)}"]
-    if explanation.likely_causes:
-        lines.append("  Likely causes:")
-        lines.extend(f"    - {fill_examples(cause)}" for cause in explanation.likely_causes)
-    if explanation.fixes:
-        lines.append("  How to fix it:")
-        lines.extend(f"    {n}. {fill_examples(fix)}" for n, fix in enumerate(explanation.fixes, start=1))
-    return lines

@@ -17,6 +17,7 @@ from netdiag.core.handshake import (
     Outcome,
     Segment,
     SegmentRow,
+    TcpOptions,
     format_duration,
 )
 from netdiag.core.targets import format_endpoint
@@ -130,6 +131,16 @@ def backoff_pattern(gaps: Sequence[float]) -> str:
             "before it doubles the wait")
 
 
+def options_record(options: TcpOptions) -> dict[str, object]:
+    """A segment's TCP options as JSON (None for each one it does not carry)."""
+    return {
+        "mss": options.mss,
+        "wscale": options.wscale,
+        "sack_permitted": options.sack_permitted,
+        "timestamp": list(options.timestamp) if options.timestamp is not None else None,
+    }
+
+
 def segment_record(row: SegmentRow) -> dict[str, Any]:
     """One segment as a JSON object (keys documented in docs/handshake.md)."""
     seg = row.segment
@@ -146,7 +157,7 @@ def segment_record(row: SegmentRow) -> dict[str, Any]:
         "relative_ack": row.relative_ack,
         "len": seg.length,
         "window": seg.window,
-        "options": seg.options.as_record(),
+        "options": options_record(seg.options),
         "note": row.note or None,
     }
 

@@ -447,7 +447,7 @@ def test_ctrl_c_exits_130_without_traceback() -> None:
     (b"caf\xc3\xa9 \xff\x00", "caf\u00e9 \\xff\\x00"),
 ])
 def test_replies_are_printed_as_safe_text(data: bytes, shown: str) -> None:
-    from netdiag.cli.connect import reply_text
+    from netdiag.render.connect_view import reply_text
 
     assert reply_text(data) == shown
 

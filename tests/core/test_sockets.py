@@ -15,10 +15,11 @@ from netdiag.core.sockets import (
     PSUTIL_STATES,
     SOCKET_FIELDS,
     SocketRow,
-    format_endpoint,
     parse_state,
     unowned_count,
 )
+from netdiag.core.targets import format_endpoint
+from netdiag.render.socket_views import socket_record, summary_record
 
 
 def row(proto: str = "tcp", local: str = "127.0.0.1", lport: int | None = 8000, remote: str | None = None,
@@ -37,7 +38,7 @@ ROWS = [LISTENER, CLIENT, SERVER_SIDE, UDP6, UNIX]
 
 
 def test_json_keys_are_the_documented_stable_schema() -> None:
-    assert list(LISTENER.to_record()) == list(SOCKET_FIELDS) == [
+    assert list(socket_record(LISTENER)) == list(SOCKET_FIELDS) == [
         "proto", "family", "local_address", "local_port", "remote_address", "remote_port", "state", "pid",
         "process"]
 
@@ -95,7 +96,7 @@ def test_kinds(flags: dict[str, bool], kinds: tuple[str, ...]) -> None:
 
 def test_summary_counts_per_protocol_and_state() -> None:
     time_wait = row(lport=50001, remote="127.0.0.1", rport=8000, state="TIME_WAIT", pid=None, process=None)
-    lines = [line.to_record() for line in summarize([*ROWS, time_wait])]
+    lines = [summary_record(line) for line in summarize([*ROWS, time_wait])]
     assert lines == [
         {"proto": "tcp", "state": "*", "ipv4": 4, "ipv6": 0, "unix": 0, "total": 4},
         {"proto": "tcp", "state": "ESTABLISHED", "ipv4": 2, "ipv6": 0, "unix": 0, "total": 2},
@@ -142,6 +143,7 @@ def test_endpoints_and_unowned_rows() -> None:
     assert format_endpoint("127.0.0.1", 8000) == "127.0.0.1:8000"
     assert format_endpoint(None, None) == "*"
     assert format_endpoint("/run/lab.sock", None) == "/run/lab.sock"
+    assert format_endpoint(None, 8000) == format_endpoint("", 8000) == "*:8000"
     time_wait = row(state="TIME_WAIT", pid=None, process=None)
     hidden = row(pid=None, process=None)
     assert unowned_count([time_wait, hidden, LISTENER]) == 1

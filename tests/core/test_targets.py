@@ -95,3 +95,20 @@ def test_a_listen_address_without_a_port_asks_for_one(text: str) -> None:
 )
 def test_joined_target_names_host_and_port_typed_as_two_words(words: list[str], meant: str | None) -> None:
     assert joined_target(words) == meant
+
+
+def test_one_address_family_check_for_every_command() -> None:
+    from netdiag.core.targets import check_family, wanted_family
+
+    assert wanted_family(ipv4=False, ipv6=False) is None
+    assert wanted_family(ipv4=True, ipv6=False) == 4
+    assert wanted_family(ipv4=False, ipv6=True) == 6
+    with pytest.raises(UsageError, match="-4 and -6 exclude each other"):
+        wanted_family(ipv4=True, ipv6=True)
+    check_family("localhost", 6)  # a name may have addresses of either family
+    check_family("::1", 6)
+    check_family("127.0.0.1", None)
+    with pytest.raises(UsageError, match=r"^127\.0\.0\.1 is an IPv4 address, but -6 allows IPv6 addresses"):
+        check_family("127.0.0.1", 6)
+    with pytest.raises(UsageError, match=r"^fe80::1%lo is an IPv6 address, but -4"):
+        check_family("fe80::1%lo", 4)

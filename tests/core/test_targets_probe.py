@@ -23,7 +23,7 @@ from netdiag.core.probe import (
     is_self_connection,
     probe_cause,
 )
-from netdiag.core.probe_report import probe_exit_status, result_record, summarize
+from netdiag.core.probe_report import probe_exit_status, summarize
 from netdiag.core.targets import ProbeTarget, format_port_list, parse_port_spec, parse_probe_target
 
 SERVICES = {("http", "tcp"): 80, ("https", "tcp"): 443, ("domain", "udp"): 53}
@@ -247,17 +247,3 @@ def test_exit_status_is_ok_only_when_every_port_is_open() -> None:
     assert probe_exit_status(scan_of(0, (22, 80))) == ExitStatus.OK
     assert probe_exit_status(scan_of(1, (22,))) == ExitStatus.NETWORK_SAID_NO
     assert probe_exit_status([]) == ExitStatus.NETWORK_SAID_NO
-
-
-def test_result_record_has_the_documented_keys() -> None:
-    plain = result_record(result(PortState.CLOSED, Reason.CONN_REFUSED))
-    assert list(plain) == ["host", "address", "port", "service", "proto", "state", "reason", "rtt_ms",
-                           "method", "detail"]
-    assert plain["method"] == "connect" and plain["detail"] is None
-    assert plain["state"] == "closed" and plain["proto"] == "tcp"
-    explained = result_record(result(PortState.CLOSED, Reason.CONN_REFUSED), explain=True)
-    assert explained["cause"] == "nothing-listening"
-    explanation = explained["explanation"]
-    assert isinstance(explanation, dict)
-    assert set(explanation) == {"title", "meaning", "likely_causes", "fixes"}
-    assert explanation["fixes"]

@@ -69,3 +69,13 @@ def test_backoff_pattern_tells_even_gaps_from_doubling() -> None:
     assert "doubles the wait each time" in backoff_pattern([1.0, 2.0, 4.0])
     assert "tcp_syn_linear_timeouts" in backoff_pattern([1.02, 1.03, 1.02])
     assert "sends the SYN again" in backoff_pattern([1.0])
+
+
+def test_options_record_names_each_option_and_none_for_the_missing() -> None:
+    from netdiag.core.handshake import TcpOptions
+    from netdiag.render.sequence import options_record
+
+    assert options_record(TcpOptions(mss=1460, sack_permitted=True, timestamp=(5, 0), wscale=7)) == {
+        "mss": 1460, "wscale": 7, "sack_permitted": True, "timestamp": [5, 0]}
+    assert options_record(TcpOptions()) == {"mss": None, "wscale": None, "sack_permitted": False,
+                                            "timestamp": None}

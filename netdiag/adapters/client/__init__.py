@@ -2,8 +2,8 @@
 
 ``connection`` opens it (every resolved address tried, each attempt kept, ``OSError`` explained with the
 catalog's words where it happens) and reads the socket in a thread; ``session`` drives a scripted or an
-interactive exchange as a generator of events (``events``: ``Received``, ``PeerClosed``, ...) that the CLI
-renders.
+interactive exchange as a generator of events (``Received``, ``PeerClosed``, ...: ``core.client_events``)
+that the CLI renders (``render.connect_view``).
 Nothing here prints.
 """
 
@@ -16,7 +16,8 @@ from netdiag.adapters.client.connection import (
     resolve,
     session_failure,
 )
-from netdiag.adapters.client.events import (
+from netdiag.adapters.client.session import DEFAULT_SETTLE, exchange_messages, interactive_session
+from netdiag.core.client_events import (
     ClientEvent,
     HalfClosed,
     LineEnding,
@@ -29,7 +30,6 @@ from netdiag.adapters.client.events import (
     TimeLimit,
     Unsent,
 )
-from netdiag.adapters.client.session import DEFAULT_SETTLE, exchange_messages, interactive_session
 
 __all__ = [
     "DEFAULT_SETTLE",

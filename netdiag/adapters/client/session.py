@@ -28,7 +28,7 @@ from netdiag.adapters.client.connection import (
     InputEnded,
     InputLine,
 )
-from netdiag.adapters.client.events import (
+from netdiag.core.client_events import (
     ClientEvent,
     HalfClosed,
     LineEnding,

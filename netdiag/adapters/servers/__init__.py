@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from netdiag.adapters import platform
 from netdiag.adapters.servers.settings import Engine
 from netdiag.core.failures import NetdiagError
-from netdiag.core.protocols.events import EventKind
+from netdiag.core.protocols.events import EventKind, ServerWarning
 
 from .binding import open_listener
 from .eventlog import EventLog
@@ -61,11 +61,12 @@ def out_of_descriptors(exc: BaseException | None) -> bool:
 
 def run_server(settings: ServerSettings, log: EventLog,
                on_ready: Callable[[str, int], None] | None = None,
-               warn: Callable[[str], None] | None = None,
+               warn: Callable[[ServerWarning], None] | None = None,
                before_shutdown: Callable[[], None] | None = None) -> None:
     """Bind, call ``on_ready(host, port)``, announce ``listening``, serve until SIGINT/SIGTERM.
 
-    ``warn`` receives one-line warnings about the machine while serving (out of file descriptors);
+    ``warn`` receives the shortages of the machine while serving (out of file descriptors, of threads),
+    as facts for the caller to word;
     ``before_shutdown`` runs once serving is over, before ``shutdown`` is logged (``--observe`` stops
     its capture there, so that its last lines come before it).
     """

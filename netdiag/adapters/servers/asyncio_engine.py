@@ -21,7 +21,7 @@ from typing import Any, cast
 from netdiag.adapters import platform
 from netdiag.core.protocols.actions import CloseReason, Mode
 from netdiag.core.protocols.datagrams import datagram_answer
-from netdiag.core.protocols.events import TEXT_LIMIT, EventKind
+from netdiag.core.protocols.events import TEXT_LIMIT, EventKind, ServerWarning, ShortageKind
 from netdiag.core.protocols.handlers import refusal_notice, shutting_down_notice
 from netdiag.core.protocols.text import printable
 
@@ -300,8 +300,8 @@ def prime_allocator() -> None:
 
 
 
-def accept_warnings(warn: Callable[[str], None] | None) -> Callable[[OSError], None]:
-    """What to say when ``accept()`` fails for the listener: one line per ``WARN_EVERY`` seconds."""
+def accept_warnings(warn: Callable[[ServerWarning], None] | None) -> Callable[[OSError], None]:
+    """What to report when ``accept()`` fails for the listener: one warning per ``WARN_EVERY`` seconds."""
     last = [-WARN_EVERY]
 
     def failed(exc: OSError) -> None:
@@ -310,18 +310,15 @@ def accept_warnings(warn: Callable[[str], None] | None) -> Callable[[OSError], N
             return
         last[0] = now
         if exc.errno in OUT_OF_RESOURCES:
-            warn(f"cannot accept more connections now ({exc.strerror}): new clients wait in the "
-                 "backlog until others close; raise the open-files limit (ulimit -n) or lower "
-                 "--max-clients.")
+            warn(ServerWarning(ShortageKind.ACCEPT_OUT_OF_FILES, str(exc.strerror)))
         else:
-            warn(f"accepting a connection failed ({exc.strerror or exc}); retrying in "
-                 f"{RETRY_AFTER:g} s, new clients wait in the backlog meanwhile.")
+            warn(ServerWarning(ShortageKind.ACCEPT_FAILED, str(exc.strerror or exc), retry_after=RETRY_AFTER))
 
     return failed
 
 
 async def serve(sock: socket.socket, settings: ServerSettings, log: EventLog,
-                announce: Callable[[], None], warn: Callable[[str], None] | None = None) -> int:
+                announce: Callable[[], None], warn: Callable[[ServerWarning], None] | None = None) -> int:
     """Serve on the already-bound ``sock`` until SIGINT/SIGTERM, then shut down cleanly."""
     prime_allocator()
     loop = asyncio.get_running_loop()
@@ -335,7 +332,8 @@ async def serve(sock: socket.socket, settings: ServerSettings, log: EventLog,
 
 
 async def _serve_until_stopped(sock: socket.socket, settings: ServerSettings, hub: Hub, stop: asyncio.Event,
-                               announce: Callable[[], None], warn: Callable[[str], None] | None) -> int:
+                               announce: Callable[[], None],
+                               warn: Callable[[ServerWarning], None] | None) -> int:
     loop = asyncio.get_running_loop()
     if settings.udp:
         transport, _ = await loop.create_datagram_endpoint(lambda: UdpEndpoint(hub, sock), sock=sock)

@@ -1,4 +1,7 @@
-"""Writes the server's events to stdout (human or JSON lines), from any thread, never waiting for the reader.
+"""Writes the server's events to a stream (stdout), from any thread, never waiting for the reader.
+
+The CLI hands over both the stream and the form of a line (``render.log_lines``: human or JSON), so
+this module decides neither where the log goes nor what a line looks like, only how it gets written.
 
 The reader of stdout is not ours: a pipe nobody reads (``netdiag listen | less`` left unscrolled) takes
 64 KiB and then blocks its writer, and a terminal paused with Ctrl-S takes nothing at all. A server
@@ -27,14 +30,16 @@ import contextlib
 import itertools
 import os
 import select
-import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, TextIO
 
-from netdiag.adapters.servers.settings import LogFormat
-from netdiag.core.protocols.events import EventKind, to_human, to_json
+from netdiag.core.protocols.events import EventKind
+
+LineFormat = Callable[[EventKind, dict[str, Any]], str]
+"""``(kind, fields) -> line`` without its newline (``render.log_lines.json_line`` or ``human_line``)."""
 
 MAX_PENDING = 4 * 1024 * 1024
 """Characters of log lines queued and not written yet, past which new lines are dropped (and counted)."""
@@ -49,12 +54,13 @@ _POLL = 0.1
 class EventLog:
     """Many threads emit; one writer thread writes what the stream takes; nothing waits for the reader."""
 
-    def __init__(self, fmt: LogFormat, *, quiet: bool = False, stream: TextIO | None = None,
+    def __init__(self, line: LineFormat, stream: TextIO, *, quiet: bool = False,
                  max_pending: int = MAX_PENDING, stall_timeout: float = STALL_TIMEOUT) -> None:
-        self.stream = stream if stream is not None else sys.stdout
-        self.render = to_json if fmt is LogFormat.JSON else to_human
+        self.stream = stream
+        self.render = line
         self.verbose = not quiet
-        self.broken = getattr(self.stream, "write", None) is None  # started with stdout closed (>&-)
+        # sys.stdout is None when the process started with stdout closed (>&-): nothing is written then
+        self.broken = getattr(self.stream, "write", None) is None
         self.max_pending = max_pending
         self.stall_timeout = stall_timeout
         self.dropped_total = 0

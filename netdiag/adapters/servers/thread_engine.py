@@ -32,7 +32,7 @@ from types import FrameType
 
 from netdiag.core.protocols.actions import CloseReason, Send
 from netdiag.core.protocols.datagrams import datagram_answer
-from netdiag.core.protocols.events import TEXT_LIMIT, EventKind
+from netdiag.core.protocols.events import TEXT_LIMIT, EventKind, ServerWarning, ShortageKind
 from netdiag.core.protocols.handlers import refusal_notice, shutting_down_notice, thread_limit_notice
 from netdiag.core.protocols.text import printable
 
@@ -51,7 +51,7 @@ class ThreadServer(Server["ThreadConnection"]):
     """One server's state (``shared.Server``), plus the listening socket, a lock and the threads."""
 
     def __init__(self, sock: socket.socket, settings: ServerSettings, log: EventLog,
-                 warn: Callable[[str], None] | None = None) -> None:
+                 warn: Callable[[ServerWarning], None] | None = None) -> None:
         super().__init__(settings, log)
         self.sock = sock
         self.lock = threading.RLock()  # guards connections and every handler call (the room is shared)
@@ -124,10 +124,7 @@ class ThreadServer(Server["ThreadConnection"]):
         if self.warn is None or now - self.warned_at < WARN_EVERY:
             return
         self.warned_at = now
-        self.warn(f"cannot start a thread for another client ({exc}): this process has reached its limit "
-                  "on threads (ulimit -u, a container's pids.max or systemd's TasksMax); new clients are "
-                  "told the server is busy until others leave. Raise the limit, or use --engine asyncio "
-                  "(no thread per client).")
+        self.warn(ServerWarning(ShortageKind.OUT_OF_THREADS, str(exc)))
 
     def refuse(self, client: socket.socket, peer: str, reason: CloseReason) -> None:
         notices = {CloseReason.MAX_CLIENTS: lambda: refusal_notice(self.settings.max_clients),
@@ -156,7 +153,7 @@ class ThreadServer(Server["ThreadConnection"]):
 
 
 def serve(sock: socket.socket, settings: ServerSettings, log: EventLog, announce: Callable[[], None],
-          warn: Callable[[str], None] | None = None) -> int:
+          warn: Callable[[ServerWarning], None] | None = None) -> int:
     """Run the thread engine until SIGINT/SIGTERM; return the number of connections closed at the end.
 
     ``warn`` hears (at most every ``WARN_EVERY`` s) that no more threads could be started."""

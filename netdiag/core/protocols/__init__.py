@@ -18,7 +18,8 @@ partial lines are buffered. Replies end with ``\\n`` for line clients, with noth
 Limits live here and say why: ``max_line`` (64 KiB) bounds what one connection can make the server buffer;
 an over-long message gets an explanation and the connection is closed (``line-too-long``).
 
-Text from clients is made safe in ``text.py``; the event log's two renderings live in ``events.py``.
+Text from clients is made safe in ``text.py``; the event log's kinds of event live in ``events.py`` (its
+lines are written by ``netdiag.render.log_lines``).
 This package itself imports nothing: import the modules by name (the CLI imports only ``options`` at
 start-up, to build its options).
 """

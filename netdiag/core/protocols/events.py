@@ -1,18 +1,15 @@
-"""The server's event log, as data: the kinds of event and their two renderings (human line, JSON).
+"""The server's event log, as meaning: the kinds of event (and the fields each carries, given by the
+engines as keyword arguments), how much client text one event quotes, and the shortages a running server
+reports on stderr.
 
-The JSON form is a contract shared by tests and scripts (docs/listen.md, "JSON log"): one object per line,
-``event`` first, ``time`` a Unix float, ``peer`` as ``host:port`` (``[v6]:port``). The human form is one
-line per event with a local timestamp, meant for a projector.
+Their two renderings (human line, JSON line) are ``netdiag.render.log_lines``: the engines emit meaning,
+the CLI chooses the form.
 """
 
 from __future__ import annotations
 
-import json
-import time
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
-
-from netdiag.core.attempts import describe_attempt, describe_repeated
 
 TEXT_LIMIT = 1000
 """Longest ``text`` shown for one chunk or datagram (the byte count is always exact)."""
@@ -36,58 +33,22 @@ class EventKind(str, Enum):
     REPEATED = "repeated"
 
 
-def to_json(kind: EventKind, fields: dict[str, Any]) -> str:
-    return json.dumps({"event": kind.value, **fields}, ensure_ascii=False)
+class ShortageKind(str, Enum):
+    """What the machine refused a running server (said on stderr, not in the log)."""
+
+    ACCEPT_OUT_OF_FILES = "accept-out-of-files"  # accept() failed with EMFILE/ENFILE/ENOBUFS/ENOMEM
+    ACCEPT_FAILED = "accept-failed"  # accept() failed otherwise; the engine retries after a pause
+    OUT_OF_THREADS = "out-of-threads"  # no thread could be started for another client
 
 
-def _clock(unix_time: float) -> str:
-    local = time.localtime(unix_time)
-    return time.strftime("%H:%M:%S", local) + f".{int(unix_time % 1 * 1000):03d}"
+@dataclass(frozen=True)
+class ServerWarning:
+    """A shortage while serving, as facts: the engines report it, the CLI words it (with its flags).
 
+    ``detail`` is the system's own words (``strerror``, or the exception's text); ``retry_after`` the
+    seconds before the engine tries again, when it does.
+    """
 
-def _observing(f: dict[str, Any]) -> str:
-    return (f"observing port {f['port']} on {', '.join(f['interfaces'])}: attempts that never become a "
-            "connection are logged too")
-
-
-def to_human(kind: EventKind, fields: dict[str, Any]) -> str:
-    """One line for people: ``12:03:04.117  127.0.0.1:50123  received 5 bytes: hello``."""
-    peer = fields.get("peer", "")
-    detail = _HUMAN[kind](fields)
-    return f"{_clock(fields['time'])}  {peer + '  ' if peer else ''}{detail}"
-
-
-def _listening(f: dict[str, Any]) -> str:
-    where = f"[{f['host']}]:{f['port']}" if ":" in f["host"] else f"{f['host']}:{f['port']}"
-    return f"listening on {f['proto'].upper()} {where}  (mode {f['mode']}, engine {f['engine']})"
-
-
-def _close(f: dict[str, Any]) -> str:
-    return f"closed by {f['by']} ({f['reason']})"
-
-
-def _shutdown(f: dict[str, Any]) -> str:
-    return f"shut down ({f.get('closed', 0)} connection(s) closed)"
-
-
-def _dropped(f: dict[str, Any]) -> str:
-    return f"... {f['lines']:,} log lines dropped: stdout is not being read"
-
-
-_HUMAN = {
-    EventKind.LISTENING: _listening,
-    EventKind.CONNECT: lambda f: "connected",
-    EventKind.RECV: lambda f: f"received {f['bytes']} bytes: {f['text']}",
-    EventKind.SEND: lambda f: f"sent {f['bytes']} bytes",
-    EventKind.CLOSE: _close,
-    EventKind.RESET: lambda f: "connection reset by the client (RST)",
-    EventKind.REFUSED: lambda f: f"refused: {f['reason']}",
-    EventKind.DATAGRAM: lambda f: f"datagram of {f['bytes']} bytes: {f['text']}",
-    EventKind.SHUTDOWN: _shutdown,
-    EventKind.DROPPED: _dropped,
-    EventKind.OBSERVING: _observing,
-    EventKind.UNANSWERED_SYN: lambda f: describe_attempt({**f, "event": "unanswered-syn"}),
-    EventKind.HANDSHAKE_INCOMPLETE: lambda f: describe_attempt({**f, "event": "handshake-incomplete"}),
-    EventKind.RESET_SENT: lambda f: describe_attempt({**f, "event": "reset-sent"}),
-    EventKind.REPEATED: describe_repeated,
-}
+    kind: ShortageKind
+    detail: str
+    retry_after: float | None = None

@@ -17,6 +17,7 @@ from helpers.waiting import wait_until
 from netdiag.adapters.listing import list_sockets, processes, psutil_backend
 from netdiag.adapters.listing.psutil_backend import list_sockets_psutil
 from netdiag.core.sockets import SocketListing, SocketRow, SocketState
+from netdiag.render.socket_views import socket_record
 
 STATE_WORDS = {s.value for s in SocketState}
 
@@ -125,8 +126,9 @@ def test_other_users_sockets_appear_without_owner_and_one_note() -> None:
     probe = (
         "import json; "
         "from netdiag.adapters.listing import list_sockets; l = list_sockets(); "
+        "from netdiag.render.socket_views import socket_record; "
         "print(json.dumps({'complete': l.complete, 'note': l.note, "
-        "'rows': [r.to_record() for r in l.rows]}))"
+        "'rows': [socket_record(r) for r in l.rows]}))"
     )
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
@@ -172,7 +174,7 @@ def test_netlink_fast_path_and_psutil_return_the_same_sockets(tmp_path: Path) ->
     [fast_unix] = [r for r in fast.rows if r.local_address == path]
     [portable_unix] = [r for r in portable.rows if r.local_address == path]
     assert fast_unix.state == "LISTEN"
-    assert fast_unix.to_record() | {"state": None} == portable_unix.to_record() | {"state": None}
+    assert socket_record(fast_unix) | {"state": None} == socket_record(portable_unix) | {"state": None}
 
 
 def test_long_process_names_are_completed_like_psutil(tmp_path: Path) -> None:

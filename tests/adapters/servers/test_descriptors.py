@@ -23,9 +23,9 @@ import resource, sys
 resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit}))
 from netdiag.adapters.servers import EventLog, ServerSettings, run_server
 from netdiag.core.failures import NetdiagError
-from netdiag.adapters.servers.settings import LogFormat
+from netdiag.render.log_lines import json_line
 try:
-    run_server(ServerSettings(), EventLog(LogFormat.JSON))
+    run_server(ServerSettings(), EventLog(json_line, sys.stdout))
 except NetdiagError as err:
     print("said:", err.message)
     sys.exit(err.exit_status)

@@ -23,8 +23,8 @@ from typing import TextIO
 from helpers.waiting import wait_until
 
 from netdiag.adapters.servers.eventlog import EventLog
-from netdiag.adapters.servers.settings import LogFormat
 from netdiag.core.protocols.events import EventKind
+from netdiag.render.log_lines import human_line, json_line
 
 PIPE_CAPACITY = 64 * 1024
 """What a Linux pipe holds by default; a line longer than this blocks its writer until the reader reads."""
@@ -94,7 +94,7 @@ def fill_the_pipe(log: EventLog, pipe: Pipe) -> None:
 
 def test_no_emitting_thread_waits_for_a_reader_that_does_not_read() -> None:
     with log_pipe() as pipe:
-        log = EventLog(LogFormat.JSON, stream=pipe.stream)
+        log = EventLog(json_line, pipe.stream)
         fill_the_pipe(log, pipe)
         others = [emit_in_thread(log, EventKind.CONNECT, peer=f"127.0.0.1:{port}") for port in (2, 3, 4)]
         wait_until(lambda: all(done.is_set() for done in others), timeout=5,
@@ -111,7 +111,7 @@ def test_no_emitting_thread_waits_for_a_reader_that_does_not_read() -> None:
 
 def test_past_the_bound_lines_are_dropped_and_counted_where_they_were_lost() -> None:
     with log_pipe() as pipe:
-        log = EventLog(LogFormat.JSON, stream=pipe.stream, max_pending=200)
+        log = EventLog(json_line, pipe.stream, max_pending=200)
         fill_the_pipe(log, pipe)
         for port in range(2, 102):  # about 70 characters each: two fit within 200, the rest are dropped
             log.emit(EventKind.CONNECT, peer=f"127.0.0.1:{port}")
@@ -133,7 +133,7 @@ def test_past_the_bound_lines_are_dropped_and_counted_where_they_were_lost() -> 
 
 def test_flush_gives_up_on_a_reader_that_does_not_read_and_leaves_the_count_in_the_pipe() -> None:
     with log_pipe() as pipe:
-        log = EventLog(LogFormat.HUMAN, stream=pipe.stream, stall_timeout=0.2)
+        log = EventLog(human_line, pipe.stream, stall_timeout=0.2)
         fill_the_pipe(log, pipe)
         for port in range(2, 12):
             log.emit(EventKind.CONNECT, peer=f"127.0.0.1:{port}")

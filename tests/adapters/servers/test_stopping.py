@@ -23,6 +23,7 @@ from netdiag.adapters.servers.accepting import Acceptor
 from netdiag.adapters.servers.eventlog import EventLog
 from netdiag.adapters.servers.settings import LogFormat, ServerSettings
 from netdiag.adapters.servers.shared import peer_name
+from netdiag.render.log_lines import json_line
 
 TOLD = b"server shutting down"
 
@@ -45,7 +46,7 @@ def test_asyncio_engine_says_it_is_shutting_down(loop_name: str) -> None:
 
     async def main() -> bytes:
         loop = asyncio.get_running_loop()
-        hub = aio.Hub(ServerSettings(log=LogFormat.JSON), EventLog(LogFormat.JSON, stream=out), loop)
+        hub = aio.Hub(ServerSettings(log=LogFormat.JSON), EventLog(json_line, out), loop)
         with socket.create_server(("127.0.0.1", 0)) as listener, \
                 socket.create_connection(listener.getsockname()[:2], timeout=5) as client:
             acceptor = Acceptor(loop, listener, lambda address: aio.TcpConnection(hub, address),
@@ -67,7 +68,7 @@ def test_thread_engine_says_it_is_shutting_down() -> None:
             socket.create_connection(listener.getsockname()[:2], timeout=5) as client:
         conn, address = listener.accept()
         server = threads.ThreadServer(listener, ServerSettings(log=LogFormat.JSON),
-                                      EventLog(LogFormat.JSON, stream=out))
+                                      EventLog(json_line, out))
         server.stop.set()  # the signal handler ran while accept() was returning this connection
         server.start_client(conn, peer_name(address))
         client.settimeout(2)

@@ -7,7 +7,6 @@ import unicodedata
 
 import pytest
 
-from netdiag.core.protocols.events import EventKind, to_human, to_json
 from netdiag.core.protocols.text import clean_for_relay, neutralise, printable, removed
 
 PRINTABLE_CASES = [
@@ -46,26 +45,6 @@ RELAY_CASES = [
 @pytest.mark.parametrize(("data", "relayed"), RELAY_CASES)
 def test_clean_for_relay_table(data: bytes, relayed: str) -> None:
     assert clean_for_relay(data) == relayed
-
-
-def test_json_event_puts_event_first_and_time_last() -> None:
-    line = to_json(EventKind.RECV, {"peer": "[::1]:5", "bytes": 2, "text": "hi", "time": 1.5})
-    assert line == '{"event": "recv", "peer": "[::1]:5", "bytes": 2, "text": "hi", "time": 1.5}'
-
-
-@pytest.mark.parametrize(("kind", "fields", "words"), [
-    (EventKind.LISTENING, {"proto": "tcp", "host": "::1", "port": 80, "mode": "echo", "engine": "asyncio"},
-     "listening on TCP [::1]:80  (mode echo, engine asyncio)"),
-    (EventKind.RECV, {"peer": "127.0.0.1:5", "bytes": 2, "text": "hi"}, "127.0.0.1:5  received 2 bytes: hi"),
-    (EventKind.CLOSE, {"peer": "127.0.0.1:5", "by": "server", "reason": "idle-timeout"},
-     "closed by server (idle-timeout)"),
-    (EventKind.RESET, {"peer": "127.0.0.1:5"}, "reset by the client"),
-    (EventKind.SHUTDOWN, {"closed": 2}, "shut down (2 connection(s) closed)"),
-])
-def test_human_lines_start_with_a_timestamp(kind: EventKind, fields: dict[str, object], words: str) -> None:
-    line = to_human(kind, {**fields, "time": 0.25})
-    assert line[2] == ":" and line[8] == "."
-    assert words in line
 
 
 # --- invisible and bidi characters: one rule for the log, chat, connect and sockets ------------------------

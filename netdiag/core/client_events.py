@@ -1,6 +1,7 @@
-"""What a ``netdiag connect`` session reports, one event at a time: the CLI renders each as it comes.
+"""What happens during a ``netdiag connect`` session, as data: the events a session yields.
 
-Plain data, no I/O: ``session`` yields them, ``netdiag.render`` words them.
+The client adapter (``adapters.client.session``) produces them from a real socket; the connect view
+(``render.connect_view``) words them and builds their JSON records. Pure: no I/O.
 """
 
 from __future__ import annotations
