@@ -92,7 +92,7 @@ def listen_command(
                                           "connection (SYN not answered, handshake not completed, RST "
                                           "sent); needs capture privileges (sudo).")] = False,
 ) -> None:
-    from netdiag.adapters.servers import EventLog, ServerSettings, event_loop_name, run_server
+    from netdiag.adapters.servers import EventLog, LoopOutOfFiles, ServerSettings, event_loop_name, run_server
     from netdiag.adapters.servers.binding import addresses_for_others, raise_open_files_limit
     from netdiag.adapters.servers.descriptors import descriptor_budget
     from netdiag.render import listen_view as view
@@ -144,6 +144,8 @@ def listen_command(
     try:
         run_server(settings, event_log, ready, warn=warn,
                    before_shutdown=observer.stop if observer is not None else None)
+    except LoopOutOfFiles as exc:
+        raise NetdiagError(view.out_of_files_text(exc.loop), errno=exc.errno) from exc
     finally:
         if observer is not None:
             observer.stop()
@@ -152,10 +154,11 @@ def listen_command(
 def start_observer(log: EventLog, warn: Callable[[str], None], address: str) -> Observer | None:
     """The ``--observe`` capture, or None (said once on stderr) when this process may not capture."""
     from netdiag.adapters.platform import may_capture
-    from netdiag.adapters.servers.observer import Observer, cannot_observe_note
+    from netdiag.adapters.servers.observer import Observer
+    from netdiag.render.listen_view import cannot_observe_note, observer_warning
 
     if not may_capture():
         warn(cannot_observe_note(f"netdiag listen {address} --observe"))
         return None
-    return Observer(log, warn)
+    return Observer(log, lambda text: warn(observer_warning(text)))
 

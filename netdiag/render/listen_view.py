@@ -91,3 +91,23 @@ def server_warning_text(warning: ServerWarning) -> str:
             "limit on threads (ulimit -u, a container's pids.max or systemd's TasksMax); new clients are "
             "told the server is busy until others leave. Raise the limit, or use --engine asyncio "
             "(no thread per client).")
+
+
+def cannot_observe_note(command: str) -> str:
+    """The one line said (stderr) when this process may not capture: ``--observe`` shows nothing."""
+    return ("--observe: this process may not capture packets, so the attempts that never become a "
+            "connection (SYNs not answered, resets sent for the server) are not shown; the server runs "
+            f"as usual. To see them run it with capture privileges: sudo {command} (or CAP_NET_RAW, "
+            "docs/handshake.md).")
+
+
+def observer_warning(text: str) -> str:
+    """A warning of the ``--observe`` capture, named after its option."""
+    return f"--observe: {text}"
+
+
+def out_of_files_text(loop_name: str) -> str:
+    """The event loop could not open the descriptors it needs to start serving."""
+    return (f"Cannot serve: the event loop ({loop_name}) could not open the files it needs "
+            "(too many open files). Raise the open-files limit (ulimit -n), or use --engine threads, "
+            "which needs the fewest.")

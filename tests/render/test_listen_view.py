@@ -4,6 +4,7 @@ facts, this module adds the flags; the sentences are the ones the engines used t
 from __future__ import annotations
 
 from netdiag.core.protocols.events import ServerWarning, ShortageKind
+from netdiag.render import listen_view
 from netdiag.render.listen_view import server_warning_text
 
 
@@ -79,3 +80,15 @@ def test_the_open_files_limit_in_words() -> None:
     assert fewer_clients_warning(64, 64, 1000, 40).startswith(
         "this process may open only 64 files (hard limit 64), fewer than --max-clients 1000 needs: serving "
         "at most 40 client(s) at once")
+
+
+def test_out_of_files_advice_names_the_engine_option() -> None:
+    text = listen_view.out_of_files_text("uvloop")
+    assert text.startswith("Cannot serve: the event loop (uvloop) could not open the files it needs")
+    assert "ulimit -n" in text and "--engine threads" in text
+
+
+def test_observer_warnings_name_their_option() -> None:
+    assert listen_view.observer_warning("cannot capture (x); the server runs as usual.") == \
+        "--observe: cannot capture (x); the server runs as usual."
+    assert listen_view.cannot_observe_note("netdiag listen 8000 --observe").startswith("--observe: ")

@@ -29,9 +29,19 @@ from .binding import open_listener
 from .eventlog import EventLog
 from .settings import ServerSettings
 
-__all__ = ["Engine", "EventLog", "ServerSettings", "event_loop_name", "run_server"]
+__all__ = ["Engine", "EventLog", "LoopOutOfFiles", "ServerSettings", "event_loop_name", "run_server"]
 
 T = TypeVar("T")
+
+
+class LoopOutOfFiles(NetdiagError):
+    """The event loop could not open the descriptors it needs to start (``loop``: its name); the CLI
+    words the advice, which names its options."""
+
+    def __init__(self, loop: str) -> None:
+        super().__init__(f"the event loop ({loop}) could not open the files it needs (too many open files)",
+                         errno=errno.EMFILE)
+        self.loop = loop
 
 
 def event_loop_name() -> str:
@@ -92,10 +102,7 @@ def run_server(settings: ServerSettings, log: EventLog,
             if not out_of_descriptors(exc):
                 raise
             sock.close()
-            raise NetdiagError(
-                f"Cannot serve: the event loop ({event_loop_name()}) could not open the files it needs "
-                "(too many open files). Raise the open-files limit (ulimit -n), or use --engine threads, "
-                "which needs the fewest.") from exc
+            raise LoopOutOfFiles(event_loop_name()) from exc
     if before_shutdown is not None:
         before_shutdown()
     log.emit(EventKind.SHUTDOWN, closed=closed)

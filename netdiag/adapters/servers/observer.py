@@ -26,18 +26,11 @@ _KINDS = {kind.value: kind for kind in (EventKind.OBSERVING, EventKind.UNANSWERE
                                         EventKind.REPEATED)}
 
 
-def cannot_observe_note(command: str) -> str:
-    """The one line said (stderr) when this process may not capture."""
-    return ("--observe: this process may not capture packets, so the attempts that never become a "
-            "connection (SYNs not answered, resets sent for the server) are not shown; the server runs "
-            f"as usual. To see them run it with capture privileges: sudo {command} (or CAP_NET_RAW, "
-            "docs/handshake.md).")
-
-
 class Observer:
     """The capture process of one server and the thread that copies its reports into the event log."""
 
     def __init__(self, log: EventLog, warn: Callable[[str], None]) -> None:
+        """``warn`` takes a sentence about the capture (the CLI says which option it is about)."""
         self.log = log
         self.warn = warn
         self._process: subprocess.Popen[str] | None = None
@@ -49,7 +42,7 @@ class Observer:
                 [sys.executable, "-m", "netdiag.adapters.capture.attempt", str(port), bound],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         except OSError as exc:
-            self.warn(f"--observe: the capture could not start ({exc.strerror or exc}); the server runs "
+            self.warn(f"the capture could not start ({exc.strerror or exc}); the server runs "
                       "as usual.")
             return
         self._reader = threading.Thread(target=self._copy, name="netdiag-observer", daemon=True)
@@ -66,7 +59,7 @@ class Observer:
                 except (ValueError, KeyError, AttributeError):
                     continue
                 if kind == "unavailable":
-                    self.warn(f"--observe: cannot capture ({message.get('reason')}); the server runs as "
+                    self.warn(f"cannot capture ({message.get('reason')}); the server runs as "
                               "usual.")
                 elif kind in _KINDS:
                     self.log.emit(_KINDS[kind], **message)
