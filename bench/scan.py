@@ -9,7 +9,7 @@ nothing is sent).
 ``--where remote``: the same listeners on 198.18.0.2 in one namespace, scanned from another across a
 veth link. Tools: ``nmap -sT``, ``nmap -sS``, ``netdiag probe`` (at 65,535 ports: the connect scanner),
 ``netdiag probe --connect`` and netdiag's SYN engine (half-open probes from a raw socket, as root) run on
-the whole range, the figure behind ``prober.SYN_SCAN_LIMIT``.
+the whole range, the figure behind ``probing.scan.SYN_SCAN_LIMIT``.
 
     ./dev bench scan [--rounds 5] [--where local|remote]
 
@@ -70,7 +70,7 @@ def tools(address: str, remote: bool) -> dict[str, list[str]]:
     found = {"nmap -sT": ["nmap", "-sT", "-p-", "-n", address]}
     if remote:
         found["nmap -sS"] = ["nmap", "-sS", "-p-", "-n", address]
-        found["netdiag"] = netdiag  # at this size: the connect scanner (prober.SYN_SCAN_LIMIT)
+        found["netdiag"] = netdiag  # at this size: the connect scanner (probing.scan.SYN_SCAN_LIMIT)
         found["netdiag SYN engine"] = [sys.executable, "-c", SYN_ENGINE, address]
     else:
         found["netdiag (socket table)"] = netdiag
