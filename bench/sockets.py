@@ -2,15 +2,18 @@
 
 Everything runs inside network namespaces this script creates, so a listing holds our connections and
 nothing else (the host's loopback carries other people's sockets, and their number changes by the
-second). Two compositions of the same connections, each in a namespace of its own, one after the other
+second). Compositions of the same connections, each in a namespace of its own, one after the other
 (``ss -p`` and netdiag read the descriptors of every process of the machine, so the holders of one
 composition would weigh on the other's figures):
 
     two processes   one holder accepts on a few 127.0.0.1 listeners (ports chosen by the kernel), the
                     other connects to them: ~10,000 descriptors each
-    one process     a single holder listens and connects to itself, never accepting: it holds every
-                    connection (~10,000 descriptors); the other ends wait in its accept queues,
-                    ESTABLISHED but without a descriptor, so without an owner (ss shows them so too)
+    one process     a single holder listens, connects to itself and accepts: it holds both ends of every
+                    connection (~20,000 descriptors)
+    unaccepted      (only with --compositions ...,unaccepted) a single holder listens and connects to
+                    itself, never accepting: it holds one end of each connection (~10,000 descriptors);
+                    the other ends wait in its accept queues, ESTABLISHED but without a descriptor, so
+                    without an owner (ss shows them so too)
 
 At each size, every round runs the tools as whole processes, in a rotating order so machine load falls on
 all of them alike:
@@ -27,7 +30,7 @@ check run verifies netdiag's JSON holds exactly our connections, both ends, ESTA
 Targets (issue 11): netdiag within 1.5x of ``ss -tanp`` at 10,000 in both compositions and both formats,
 peak RSS under 100 MB.
 
-    ./dev bench sockets [--rounds 7] [--sizes 1000,10000] [--psutil]
+    ./dev bench sockets [--rounds 7] [--sizes 1000,10000] [--compositions two,one] [--psutil]
 
 ``--psutil`` also times the portable path (``--engine psutil``) for comparison; ``--baseline DIR`` also
 times another checkout's netdiag (before/after a change, in the same rounds).
@@ -57,13 +60,14 @@ MAX_CONNECTIONS = 20_000
 # The children cache bytecode, as an installed copy does (pip compiles .pyc files at install time).
 CHILD_ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "NO_COLOR": "1"}
 
-TWO, ONE = "two processes", "one process"
+TWO, ONE, UNACCEPTED = "two processes", "one process", "unaccepted"
+COMPOSITIONS = {"two": TWO, "one": ONE, "unaccepted": UNACCEPTED}
 # One script, three roles. "server": listeners on 127.0.0.1:0, accept forever, answer "count" on stdin
 # with the number held. "client PORT...": "open N" on stdin opens N more connections, answers
-# "opened TOTAL". "alone": listeners of its own (an accept queue of 4,096 each), and "open N" connects to
-# them, never accepting: one process holds every connection, whose other ends wait in its accept queues
-# (ESTABLISHED, without a descriptor or an owner); "count" answers "held TOTAL". All exit when stdin
-# closes or the deadline passes.
+# "opened TOTAL". "alone accept|queue": listeners of its own (an accept queue of 4,096 each), and "open N"
+# connects to them; with "accept" it accepts each connection too, holding both ends, with "queue" never:
+# the other ends wait in its accept queues (ESTABLISHED, without a descriptor or an owner); "count"
+# answers "held TOTAL" (connections). All exit when stdin closes or the deadline passes.
 HOLDER = r"""
 import json, resource, selectors, socket, sys, time
 DEADLINE = time.monotonic() + {deadline}
@@ -117,11 +121,13 @@ def client(ports):
             held.append(socket.create_connection(("127.0.0.1", ports[len(held) % len(ports)]), timeout=5))
         print(f"opened {{len(held)}}", flush=True)
 
-def alone():
+def alone(accepting):
     listeners = listen()
+    for s in listeners:
+        s.settimeout(5)  # accept() right after connect(): the connection is already in the queue
     ports = [s.getsockname()[1] for s in listeners]
     print(json.dumps(ports), flush=True)
-    held = []
+    held, accepted = [], []
     for line in sys.stdin:
         if line.startswith("count"):
             print(f"held {{len(held)}}", flush=True)
@@ -129,12 +135,20 @@ def alone():
         for n in range(int(line.split()[1])):
             if time.monotonic() > DEADLINE:
                 print("error: deadline passed while connecting", flush=True); return
-            held.append(socket.create_connection(("127.0.0.1", ports[len(held) % len(ports)]), timeout=5))
+            index = len(held) % len(ports)
+            held.append(socket.create_connection(("127.0.0.1", ports[index]), timeout=5))
+            if accepting:
+                accepted.append(listeners[index].accept()[0])
         print(f"opened {{len(held)}}", flush=True)
 
 role = sys.argv[1]
 raise_nofile(int(sys.argv[2]))
-server() if role == "server" else alone() if role == "alone" else client([int(p) for p in sys.argv[3:]])
+if role == "server":
+    server()
+elif role == "alone":
+    alone(sys.argv[3] == "accept")
+else:
+    client([int(p) for p in sys.argv[3:]])
 """
 
 
@@ -208,8 +222,9 @@ class Composition:
 
 
 def start(name: str, ns: Namespace, holder: str, need: int) -> Composition:
-    if name == ONE:
-        alone = ns.popen(sys.executable, "-c", holder, "alone", str(need), stdin=subprocess.PIPE)
+    if name in (ONE, UNACCEPTED):
+        mode = "accept" if name == ONE else "queue"
+        alone = ns.popen(sys.executable, "-c", holder, "alone", str(need), mode, stdin=subprocess.PIPE)
         return Composition(name, ns, alone, alone, json.loads(ask(alone, None)))
     server = ns.popen(sys.executable, "-c", holder, "server", str(need), stdin=subprocess.PIPE)
     try:
@@ -230,9 +245,9 @@ def check_listing(composition: Composition, netdiag: list[str], size: int) -> in
     rows = json.loads(done.stdout)
     ours = [r for r in rows if r["proto"] == "tcp" and r["state"] == "ESTABLISHED"
             and (r["local_port"] in ports or r["remote_port"] in ports)]
-    # The ends waiting in an accept queue have no owner; every other end has one.
-    owned = [r for r in ours if composition.name == TWO or r["remote_port"] in ports]
-    if len(ours) != 2 * size or len(owned) != (2 if composition.name == TWO else 1) * size \
+    # The ends waiting in an accept queue (unaccepted) have no owner; every other end has one.
+    owned = [r for r in ours if composition.name != UNACCEPTED or r["remote_port"] in ports]
+    if len(ours) != 2 * size or len(owned) != (1 if composition.name == UNACCEPTED else 2) * size \
             or any(r["pid"] is None for r in owned):
         raise SystemExit(f"{composition.name}: netdiag listed {len(ours)} of our {2 * size} connection ends "
                          "(or without owner)")
@@ -278,6 +293,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--sizes", default="1000,10000", help="connection counts, increasing")
+    parser.add_argument("--compositions", default="two,one",
+                        help="which, in this order: two, one, unaccepted (see above)")
     parser.add_argument("--psutil", action="store_true", help="also time --engine psutil")
     parser.add_argument("--baseline", metavar="DIR",
                         help="also time the netdiag package of another checkout (its root directory, e.g. "
@@ -287,6 +304,11 @@ def main() -> None:
     if not sizes or sizes[0] < 1 or sizes[-1] > MAX_CONNECTIONS:
         raise SystemExit(f"sizes must be between 1 and {MAX_CONNECTIONS}")
     rounds = max(1, min(args.rounds, 100))
+    unknown = [word for word in args.compositions.split(",") if word not in COMPOSITIONS]
+    if unknown or not args.compositions:
+        raise SystemExit(f"--compositions: {', '.join(unknown) or 'none'} unknown; "
+                         f"some of {', '.join(COMPOSITIONS)}")
+    compositions = [COMPOSITIONS[word] for word in args.compositions.split(",")]
     # The `netdiag` command as installed next to this interpreter (what a user runs), else python -m.
     script = shutil.which("netdiag", path=os.path.dirname(sys.executable))
     netdiag = [script, "sockets"] if script else [sys.executable, "-m", "netdiag", "sockets"]
@@ -309,8 +331,8 @@ def main() -> None:
                                                                   "psutil"]
     print(f"load before: {uptime()}", flush=True)
     holder = HOLDER.format(deadline=DEADLINE_S, listeners=LISTENERS)
-    need = sizes[-1] + LISTENERS + 64
-    for name in (TWO, ONE):  # one after the other: each ss -p / netdiag reads every process's descriptors
+    for name in compositions:  # one after the other: each ss -p / netdiag reads every process's descriptors
+        need = (2 if name == ONE else 1) * sizes[-1] + LISTENERS + 64  # descriptors of the busiest holder
         with lone_host() as ns:
             composition = start(name, ns, holder, need)
             try:
@@ -323,7 +345,8 @@ def main() -> None:
                 composition.stop()
     print(f"load after: {uptime()}")
     print(f"median of {rounds} rounds per tool, composition and size; reproduce: ./dev bench sockets "
-          f"--rounds {rounds} --sizes {args.sizes}{' --psutil' if args.psutil else ''}"
+          f"--rounds {rounds} --sizes {args.sizes} --compositions {args.compositions}"
+          f"{' --psutil' if args.psutil else ''}"
           f"{' --baseline ' + args.baseline if args.baseline else ''}")
 
 
