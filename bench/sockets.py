@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -57,6 +58,7 @@ from helpers.netns import Namespace, lone_host
 LISTENERS = 8  # 10,000 connections spread over 8 ports: no ephemeral-port pressure on one destination
 DEADLINE_S = 240  # the holders give up (and exit) after this long: every loop here is bounded
 MAX_CONNECTIONS = 20_000
+SPARE_FDS = 16  # a holder's descriptors besides connections and listeners: stdio, the selector, Python's
 # The children cache bytecode, as an installed copy does (pip compiles .pyc files at install time).
 CHILD_ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "NO_COLOR": "1"}
 
@@ -74,11 +76,13 @@ DEADLINE = time.monotonic() + {deadline}
 
 def raise_nofile(need):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = need if hard == resource.RLIM_INFINITY else min(need, hard)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    if want < need:
-        print(f"error: RLIMIT_NOFILE hard limit {{hard}} < {{need}}", flush=True); sys.exit(1)
+    if hard != resource.RLIM_INFINITY and hard < need:
+        try:  # root may raise the hard limit too (up to fs.nr_open)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))
+        except (ValueError, OSError):
+            print(f"error: RLIMIT_NOFILE hard limit {{hard}} < {{need}}", flush=True); sys.exit(1)
+    elif soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
 
 def listen():
     listeners = []
@@ -285,6 +289,21 @@ def report(size: int, composition: str, rows: int, found: dict[str, Timings], to
     return lines
 
 
+def sizes_that_fit(name: str, sizes: list[int]) -> list[int]:
+    """The sizes, but for the one-process composition those whose two descriptors per connection (plus
+    the listeners and a few spare) exceed the hard RLIMIT_NOFILE, which only CAP_SYS_RESOURCE may raise:
+    those hold as many connections as fit, and say so."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if name != ONE or hard == resource.RLIM_INFINITY:
+        return sizes
+    most = (hard - LISTENERS - SPARE_FDS) // 2
+    if sizes[-1] > most:
+        instead = ", ".join(f"{n:,}" for n in sizes if n > most)
+        print(f"note: {name}: RLIMIT_NOFILE hard limit {hard} holds both ends of at most {most:,} "
+              f"connections; {most:,} instead of {instead}", flush=True)
+    return sorted({min(size, most) for size in sizes})
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -332,11 +351,12 @@ def main() -> None:
     print(f"load before: {uptime()}", flush=True)
     holder = HOLDER.format(deadline=DEADLINE_S, listeners=LISTENERS)
     for name in compositions:  # one after the other: each ss -p / netdiag reads every process's descriptors
-        need = (2 if name == ONE else 1) * sizes[-1] + LISTENERS + 64  # descriptors of the busiest holder
+        held_sizes = sizes_that_fit(name, sizes)
+        need = (2 if name == ONE else 1) * held_sizes[-1] + LISTENERS + SPARE_FDS  # the busiest holder's
         with lone_host() as ns:
             composition = start(name, ns, holder, need)
             try:
-                for size in sizes:
+                for size in held_sizes:
                     composition.hold(size)
                     rows = check_listing(composition, tools["netdiag sockets --format json"], size)
                     found = measure(composition, tools, rounds)
