@@ -23,17 +23,23 @@ all of them alike:
     ss -tanp                        (TCP, owners resolved: the reference)
     ss -tan                         (TCP, no owners: the floor)
 
-and netdiag's peak RSS is read from wait4(). netdiag runs with its bytecode cached, as an installed copy
-does (the children run without PYTHONDONTWRITEBYTECODE; the untimed check run writes the cache). That
-check run verifies netdiag's JSON holds exactly our connections, both ends, ESTABLISHED, with owners
-(but for the ends in an accept queue).
+and netdiag's peak RSS is read from wait4(). netdiag runs as a regular install of this checkout runs
+(``installed``: a throwaway venv, a console script as pip writes one, no editable-install import hook),
+with its bytecode cached (the children run without PYTHONDONTWRITEBYTECODE; the untimed check run writes
+the cache). That check run verifies netdiag's JSON holds exactly our connections, both ends,
+ESTABLISHED, with owners (but for the ends in an accept queue). With both ends in one process, each
+connection is two descriptors: where the hard RLIMIT_NOFILE (which only CAP_SYS_RESOURCE raises) is
+too small for 10,000, that composition holds as many as fit and says so.
 Targets (issue 11): netdiag within 1.5x of ``ss -tanp`` at 10,000 in both compositions and both formats,
 peak RSS under 100 MB.
 
     ./dev bench sockets [--rounds 7] [--sizes 1000,10000] [--compositions two,one] [--psutil]
+                        [--baseline DIR] [--editable]
 
 ``--psutil`` also times the portable path (``--engine psutil``) for comparison; ``--baseline DIR`` also
-times another checkout's netdiag (before/after a change, in the same rounds).
+times another checkout's netdiag, installed the same way (before/after a change, in the same rounds);
+``--editable`` times the development venv's own ``netdiag`` command instead (its editable-install hook
+included).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -59,8 +66,11 @@ LISTENERS = 8  # 10,000 connections spread over 8 ports: no ephemeral-port press
 DEADLINE_S = 240  # the holders give up (and exit) after this long: every loop here is bounded
 MAX_CONNECTIONS = 20_000
 SPARE_FDS = 16  # a holder's descriptors besides connections and listeners: stdio, the selector, Python's
-# The children cache bytecode, as an installed copy does (pip compiles .pyc files at install time).
-CHILD_ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "NO_COLOR": "1"}
+# The children cache bytecode, as an installed copy does (pip compiles .pyc files at install time); which
+# netdiag they run is said by the command (``installed``), not by a PYTHONPATH.
+CHILD_ENV = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")},
+             "NO_COLOR": "1"}
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 TWO, ONE, UNACCEPTED = "two processes", "one process", "unaccepted"
 COMPOSITIONS = {"two": TWO, "one": ONE, "unaccepted": UNACCEPTED}
@@ -304,6 +314,22 @@ def sizes_that_fit(name: str, sizes: list[int]) -> list[int]:
     return sorted({min(size, most) for size in sizes})
 
 
+def installed(checkout: Path, directory: Path) -> list[str]:
+    """The ``netdiag`` command of a regular (not editable) install of ``checkout``: a virtual environment
+    of its own, in ``directory``, whose site-packages names the checkout and this interpreter's
+    site-packages (typer, psutil ...) in a .pth file, and a console script as pip writes one. The
+    interpreter then starts as for a user's ``pip install``: without the editable-install import hook a
+    development venv adds to every start (~11 ms here; ``--editable`` times that instead)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(directory)], check=True, timeout=120)
+    site = sysconfig.get_path("purelib", vars={"base": str(directory), "platbase": str(directory)})
+    Path(site, "netdiag-bench.pth").write_text(f"{checkout}\n{sysconfig.get_path('purelib')}\n")
+    script = directory / "bin" / "netdiag"
+    script.write_text(f"#!{directory / 'bin' / 'python'}\nimport sys\nfrom netdiag.cli.main import run\n"
+                      "sys.exit(run())\n")
+    script.chmod(0o755)
+    return [str(script)]
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -315,6 +341,9 @@ def main() -> None:
     parser.add_argument("--compositions", default="two,one",
                         help="which, in this order: two, one, unaccepted (see above)")
     parser.add_argument("--psutil", action="store_true", help="also time --engine psutil")
+    parser.add_argument("--editable", action="store_true",
+                        help="time this interpreter's `netdiag` command (a development venv's editable "
+                             "install, whose import hook every start pays) instead of a regular install")
     parser.add_argument("--baseline", metavar="DIR",
                         help="also time the netdiag package of another checkout (its root directory, e.g. "
                              "`git worktree add /tmp/base main`): before and after in the same rounds")
@@ -328,23 +357,27 @@ def main() -> None:
         raise SystemExit(f"--compositions: {', '.join(unknown) or 'none'} unknown; "
                          f"some of {', '.join(COMPOSITIONS)}")
     compositions = [COMPOSITIONS[word] for word in args.compositions.split(",")]
-    # The `netdiag` command as installed next to this interpreter (what a user runs), else python -m.
-    script = shutil.which("netdiag", path=os.path.dirname(sys.executable))
-    netdiag = [script, "sockets"] if script else [sys.executable, "-m", "netdiag", "sockets"]
+    with tempfile.TemporaryDirectory(prefix="netdiag-bench-") as scratch:
+        run(args, sizes, rounds, compositions, Path(scratch))
+
+
+def run(args: argparse.Namespace, sizes: list[int], rounds: int, compositions: list[str],
+        scratch: Path) -> None:
+    """Measure every composition with every tool (``main`` has read and checked the options)."""
+    if args.editable:  # the development venv's own command, its editable-install hook included
+        script = shutil.which("netdiag", path=os.path.dirname(sys.executable))
+        netdiag = [script, "sockets"] if script else [sys.executable, "-m", "netdiag", "sockets"]
+    else:
+        netdiag = [*installed(CHECKOUT, scratch / "installed"), "sockets"]
     tools = {"netdiag sockets --format json": [*netdiag, "--format", "json"],
              "netdiag sockets (table)": netdiag, "ss -tanp": ["ss", "-tanp"], "ss -tan": ["ss", "-tan"]}
     if args.baseline:
-        root = str(Path(args.baseline).resolve())
-        if not (Path(root) / "netdiag" / "__init__.py").is_file():
+        root = Path(args.baseline).resolve()
+        if not (root / "netdiag" / "__init__.py").is_file():
             raise SystemExit(f"--baseline {root}: no netdiag package there")
-        # The baseline's package, not this checkout's editable install (whose import hook comes first).
-        runner = ("import sys; "
-                  "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]; "
-                  f"sys.path.insert(0, {root!r}); sys.argv[0] = 'netdiag'; "
-                  "from netdiag.cli.main import run; run()")
-        tools["baseline: netdiag sockets --format json"] = [sys.executable, "-c", runner, "sockets",
-                                                            "--format", "json"]
-        tools["baseline: netdiag sockets (table)"] = [sys.executable, "-c", runner, "sockets"]
+        baseline = [*installed(root, scratch / "baseline"), "sockets"]
+        tools["baseline: netdiag sockets --format json"] = [*baseline, "--format", "json"]
+        tools["baseline: netdiag sockets (table)"] = baseline
     if args.psutil:
         tools["netdiag sockets --format json --engine psutil"] = [*netdiag, "--format", "json", "--engine",
                                                                   "psutil"]
@@ -366,7 +399,7 @@ def main() -> None:
     print(f"load after: {uptime()}")
     print(f"median of {rounds} rounds per tool, composition and size; reproduce: ./dev bench sockets "
           f"--rounds {rounds} --sizes {args.sizes} --compositions {args.compositions}"
-          f"{' --psutil' if args.psutil else ''}"
+          f"{' --psutil' if args.psutil else ''}{' --editable' if args.editable else ''}"
           f"{' --baseline ' + args.baseline if args.baseline else ''}")
 
 
