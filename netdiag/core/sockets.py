@@ -225,10 +225,13 @@ def format_endpoint(address: str | None, port: int | None) -> str:
     """``127.0.0.1:8000``, ``[::1]:8000``, ``*`` parts where nothing is bound or connected, paths as is."""
     if port is None:
         return address or "*"
+    return f"{endpoint_host(address)}:{port}"
+
+
+def endpoint_host(address: str | None) -> str:
+    """The host part of ``format_endpoint``'s ``host:port``: ``*`` for any address, IPv6 in brackets."""
     host = address or "*"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{port}"
+    return f"[{host}]" if ":" in host else host
 
 
 def unowned_count(rows: Iterable[SocketRow]) -> int:

@@ -21,7 +21,7 @@ from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, Protocol
 
 from netdiag.core.protocols.text import neutralise
-from netdiag.core.sockets import SOCKET_FIELDS, SocketRow, format_endpoint
+from netdiag.core.sockets import SOCKET_FIELDS, SocketRow, endpoint_host, format_endpoint
 from netdiag.render.output import json_escape
 from netdiag.render.records import cell, columns_table, render_records, table_of
 
@@ -171,13 +171,12 @@ def _table_columns(rows: Sequence[SocketRow]) -> list[list[Any]]:
 
 
 class _Hosts(dict[str | None, str]):
-    """An address as the host part of ``format_endpoint``'s ``host:port`` (``*``, ``[::1]``), made once
-    per address: a listing repeats the same few addresses thousands of times."""
+    """Each address's ``endpoint_host`` (``*``, ``[::1]``), made once per address: a listing repeats the
+    same few addresses thousands of times."""
 
     def __missing__(self, address: str | None) -> str:
-        host = address or "*"
-        shown = self[address] = f"[{host}]" if ":" in host else host
-        return shown
+        host = self[address] = endpoint_host(address)
+        return host
 
 
 def _table_record(record: Mapping[str, Any]) -> dict[str, Any]:

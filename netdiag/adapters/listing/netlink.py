@@ -46,7 +46,6 @@ _MESSAGES: dict[int, struct.Struct] = {
 }
 _PORTS = struct.Struct("!HH")
 _PORTS_AT = 20  # netlink header (16), then inet_diag_msg's family, state, timer, retrans
-_MESSAGE_LEN = 72  # struct inet_diag_msg
 _RECEIVE_BYTES = 1 << 20  # far more than one netlink dump message batch (32 KiB at most on Linux 6)
 _UNKNOWN = SocketState.UNKNOWN.value
 # Kernel TCP state number -> ss's word, as a list indexed by the state byte (one index per socket).
