@@ -25,11 +25,12 @@ all of them alike:
 
 and netdiag's peak RSS is read from wait4(). netdiag runs as a regular install of this checkout runs
 (``installed``: a throwaway venv, a console script as pip writes one, no editable-install import hook),
-with its bytecode cached (the children run without PYTHONDONTWRITEBYTECODE; the untimed check run writes
-the cache). That check run verifies netdiag's JSON holds exactly our connections, both ends,
-ESTABLISHED, with owners (but for the ends in an accept queue). With both ends in one process, each
-connection is two descriptors: where the hard RLIMIT_NOFILE (which only CAP_SYS_RESOURCE raises) is
-too small for 10,000, that composition holds as many as fit and says so.
+with its bytecode cached (the children run without PYTHONDONTWRITEBYTECODE, with a PYTHONPYCACHEPREFIX
+in the benchmark's scratch directory, so no checkout is written to; the untimed check run writes the
+cache). That check run verifies netdiag's JSON holds exactly our connections, both ends, ESTABLISHED,
+with owners (but for the ends in an accept queue). With both ends in one process, each connection is
+two descriptors: where the hard RLIMIT_NOFILE (which only CAP_SYS_RESOURCE raises) is too small for
+10,000, that composition holds as many as fit and says so.
 Targets (issue 11): netdiag within 1.5x of ``ss -tanp`` at 10,000 in both compositions and both formats,
 peak RSS under 100 MB.
 
@@ -364,6 +365,8 @@ def main() -> None:
 def run(args: argparse.Namespace, sizes: list[int], rounds: int, compositions: list[str],
         scratch: Path) -> None:
     """Measure every composition with every tool (``main`` has read and checked the options)."""
+    # Bytecode cached in the scratch directory, not beside the sources: the checkouts stay untouched.
+    CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
     if args.editable:  # the development venv's own command, its editable-install hook included
         script = shutil.which("netdiag", path=os.path.dirname(sys.executable))
         netdiag = [script, "sockets"] if script else [sys.executable, "-m", "netdiag", "sockets"]
