@@ -232,7 +232,7 @@ def breakdown(rounds: int) -> dict[str, float]:
         "python -c pass": [sys.executable, "-c", "pass"],
         "netdiag --version": [*NETDIAG, "--version"],
         "python + netdiag's scapy import": [
-            sys.executable, "-c", "from netdiag.adapters.capture.scapy_shim import load_scapy; load_scapy()"],
+            sys.executable, "-c", "from netdiag.adapters.capture.scapy_glue import load_scapy; load_scapy()"],
     }
     times: dict[str, list[float]] = {name: [] for name in parts}
     for _ in range(rounds):

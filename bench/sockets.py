@@ -2,15 +2,18 @@
 
 Everything runs inside network namespaces this script creates, so a listing holds our connections and
 nothing else (the host's loopback carries other people's sockets, and their number changes by the
-second). Two compositions of the same connections, each in a namespace of its own, one after the other
+second). Compositions of the same connections, each in a namespace of its own, one after the other
 (``ss -p`` and netdiag read the descriptors of every process of the machine, so the holders of one
 composition would weigh on the other's figures):
 
     two processes   one holder accepts on a few 127.0.0.1 listeners (ports chosen by the kernel), the
                     other connects to them: ~10,000 descriptors each
-    one process     a single holder listens and connects to itself, never accepting: it holds every
-                    connection (~10,000 descriptors); the other ends wait in its accept queues,
-                    ESTABLISHED but without a descriptor, so without an owner (ss shows them so too)
+    one process     a single holder listens, connects to itself and accepts: it holds both ends of every
+                    connection (~20,000 descriptors)
+    unaccepted      (only with --compositions ...,unaccepted) a single holder listens and connects to
+                    itself, never accepting: it holds one end of each connection (~10,000 descriptors);
+                    the other ends wait in its accept queues, ESTABLISHED but without a descriptor, so
+                    without an owner (ss shows them so too)
 
 At each size, every round runs the tools as whole processes, in a rotating order so machine load falls on
 all of them alike:
@@ -20,17 +23,24 @@ all of them alike:
     ss -tanp                        (TCP, owners resolved: the reference)
     ss -tan                         (TCP, no owners: the floor)
 
-and netdiag's peak RSS is read from wait4(). netdiag runs with its bytecode cached, as an installed copy
-does (the children run without PYTHONDONTWRITEBYTECODE; the untimed check run writes the cache). That
-check run verifies netdiag's JSON holds exactly our connections, both ends, ESTABLISHED, with owners
-(but for the ends in an accept queue).
+and netdiag's peak RSS is read from wait4(). netdiag runs as a regular install of this checkout runs
+(``installed``: a throwaway venv, a console script as pip writes one, no editable-install import hook),
+with its bytecode cached (the children run without PYTHONDONTWRITEBYTECODE, with a PYTHONPYCACHEPREFIX
+in the benchmark's scratch directory, so no checkout is written to; the untimed check run writes the
+cache). That check run verifies netdiag's JSON holds exactly our connections, both ends, ESTABLISHED,
+with owners (but for the ends in an accept queue). With both ends in one process, each connection is
+two descriptors: where the hard RLIMIT_NOFILE (which only CAP_SYS_RESOURCE raises) is too small for
+10,000, that composition holds as many as fit and says so.
 Targets (issue 11): netdiag within 1.5x of ``ss -tanp`` at 10,000 in both compositions and both formats,
 peak RSS under 100 MB.
 
-    ./dev bench sockets [--rounds 7] [--sizes 1000,10000] [--psutil]
+    ./dev bench sockets [--rounds 7] [--sizes 1000,10000] [--compositions two,one] [--psutil]
+                        [--baseline DIR] [--editable]
 
 ``--psutil`` also times the portable path (``--engine psutil``) for comparison; ``--baseline DIR`` also
-times another checkout's netdiag (before/after a change, in the same rounds).
+times another checkout's netdiag, installed the same way (before/after a change, in the same rounds);
+``--editable`` times the development venv's own ``netdiag`` command instead (its editable-install hook
+included).
 """
 
 from __future__ import annotations
@@ -38,10 +48,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -54,27 +66,34 @@ from helpers.netns import Namespace, lone_host
 LISTENERS = 8  # 10,000 connections spread over 8 ports: no ephemeral-port pressure on one destination
 DEADLINE_S = 240  # the holders give up (and exit) after this long: every loop here is bounded
 MAX_CONNECTIONS = 20_000
-# The children cache bytecode, as an installed copy does (pip compiles .pyc files at install time).
-CHILD_ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "NO_COLOR": "1"}
+SPARE_FDS = 16  # a holder's descriptors besides connections and listeners: stdio, the selector, Python's
+# The children cache bytecode, as an installed copy does (pip compiles .pyc files at install time); which
+# netdiag they run is said by the command (``installed``), not by a PYTHONPATH.
+CHILD_ENV = {**{k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")},
+             "NO_COLOR": "1"}
+CHECKOUT = Path(__file__).resolve().parent.parent
 
-TWO, ONE = "two processes", "one process"
+TWO, ONE, UNACCEPTED = "two processes", "one process", "unaccepted"
+COMPOSITIONS = {"two": TWO, "one": ONE, "unaccepted": UNACCEPTED}
 # One script, three roles. "server": listeners on 127.0.0.1:0, accept forever, answer "count" on stdin
 # with the number held. "client PORT...": "open N" on stdin opens N more connections, answers
-# "opened TOTAL". "alone": listeners of its own (an accept queue of 4,096 each), and "open N" connects to
-# them, never accepting: one process holds every connection, whose other ends wait in its accept queues
-# (ESTABLISHED, without a descriptor or an owner); "count" answers "held TOTAL". All exit when stdin
-# closes or the deadline passes.
+# "opened TOTAL". "alone accept|queue": listeners of its own (an accept queue of 4,096 each), and "open N"
+# connects to them; with "accept" it accepts each connection too, holding both ends, with "queue" never:
+# the other ends wait in its accept queues (ESTABLISHED, without a descriptor or an owner); "count"
+# answers "held TOTAL" (connections). All exit when stdin closes or the deadline passes.
 HOLDER = r"""
 import json, resource, selectors, socket, sys, time
 DEADLINE = time.monotonic() + {deadline}
 
 def raise_nofile(need):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = need if hard == resource.RLIM_INFINITY else min(need, hard)
-    if soft < want:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    if want < need:
-        print(f"error: RLIMIT_NOFILE hard limit {{hard}} < {{need}}", flush=True); sys.exit(1)
+    if hard != resource.RLIM_INFINITY and hard < need:
+        try:  # root may raise the hard limit too (up to fs.nr_open)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, need))
+        except (ValueError, OSError):
+            print(f"error: RLIMIT_NOFILE hard limit {{hard}} < {{need}}", flush=True); sys.exit(1)
+    elif soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
 
 def listen():
     listeners = []
@@ -117,11 +136,13 @@ def client(ports):
             held.append(socket.create_connection(("127.0.0.1", ports[len(held) % len(ports)]), timeout=5))
         print(f"opened {{len(held)}}", flush=True)
 
-def alone():
+def alone(accepting):
     listeners = listen()
+    for s in listeners:
+        s.settimeout(5)  # accept() right after connect(): the connection is already in the queue
     ports = [s.getsockname()[1] for s in listeners]
     print(json.dumps(ports), flush=True)
-    held = []
+    held, accepted = [], []
     for line in sys.stdin:
         if line.startswith("count"):
             print(f"held {{len(held)}}", flush=True)
@@ -129,12 +150,20 @@ def alone():
         for n in range(int(line.split()[1])):
             if time.monotonic() > DEADLINE:
                 print("error: deadline passed while connecting", flush=True); return
-            held.append(socket.create_connection(("127.0.0.1", ports[len(held) % len(ports)]), timeout=5))
+            index = len(held) % len(ports)
+            held.append(socket.create_connection(("127.0.0.1", ports[index]), timeout=5))
+            if accepting:
+                accepted.append(listeners[index].accept()[0])
         print(f"opened {{len(held)}}", flush=True)
 
 role = sys.argv[1]
 raise_nofile(int(sys.argv[2]))
-server() if role == "server" else alone() if role == "alone" else client([int(p) for p in sys.argv[3:]])
+if role == "server":
+    server()
+elif role == "alone":
+    alone(sys.argv[3] == "accept")
+else:
+    client([int(p) for p in sys.argv[3:]])
 """
 
 
@@ -208,8 +237,9 @@ class Composition:
 
 
 def start(name: str, ns: Namespace, holder: str, need: int) -> Composition:
-    if name == ONE:
-        alone = ns.popen(sys.executable, "-c", holder, "alone", str(need), stdin=subprocess.PIPE)
+    if name in (ONE, UNACCEPTED):
+        mode = "accept" if name == ONE else "queue"
+        alone = ns.popen(sys.executable, "-c", holder, "alone", str(need), mode, stdin=subprocess.PIPE)
         return Composition(name, ns, alone, alone, json.loads(ask(alone, None)))
     server = ns.popen(sys.executable, "-c", holder, "server", str(need), stdin=subprocess.PIPE)
     try:
@@ -230,9 +260,9 @@ def check_listing(composition: Composition, netdiag: list[str], size: int) -> in
     rows = json.loads(done.stdout)
     ours = [r for r in rows if r["proto"] == "tcp" and r["state"] == "ESTABLISHED"
             and (r["local_port"] in ports or r["remote_port"] in ports)]
-    # The ends waiting in an accept queue have no owner; every other end has one.
-    owned = [r for r in ours if composition.name == TWO or r["remote_port"] in ports]
-    if len(ours) != 2 * size or len(owned) != (2 if composition.name == TWO else 1) * size \
+    # The ends waiting in an accept queue (unaccepted) have no owner; every other end has one.
+    owned = [r for r in ours if composition.name != UNACCEPTED or r["remote_port"] in ports]
+    if len(ours) != 2 * size or len(owned) != (1 if composition.name == UNACCEPTED else 2) * size \
             or any(r["pid"] is None for r in owned):
         raise SystemExit(f"{composition.name}: netdiag listed {len(ours)} of our {2 * size} connection ends "
                          "(or without owner)")
@@ -270,6 +300,37 @@ def report(size: int, composition: str, rows: int, found: dict[str, Timings], to
     return lines
 
 
+def sizes_that_fit(name: str, sizes: list[int]) -> list[int]:
+    """The sizes, but for the one-process composition those whose two descriptors per connection (plus
+    the listeners and a few spare) exceed the hard RLIMIT_NOFILE, which only CAP_SYS_RESOURCE may raise:
+    those hold as many connections as fit, and say so."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if name != ONE or hard == resource.RLIM_INFINITY:
+        return sizes
+    most = (hard - LISTENERS - SPARE_FDS) // 2
+    if sizes[-1] > most:
+        instead = ", ".join(f"{n:,}" for n in sizes if n > most)
+        print(f"note: {name}: RLIMIT_NOFILE hard limit {hard} holds both ends of at most {most:,} "
+              f"connections; {most:,} instead of {instead}", flush=True)
+    return sorted({min(size, most) for size in sizes})
+
+
+def installed(checkout: Path, directory: Path) -> list[str]:
+    """The ``netdiag`` command of a regular (not editable) install of ``checkout``: a virtual environment
+    of its own, in ``directory``, whose site-packages names the checkout and this interpreter's
+    site-packages (typer, psutil ...) in a .pth file, and a console script as pip writes one. The
+    interpreter then starts as for a user's ``pip install``: without the editable-install import hook a
+    development venv adds to every start (~11 ms here; ``--editable`` times that instead)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(directory)], check=True, timeout=120)
+    site = sysconfig.get_path("purelib", vars={"base": str(directory), "platbase": str(directory)})
+    Path(site, "netdiag-bench.pth").write_text(f"{checkout}\n{sysconfig.get_path('purelib')}\n")
+    script = directory / "bin" / "netdiag"
+    script.write_text(f"#!{directory / 'bin' / 'python'}\nimport sys\nfrom netdiag.cli.main import run\n"
+                      "sys.exit(run())\n")
+    script.chmod(0o755)
+    return [str(script)]
+
+
 def uptime() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -278,7 +339,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--sizes", default="1000,10000", help="connection counts, increasing")
+    parser.add_argument("--compositions", default="two,one",
+                        help="which, in this order: two, one, unaccepted (see above)")
     parser.add_argument("--psutil", action="store_true", help="also time --engine psutil")
+    parser.add_argument("--editable", action="store_true",
+                        help="time this interpreter's `netdiag` command (a development venv's editable "
+                             "install, whose import hook every start pays) instead of a regular install")
     parser.add_argument("--baseline", metavar="DIR",
                         help="also time the netdiag package of another checkout (its root directory, e.g. "
                              "`git worktree add /tmp/base main`): before and after in the same rounds")
@@ -287,34 +353,46 @@ def main() -> None:
     if not sizes or sizes[0] < 1 or sizes[-1] > MAX_CONNECTIONS:
         raise SystemExit(f"sizes must be between 1 and {MAX_CONNECTIONS}")
     rounds = max(1, min(args.rounds, 100))
-    # The `netdiag` command as installed next to this interpreter (what a user runs), else python -m.
-    script = shutil.which("netdiag", path=os.path.dirname(sys.executable))
-    netdiag = [script, "sockets"] if script else [sys.executable, "-m", "netdiag", "sockets"]
+    unknown = [word for word in args.compositions.split(",") if word not in COMPOSITIONS]
+    if unknown or not args.compositions:
+        raise SystemExit(f"--compositions: {', '.join(unknown) or 'none'} unknown; "
+                         f"some of {', '.join(COMPOSITIONS)}")
+    compositions = [COMPOSITIONS[word] for word in args.compositions.split(",")]
+    with tempfile.TemporaryDirectory(prefix="netdiag-bench-") as scratch:
+        run(args, sizes, rounds, compositions, Path(scratch))
+
+
+def run(args: argparse.Namespace, sizes: list[int], rounds: int, compositions: list[str],
+        scratch: Path) -> None:
+    """Measure every composition with every tool (``main`` has read and checked the options)."""
+    # Bytecode cached in the scratch directory, not beside the sources: the checkouts stay untouched.
+    CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
+    if args.editable:  # the development venv's own command, its editable-install hook included
+        script = shutil.which("netdiag", path=os.path.dirname(sys.executable))
+        netdiag = [script, "sockets"] if script else [sys.executable, "-m", "netdiag", "sockets"]
+    else:
+        netdiag = [*installed(CHECKOUT, scratch / "installed"), "sockets"]
     tools = {"netdiag sockets --format json": [*netdiag, "--format", "json"],
              "netdiag sockets (table)": netdiag, "ss -tanp": ["ss", "-tanp"], "ss -tan": ["ss", "-tan"]}
     if args.baseline:
-        root = str(Path(args.baseline).resolve())
-        if not (Path(root) / "netdiag" / "__init__.py").is_file():
+        root = Path(args.baseline).resolve()
+        if not (root / "netdiag" / "__init__.py").is_file():
             raise SystemExit(f"--baseline {root}: no netdiag package there")
-        # The baseline's package, not this checkout's editable install (whose import hook comes first).
-        runner = ("import sys; "
-                  "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]; "
-                  f"sys.path.insert(0, {root!r}); sys.argv[0] = 'netdiag'; "
-                  "from netdiag.cli.main import run; run()")
-        tools["baseline: netdiag sockets --format json"] = [sys.executable, "-c", runner, "sockets",
-                                                            "--format", "json"]
-        tools["baseline: netdiag sockets (table)"] = [sys.executable, "-c", runner, "sockets"]
+        baseline = [*installed(root, scratch / "baseline"), "sockets"]
+        tools["baseline: netdiag sockets --format json"] = [*baseline, "--format", "json"]
+        tools["baseline: netdiag sockets (table)"] = baseline
     if args.psutil:
         tools["netdiag sockets --format json --engine psutil"] = [*netdiag, "--format", "json", "--engine",
                                                                   "psutil"]
     print(f"load before: {uptime()}", flush=True)
     holder = HOLDER.format(deadline=DEADLINE_S, listeners=LISTENERS)
-    need = sizes[-1] + LISTENERS + 64
-    for name in (TWO, ONE):  # one after the other: each ss -p / netdiag reads every process's descriptors
+    for name in compositions:  # one after the other: each ss -p / netdiag reads every process's descriptors
+        held_sizes = sizes_that_fit(name, sizes)
+        need = (2 if name == ONE else 1) * held_sizes[-1] + LISTENERS + SPARE_FDS  # the busiest holder's
         with lone_host() as ns:
             composition = start(name, ns, holder, need)
             try:
-                for size in sizes:
+                for size in held_sizes:
                     composition.hold(size)
                     rows = check_listing(composition, tools["netdiag sockets --format json"], size)
                     found = measure(composition, tools, rounds)
@@ -323,7 +401,8 @@ def main() -> None:
                 composition.stop()
     print(f"load after: {uptime()}")
     print(f"median of {rounds} rounds per tool, composition and size; reproduce: ./dev bench sockets "
-          f"--rounds {rounds} --sizes {args.sizes}{' --psutil' if args.psutil else ''}"
+          f"--rounds {rounds} --sizes {args.sizes} --compositions {args.compositions}"
+          f"{' --psutil' if args.psutil else ''}{' --editable' if args.editable else ''}"
           f"{' --baseline ' + args.baseline if args.baseline else ''}")
 
 

@@ -37,7 +37,7 @@ def _root_and_commands() -> tuple[Any, list[tuple[Any, Any]]]:
 
 
 def _command_context(command: Any, parent: Any) -> Any:
-    from typer._click.core import Context
+    from netdiag.cli.typer_shim import Context
 
     return Context(command, info_name=command.name, parent=parent, terminal_width=WIDTH,
                    max_content_width=WIDTH, resilient_parsing=True)

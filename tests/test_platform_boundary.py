@@ -29,9 +29,9 @@ ALLOWED: dict[str, tuple[frozenset[str], str]] = {
                                     "the netlink sock_diag reader (its channel comes from "
                                     "platform.sock_diag_channel()): listing imports it only after "
                                     "platform.has_netlink()"),
-    "adapters/capture/scapy_shim.py": (frozenset({"PACKET_OUTGOING"}),
-                                       "the Linux loopback capture class, built only when "
-                                       "platform.has_packet_socket()"),
+    "adapters/capture/scapy_private.py": (frozenset({"PACKET_OUTGOING"}),
+                                          "the Linux loopback capture class, built only when "
+                                          "platform.has_packet_socket()"),
     "adapters/servers/accepting.py": (frozenset({"add_reader", "remove_reader"}),
                                       "asks platform.loop_watches_descriptors() first, and falls back to "
                                       "loop.sock_accept on NotImplementedError"),

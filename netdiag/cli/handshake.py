@@ -104,7 +104,7 @@ def capture_and_draw(target: str, *, message: str | None, timeout: float, absolu
     """The active mode: capture one connection, draw it, and end with the exit status it deserves."""
     endpoint = parse_endpoint(target)
     from netdiag.adapters.capture import live as capture
-    from netdiag.adapters.capture.scapy_shim import write_pcap
+    from netdiag.adapters.capture.scapy_glue import write_pcap
     from netdiag.core.handshake import analyse_connection
     from netdiag.render.handshake_view import captured_line, outcome_failure
     from netdiag.render.records import to_json

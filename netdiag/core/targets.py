@@ -87,9 +87,15 @@ def format_endpoint(host: str | None, port: int | None) -> str:
     """
     if port is None:
         return host or "*"
+    return f"{endpoint_host(host)}:{port}"
+
+
+def endpoint_host(host: str | None) -> str:
+    """The host part of ``format_endpoint``'s ``host:port``: ``*`` for any address, IPv6 in brackets
+    (the socket table makes it once per distinct address)."""
     if not host:
-        return f"*:{port}"
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return "*"
+    return f"[{host}]" if ":" in host else host
 
 
 def shorten(text: str, limit: int = SHOWN_CHARS) -> str:

@@ -139,9 +139,9 @@ def test_every_documented_command_parses_against_the_real_cli(page: Path) -> Non
     import shlex
 
     import typer
-    from typer._click.exceptions import ClickException
 
     from netdiag.cli.main import app
+    from netdiag.cli.typer_shim import ClickException
 
     root = typer.main.get_command(app)
     for line in _documented_commands(page.read_text(encoding="utf-8")):

@@ -6,7 +6,9 @@ shim (and only it), then these tests.
 
 from __future__ import annotations
 
+import ast
 import inspect
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +32,16 @@ from netdiag.cli.typer_shim import (
 
 pytestmark = pytest.mark.portable
 
+ROOT = Path(__file__).resolve().parents[2]
+SHIM = ROOT / "netdiag" / "cli" / "typer_shim.py"
+# Private parts of typer: its vendored click and its internal modules, and the attributes the shim wraps.
+PRIVATE_MODULES = ("typer._", "typer.core", "typer.models", "click")
+PRIVATE_ATTRIBUTES = frozenset({"_runtime_param", "type_descriptor", "_TyperParameter"})
+
+
+def _changed(what: str) -> str:
+    return f"typer {typer.__version__} changed {what}: adapt netdiag/cli/typer_shim.py"
+
 
 def small_app() -> typer.Typer:
     app = typer.Typer()
@@ -49,23 +61,28 @@ def typer_params(command: Any) -> dict[str, TyperParameter]:
 def test_the_names_exist_with_the_kinds_the_shim_expects() -> None:
     for name in typer_shim.__all__:
         assert hasattr(typer_shim, name), name
-    assert issubclass(TyperParameter, Parameter)
-    assert issubclass(BadParameter, ClickException)
-    assert "commands" in inspect.signature(TyperGroup).parameters  # NetdiagGroup replaces self.commands
-    assert {"parse_args", "get_params"} <= set(dir(TyperCommand))
-    assert {"list_commands", "format_commands", "get_params"} <= set(dir(TyperGroup))
-    assert inspect.isclass(Context) and "resilient_parsing" in inspect.signature(Context).parameters
+    assert issubclass(TyperParameter, Parameter), _changed("_TyperParameter's base (click's Parameter)")
+    assert issubclass(BadParameter, ClickException), _changed("BadParameter's base")
+    assert "commands" in inspect.signature(TyperGroup).parameters, \
+        _changed("TyperGroup(commands=...)")  # NetdiagGroup replaces self.commands
+    assert {"parse_args", "get_params"} <= set(dir(TyperCommand)), _changed("TyperCommand's methods")
+    assert {"list_commands", "format_commands", "get_params"} <= set(dir(TyperGroup)), \
+        _changed("TyperGroup's methods")
+    assert inspect.isclass(Context) and "resilient_parsing" in inspect.signature(Context).parameters, \
+        _changed("click's Context")
 
 
 def test_the_coercion_hook_has_the_shape_the_shim_expects() -> None:
     """typer builds ``_runtime_param`` lazily and calls ``coerce(value, param=..., ctx=...)`` on it."""
     from typer._coercion import RuntimeParam
 
-    assert list(inspect.signature(RuntimeParam.coerce).parameters) == ["self", "value", "param", "ctx"]
-    assert "_runtime_param" in TyperParameter.__annotations__
-    assert "type_descriptor" in TyperParameter.__annotations__
+    assert list(inspect.signature(RuntimeParam.coerce).parameters) == ["self", "value", "param", "ctx"], \
+        _changed("RuntimeParam.coerce(value, param, ctx)")
+    assert "_runtime_param" in TyperParameter.__annotations__, _changed("_TyperParameter._runtime_param")
+    assert "type_descriptor" in TyperParameter.__annotations__, _changed("_TyperParameter.type_descriptor")
     source = inspect.getsource(TyperParameter.process_value)
-    assert "get_runtime_param().coerce(value, param=self, ctx=ctx)" in source
+    assert "get_runtime_param().coerce(value, param=self, ctx=ctx)" in source, \
+        _changed("how _TyperParameter.process_value coerces")
 
 
 def test_annotation_and_parameter_info_are_read() -> None:
@@ -106,3 +123,29 @@ def test_a_bad_value_is_a_click_exception_with_exit_code_2() -> None:
     with pytest.raises(ClickException) as raised:
         get_command(small_app()).main(["--number", "12"], standalone_mode=False)
     assert raised.value.exit_code == 2
+
+
+def _private_uses(path: Path) -> list[str]:
+    """Imports of typer's private modules (or click's) and uses of the attributes the shim wraps."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.Attribute) and node.attr in PRIVATE_ATTRIBUTES:
+            names = [node.attr]
+        else:
+            continue
+        found += [f"{path.relative_to(ROOT)}:{node.lineno} {name}" for name in names
+                  if name in PRIVATE_ATTRIBUTES or name.startswith(PRIVATE_MODULES)]
+    return found
+
+
+def test_only_the_shim_reaches_into_typer() -> None:
+    """Everything else imports typer's private parts from the shim, so a typer upgrade is adapted there."""
+    sources = [p for folder in ("netdiag", "scripts", "bench", "tests") for p in (ROOT / folder).rglob("*.py")
+               if p not in (SHIM, Path(__file__).resolve())]
+    assert sources
+    stragglers = [use for path in sources for use in _private_uses(path)]
+    assert stragglers == [], "import these from netdiag.cli.typer_shim (add them there if missing)"

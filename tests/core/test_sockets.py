@@ -15,6 +15,7 @@ from netdiag.core.sockets import (
     PSUTIL_STATES,
     SOCKET_FIELDS,
     SocketRow,
+    new_socket_row,
     parse_state,
     unowned_count,
 )
@@ -163,3 +164,20 @@ def test_a_row_is_a_frozen_value() -> None:
         row.pid = 1  # type: ignore[misc]
     with pytest.raises(TypeError):
         SocketRow("tcp", "ipv4", "127.0.0.1", 8000, None, None, "LISTEN", 42)  # type: ignore[call-arg]
+
+
+def test_the_listers_fast_row_is_the_same_frozen_row() -> None:
+    """``new_socket_row`` (a draft whose class becomes SocketRow) makes what SocketRow(...) makes."""
+    fields = ("tcp", "ipv6", "::1", 51334, "::1", 8000, "ESTABLISHED", None, None)
+    made, expected = new_socket_row(*fields), SocketRow(*fields)
+    assert type(made) is SocketRow and made == expected and hash(made) == hash(expected)
+    assert repr(made) == repr(expected) and dataclasses.astuple(made) == dataclasses.astuple(expected)
+    assert dataclasses.astuple(made) == fields and dataclasses.replace(made, pid=7).pid == 7
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.pid = 1  # type: ignore[misc]
+    refusals = []
+    for one in (made, expected):  # no other attribute either, refused the same way
+        with pytest.raises((AttributeError, TypeError)) as refused:
+            one.extra = 1  # type: ignore[attr-defined]
+        refusals.append(refused.type)
+    assert refusals[0] is refusals[1]

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from netdiag.adapters.capture.live import interfaces_down
-from netdiag.adapters.capture.scapy_shim import (
+from netdiag.adapters.capture.scapy_glue import (
     Recorder,
     interface_names,
     load_scapy,

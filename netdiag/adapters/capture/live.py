@@ -1,6 +1,6 @@
 """Packet capture for ``netdiag handshake``: record every segment of one connection, or watch a port.
 
-The scapy side (packet sockets, routes, packet conversion) is in ``netdiag.adapters.capture.scapy_shim``;
+The scapy side (packet sockets, routes, packet conversion) is in ``netdiag.adapters.capture.scapy_glue``;
 this module orders the steps so that no segment can be missed:
 
 * The client socket is bound before ``connect`` so that the BPF filter names the exact 4-tuple.
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from netdiag.adapters.capture.scapy_shim import (
+from netdiag.adapters.capture.scapy_glue import (
     Recorder,
     check_may_capture,
     interface_names,

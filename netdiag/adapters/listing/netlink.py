@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 
 from netdiag.adapters.listing.processes import process_names
 from netdiag.adapters.listing.rows import finish_listing
-from netdiag.core.sockets import KERNEL_TCP_STATES, SocketListing, SocketRow, SocketState
+from netdiag.core.sockets import KERNEL_TCP_STATES, SocketListing, SocketRow, SocketState, new_socket_row
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -37,14 +37,19 @@ TCP_STATES = ALL_STATES & ~(1 << TCP_BOUND_INACTIVE)
 _NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 # inet_diag_req_v2: family, protocol, ext, pad, states, then inet_diag_sockid (ports/addresses big-endian).
 _REQUEST = struct.Struct("=BBBxI48x")
-# inet_diag_msg: family, state, timer, retrans; sockid: sport, dport (big-endian), src[16], dst[16], if,
-# cookie[2]; then expires, rqueue, wqueue, uid, inode. One native unpack for state, addresses and inode,
-# one big-endian unpack for the ports.
-_MESSAGE = struct.Struct("=xB6x16s16s28xI")  # state, src, dst, inode (uid skipped)
+# A whole message in one native unpack: the netlink header's length and type, then inet_diag_msg's state,
+# source and destination addresses (4 bytes for IPv4, 16 for IPv6) and inode (uid and the rest skipped).
+# The ports are big-endian: one more unpack at _PORTS_AT from the message's start.
+_MESSAGES: dict[int, struct.Struct] = {
+    socket.AF_INET: struct.Struct("=IH10x" "xB6x4s12x4s12x28xI"),
+    socket.AF_INET6: struct.Struct("=IH10x" "xB6x16s16s28xI"),
+}
 _PORTS = struct.Struct("!HH")
-_MESSAGE_LEN = 72
-_STATE_WORDS = {number: state.value for number, state in KERNEL_TCP_STATES.items()}
+_PORTS_AT = 20  # netlink header (16), then inet_diag_msg's family, state, timer, retrans
+_RECEIVE_BYTES = 1 << 20  # far more than one netlink dump message batch (32 KiB at most on Linux 6)
 _UNKNOWN = SocketState.UNKNOWN.value
+# Kernel TCP state number -> ss's word, as a list indexed by the state byte (one index per socket).
+_STATE_WORDS = [KERNEL_TCP_STATES[n].value if n in KERNEL_TCP_STATES else _UNKNOWN for n in range(256)]
 
 _PROTOCOLS = {"tcp": socket.IPPROTO_TCP, "udp": socket.IPPROTO_UDP}
 _FAMILIES = ((socket.AF_INET, "ipv4"), (socket.AF_INET6, "ipv6"))
@@ -68,16 +73,15 @@ def list_sockets_netlink(kinds: Sequence[str]) -> SocketListing | None:
     names = process_names(set(owners.values()))
     # Rows and their ``sort_key`` made in one pass (the key from the values at hand, not a call per row),
     # then put in that order: what ``finish_listing`` would do, at a fraction of the cost for 20,000 rows.
-    rows = []
-    keys = []
-    get_owner = owners.get
+    rows: list[SocketRow] = []
+    keys: list[tuple[str, int, str, str, str, int, int]] = []
+    get_owner, get_name, add_row, add_key = owners.get, names.get, rows.append, keys.append
     for inode, proto, family, local_address, local_port, remote_address, remote_port, state in found:
         pid = get_owner(inode)
-        process = names.get(pid) if pid is not None else None
-        rows.append(SocketRow(proto, family, local_address, local_port, remote_address, remote_port, state,
-                              pid, process))
-        keys.append((proto, local_port or 0, family, local_address, remote_address or "", remote_port or 0,
-                     pid or 0))
+        add_row(new_socket_row(proto, family, local_address, local_port, remote_address, remote_port, state,
+                               pid, get_name(pid) if pid is not None else None))
+        add_key((proto, local_port or 0, family, local_address, remote_address or "", remote_port or 0,
+                 pid or 0))
     order = sorted(range(len(rows)), key=keys.__getitem__)
     return finish_listing([rows[index] for index in order], ordered=True)
 
@@ -94,16 +98,22 @@ def _inet_sockets(protocols: Sequence[str]) -> list[Found]:
     except OSError as exc:  # no netlink, or a sandbox forbids it
         raise NetlinkUnavailable(str(exc)) from exc
     found: list[Found] = []
+    buffer = bytearray(_RECEIVE_BYTES)  # one buffer for every batch of every dump: no allocation per recv
     with channel:
         for proto in protocols:
             for family, family_name in _FAMILIES:
-                _dump(channel, family, family_name, proto, found)
+                _dump(channel, family, family_name, proto, found, buffer)
     return found
 
 
-def _dump(channel: socket.socket, family: int, family_name: str, proto: str, found: list[Found]) -> None:
+def _dump(channel: socket.socket, family: int, family_name: str, proto: str, found: list[Found],
+          buffer: bytearray) -> None:
     """One SOCK_DIAG_BY_FAMILY dump: every socket of one family and protocol, in every state, appended to
-    ``found``. One loop with everything at hand in locals: at 20,000 sockets a call per message showed."""
+    ``found``. One loop with everything at hand in locals: at 20,000 sockets a call per message showed.
+
+    Each message is unpacked whole (``_MESSAGES``) before its type is known: ``recv_into`` leaves room
+    for one more message at the end of ``buffer``, so even a short one at a batch's end (the dump's
+    DONE) unpacks; its socket fields are only read when its length says they are there."""
     states = TCP_STATES if proto == "tcp" else ALL_STATES
     request = _REQUEST.pack(family, _PROTOCOLS[proto], 0, states)
     header = _NLMSGHDR.pack(_NLMSGHDR.size + len(request), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP,
@@ -113,48 +123,45 @@ def _dump(channel: socket.socket, family: int, family_name: str, proto: str, fou
     except OSError as exc:
         raise NetlinkUnavailable(str(exc)) from exc
     addresses: dict[bytes, str] = {}
-    address_len = 4 if family == socket.AF_INET else 16
-    header_size = _NLMSGHDR.size
-    unpack_header, unpack_message, unpack_ports = (_NLMSGHDR.unpack_from, _MESSAGE.unpack_from,
-                                                   _PORTS.unpack_from)
-    state_word, append, inet_ntop = _STATE_WORDS.get, found.append, socket.inet_ntop
+    message = _MESSAGES[family]
+    header_size, whole = _NLMSGHDR.size, message.size
+    limit = len(buffer) - whole
+    receive, unpack_message, unpack_ports = channel.recv_into, message.unpack_from, _PORTS.unpack_from
+    state_words, append, inet_ntop = _STATE_WORDS, found.append, socket.inet_ntop
     while True:
         try:
-            data = channel.recv(1 << 20)
+            size = receive(buffer, limit)
         except OSError as exc:
             raise NetlinkUnavailable(str(exc)) from exc
+        if not size:
+            return
         offset = 0
-        size = len(data)
         while offset + header_size <= size:
-            length, kind, _flags, _seq, _pid = unpack_header(data, offset)
+            length, kind, kernel_state, src, dst, inode = unpack_message(buffer, offset)
             if kind == NLMSG_DONE:
                 return
             if kind == NLMSG_ERROR:
-                code = -struct.unpack_from("=i", data, offset + header_size)[0]
+                code = -struct.unpack_from("=i", buffer, offset + header_size)[0]
                 if code in (errno.ENOENT, errno.EAFNOSUPPORT) and family == socket.AF_INET6:
                     return  # IPv6 disabled: no IPv6 sockets, not a failure
                 raise NetlinkUnavailable(os.strerror(code))
             if length < header_size or offset + length > size:
                 raise NetlinkUnavailable("truncated netlink message")
-            if length - header_size >= _MESSAGE_LEN:
-                body = offset + header_size
-                kernel_state, src, dst, inode = unpack_message(data, body)
-                local_port, remote_port = unpack_ports(data, body + 4)
-                raw = src[:address_len]
-                local = addresses.get(raw)
+            if length >= whole:
+                local_port, remote_port = unpack_ports(buffer, offset + _PORTS_AT)
+                local = addresses.get(src)
                 if local is None:
-                    local = addresses[raw] = inet_ntop(family, raw)
-                remote = None
+                    local = addresses[src] = inet_ntop(family, src)
                 if remote_port:
-                    raw = dst[:address_len]
-                    remote = addresses.get(raw)
+                    remote = addresses.get(dst)
                     if remote is None:
-                        remote = addresses[raw] = inet_ntop(family, raw)
-                append((inode, proto, family_name, local, local_port, remote, remote_port or None,
-                        state_word(kernel_state, _UNKNOWN)))
+                        remote = addresses[dst] = inet_ntop(family, dst)
+                    append((inode, proto, family_name, local, local_port, remote, remote_port,
+                            state_words[kernel_state]))
+                else:
+                    append((inode, proto, family_name, local, local_port, None, None,
+                            state_words[kernel_state]))
             offset += (length + 3) & ~3
-        if not data:
-            return
 
 
 def _unix_sockets() -> Iterator[Found]:
@@ -182,24 +189,29 @@ def _unix_sockets() -> Iterator[Found]:
 
 
 def socket_owners(inodes: set[int]) -> dict[int, int]:
-    """Socket inode -> the lowest pid holding it, from one pass over /proc/*/fd (what ss -p does)."""
+    """Socket inode -> the lowest pid holding it, from one pass over /proc/*/fd (what ss -p does).
+
+    Processes are read in increasing pid order, so the pass ends as soon as every inode has its owner:
+    no later process could be a lower pid. Inode 0 is never looked for: the kernel gives it to sockets
+    no process holds (TIME_WAIT, and connections still waiting in a listener's accept queue)."""
     owners: dict[int, int] = {}
-    if not inodes:  # nothing to look for: no need to read every descriptor of every process
+    wanted = len(inodes) - (0 in inodes)
+    if not wanted:  # nothing to look for: no need to read every descriptor of every process
         return owners
     try:
         pids = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
     except OSError:
         return owners
+    readlink = os.readlink
     for pid in pids:
         try:  # the fd directory opened once: each readlink then looks up one name, not a whole path
             directory = os.open(f"/proc/{pid}/fd", os.O_RDONLY | os.O_DIRECTORY)
         except OSError:  # gone, or another user's process without root
             continue
         try:
-            fds = os.listdir(directory)
-            for fd in fds:
+            for fd in os.listdir(directory):
                 try:
-                    target = os.readlink(fd, dir_fd=directory)
+                    target = readlink(fd, dir_fd=directory)
                 except OSError:
                     continue
                 if target.startswith("socket:["):
@@ -210,4 +222,6 @@ def socket_owners(inodes: set[int]) -> dict[int, int]:
             continue
         finally:
             os.close(directory)
+        if len(owners) == wanted:
+            break
     return owners

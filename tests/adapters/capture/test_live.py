@@ -15,7 +15,7 @@ import pytest
 from helpers.waiting import wait_until
 
 from netdiag.adapters.capture.live import ConnectStatus, capture_connection
-from netdiag.adapters.capture.scapy_shim import load_scapy, packet_to_segment, route_to, tcp_options
+from netdiag.adapters.capture.scapy_glue import load_scapy, packet_to_segment, route_to, tcp_options
 from netdiag.core.handshake import Outcome, analyse_connection
 
 

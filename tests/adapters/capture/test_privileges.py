@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from helpers.cli import netdiag_env
 
-from netdiag.adapters.capture.scapy_shim import CAPTURE_GROUP, privilege_message
+from netdiag.adapters.capture.scapy_glue import CAPTURE_GROUP, privilege_message
 from netdiag.core.exit_status import ExitStatus
 
 EPERM = PermissionError(1, "Operation not permitted")

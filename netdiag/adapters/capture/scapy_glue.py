@@ -1,13 +1,17 @@
-"""scapy at the edge: packet sockets, routes, and packets turned into core ``Segment`` values.
+"""scapy at the edge, through its public API: loading it, packet sockets, routes, the sniffer thread, and
+packets turned into core ``Segment`` values.
 
 scapy is imported inside the functions (never at module level, never ``scapy.all``): only ``netdiag
 handshake`` pays for it. Packets become core ``Segment`` values here; the analysis never sees a scapy
 object. ``netdiag.adapters.capture.live`` builds the two captures (one connection, a watched port) on this.
+What needs scapy's private internals (the loopback socket class, the raw socket inside a capture socket)
+is in ``netdiag.adapters.capture.scapy_private``, with tests that fail when scapy changes it.
 
 Facts this module relies on (Linux, scapy 2.8):
 
 * On ``lo`` every packet is seen twice by a packet socket (once leaving, once arriving). Like libpcap,
-  we drop the ``PACKET_OUTGOING`` copy on loopback, so each segment appears once.
+  we drop the ``PACKET_OUTGOING`` copy on loopback (``scapy_private.listen_socket_class``), so each
+  segment appears once.
 * scapy 2.8 rejects ``AsyncSniffer(timeout=...)``: the recorder is stopped explicitly, and waiters wait
   on a condition with a deadline.
 """
@@ -30,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netdiag.adapters import platform as platform_features
+from netdiag.adapters.capture.scapy_private import listen_socket_class, raw_socket, sniffer_alive
 from netdiag.core.catalog import Cause, explanation_for
 from netdiag.core.failures import NetworkFailure, PrivilegeError, UsageError
 from netdiag.core.handshake import Segment, TcpOptions
@@ -210,8 +215,8 @@ def _enlarge_buffer(sock: Any) -> None:
     """A 16 MB kernel queue for the packet socket (default ~200 kB): while the sniffer thread waits for
     the interpreter (a watch serving the lecture page, a busy machine), a burst of connections queues
     instead of being dropped. SO_RCVBUFFORCE passes the rmem_max limit with CAP_NET_ADMIN."""
-    raw = getattr(sock, "ins", None)
-    if not isinstance(raw, socket.socket):
+    raw = raw_socket(sock)
+    if raw is None:
         return
     for option in platform_features.receive_buffer_options():
         with contextlib.suppress(OSError):
@@ -242,7 +247,7 @@ def _open_or_explain(interface: str, bpf: str | None) -> Any:
     check_may_capture()
     try:
         if platform_features.has_packet_socket():
-            cls = _linux_listen_class(loopback=interface == loopback_name())
+            cls = listen_socket_class(loopback=interface == loopback_name())
             return cls(iface=interface, filter=bpf)
         from scapy.config import conf
 
@@ -307,35 +312,6 @@ def privilege_message(exc: OSError, *, platform: str | None = None, executable: 
             "handshake ... " + never)
 
 
-_LINUX_CLASSES: dict[bool, Any] = {}
-
-
-def _linux_listen_class(*, loopback: bool) -> Any:
-    """scapy's L2ListenSocket, or on loopback a variant that keeps only the arriving copy of a packet."""
-    if loopback in _LINUX_CLASSES:
-        return _LINUX_CLASSES[loopback]
-    from scapy.arch.linux import L2ListenSocket, get_last_packet_timestamp
-    from scapy.data import MTU
-
-    if not loopback:
-        _LINUX_CLASSES[loopback] = L2ListenSocket
-        return L2ListenSocket
-
-    class InboundLoopbackSocket(L2ListenSocket):
-        """Drops PACKET_OUTGOING copies: on lo each segment is delivered out and in (libpcap does this)."""
-
-        def recv_raw(self, x: int = MTU) -> tuple[Any, Any, Any]:
-            pkt, sa_ll, ts = self._recv_raw(self.ins, x)
-            if sa_ll[2] == socket.PACKET_OUTGOING:
-                return None, None, None
-            if ts is None:
-                ts = get_last_packet_timestamp(self.ins)
-            return self.LL, pkt, ts
-
-    _LINUX_CLASSES[loopback] = InboundLoopbackSocket
-    return InboundLoopbackSocket
-
-
 # --- the recorder: a sniffer thread filling a list that waiters can wait on ---------------------------
 
 
@@ -370,7 +346,7 @@ class Recorder:
         self._sniffer.start()
         deadline = time.monotonic() + READY_TIMEOUT
         while not self._started.wait(0.01):
-            if not self._sniffer.thread.is_alive() or time.monotonic() > deadline:
+            if not sniffer_alive(self._sniffer) or time.monotonic() > deadline:
                 self.stop()
                 raise PrivilegeError("The packet capture did not start (scapy's sniffer thread stopped).")
 
