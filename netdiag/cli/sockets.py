@@ -188,6 +188,7 @@ def watch_sockets(kinds: tuple[str, ...], selection: SocketFilter, *, fmt: Outpu
 def _watch_loop(kinds: tuple[str, ...], selection: SocketFilter, *, fmt: OutputFormat, interval: float,
                 count: int | None, engine: str, publish: Callable[[object], None] | None) -> None:
     from netdiag.core.socket_watch import diff_listings
+    from netdiag.render.screen import screen_frame
     from netdiag.render.socket_views import render_watch_frame, watch_events
 
     out = output()
@@ -214,7 +215,7 @@ def _watch_loop(kinds: tuple[str, ...], selection: SocketFilter, *, fmt: OutputF
                     delta, refresh=refresh, clock=time.strftime("%H:%M:%S"), interval=interval,
                     style=lambda text, *styles: out.style(text, *styles),
                 )
-                out.data(("\x1b[H\x1b[2J" + frame) if in_place else frame + "\n")
+                out.data(screen_frame(frame, in_place=in_place))
             if listing.note and not noted:
                 out.info(f"note: {listing.note}")
                 noted = True
