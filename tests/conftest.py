@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers.netns import Namespace, TwoHosts, can_make_namespaces, lone_host, two_hosts
+from helpers.servers import ENGINES
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -48,6 +49,13 @@ def private_loopback() -> Iterator[Namespace]:
     """A namespace whose 127.0.0.1 carries nothing but what the test starts (root only)."""
     with lone_host() as ns:
         yield ns
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each ``netdiag listen --engine`` in turn: a test taking ``engine`` runs once per engine (ids
+    ``[asyncio]``, ``[threads]``). Module scope, so a module's shared servers can depend on it too."""
+    return str(request.param)
 
 
 @pytest.fixture

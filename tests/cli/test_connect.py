@@ -98,7 +98,6 @@ def test_verbose_shows_attempts_and_timings() -> None:
 # --- every netdiag listen mode ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("engine", ["asyncio", "threads"])
 def test_listen_reply_mode(engine: str) -> None:
     with running_server("--mode", "reply", "--engine", engine) as server:
         result = connect(f"127.0.0.1:{server.port}", "-m", "hello", "-m", " CLOSE\r\n")

@@ -71,7 +71,6 @@ def test_typing_close_ends_the_labs_single_client_server() -> None:
         server.wait_for_line("Connection to client closed")
 
 
-@pytest.mark.parametrize("engine", ["asyncio", "threads"])
 def test_typing_close_closes_netdiags_own_reply_server(engine: str) -> None:
     with running_server("--mode", "reply", "--engine", engine) as server:
         result = connect(f"127.0.0.1:{server.port}", input="hello\nclose\n")

@@ -18,10 +18,7 @@ from helpers.waiting import wait_until
 
 from netdiag.core.exit_status import ExitStatus
 
-ENGINES = ["asyncio", "threads"]
 
-
-@pytest.mark.parametrize("engine", ENGINES)
 def test_listening_event_follows_the_contract(engine: str) -> None:
     with running_server("--engine", engine, "--mode", "echo") as server:
         listening = server.events[0]
@@ -43,7 +40,6 @@ def test_listening_event_follows_the_contract(engine: str) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-@pytest.mark.parametrize("engine", ENGINES)
 def test_signal_stops_the_server_cleanly_with_clients_connected(engine: str, signum: int) -> None:
     with (running_server("--engine", engine, check_exit=False) as server,
           socket.create_connection(server.address, timeout=5) as client):
@@ -56,7 +52,6 @@ def test_signal_stops_the_server_cleanly_with_clients_connected(engine: str, sig
     assert "Traceback" not in "".join(server.stderr_lines)
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_shutdown_takes_under_a_second_even_with_a_client_that_never_reads(engine: str) -> None:
     """The echo to a client that never reads backs up (blocked sendall / full transport buffer): the
     server must still stop within 1 s of the signal, cutting that client off, and exit 0."""
@@ -177,7 +172,6 @@ def test_open_files_limit_lower_than_max_clients_is_said() -> None:
     assert any("fewer than --max-clients" in line for line in server.stderr_lines)
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_clients_past_the_open_files_limit_are_told_the_server_is_busy(engine: str) -> None:
     """With 200 descriptors the server serves what fits and refuses the rest politely: no EMFILE
     traceback, no hang, and the clients it serves keep being served."""

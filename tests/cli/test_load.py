@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from helpers.cli import popen_netdiag, run_netdiag
 from helpers.netns import TwoHosts
-from helpers.servers import running_server
+from helpers.servers import ENGINES, running_server
 from helpers.waiting import wait_until
 
 from netdiag.core.exit_status import ExitStatus
@@ -174,7 +174,7 @@ def test_lab_udp_server_truncates_large_datagrams_as_mismatches() -> None:
     assert "mismatch" in large.stderr
 
 
-@pytest.mark.parametrize("engine", ["asyncio", "threads"])
+@pytest.mark.parametrize("engine", ENGINES)  # not the fixture: keeps the test ids as they were
 @pytest.mark.parametrize("proto", ["tcp", "udp"])
 def test_against_netdiag_listen(engine: str, proto: str) -> None:
     """What an instructor does to compare the two engines: every echoed byte checked, nothing lost."""

@@ -22,7 +22,7 @@ import pytest
 from helpers.cli import NETDIAG, netdiag_env, run_netdiag
 from helpers.netns import Namespace
 from helpers.profiles import PROFILES, profile_env
-from helpers.servers import running_server
+from helpers.servers import ENGINES, running_server
 
 pytestmark = pytest.mark.parametrize("profile", PROFILES)
 
@@ -173,7 +173,7 @@ def test_load_against_a_loopback_echo_server(profile: str, echo_server: tuple[st
     assert report["requests"] > 0 and not any(report["errors"].values())
 
 
-@pytest.mark.parametrize("engine", ["asyncio", "threads"])
+@pytest.mark.parametrize("engine", ENGINES)  # not the fixture: keeps the test ids as they were
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_listen_serves_a_client_and_stops_on_a_signal(profile: str, engine: str, signum: int) -> None:
     with running_server("--engine", engine, env=env_for(profile), check_exit=False) as server:

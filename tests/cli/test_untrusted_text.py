@@ -8,7 +8,6 @@ import subprocess
 import threading
 import unicodedata
 
-import pytest
 from helpers.cli import popen_netdiag, run_netdiag
 from helpers.servers import connect as connect_to
 from helpers.servers import recv_line, running_server
@@ -33,7 +32,6 @@ class Lines:
                           timeout=10, what=f"a line with {fragment!r}")
 
 
-@pytest.mark.parametrize("engine", ["asyncio", "threads"])
 def test_chat_relays_no_bidi_or_invisible_character_and_connect_prints_none(engine: str) -> None:
     with running_server("--mode", "chat", "--engine", engine) as server:
         reader = popen_netdiag("connect", f"127.0.0.1:{server.port}")  # interactive: prints what arrives
