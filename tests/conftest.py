@@ -68,6 +68,18 @@ def listener() -> Iterator[int]:
 
 
 @pytest.fixture
+def ipv6_listener() -> Iterator[int]:
+    """Like ``listener``, on ::1; the test is skipped, saying why, where this machine has no IPv6 loopback."""
+    with socket.socket(socket.AF_INET6) as sock:
+        try:
+            sock.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback on this machine")
+        sock.listen(8)
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
 def closed_port() -> Iterator[int]:
     """Bound but not listening: connect() is refused and nobody else can take the port (STYLE.md)."""
     with socket.socket() as sock:

@@ -150,18 +150,11 @@ def test_help_shows_the_target_forms_and_examples() -> None:
     assert usage.returncode == ExitStatus.USAGE
 
 
-def test_ipv6_literal_in_brackets() -> None:
-    with socket.socket(socket.AF_INET6) as sock:
-        try:
-            sock.bind(("::1", 0))
-        except OSError:
-            pytest.skip("no IPv6 loopback on this machine")
-        sock.listen(1)
-        port = sock.getsockname()[1]
-        result = run_netdiag("probe", f"[::1]:{port}", "-f", "json")
+def test_ipv6_literal_in_brackets(ipv6_listener: int) -> None:
+    result = run_netdiag("probe", f"[::1]:{ipv6_listener}", "-f", "json")
     assert result.returncode == ExitStatus.OK, result.stderr
     [record] = json.loads(result.stdout)
-    assert (record["host"], record["address"], record["port"]) == ("::1", "::1", port)
+    assert (record["host"], record["address"], record["port"]) == ("::1", "::1", ipv6_listener)
     assert record["state"] == "open"
 
 
