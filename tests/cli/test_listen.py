@@ -1,4 +1,5 @@
-"""`netdiag listen` as users run it: a real process, real loopback sockets, its JSON event log."""
+"""`netdiag listen` as users run it: a real process, real loopback sockets, its JSON event log (help, usage
+and bind errors, which never serve, run in this process: `invoke_netdiag`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 import time
 
 import pytest
-from helpers.cli import NETDIAG, popen_netdiag, run_netdiag
+from helpers.cli import NETDIAG, invoke_netdiag, popen_netdiag
 from helpers.netns import Namespace, TwoHosts
 from helpers.servers import running_server
 from helpers.waiting import wait_until
@@ -79,7 +80,7 @@ def test_shutdown_takes_under_a_second_even_with_a_client_that_never_reads(engin
 
 
 def test_help_ends_with_examples() -> None:
-    result = run_netdiag("listen", "--help")
+    result = invoke_netdiag("listen", "--help")
     assert result.returncode == ExitStatus.OK
     assert "Examples:" in result.stdout
     assert result.stdout.rstrip().splitlines()[-1].strip().startswith("netdiag listen")
@@ -90,7 +91,7 @@ def test_help_ends_with_examples() -> None:
 def test_address_in_use_names_the_process_holding_the_port() -> None:
     with socket.create_server(("127.0.0.1", 0)) as holder:
         port = holder.getsockname()[1]
-        result = run_netdiag("listen", f"127.0.0.1:{port}")
+        result = invoke_netdiag("listen", f"127.0.0.1:{port}")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     assert "Traceback" not in result.stderr
     assert f"Cannot listen on TCP 127.0.0.1:{port}: the address is already in use." in result.stderr
@@ -102,13 +103,13 @@ def test_address_in_use_by_a_connection_is_not_called_a_listener() -> None:
     with socket.create_server(("127.0.0.1", 0)) as server, \
             socket.create_connection(server.getsockname(), timeout=5) as client:
         port = client.getsockname()[1]  # the client's own port: used, but nobody listens there
-        result = run_netdiag("listen", f"127.0.0.1:{port}")
+        result = invoke_netdiag("listen", f"127.0.0.1:{port}")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     assert "ESTABLISHED" in result.stderr and "no listener" in result.stderr
 
 
 def test_address_not_on_this_host() -> None:
-    result = run_netdiag("listen", "192.0.2.1:0")  # TEST-NET-1: never an address of this machine
+    result = invoke_netdiag("listen", "192.0.2.1:0")  # TEST-NET-1: never an address of this machine
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     assert "192.0.2.1 is not an address of this machine" in result.stderr
     assert "netdiag interfaces" in result.stderr
@@ -133,7 +134,7 @@ def test_privileged_port_without_the_capability_exits_3(private_loopback: Namesp
     (["0", "--max-line", "0"], "--max-line"),
 ])
 def test_usage_errors(args: list[str], phrase: str) -> None:
-    result = run_netdiag("listen", *args)
+    result = invoke_netdiag("listen", *args)
     assert result.returncode == ExitStatus.USAGE
     assert phrase in result.stderr
     assert "Traceback" not in result.stderr
