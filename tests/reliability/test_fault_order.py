@@ -61,5 +61,5 @@ def test_the_fault_suite_passes_in_a_shuffled_order() -> None:
     assert chosen, f"no test of {CONFIGS} in {SUITE}"
     order = shuffled(chosen, SEED)
     print(f"seed {SEED}:", *order, sep="\n  ")
-    result = _pytest("-q", "-p", "no:randomly", *order, timeout=840)
+    result = _pytest("-q", "-p", "no:randomly", *order, timeout=840)  # this order, not pytest-randomly's
     assert result.returncode == 0, f"seed {SEED}:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
