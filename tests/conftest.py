@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from helpers.netns import Namespace, TwoHosts, can_make_namespaces, lone_host, two_hosts
+from helpers.servers import ENGINES
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -50,11 +51,30 @@ def private_loopback() -> Iterator[Namespace]:
         yield ns
 
 
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each ``netdiag listen --engine`` in turn: a test taking ``engine`` runs once per engine (ids
+    ``[asyncio]``, ``[threads]``). Module scope, so a module's shared servers can depend on it too."""
+    return str(request.param)
+
+
 @pytest.fixture
 def listener() -> Iterator[int]:
     """A port on 127.0.0.1 where this test listens (it accepts nothing: the kernel completes handshakes)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock.getsockname()[1]
+
+
+@pytest.fixture
+def ipv6_listener() -> Iterator[int]:
+    """Like ``listener``, on ::1; the test is skipped, saying why, where this machine has no IPv6 loopback."""
+    with socket.socket(socket.AF_INET6) as sock:
+        try:
+            sock.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback on this machine")
         sock.listen(8)
         yield sock.getsockname()[1]
 

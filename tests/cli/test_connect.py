@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.cli import NETDIAG, netdiag_env, popen_netdiag, run_netdiag
+from helpers.cli import NETDIAG, Result, invoke_netdiag, netdiag_env, popen_netdiag, run_netdiag
 from helpers.imports import heavy_packages_loaded
 from helpers.netns import Namespace, TwoHosts
 from helpers.servers import running_server
@@ -28,9 +28,12 @@ from lab.runner import running_lab_server
 from netdiag.core.exit_status import ExitStatus
 
 
-def connect(*args: str, input: str | None = None, netns: str | None = None,
-            timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    result = run_netdiag("connect", *args, input=input, netns=netns, timeout=timeout)
+def connect(*args: str, input: str | None = None, netns: str | None = None) -> Result:
+    """``netdiag connect ARGS``: in this process, or in a child inside the namespace ``netns``."""
+    if netns is None:
+        result = invoke_netdiag("connect", *args, input=input)
+    else:
+        result = Result.of(run_netdiag("connect", *args, input=input, netns=netns, timeout=30))
     assert "Traceback" not in result.stderr, result.stderr
     return result
 
@@ -98,7 +101,6 @@ def test_verbose_shows_attempts_and_timings() -> None:
 # --- every netdiag listen mode ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("engine", ["asyncio", "threads"])
 def test_listen_reply_mode(engine: str) -> None:
     with running_server("--mode", "reply", "--engine", engine) as server:
         result = connect(f"127.0.0.1:{server.port}", "-m", "hello", "-m", " CLOSE\r\n")
@@ -305,7 +307,7 @@ def test_connect_imports_no_pydantic_scapy_psutil_or_tabulate() -> None:
 
 
 def test_help_documents_exit_codes_and_examples() -> None:
-    result = run_netdiag("connect", "--help")
+    result = invoke_netdiag("connect", "--help")
     assert result.returncode == ExitStatus.OK
     assert "Exit codes: 0" in result.stdout and "1 the network said no" in result.stdout
     assert "netdiag connect 127.0.0.1:8000 --message hello" in result.stdout
@@ -455,7 +457,7 @@ def test_replies_are_printed_as_safe_text(data: bytes, shown: str) -> None:
 # --- --format json ---------------------------------------------------------------------------------------
 
 
-def json_records(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
+def json_records(result: Result) -> list[dict[str, Any]]:
     """Every stdout line parsed: --format json prints nothing else there."""
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert all(isinstance(r.get("time"), float) for r in records), records

@@ -6,24 +6,30 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 
 import pytest
-from helpers.cli import run_netdiag
+from helpers.cli import Result, invoke_netdiag, run_netdiag
 from helpers.netns import Namespace
 from lab.runner import running_lab_server
 
 from netdiag.core.exit_status import ExitStatus
 
 
-def connect(*args: str, netns: str | None = None) -> subprocess.CompletedProcess[str]:
-    result = run_netdiag("connect", *args, netns=netns, timeout=30)
+def connect(*args: str, netns: str | None = None) -> Result:
+    """In this process, or in a child inside the namespace ``netns``."""
+    if netns is None:
+        result = invoke_netdiag("connect", *args)
+    else:
+        result = Result.of(run_netdiag("connect", *args, netns=netns, timeout=30))
     assert "Traceback" not in result.stderr, result.stderr
     return result
 
 
 def explain_cause(target: str, *args: str, netns: str | None = None) -> str:
-    result = run_netdiag("explain", target, *args, "--format", "json", netns=netns, timeout=60)
+    if netns is None:
+        result = invoke_netdiag("explain", target, *args, "--format", "json")
+    else:
+        result = Result.of(run_netdiag("explain", target, *args, "--format", "json", netns=netns, timeout=60))
     return str(json.loads(result.stdout)["cause"])
 
 

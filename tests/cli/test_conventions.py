@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers.cli import NETDIAG, netdiag_env, run_netdiag
+from helpers.cli import NETDIAG, invoke_netdiag, netdiag_env, run_netdiag
 
 from netdiag.cli.common import example_command, example_lines, examples, first_example, runs_command
 from netdiag.cli.main import COMMANDS, app
@@ -38,7 +38,7 @@ class _Terminal(io.StringIO):
 
 
 def test_root_help_lists_every_command_in_newcomer_order_with_an_example() -> None:
-    result = run_netdiag("--help")
+    result = invoke_netdiag("--help")
     assert result.returncode == ExitStatus.OK
     section = result.stdout.split("Commands, in the order you will need them:", 1)[1]
     starts = [section.index(f"\n  {name} ") for name in NEWCOMER_ORDER]
@@ -110,7 +110,7 @@ def test_every_command_help_ends_with_examples_of_itself(name: str) -> None:
     assert first_example(name, command.epilog) is not None, (  # type: ignore[attr-defined]
         f"`netdiag {name} --help` must end with examples (netdiag.cli.common.examples) that run it"
     )
-    text = run_netdiag(name, "--help").stdout
+    text = invoke_netdiag(name, "--help").stdout
     assert text.rstrip().splitlines()[-1].strip().startswith(("netdiag", "sudo netdiag")), text
 
 
@@ -149,7 +149,7 @@ def test_examples_epilog_keeps_one_example_per_line() -> None:
 
 
 def test_tour_help_shows_examples_unwrapped() -> None:
-    text = run_netdiag("tour", "--help").stdout
+    text = invoke_netdiag("tour", "--help").stdout
     assert "\n    netdiag tour\n    netdiag tour --pause" in text
 
 
@@ -157,7 +157,7 @@ def test_tour_help_shows_examples_unwrapped() -> None:
 
 
 def test_version_is_printed_before_anything_else_runs() -> None:
-    result = run_netdiag("--version", "tour")
+    result = invoke_netdiag("--version", "tour")
     assert result.returncode == ExitStatus.OK
     assert result.stdout.startswith("netdiag ")
     assert "listen" not in result.stdout
@@ -313,7 +313,7 @@ def test_a_closed_stdout_ends_quietly(args: list[str]) -> None:
 
 
 def test_no_arguments_shows_help_as_a_usage_error() -> None:
-    result = run_netdiag()
+    result = invoke_netdiag()
     assert result.returncode == ExitStatus.USAGE
     assert "Usage: netdiag" in result.stderr
 
@@ -325,7 +325,7 @@ _EXIT_CODES = re.compile(r"Exit codes: (.*?)(?:\n\n|$)", re.DOTALL)
 
 @pytest.mark.parametrize("name", NEWCOMER_ORDER)
 def test_every_command_help_states_its_exit_codes_from_the_shared_table(name: str) -> None:
-    text = run_netdiag(name, "--help").stdout
+    text = invoke_netdiag(name, "--help").stdout
     match = _EXIT_CODES.search(text)
     assert match, f"`netdiag {name} --help` must say its exit codes (Exit codes: 0 ..., 1 ...)"
     codes = {int(code) for code in re.findall(r"(?<![\w.])(\d+)\s+(?=[a-z(])", match.group(1))}
@@ -376,7 +376,7 @@ def _closed_port() -> tuple[socket.socket, int]:
 def test_json_goes_to_stdout_alone_even_when_the_network_says_no(command: str) -> None:
     sock, port = _closed_port()
     with sock:
-        result = run_netdiag(command, f"127.0.0.1:{port}", "--format", "json")
+        result = invoke_netdiag(command, f"127.0.0.1:{port}", "--format", "json")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO, result.stderr
     document = json.loads(result.stdout)  # nothing but JSON on stdout
     assert "refused" in json.dumps(document)
@@ -386,7 +386,7 @@ def test_json_goes_to_stdout_alone_even_when_the_network_says_no(command: str) -
 def test_connect_json_events_on_stdout_and_the_diagnosis_on_stderr() -> None:
     sock, port = _closed_port()
     with sock:
-        result = run_netdiag("connect", f"127.0.0.1:{port}", "--message", "hi", "--format", "json")
+        result = invoke_netdiag("connect", f"127.0.0.1:{port}", "--message", "hi", "--format", "json")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert events[-1]["event"] == "error" and events[-1]["cause"] == "nothing-listening"
@@ -395,7 +395,7 @@ def test_connect_json_events_on_stdout_and_the_diagnosis_on_stderr() -> None:
 
 @pytest.mark.parametrize("command", ["sockets", "interfaces"])
 def test_listings_in_json_parse_whole(command: str) -> None:
-    result = run_netdiag(command, "--format", "json")
+    result = invoke_netdiag(command, "--format", "json")
     assert result.returncode == ExitStatus.OK, result.stderr
     assert json.loads(result.stdout)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from helpers.cli import run_netdiag
+from helpers.cli import invoke_netdiag
 
 from netdiag.core.exit_status import ExitStatus
 
@@ -171,7 +171,7 @@ def test_every_documented_error_message_is_recognised_by_explain() -> None:
                        for match in _EXPLAIN_ERROR.finditer(page.read_text(encoding="utf-8"))})
     assert len(examples) >= 5, examples
     for example in examples:
-        result = run_netdiag(*shlex.split(example)[1:])
+        result = invoke_netdiag(*shlex.split(example)[1:])
         assert result.returncode == ExitStatus.OK, f"{example}: {result.stdout}{result.stderr}"
         assert "cause: unknown" not in result.stdout, example
 

@@ -6,14 +6,14 @@ import json
 import platform as stdlib_platform
 from importlib import metadata
 
-from helpers.cli import run_netdiag
+from helpers.cli import invoke_netdiag
 
 from netdiag import __version__
 from netdiag.core.exit_status import ExitStatus
 
 
 def test_json_names_versions_and_capabilities() -> None:
-    result = run_netdiag("doctor", "--format", "json")
+    result = invoke_netdiag("doctor", "--format", "json")
     assert result.returncode == ExitStatus.OK, result.stderr
     data = json.loads(result.stdout)
     assert data["netdiag"] == __version__
@@ -26,7 +26,7 @@ def test_json_names_versions_and_capabilities() -> None:
 
 
 def test_text_says_yes_or_no_per_capability() -> None:
-    result = run_netdiag("doctor")
+    result = invoke_netdiag("doctor")
     assert result.returncode == ExitStatus.OK, result.stderr
     assert result.stdout.startswith(f"netdiag {__version__}\n")
     capture = next(line for line in result.stdout.splitlines() if "packet capture" in line)

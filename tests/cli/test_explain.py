@@ -19,7 +19,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
-from helpers.cli import run_netdiag
+from helpers.cli import invoke_netdiag, run_netdiag
 from helpers.netns import Namespace, TwoHosts
 from helpers.servers import running_server
 
@@ -28,7 +28,7 @@ from netdiag.core.exit_status import ExitStatus
 
 
 def explain_json(*args: str) -> tuple[dict[str, object], int]:
-    result = run_netdiag("explain", *args, "--format", "json")
+    result = invoke_netdiag("explain", *args, "--format", "json")
     assert "Traceback" not in result.stderr, result.stderr
     return json.loads(result.stdout), result.returncode
 
@@ -84,7 +84,7 @@ def ipv6_loopback() -> bool:
      "actively refused it.", Cause.NOTHING_LISTENING, "WSAECONNREFUSED"),
 ])
 def test_error_text(text: str, cause: Cause, phrase: str) -> None:
-    result = run_netdiag("explain", "--error", text)
+    result = invoke_netdiag("explain", "--error", text)
     assert result.returncode == ExitStatus.OK, result.stderr
     assert f"[cause: {cause.value}]" in result.stdout
     assert phrase in result.stdout
@@ -103,7 +103,7 @@ def test_error_json_schema() -> None:
 
 
 def test_bare_number_names_each_platform_and_platform_option_narrows() -> None:
-    both = run_netdiag("explain", "--error", "13").stdout
+    both = invoke_netdiag("explain", "--error", "13").stdout
     assert "Linux" in both and "macOS" in both and "Windows" in both and "--platform" in both
     report, _ = explain_json("--error", "13", "--platform", "windows")
     assert report["cause"] == "port-reserved"
@@ -111,7 +111,7 @@ def test_bare_number_names_each_platform_and_platform_option_narrows() -> None:
 
 
 def test_unknown_text_says_so_and_exits_1() -> None:
-    result = run_netdiag("explain", "--error", "the printer is on fire")
+    result = invoke_netdiag("explain", "--error", "the printer is on fire")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     assert "[cause: unknown]" in result.stdout and "no error it knows" in result.stdout
 
@@ -120,7 +120,7 @@ def test_error_from_stdin() -> None:
     traceback = ('Traceback (most recent call last):\n  File "client.py", line 4, in <module>\n'
                  "    s.connect(('127.0.0.1', 8000))\n"
                  "ConnectionRefusedError: [Errno 111] Connection refused\n")
-    result = run_netdiag("explain", "--error", "-", "--format", "json", input=traceback)
+    result = invoke_netdiag("explain", "--error", "-", "--format", "json", input=traceback)
     report = json.loads(result.stdout)
     assert report["cause"] == "nothing-listening"
     assert (report["operation"], report["port"]) == ("connect", 8000)
@@ -131,7 +131,7 @@ def test_error_from_stdin() -> None:
     ("127.0.0.1:80", "--platform", "linux"), ("--error", "  "),
 ])
 def test_usage_errors_exit_2_without_traceback(args: tuple[str, ...]) -> None:
-    result = run_netdiag("explain", *args)
+    result = invoke_netdiag("explain", *args)
     assert result.returncode == ExitStatus.USAGE, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
 
@@ -142,7 +142,7 @@ def test_usage_errors_exit_2_without_traceback(args: tuple[str, ...]) -> None:
 def test_open_port_is_ok_with_a_full_checklist() -> None:
     with sockets() as stack:
         port = tcp(stack, "127.0.0.1", listen=True)
-        result = run_netdiag("explain", f"127.0.0.1:{port}")
+        result = invoke_netdiag("explain", f"127.0.0.1:{port}")
     assert result.returncode == ExitStatus.OK, result.stdout
     lines = result.stdout.splitlines()
     assert any(line.strip().startswith("[ ok ] name") for line in lines)
@@ -369,7 +369,7 @@ def test_connect_and_explain_error_give_the_same_explanation_of_a_refusal() -> N
 
     with sockets() as stack:
         port = tcp(stack, "127.0.0.1", listen=False)
-        live = run_netdiag("connect", f"127.0.0.1:{port}", "--timeout", "5")
+        live = invoke_netdiag("connect", f"127.0.0.1:{port}", "--timeout", "5")
     pasted, code = explain_json("--error", "ConnectionRefusedError: [Errno 111] Connection refused")
     assert (live.returncode, code) == (ExitStatus.NETWORK_SAID_NO, ExitStatus.OK)
     assert pasted["cause"] == Cause.NOTHING_LISTENING.value
@@ -383,7 +383,7 @@ def test_listen_and_explain_error_give_the_same_explanation_of_a_busy_port() -> 
 
     with sockets() as stack:
         port = tcp(stack, "127.0.0.1", listen=True)
-        live = run_netdiag("listen", f"127.0.0.1:{port}", timeout=30)
+        live = invoke_netdiag("listen", f"127.0.0.1:{port}")  # the bind fails: nothing is served
     pasted, code = explain_json("--error", "OSError: [Errno 98] Address already in use")
     assert (live.returncode, code) == (ExitStatus.NETWORK_SAID_NO, ExitStatus.OK)
     assert pasted["cause"] == Cause.ADDRESS_IN_USE.value
@@ -412,8 +412,8 @@ def test_explain_error_loads_no_pydantic_psutil_nor_scapy() -> None:
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_error_explanations_without_a_target_show_examples_not_placeholders(fmt: str) -> None:
-    result = run_netdiag("explain", "--error", "ConnectionRefusedError: [Errno 111] Connection refused",
-                         "--format", fmt)
+    result = invoke_netdiag("explain", "--error", "ConnectionRefusedError: [Errno 111] Connection refused",
+                            "--format", fmt)
     assert result.returncode == ExitStatus.OK, result.stderr
     assert not re.search(r"\b(HOST|PORT)\b", result.stdout), result.stdout
     assert "netdiag explain lab-pc:8000 (put your server's name or address in place of" in result.stdout

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.cli import run_netdiag
+from helpers.cli import Result, invoke_netdiag
 from helpers.netns import Namespace, TwoHosts
 from helpers.waiting import wait_until
 
@@ -147,9 +147,9 @@ def file_shows(path: Path, predicate: Any) -> Any:
     return wait_until(check, timeout=15, what=f"the capture {path.name} to show the outcome")
 
 
-def explain(path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def explain(path: Path, *args: str) -> tuple[Result, dict[str, Any]]:
     """``netdiag explain --pcap`` as users run it (no root needed: no namespace), JSON parsed."""
-    result = run_netdiag("explain", "--pcap", str(path), "--format", "json", *args)
+    result = invoke_netdiag("explain", "--pcap", str(path), "--format", "json", *args)
     assert "Traceback" not in result.stderr, result.stderr
     return result, json.loads(result.stdout)
 
@@ -171,7 +171,7 @@ def test_completed_connection(net: TwoHosts, tmp_path: Path) -> None:
     assert (conn["outcome"], conn["cause"], conn["closed_by"]) == ("completed", "ok", "client")
     assert conn["bytes_to_server"] == 6 and conn["bytes_to_client"] == 6
     assert document["link_types"] == [1] and document["format"] == "pcap"
-    text = run_netdiag("explain", "--pcap", str(path)).stdout
+    text = invoke_netdiag("explain", "--pcap", str(path)).stdout
     assert "completed" in text and "|--- SYN" not in text  # no ladder for a connection that went well
 
 
@@ -184,7 +184,7 @@ def test_refused_connection_and_its_ladder(net: TwoHosts, tmp_path: Path) -> Non
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     assert (only(document)["outcome"], only(document)["cause"]) == ("refused", "nothing-listening")
     assert [s["flags"] for s in only(document)["segments"]] == ["SYN", "RST,ACK"]
-    text = run_netdiag("explain", "--pcap", str(path)).stdout
+    text = invoke_netdiag("explain", "--pcap", str(path)).stdout
     assert "|--- SYN seq=0" in text and "|<-- RST,ACK" in text and "nothing listens on port 8000" in text
 
 
@@ -254,7 +254,7 @@ def test_rejected_syns(net: TwoHosts, tmp_path: Path, reject_with: str, outcome:
     assert (conn["outcome"], conn["cause"], conn["icmp"]) == (outcome, cause, icmp)
     if icmp:
         assert conn["icmp_from"] == net.server_addr and conn["packets"] == 2  # the SYN and the ICMP
-        ladder = run_netdiag("explain", "--pcap", str(path)).stdout
+        ladder = invoke_netdiag("explain", "--pcap", str(path)).stdout
         assert f"|<-- ICMP {icmp} from {net.server_addr}" in ladder
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import pcap_bytes as pb
 from helpers.browser import chromium_path
-from helpers.cli import run_netdiag
+from helpers.cli import invoke_netdiag
 
 from netdiag.core.exit_status import ExitStatus
 
@@ -49,7 +49,8 @@ def arrows(svg: str) -> list[dict[str, str]]:
 
 
 def json_segments(path: str, number: int) -> list[dict[str, object]]:
-    doc = json.loads(run_netdiag("explain", "--pcap", path, "--connection", str(number), "-f", "json").stdout)
+    doc = json.loads(invoke_netdiag("explain", "--pcap", path, "--connection", str(number), "-f",
+                                    "json").stdout)
     (record,) = [c for c in doc["connections"] if c["number"] == number]
     segments: list[dict[str, object]] = record["segments"]
     return segments
@@ -68,7 +69,7 @@ def assert_same_segments(svg: str, segments: list[dict[str, object]]) -> None:
 
 def test_connection_n_as_svg_carries_the_json_segments(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD + REFUSED)
-    result = run_netdiag("explain", "--pcap", path, "--connection", "1", "--format", "svg")
+    result = invoke_netdiag("explain", "--pcap", path, "--connection", "1", "--format", "svg")
     assert result.returncode == ExitStatus.OK, result.stderr
     assert_same_segments(result.stdout, json_segments(path, 1))
     assert [a["data-flags"] for a in arrows(result.stdout)][:4] == ["SYN", "SYN,ACK", "ACK", "PSH,ACK"]
@@ -79,7 +80,7 @@ def test_connection_n_as_svg_carries_the_json_segments(tmp_path: Path) -> None:
 
 def test_without_connection_the_one_failure_is_drawn(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD + REFUSED)
-    result = run_netdiag("explain", "--pcap", path, "-f", "svg")
+    result = invoke_netdiag("explain", "--pcap", path, "-f", "svg")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO, result.stderr
     assert_same_segments(result.stdout, json_segments(path, 2))
     assert [a["class"] for a in arrows(result.stdout)] == ["seg syn", "seg rst"]
@@ -88,14 +89,14 @@ def test_without_connection_the_one_failure_is_drawn(tmp_path: Path) -> None:
 
 
 def test_unanswered_syns_are_crossed_out(tmp_path: Path) -> None:
-    result = run_netdiag("explain", "--pcap", write(tmp_path, GOOD + UNANSWERED), "-f", "svg")
+    result = invoke_netdiag("explain", "--pcap", write(tmp_path, GOOD + UNANSWERED), "-f", "svg")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO, result.stderr
     assert [a["class"] for a in arrows(result.stdout)] == ["seg syn lost"] * 2
 
 
 def test_html_is_a_self_contained_page(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD + REFUSED)
-    result = run_netdiag("explain", "--pcap", path, "--connection", "2", "--format", "html")
+    result = invoke_netdiag("explain", "--pcap", path, "--connection", "2", "--format", "html")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO, result.stderr
     page = result.stdout
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "</html>" in page
@@ -111,15 +112,16 @@ def test_drawing_needs_pcap_and_one_connection(tmp_path: Path) -> None:
              (("--pcap", two_failed, "-f", "svg"), "--connection"),
              (("--pcap", write(tmp_path, GOOD, "good.pcap"), "-f", "html"), "--connection")]
     for args, said in cases:
-        result = run_netdiag("explain", *args)
+        result = invoke_netdiag("explain", *args)
         assert result.returncode == ExitStatus.USAGE, (args, result.stderr)
         assert said in result.stderr and "Traceback" not in result.stderr and not result.stdout, args
-    assert "2 connections failed (2, 3)" in run_netdiag("explain", "--pcap", two_failed, "-f", "svg").stderr
+    drawn = invoke_netdiag("explain", "--pcap", two_failed, "-f", "svg")
+    assert "2 connections failed (2, 3)" in drawn.stderr
 
 
 def test_a_udp_flow_has_no_ladder(tmp_path: Path) -> None:
     udp = pb.ethernet(pb.ipv4(C, S, 17, pb.udp(5000, 53, b"q")))
-    result = run_netdiag("explain", "--pcap", write(tmp_path, [udp]), "--connection", "1", "-f", "svg")
+    result = invoke_netdiag("explain", "--pcap", write(tmp_path, [udp]), "--connection", "1", "-f", "svg")
     assert result.returncode == ExitStatus.USAGE and "UDP flow" in result.stderr, result.stderr
 
 
@@ -128,7 +130,7 @@ def test_svg_from_a_capture_renders_in_chromium(tmp_path: Path) -> None:
     from helpers.browser import headless_browser
     from helpers.waiting import wait_until
 
-    result = run_netdiag("explain", "--pcap", write(tmp_path, GOOD + REFUSED), "-n", "1", "-f", "svg")
+    result = invoke_netdiag("explain", "--pcap", write(tmp_path, GOOD + REFUSED), "-n", "1", "-f", "svg")
     drawing = tmp_path / "connection1.svg"
     drawing.write_text(result.stdout)
     with headless_browser() as browser:
@@ -145,14 +147,14 @@ def test_a_long_connection_and_an_icmp_error_are_said_under_the_arrows(tmp_path:
     syn = pb.ipv4(C, S, 6, pb.tcp(40003, 9001, pb.SYN, 11))
     icmp = pb.ethernet(pb.ipv4(S, C, 1, pb.icmp4_unreachable(13, syn)))
     path = write(tmp_path, GOOD[:3] + data + GOOD[5:] + [pb.ethernet(syn), icmp])
-    long = run_netdiag("explain", "--pcap", path, "-n", "1", "-f", "svg")
+    long = invoke_netdiag("explain", "--pcap", path, "-n", "1", "-f", "svg")
     assert long.returncode == ExitStatus.OK, long.stderr
-    doc = json.loads(run_netdiag("explain", "--pcap", path, "-n", "1", "-f", "json").stdout)
+    doc = json.loads(invoke_netdiag("explain", "--pcap", path, "-n", "1", "-f", "json").stdout)
     left_out = doc["connections"][0]["segments_left_out"]
     assert left_out > 0
     assert_same_segments(long.stdout, json_segments(path, 1))
     assert f"{left_out} segments between the first 24" in "".join(ET.fromstring(long.stdout).itertext())
-    rejected = run_netdiag("explain", "--pcap", path, "-f", "svg")  # connection 2 is the one failure
+    rejected = invoke_netdiag("explain", "--pcap", path, "-f", "svg")  # connection 2 is the one failure
     assert rejected.returncode == ExitStatus.NETWORK_SAID_NO, rejected.stderr
     text = "".join(ET.fromstring(rejected.stdout).itertext())
     assert "ICMP communication administratively prohibited" in text and "firewall-reject" in text

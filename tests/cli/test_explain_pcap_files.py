@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import pcap_bytes as pb
-from helpers.cli import run_netdiag
+from helpers.cli import invoke_netdiag
 
 from netdiag.core.exit_status import ExitStatus
 
@@ -44,7 +44,7 @@ def capture(frames: list[bytes] = STORY) -> bytes:
 
 
 def test_text_report_table_then_the_failed_ladder(tmp_path: Path) -> None:
-    result = run_netdiag("explain", "--pcap", write(tmp_path, capture()))
+    result = invoke_netdiag("explain", "--pcap", write(tmp_path, capture()))
     assert result.returncode == ExitStatus.NETWORK_SAID_NO, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("Capture ") and "8 packets" in lines[0]
@@ -57,20 +57,20 @@ def test_text_report_table_then_the_failed_ladder(tmp_path: Path) -> None:
 
 def test_connection_n_draws_a_good_connection_and_filters_select(tmp_path: Path) -> None:
     path = write(tmp_path, capture())
-    one = run_netdiag("explain", "--pcap", path, "--connection", "1")
+    one = invoke_netdiag("explain", "--pcap", path, "--connection", "1")
     assert one.returncode == ExitStatus.OK
     assert "Connection 1:" in one.stdout and "|<-- FIN,ACK" in one.stdout
-    doc = json.loads(run_netdiag("explain", "--pcap", path, "--port", "80", "-f", "json").stdout)
+    doc = json.loads(invoke_netdiag("explain", "--pcap", path, "--port", "80", "-f", "json").stdout)
     assert [c["number"] for c in doc["connections"]] == [1] and doc["complete"] is True
-    doc = json.loads(run_netdiag("explain", "--pcap", path, "--host", S, "-f", "json").stdout)
+    doc = json.loads(invoke_netdiag("explain", "--pcap", path, "--host", S, "-f", "json").stdout)
     assert [c["number"] for c in doc["connections"]] == [1, 2]
-    missing = run_netdiag("explain", "--pcap", path, "--connection", "9")
+    missing = invoke_netdiag("explain", "--pcap", path, "--connection", "9")
     assert missing.returncode == ExitStatus.USAGE and "no connection 9" in missing.stderr
 
 
 def test_cut_short_file_gives_a_partial_result_and_its_own_exit_code(tmp_path: Path) -> None:
     data = capture()
-    result = run_netdiag("explain", "--pcap", write(tmp_path, data[:-10]), "-f", "json")
+    result = invoke_netdiag("explain", "--pcap", write(tmp_path, data[:-10]), "-f", "json")
     assert result.returncode == ExitStatus.DAMAGED_INPUT
     assert "Traceback" not in result.stderr and "cut short" in result.stderr
     doc = json.loads(result.stdout)
@@ -81,7 +81,7 @@ def test_cut_short_file_gives_a_partial_result_and_its_own_exit_code(tmp_path: P
 def test_corrupt_pcapng_block_gives_a_partial_result(tmp_path: Path) -> None:
     good = pb.pcapng_section() + pb.pcapng_interface(1) + pb.pcapng_packet(0, 10**6, STORY[0])
     data = good + b"\x06\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 40
-    result = run_netdiag("explain", "--pcap", write(tmp_path, data, "c.pcapng"))
+    result = invoke_netdiag("explain", "--pcap", write(tmp_path, data, "c.pcapng"))
     assert result.returncode == ExitStatus.DAMAGED_INPUT
     assert "Traceback" not in result.stderr and f"damaged at byte {len(good)}" in result.stderr
     assert "1 packets" in result.stdout
@@ -93,7 +93,7 @@ def test_not_a_capture_missing_file_and_bad_options_are_usage_errors(tmp_path: P
              ("--pcap", text, "--host", "not-an-address"), ("127.0.0.1:80", "--port", "80"),
              ("--pcap", text, "--udp")]
     for args in cases:
-        result = run_netdiag("explain", *args)
+        result = invoke_netdiag("explain", *args)
         assert result.returncode == ExitStatus.USAGE, (args, result.stderr)
         assert "Traceback" not in result.stderr and result.stderr.strip(), args
 

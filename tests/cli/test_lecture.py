@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from helpers.browser import Page, headless_browser
-from helpers.cli import popen_netdiag, run_netdiag
+from helpers.cli import invoke_netdiag, popen_netdiag, run_netdiag
 from helpers.netns import Namespace
 from helpers.servers import running_server
 from helpers.streams import LineReader
@@ -215,7 +215,7 @@ def test_web_needs_a_watch_and_a_valid_address() -> None:
     for args in (["handshake", "127.0.0.1:9", "--web"], ["sockets", "--web"],
                  ["sockets", "--watch", "--web", "nonsense:port"], ["sockets", "--watch", "--web", "x:99999"],
                  ["handshake", "--watch", "9", "-f", "svg"]):
-        result = run_netdiag(*args)
+        result = invoke_netdiag(*args)
         assert result.returncode == ExitStatus.USAGE, (args, result.stderr)
         assert "Traceback" not in result.stderr
 

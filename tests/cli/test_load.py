@@ -10,9 +10,9 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from helpers.cli import popen_netdiag, run_netdiag
+from helpers.cli import invoke_netdiag, popen_netdiag, run_netdiag
 from helpers.netns import TwoHosts
-from helpers.servers import running_server
+from helpers.servers import ENGINES, running_server
 from helpers.waiting import wait_until
 
 from netdiag.core.exit_status import ExitStatus
@@ -58,8 +58,8 @@ def _echo(conn: socket.socket) -> None:
 
 
 def test_json_report(echo_port: int) -> None:
-    result = run_netdiag("load", f"127.0.0.1:{echo_port}", "--clients", "2", "--duration", "0.5",
-                         "--size", "200", "--format", "json")
+    result = invoke_netdiag("load", f"127.0.0.1:{echo_port}", "--clients", "2", "--duration", "0.5",
+                            "--size", "200", "--format", "json")
     assert result.returncode == ExitStatus.OK, result.stderr
     report = json.loads(result.stdout)
     assert report["target"] == f"127.0.0.1:{echo_port}"
@@ -71,7 +71,7 @@ def test_json_report(echo_port: int) -> None:
 
 
 def test_table_report(echo_port: int) -> None:
-    result = run_netdiag("load", f"127.0.0.1:{echo_port}", "-c", "1", "-d", "0.3")
+    result = invoke_netdiag("load", f"127.0.0.1:{echo_port}", "-c", "1", "-d", "0.3")
     assert result.returncode == ExitStatus.OK, result.stderr
     header, row = result.stdout.strip().splitlines()
     assert "REQ/S" in header and "P99 MS" in header
@@ -82,7 +82,7 @@ def test_refused_is_explained_with_exit_1() -> None:
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
     try:
-        result = run_netdiag("load", f"127.0.0.1:{holder.getsockname()[1]}", "-d", "1")
+        result = invoke_netdiag("load", f"127.0.0.1:{holder.getsockname()[1]}", "-d", "1")
     finally:
         holder.close()
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
@@ -111,7 +111,7 @@ def test_an_over_long_host_label_is_the_dns_sentence_not_a_traceback() -> None:
     ],
 )
 def test_usage_errors(args: list[str]) -> None:
-    result = run_netdiag("load", *args)
+    result = invoke_netdiag("load", *args)
     assert result.returncode == ExitStatus.USAGE
     assert "Traceback" not in result.stderr
     assert "error:" in result.stderr
@@ -163,7 +163,8 @@ def test_against_the_lab_echo_server() -> None:
     from lab.runner import running_lab_server
 
     with running_lab_server("echo_server") as server:
-        result = run_netdiag("load", server.address, "-c", "4", "-d", "0.5", "--size", "5000", "-f", "json")
+        result = invoke_netdiag("load", server.address, "-c", "4", "-d", "0.5", "--size", "5000",
+                                "-f", "json")
     assert result.returncode == ExitStatus.OK, result.stderr
     report = json.loads(result.stdout)
     assert report["requests"] > 0 and report["error_count"] == 0
@@ -173,9 +174,9 @@ def test_lab_udp_server_truncates_large_datagrams_as_mismatches() -> None:
     from lab.runner import running_lab_server
 
     with running_lab_server("udp_echo_server") as server:
-        small = run_netdiag("load", server.address, "--udp", "-c", "2", "-d", "0.4", "-f", "json")
-        large = run_netdiag("load", server.address, "--udp", "-c", "1", "-d", "0.4", "--size", "2000",
-                            "-f", "json")
+        small = invoke_netdiag("load", server.address, "--udp", "-c", "2", "-d", "0.4", "-f", "json")
+        large = invoke_netdiag("load", server.address, "--udp", "-c", "1", "-d", "0.4", "--size", "2000",
+                               "-f", "json")
     assert small.returncode == ExitStatus.OK, small.stderr
     assert json.loads(small.stdout)["requests"] > 0
     assert large.returncode == ExitStatus.NETWORK_SAID_NO  # recvfrom(1024) keeps 1,024 of 2,000 bytes
@@ -183,14 +184,14 @@ def test_lab_udp_server_truncates_large_datagrams_as_mismatches() -> None:
     assert "mismatch" in large.stderr
 
 
-@pytest.mark.parametrize("engine", ["asyncio", "threads"])
+@pytest.mark.parametrize("engine", ENGINES)  # not the fixture: keeps the test ids as they were
 @pytest.mark.parametrize("proto", ["tcp", "udp"])
 def test_against_netdiag_listen(engine: str, proto: str) -> None:
     """What an instructor does to compare the two engines: every echoed byte checked, nothing lost."""
     udp = ["--udp"] if proto == "udp" else []
     with running_server("--mode", "echo", "--engine", engine, "--quiet", *udp) as server:
-        result = run_netdiag("load", f"{server.host}:{server.port}", "-c", "8", "-d", "0.5", "--size", "700",
-                             *udp, "-f", "json")
+        result = invoke_netdiag("load", f"{server.host}:{server.port}", "-c", "8", "-d", "0.5",
+                                "--size", "700", *udp, "-f", "json")
     assert result.returncode == ExitStatus.OK, result.stderr
     report = json.loads(result.stdout)
     assert report["proto"] == proto and report["requests"] > 0 and report["error_count"] == 0
@@ -226,8 +227,8 @@ def test_ctrl_c_stops_early_and_still_reports(echo_port: int) -> None:
 @pytest.mark.parametrize("udp", [[], ["--udp"]])
 def test_a_reply_server_is_a_mismatch_with_its_answer_and_no_latency(udp: list[str]) -> None:
     with running_server("--mode", "reply", "--quiet", *udp) as server:
-        table = run_netdiag("load", f"127.0.0.1:{server.port}", *udp, "-c", "1", "-d", "0.3")
-        data = run_netdiag("load", f"127.0.0.1:{server.port}", *udp, "-c", "1", "-d", "0.3", "-f", "json")
+        table = invoke_netdiag("load", f"127.0.0.1:{server.port}", *udp, "-c", "1", "-d", "0.3")
+        data = invoke_netdiag("load", f"127.0.0.1:{server.port}", *udp, "-c", "1", "-d", "0.3", "-f", "json")
     assert table.returncode == ExitStatus.NETWORK_SAID_NO
     assert "mismatch: the server answered 'accepted\\n' (9 bytes)" in table.stderr
     row = table.stdout.splitlines()[1].split()
@@ -240,7 +241,7 @@ def test_a_reply_server_is_a_mismatch_with_its_answer_and_no_latency(udp: list[s
 
 def test_udp_sink_is_named_not_timed_out() -> None:
     with running_server("--mode", "sink", "--udp", "--quiet") as server:
-        result = run_netdiag("load", f"127.0.0.1:{server.port}", "--udp", "-d", "0.3", "-t", "0.3")
+        result = invoke_netdiag("load", f"127.0.0.1:{server.port}", "--udp", "-d", "0.3", "-t", "0.3")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     assert "the server received the datagram and sent nothing back" in result.stderr
     assert "accept queue" not in result.stderr and "refused" not in result.stderr

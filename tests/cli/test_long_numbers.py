@@ -6,7 +6,7 @@ every bound) and crash ``connect`` in ``settimeout``."""
 from __future__ import annotations
 
 import pytest
-from helpers.cli import run_netdiag
+from helpers.cli import invoke_netdiag
 
 from netdiag.core.exit_status import ExitStatus
 
@@ -29,7 +29,7 @@ LONG = "9" * 5000
     ("sockets", "--pid", LONG),
 ], ids=lambda a: " ".join(x if len(x) < 20 else "LONG" for x in a))
 def test_usage_error_not_traceback(args: tuple[str, ...]) -> None:
-    result = run_netdiag(*args, timeout=30)
+    result = invoke_netdiag(*args)
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
     assert result.returncode == ExitStatus.USAGE, result.stderr[-2000:]
     assert len(result.stderr) < 2000, "the message quotes the whole number"
@@ -39,7 +39,7 @@ def test_usage_error_not_traceback(args: tuple[str, ...]) -> None:
                                   f"OSError: [WinError {LONG}] x", f"errno={LONG}"],
                          ids=["bare", "negative", "errno", "winerror", "errno="])
 def test_explain_error_with_a_long_number_is_not_recognised(text: str) -> None:
-    result = run_netdiag("explain", "--error", text, timeout=30)
+    result = invoke_netdiag("explain", "--error", text)
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
     assert result.returncode in (ExitStatus.OK, ExitStatus.NETWORK_SAID_NO), result.stderr[-2000:]
     if text != f"[Errno {LONG}] Connection refused":  # the phrase alone is recognised

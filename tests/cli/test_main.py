@@ -4,7 +4,7 @@ import errno
 import socket
 
 import pytest
-from helpers.cli import run_netdiag
+from helpers.cli import invoke_netdiag, run_netdiag
 
 from netdiag import __version__
 from netdiag.core.catalog import Cause
@@ -13,13 +13,13 @@ from netdiag.core.failures import NetworkFailure, PrivilegeError
 
 
 def test_version() -> None:
-    result = run_netdiag("--version")
+    result = invoke_netdiag("--version")
     assert result.returncode == ExitStatus.OK
     assert result.stdout.strip() == f"netdiag {__version__}"
 
 
 def test_help_lists_commands_in_newcomer_order() -> None:
-    result = run_netdiag("--help")
+    result = invoke_netdiag("--help")
     assert result.returncode == ExitStatus.OK
     text = result.stdout
     positions = [text.index(f"  {name}") for name in ("tour", "listen", "connect", "sockets", "probe",
@@ -28,7 +28,7 @@ def test_help_lists_commands_in_newcomer_order() -> None:
 
 
 def test_unknown_option_is_a_usage_error_without_traceback() -> None:
-    result = run_netdiag("--no-such-option")
+    result = invoke_netdiag("--no-such-option")
     assert result.returncode == ExitStatus.USAGE
     assert "Traceback" not in result.stderr
     assert "No such option" in result.stderr
@@ -50,7 +50,7 @@ def test_tour_runs_without_a_terminal() -> None:
     ],
 )
 def test_host_and_port_typed_as_two_words_get_the_joined_form(args: list[str], meant: str) -> None:
-    result = run_netdiag(*args)
+    result = invoke_netdiag(*args)
     assert result.returncode == ExitStatus.USAGE
     assert f"Did you mean {meant}?" in result.stderr
     assert "Traceback" not in result.stderr
@@ -65,7 +65,7 @@ def test_host_and_port_typed_as_two_words_get_the_joined_form(args: list[str], m
     ],
 )
 def test_argument_mistakes_get_the_fix(args: list[str], phrase: str) -> None:
-    result = run_netdiag(*args)
+    result = invoke_netdiag(*args)
     assert result.returncode == ExitStatus.USAGE
     assert phrase in result.stderr
     assert "Did you mean" not in result.stderr

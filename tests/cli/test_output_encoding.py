@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from helpers.cli import NETDIAG, netdiag_env
-from helpers.servers import recv_exactly, running_server
+from helpers.servers import ENGINES, recv_exactly, running_server
 from helpers.waiting import wait_until
 
 STRANGER = "café €中 😀"
@@ -85,7 +85,7 @@ def _echo(port: int, data: bytes) -> None:
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
-@pytest.mark.parametrize("engine", ["asyncio", "threads"])
+@pytest.mark.parametrize("engine", ENGINES)  # not the fixture: keeps the test ids as they were
 @pytest.mark.parametrize("log", ["human", "json"])
 def test_listen_log_survives_a_client_that_the_encoding_cannot_carry(encoding: str, engine: str,
                                                                      log: str) -> None:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from helpers.cli import NETDIAG, netdiag_env, run_netdiag
+from helpers.cli import NETDIAG, invoke_netdiag, netdiag_env, run_netdiag
 from helpers.imports import heavy_packages_loaded
 from helpers.netns import Namespace
 
@@ -21,7 +21,7 @@ from netdiag.core.exit_status import ExitStatus
 
 
 def test_open_port_exits_zero_with_a_table(listener: int) -> None:
-    result = run_netdiag("probe", f"127.0.0.1:{listener}")
+    result = invoke_netdiag("probe", f"127.0.0.1:{listener}")
     assert result.returncode == ExitStatus.OK, result.stderr
     header, row = result.stdout.strip().splitlines()
     assert header.split() == ["HOST", "ADDRESS", "PORT", "SERVICE", "PROTO", "STATE", "REASON", "RTT_MS"]
@@ -31,7 +31,7 @@ def test_open_port_exits_zero_with_a_table(listener: int) -> None:
 
 def test_any_port_not_open_exits_one(listener: int, closed_port: int) -> None:
     """A port of this host is read from the socket table: nothing is sent, so there is no round trip."""
-    result = run_netdiag("probe", f"127.0.0.1:{listener},{closed_port}", "--format", "json")
+    result = invoke_netdiag("probe", f"127.0.0.1:{listener},{closed_port}", "--format", "json")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     records = json.loads(result.stdout)
     assert [(r["port"], r["state"], r["reason"], r["method"]) for r in records] == sorted([
@@ -44,7 +44,7 @@ def test_any_port_not_open_exits_one(listener: int, closed_port: int) -> None:
 
 
 def test_connect_asks_this_host_with_a_real_connection(listener: int, closed_port: int) -> None:
-    result = run_netdiag("probe", f"127.0.0.1:{listener},{closed_port}", "--connect", "--format", "json")
+    result = invoke_netdiag("probe", f"127.0.0.1:{listener},{closed_port}", "--connect", "--format", "json")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     records = json.loads(result.stdout)
     assert [(r["port"], r["state"], r["reason"], r["method"]) for r in records] == sorted([
@@ -54,13 +54,13 @@ def test_connect_asks_this_host_with_a_real_connection(listener: int, closed_por
 
 
 def test_several_targets_in_one_call(listener: int) -> None:
-    result = run_netdiag("probe", f"127.0.0.1:{listener}", f"localhost:{listener}", "-4", "-f", "json")
+    result = invoke_netdiag("probe", f"127.0.0.1:{listener}", f"localhost:{listener}", "-4", "-f", "json")
     assert result.returncode == ExitStatus.OK, result.stderr
     assert [r["host"] for r in json.loads(result.stdout)] == ["127.0.0.1", "localhost"]
 
 
 def test_csv_output(closed_port: int) -> None:
-    result = run_netdiag("probe", f"127.0.0.1:{closed_port}", "--format", "csv", "--connect")
+    result = invoke_netdiag("probe", f"127.0.0.1:{closed_port}", "--format", "csv", "--connect")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert rows == [{"host": "127.0.0.1", "address": "127.0.0.1", "port": str(closed_port), "service": "-",
                      "proto": "tcp", "state": "closed", "reason": "conn-refused",
@@ -69,11 +69,11 @@ def test_csv_output(closed_port: int) -> None:
 
 
 def test_explain_adds_cause_and_explanation(closed_port: int) -> None:
-    result = run_netdiag("probe", f"127.0.0.1:{closed_port}", "--explain", "-f", "json")
+    result = invoke_netdiag("probe", f"127.0.0.1:{closed_port}", "--explain", "-f", "json")
     [record] = json.loads(result.stdout)
     assert record["cause"] == "nothing-listening"
     assert record["explanation"]["fixes"], record
-    table = run_netdiag("probe", f"127.0.0.1:{closed_port}", "--explain")
+    table = invoke_netdiag("probe", f"127.0.0.1:{closed_port}", "--explain")
     assert "nothing-listening" in table.stdout
     assert "How to fix it" in table.stderr  # the explanation goes to stderr, the table stays data
 
@@ -82,7 +82,7 @@ def test_udp_probe_of_this_host_reads_the_socket_table_and_sends_nothing(closed_
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         bound = sock.getsockname()[1]
-        result = run_netdiag("probe", f"127.0.0.1:{bound},{closed_port}", "--udp", "-f", "json")
+        result = invoke_netdiag("probe", f"127.0.0.1:{bound},{closed_port}", "--udp", "-f", "json")
         sock.setblocking(False)
         with pytest.raises(BlockingIOError):
             sock.recvfrom(100)  # not one datagram reached the server
@@ -101,7 +101,7 @@ def test_udp_probe_that_sends_sends_the_payload_never_an_empty_datagram(options:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         silent = sock.getsockname()[1]
-        result = run_netdiag("probe", f"127.0.0.1:{silent}", "--udp", "--connect", "--timeout", "0.3",
+        result = invoke_netdiag("probe", f"127.0.0.1:{silent}", "--udp", "--connect", "--timeout", "0.3",
                              "-f", "json", *options)
         sock.settimeout(5)
         assert sock.recvfrom(100)[0] == datagram  # the first probe; the second one (half the timeout) too
@@ -130,7 +130,7 @@ def test_udp_probe_that_sends_sends_the_payload_never_an_empty_datagram(options:
     ],
 )
 def test_usage_errors_exit_two_without_probing(args: list[str], phrase: str) -> None:
-    result = run_netdiag("probe", *args)
+    result = invoke_netdiag("probe", *args)
     assert result.returncode == ExitStatus.USAGE, result.stderr
     assert phrase in result.stderr
     assert "Traceback" not in result.stderr
@@ -138,30 +138,23 @@ def test_usage_errors_exit_two_without_probing(args: list[str], phrase: str) -> 
 
 
 def test_a_bad_target_among_good_ones_stops_everything(listener: int) -> None:
-    result = run_netdiag("probe", f"127.0.0.1:{listener}", "127.0.0.1:99999")
+    result = invoke_netdiag("probe", f"127.0.0.1:{listener}", "127.0.0.1:99999")
     assert result.returncode == ExitStatus.USAGE
     assert result.stdout == ""
 
 
 def test_help_shows_the_target_forms_and_examples() -> None:
-    result = run_netdiag("probe", "--help")
+    result = invoke_netdiag("probe", "--help")
     assert "[IPv6]:PORTS" in result.stdout and "https" in result.stdout and "Examples:" in result.stdout
-    usage = run_netdiag("probe", "127.0.0.1:no-such-service")
+    usage = invoke_netdiag("probe", "127.0.0.1:no-such-service")
     assert usage.returncode == ExitStatus.USAGE
 
 
-def test_ipv6_literal_in_brackets() -> None:
-    with socket.socket(socket.AF_INET6) as sock:
-        try:
-            sock.bind(("::1", 0))
-        except OSError:
-            pytest.skip("no IPv6 loopback on this machine")
-        sock.listen(1)
-        port = sock.getsockname()[1]
-        result = run_netdiag("probe", f"[::1]:{port}", "-f", "json")
+def test_ipv6_literal_in_brackets(ipv6_listener: int) -> None:
+    result = invoke_netdiag("probe", f"[::1]:{ipv6_listener}", "-f", "json")
     assert result.returncode == ExitStatus.OK, result.stderr
     [record] = json.loads(result.stdout)
-    assert (record["host"], record["address"], record["port"]) == ("::1", "::1", port)
+    assert (record["host"], record["address"], record["port"]) == ("::1", "::1", ipv6_listener)
     assert record["state"] == "open"
 
 

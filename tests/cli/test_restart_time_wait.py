@@ -13,7 +13,7 @@ import socket
 import sys
 
 import pytest
-from helpers.cli import run_netdiag
+from helpers.cli import invoke_netdiag
 from lab.runner import running_lab_server
 
 from netdiag.core.exit_status import ExitStatus
@@ -66,7 +66,7 @@ def test_explain_names_the_time_wait_sockets_not_a_near_port() -> None:
             near.listen()
         except OSError:
             pass  # that port is taken: the verdict is still checked without it
-        result = run_netdiag("explain", f"127.0.0.1:{port}", "--format", "json")
+        result = invoke_netdiag("explain", f"127.0.0.1:{port}", "--format", "json")
     report = json.loads(result.stdout)
     assert result.returncode == ExitStatus.NETWORK_SAID_NO
     assert report["cause"] == "time-wait", report
@@ -87,5 +87,5 @@ def test_the_labs_server_cannot_restart_at_once_and_explain_says_why() -> None:
         assert received == b"closed"
         server.process.wait(timeout=10)  # it exits after its one client
     assert not rebinds(port, reuse=True)  # even with SO_REUSEADDR now: the old run did not set it
-    result = run_netdiag("explain", f"127.0.0.1:{port}", "--format", "json")
+    result = invoke_netdiag("explain", f"127.0.0.1:{port}", "--format", "json")
     assert json.loads(result.stdout)["cause"] == "time-wait"

@@ -1,4 +1,5 @@
-"""`netdiag sockets` as users run it: a real process, real loopback sockets, parsed output."""
+"""`netdiag sockets` as users run it: real loopback sockets, parsed output (a process of its own where it
+matters: another user, a watch stopped with Ctrl-C; the rest runs in this one, `invoke_netdiag`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from helpers.cli import netdiag_env, popen_netdiag, run_netdiag
+from helpers.cli import invoke_netdiag, netdiag_env, popen_netdiag
 from helpers.socket_set import SocketSet, controlled_sockets
 from helpers.unprivileged import nobody_runtime
 from helpers.waiting import wait_until
@@ -33,7 +34,7 @@ def opened() -> Iterator[SocketSet]:
 
 
 def _json(*args: str) -> list[dict[str, object]]:
-    result = run_netdiag("sockets", "--format", "json", *args)
+    result = invoke_netdiag("sockets", "--format", "json", *args)
     assert result.returncode == ExitStatus.OK, result.stderr
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
@@ -48,7 +49,7 @@ def _listener_port(opened: SocketSet, address: str) -> int:
 
 
 def test_json_rows_have_exactly_the_stable_fields(opened: SocketSet) -> None:
-    result = run_netdiag("sockets", "--format", "json")
+    result = invoke_netdiag("sockets", "--format", "json")
     assert result.returncode == ExitStatus.OK, result.stderr
     every = json.loads(result.stdout)
     # one object per line between the brackets (docs/sockets.md promises grep/head/wc -l work)
@@ -66,7 +67,7 @@ def test_json_rows_have_exactly_the_stable_fields(opened: SocketSet) -> None:
 
 def test_csv_has_a_header_and_one_line_per_socket(opened: SocketSet) -> None:
     port = _listener_port(opened, "127.0.0.1")
-    result = run_netdiag("sockets", "--format", "csv", "-t", "--port", str(port))
+    result = invoke_netdiag("sockets", "--format", "csv", "-t", "--port", str(port))
     assert result.returncode == ExitStatus.OK, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0]) == list(SOCKET_FIELDS)
@@ -78,7 +79,7 @@ def test_csv_has_a_header_and_one_line_per_socket(opened: SocketSet) -> None:
 
 def test_table_shows_endpoints_like_ss(opened: SocketSet) -> None:
     port = _listener_port(opened, "::1")
-    result = run_netdiag("sockets", "-t", "-l", "--port", str(port))
+    result = invoke_netdiag("sockets", "-t", "-l", "--port", str(port))
     assert result.returncode == ExitStatus.OK, result.stderr
     header, line = result.stdout.splitlines()
     assert header.split()[:2] == ["Proto", "State"]
@@ -114,13 +115,13 @@ def test_summary_counts_the_filtered_sockets(opened: SocketSet) -> None:
     summary = _json("--summary", "-t", "--port", str(port))
     assert {(line["proto"], line["state"]): line["total"] for line in summary} == {
         ("tcp", "*"): 4, ("tcp", "ESTABLISHED"): 2, ("tcp", "TIME_WAIT"): 1, ("tcp", "LISTEN"): 1}
-    table = run_netdiag("sockets", "-s", "-t", "--port", str(port))
+    table = invoke_netdiag("sockets", "-s", "-t", "--port", str(port))
     assert table.stdout.startswith("Total: 4 sockets")
 
 
 def test_ss_habits_are_accepted(opened: SocketSet) -> None:
     port = _listener_port(opened, "127.0.0.1")
-    result = run_netdiag("sockets", "-tulpn", "--port", str(port))
+    result = invoke_netdiag("sockets", "-tulpn", "--port", str(port))
     assert result.returncode == ExitStatus.OK, result.stderr
     assert "LISTEN" in result.stdout
 
@@ -129,7 +130,7 @@ def test_nothing_listening_says_what_that_means() -> None:
     with socket.socket() as reserved:  # bound, never listening: a port nobody else can take meanwhile
         reserved.bind(("127.0.0.1", 0))
         port = reserved.getsockname()[1]
-        result = run_netdiag("sockets", "-l", "--port", str(port))
+        result = invoke_netdiag("sockets", "-l", "--port", str(port))
     assert result.returncode == ExitStatus.OK
     assert result.stdout == ""
     assert f"Nothing listens on port {port}" in result.stderr and "connection refused" in result.stderr
@@ -143,7 +144,7 @@ def test_nothing_listening_says_what_that_means() -> None:
     (["--port", "70000"], "65535"),
 ])
 def test_usage_errors(args: list[str], phrase: str) -> None:
-    result = run_netdiag("sockets", *args)
+    result = invoke_netdiag("sockets", *args)
     assert result.returncode == ExitStatus.USAGE
     assert phrase in result.stderr
     assert "Traceback" not in result.stderr
@@ -177,7 +178,7 @@ def test_unix_sockets_only_with_unix(tmp_path: Path) -> None:
         server.listen()
         with_unix = [r for r in _json("--unix", "--pid", str(os.getpid())) if r["local_address"] == path]
         without = [r for r in _json("--pid", str(os.getpid())) if r["proto"] == "unix"]
-        table = run_netdiag("sockets", "-x", "-l", "--pid", str(os.getpid()))
+        table = invoke_netdiag("sockets", "-x", "-l", "--pid", str(os.getpid()))
     assert [(r["proto"], r["family"], r["state"], r["local_port"]) for r in with_unix] == [
         ("unix", "unix", "LISTEN", None)]
     assert without == []
@@ -255,8 +256,8 @@ def test_watch_marks_appeared_changed_state_and_gone_then_ctrl_c_exits_0() -> No
 def test_watch_json_lines_and_count_bound() -> None:
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
-        result = run_netdiag("sockets", "--watch", "--format", "json", "--count", "2", "--interval", "0.05",
-                             "--port", str(port))
+        result = invoke_netdiag("sockets", "--watch", "--format", "json", "--count", "2",
+                                "--interval", "0.05", "--port", str(port))
     assert result.returncode == ExitStatus.OK, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(e["refresh"], e["change"], e["state"], e["local_port"]) for e in events] == [
@@ -308,7 +309,7 @@ def test_names_from_other_processes_cannot_drive_the_terminal(tmp_path: Path, ar
     import unicodedata
 
     with _hostile_process(tmp_path) as (pid, path):
-        result = run_netdiag("sockets", "--unix", "--pid", str(pid), *args)
+        result = invoke_netdiag("sockets", "--unix", "--pid", str(pid), *args)
     assert result.returncode == ExitStatus.OK, result.stderr
     raw = [char for char in result.stdout if char != "\n" and unicodedata.category(char) in UNSHOWN]
     assert raw == [], f"raw control/bidi characters in the output: {raw!r}"

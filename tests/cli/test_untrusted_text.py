@@ -8,8 +8,7 @@ import subprocess
 import threading
 import unicodedata
 
-import pytest
-from helpers.cli import popen_netdiag, run_netdiag
+from helpers.cli import invoke_netdiag, popen_netdiag
 from helpers.servers import connect as connect_to
 from helpers.servers import recv_line, running_server
 from helpers.waiting import wait_until
@@ -33,7 +32,6 @@ class Lines:
                           timeout=10, what=f"a line with {fragment!r}")
 
 
-@pytest.mark.parametrize("engine", ["asyncio", "threads"])
 def test_chat_relays_no_bidi_or_invisible_character_and_connect_prints_none(engine: str) -> None:
     with running_server("--mode", "chat", "--engine", engine) as server:
         reader = popen_netdiag("connect", f"127.0.0.1:{server.port}")  # interactive: prints what arrives
@@ -67,7 +65,7 @@ def test_connect_prints_a_servers_invisible_characters_escaped() -> None:
                 conn.sendall(SPOOF.encode())
 
         threading.Thread(target=serve, daemon=True).start()
-        result = run_netdiag("connect", f"127.0.0.1:{port}", "-m", "hi")
+        result = invoke_netdiag("connect", f"127.0.0.1:{port}", "-m", "hi")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "see invoice\\u202efdp.exe\\u200b\\u2066\\u2028\\ufeff\\u061c now\n"
 

@@ -32,6 +32,8 @@ from helpers.unprivileged import nobody_runtime
 from helpers.waiting import wait_until
 
 Event = dict[str, Any]
+ENGINES = ("asyncio", "threads")
+"""Every ``netdiag listen --engine``; tests take the ``engine`` fixture (tests/conftest.py) to run on each."""
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
 

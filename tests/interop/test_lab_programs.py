@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from helpers.servers import running_server
 from lab.runner import run_lab_client, running_lab_server
 
@@ -35,7 +34,6 @@ def test_udp_echo_server_echoes_each_datagram() -> None:
         assert result.stdout.splitlines() == ["ping", "pong"]
 
 
-@pytest.mark.parametrize("engine", ["asyncio", "threads"])
 def test_lab_udp_client_gets_accepted_then_closed_from_netdiag_udp_reply(engine: str) -> None:
     """The lab's task 3: the reply server over UDP, the lab's UDP client against ``listen --udp``."""
     with running_server("--engine", engine, "--udp", "--mode", "reply") as server:

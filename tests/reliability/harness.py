@@ -20,7 +20,6 @@ from helpers.servers import ServerHandle
 from helpers.waiting import wait_until
 
 MODES = ("echo", "reply", "greet", "chat", "sink")
-ENGINES = ("asyncio", "threads")
 GREETING = b"You are connected"
 IO_TIMEOUT = 5.0
 SETTLE_TIMEOUT = 15.0

@@ -5,8 +5,10 @@ correctly, the witness (connected through the scenario) must not have been distu
 file descriptors and threads must come back to where they were (waited for with a deadline).
 The asyncio engine runs twice: on uvloop (the default where it is installed) and on the standard
 library's loop (``NETDIAG_LOOP=asyncio``, the fallback elsewhere). One server per configuration serves
-all scenarios in turn, so a scenario that breaks the server also
-fails the ones after it: read the first failure.
+its scenarios in turn, whatever their order: the shutdown test stops it, and a test after that (in another
+order) gets a fresh one. A server that dies fails the test it died in, and the next test of its
+configuration says so before starting a fresh one. tests/reliability/test_fault_order.py runs part of
+the suite in a shuffled order.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 
 import psutil
 import pytest
@@ -53,30 +57,80 @@ CONFIGS += [(mode, run, "--observe") for mode, run in OBSERVED if os.geteuid() =
 SEED = 20_261_123  # fixed: a failure replays with the same bytes
 
 
+@dataclass
+class Configuration:
+    """A (mode, engine) and its server: started when a test first needs it, again after a test ended it."""
+
+    mode: str
+    engine: str
+    env: dict[str, str]
+    observe: str
+    _server: ServerHandle | None = None
+    _stack: ExitStack = field(default_factory=ExitStack)
+
+    def server(self) -> ServerHandle:
+        """The running server; a server that exited without ``stop`` is reported here (once)."""
+        if self._server is not None and self._server.process.poll() is not None:
+            dead = self._server
+            self.close()
+            raise AssertionError(f"the {self.mode}-{self.engine} server exited ({dead.process.returncode}) "
+                                 f"during an earlier test: {''.join(dead.stderr_lines)[-2000:]}")
+        return self._server if self._server is not None else self._start()
+
+    def _start(self) -> ServerHandle:
+        extra = (self.observe,) if self.observe else ()
+        self._server = self._stack.enter_context(running_server(
+            "--mode", self.mode, "--engine", self.engine, *extra, check_exit=False, env=self.env))
+        try:
+            if self.observe:  # the capture runs before the scenarios (in a process of its own)
+                self._server.wait_for_event("observing", timeout=20)
+            steady_resources(self._server, self.mode)  # warm-up: leak baselines are taken in the steady state
+        except BaseException:
+            self.close()
+            raise
+        return self._server
+
+    def stop(self) -> int:
+        """SIGTERM the server and return its exit code, its output read to the end; the next test of
+        this configuration gets a fresh server."""
+        server = self.server()
+        try:
+            return server.stop(signal.SIGTERM, timeout=5)
+        finally:
+            self._stack.close()  # the server is gone: its readers are joined, its streams closed
+            self._server = None
+
+    def close(self) -> None:
+        """Clean up without raising: kill a server stuck after a failed scenario."""
+        if self._server is not None and self._server.process.poll() is None:
+            self._server.process.kill()
+            self._server.process.wait(timeout=10)
+        self._stack.close()
+        self._server = None
+
+
 @pytest.fixture(scope="module", params=CONFIGS, ids=[f"{m}-{e}{o and '-observe'}" for m, e, o in CONFIGS])
-def served(request: pytest.FixtureRequest) -> Iterator[tuple[ServerHandle, str]]:
-    """One server per (mode, engine), shared by the scenarios of that configuration.
+def configuration(request: pytest.FixtureRequest) -> Iterator[Configuration]:
+    """One server at a time per (mode, engine), shared by the scenarios of that configuration.
 
     pytest finalises a module-scoped parametrised fixture only when the NEXT parameter is set up, so a
     server that failed to stop would be reported as an "ERROR at setup" of another configuration's first
-    test. The last test of this module, ``test_clean_shutdown_after_the_faults``, stops the server and
-    checks its exit inside the right configuration; the teardown here only cleans up (kills a server
-    stuck after a failed scenario) and never raises on its own.
+    test. ``test_clean_shutdown_after_the_faults`` stops the server and checks its exit inside the right
+    configuration; the teardown here only cleans up and never raises on its own.
     """
     mode, run, observe = request.param
     engine, extra_env = ENGINE_RUNS[run]
-    env = netdiag_env(**extra_env)
-    extra = (observe,) if observe else ()
-    with running_server("--mode", mode, "--engine", engine, *extra, check_exit=False, env=env) as server:
-        try:
-            if observe:  # the capture runs before the scenarios (in a process of its own)
-                server.wait_for_event("observing", timeout=20)
-            steady_resources(server, mode)  # warm-up: the leak baselines are taken in the steady state
-            yield server, mode
-        finally:
-            if server.process.poll() is None:
-                server.process.kill()
-                server.process.wait(timeout=10)
+    configuration = Configuration(mode, engine, netdiag_env(**extra_env), observe)
+    try:
+        yield configuration
+    finally:
+        configuration.close()
+
+
+@pytest.fixture
+def served(configuration: Configuration) -> tuple[ServerHandle, str]:
+    """This test's configuration: its running server and mode."""
+    return configuration.server(), configuration.mode
 
 
 def survives(server: ServerHandle, mode: str, scenario: Callable[[Client], None]) -> None:
@@ -285,11 +339,11 @@ def test_a_client_that_stops_reading_then_leaves(served: tuple[ServerHandle, str
     survives(server, mode, scenario)
 
 
-def test_clean_shutdown_after_the_faults(served: tuple[ServerHandle, str]) -> None:
-    """Last of each configuration: after all the scenarios, SIGTERM still ends the server cleanly."""
-    server, _mode = served
-    assert server.process.poll() is None, f"the server died during the scenarios: {server.stderr_lines[-5:]}"
-    code = server.stop(signal.SIGTERM, timeout=5)
+def test_clean_shutdown_after_the_faults(configuration: Configuration) -> None:
+    """After the scenarios its server went through (all of them in the file's order, where this test is
+    last of its configuration), SIGTERM still ends the server cleanly."""
+    server = configuration.server()
+    code = configuration.stop()
     stderr = "".join(server.stderr_lines)
     assert code == 0, f"netdiag listen exited {code} on SIGTERM:\n{stderr[-2000:]}"
     assert "Traceback" not in stderr, stderr[-2000:]

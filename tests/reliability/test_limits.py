@@ -13,10 +13,9 @@ import time
 from contextlib import ExitStack
 
 import pytest
-from helpers.servers import running_server
+from helpers.servers import ENGINES, running_server
 from helpers.waiting import wait_until
 from reliability.harness import (
-    ENGINES,
     IO_TIMEOUT,
     MODES,
     Client,
@@ -136,7 +135,6 @@ def read_to_the_end(sock: socket.socket) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_chat_client_that_never_reads(engine: str) -> None:
     """While one client reads nothing, 1,000 messages reach every reader, in order; the stuck client is
     dropped as a slow reader (the room is told, its socket ends) and the server's memory stays bounded.
@@ -216,7 +214,7 @@ SIGTERM_CLIENTS = {"echo": 1000, "chat": 200}
 which measures the room, not the shutdown: chat is checked with 200 members, every other mode with 1,000."""
 
 
-@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("engine", ENGINES)  # not the fixture: keeps the test ids as they were
 @pytest.mark.parametrize("mode", sorted(SIGTERM_CLIENTS))
 def test_sigterm_with_many_clients(mode: str, engine: str) -> None:
     count = SIGTERM_CLIENTS[mode]

@@ -100,7 +100,6 @@ def test_a_stdout_nobody_reads_stops_neither_service_nor_shutdown(tmp_path: Path
     print(f"{engine}/{log}: {len(written):,} bytes in the pipe, {dropped:,} lines counted as dropped")
 
 
-@pytest.mark.parametrize("engine", ["asyncio", "threads"])
 def test_a_terminal_paused_with_ctrl_s_stops_neither_service_nor_shutdown(tmp_path: Path,
                                                                            engine: str) -> None:
     """The same with stdout a terminal whose output is stopped (Ctrl-S, IXON): it takes no byte at all."""

@@ -39,15 +39,8 @@ def test_closed_port(closed_port: int) -> None:
     assert result.errno == 111
 
 
-def test_ipv6_loopback(closed_port: int) -> None:
-    with socket.socket(socket.AF_INET6) as sock:
-        try:
-            sock.bind(("::1", 0))
-        except OSError:
-            pytest.skip("no IPv6 loopback on this machine")
-        sock.listen(1)
-        port = sock.getsockname()[1]
-        assert probe_tcp("::1", port).state == PortState.OPEN
+def test_ipv6_loopback(ipv6_listener: int) -> None:
+    assert probe_tcp("::1", ipv6_listener).state == PortState.OPEN
 
 
 def test_results_keep_the_order_of_the_jobs(listener: int, closed_port: int) -> None:

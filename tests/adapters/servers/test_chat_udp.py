@@ -18,7 +18,6 @@ from helpers.servers import (
     running_server,
 )
 
-ENGINES = ["asyncio", "threads"]
 NC = shutil.which("nc")
 needs_nc = pytest.mark.skipif(NC is None, reason="needs netcat-openbsd (./dev test installs it)")
 
@@ -34,7 +33,6 @@ def join(server: ServerHandle, *, rcvbuf: int | None = None) -> socket.socket:
     return sock
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_chat_room_relays_renames_lists_and_says_goodbye(engine: str) -> None:
     with running_server("--engine", engine, "--mode", "chat") as server:
         alice = join(server)
@@ -57,7 +55,6 @@ def test_chat_room_relays_renames_lists_and_says_goodbye(engine: str) -> None:
         server.wait_for(lambda e: len(server.of("close")) == 2)
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_chat_names_are_unique_defaults_included(engine: str) -> None:
     with running_server("--engine", engine, "--mode", "chat") as server:
         first = join(server)
@@ -77,7 +74,6 @@ def test_chat_names_are_unique_defaults_included(engine: str) -> None:
         second.close()
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_chat_clients_are_told_when_the_server_stops(engine: str) -> None:
     with running_server("--engine", engine, "--mode", "chat", check_exit=False) as server:
         first, second = join(server), join(server)
@@ -90,7 +86,6 @@ def test_chat_clients_are_told_when_the_server_stops(engine: str) -> None:
     assert len(server.of("close", by="server", reason="shutdown")) == 2
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_a_slow_reader_is_dropped_and_does_not_delay_the_others(engine: str) -> None:
     with running_server("--engine", engine, "--mode", "chat", "--max-queue", "65536") as server:
         talker = join(server)
@@ -118,7 +113,6 @@ def test_a_slow_reader_is_dropped_and_does_not_delay_the_others(engine: str) -> 
 
 
 @needs_nc
-@pytest.mark.parametrize("engine", ENGINES)
 def test_nc_talks_to_reply_mode(engine: str) -> None:
     with running_server("--engine", engine, "--mode", "reply") as server:
         result = subprocess.run([NC, "-N", server.host, str(server.port)], input=b"hello\r\nworld\nclose\n",
@@ -127,7 +121,6 @@ def test_nc_talks_to_reply_mode(engine: str) -> None:
 
 
 @needs_nc
-@pytest.mark.parametrize("engine", ENGINES)
 def test_nc_chats_with_a_lab_style_client(engine: str) -> None:
     with running_server("--engine", engine, "--mode", "chat") as server:
         lab = join(server)
@@ -149,7 +142,6 @@ def test_nc_chats_with_a_lab_style_client(engine: str) -> None:
 
 
 @needs_nc
-@pytest.mark.parametrize("engine", ENGINES)
 def test_nc_echo_is_byte_exact(engine: str) -> None:
     payload = bytes(range(256)) * 64
     with running_server("--engine", engine) as server:
@@ -160,7 +152,6 @@ def test_nc_echo_is_byte_exact(engine: str) -> None:
 
 # -- UDP ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_udp_echo_answers_each_datagram_to_its_sender(engine: str) -> None:
     with running_server("--engine", engine, "--udp", "--mode", "echo") as server:
         assert server.events[0]["proto"] == "udp"
@@ -176,7 +167,6 @@ def test_udp_echo_answers_each_datagram_to_its_sender(engine: str) -> None:
         assert event["text"] == "\\x00\\xff binary"
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_udp_sink_prints_each_datagram_with_its_source(engine: str) -> None:
     with running_server("--engine", engine, "--udp", "--mode", "sink") as server:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -190,7 +180,6 @@ def test_udp_sink_prints_each_datagram_with_its_source(engine: str) -> None:
         assert not server.of("send")
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_udp_reply_answers_accepted_and_closed_per_datagram(engine: str) -> None:
     with running_server("--engine", engine, "--udp", "--mode", "reply") as server:
         assert server.events[0]["mode"] == "reply"

@@ -11,10 +11,8 @@ from __future__ import annotations
 import socket
 import threading
 
-import pytest
 from helpers.servers import connect, peer_of, running_server
 
-ENGINES = ["asyncio", "threads"]
 CHUNK = b"x" * 65536
 MAX_CHUNKS = 1024
 """At most 64 MiB: far more than the kernel's buffers on both sides hold, so the sender always blocks."""
@@ -36,7 +34,6 @@ def send_without_reading(sock: socket.socket) -> threading.Event:
     return ended
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_a_client_that_never_reads_is_closed_as_a_slow_reader(engine: str) -> None:
     with running_server("--engine", engine, "--mode", "echo", "--idle-timeout", "0.5") as server, \
             connect(server) as client:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
-import pytest
 from helpers.servers import running_server
 from lab.runner import lab_program
-
-ENGINES = ["asyncio", "threads"]
 
 
 def run_lab(name: str, *args: str, stdin: str | None = None) -> list[str]:
@@ -18,21 +15,18 @@ def run_lab(name: str, *args: str, stdin: str | None = None) -> list[str]:
     return result.stdout.splitlines()
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_lab_tcp_client_against_reply(engine: str) -> None:
     with running_server("--engine", engine, "--mode", "reply") as server:
         lines = run_lab("tcp_client", server.host, str(server.port), "Hello", "How are you?", "close")
     assert lines == ["accepted", "accepted", "closed"]
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_lab_tcp_client_against_echo(engine: str) -> None:
     with running_server("--engine", engine) as server:
         lines = run_lab("tcp_client", server.host, str(server.port), stdin="first\nsecond line\n")
     assert lines == ["first", "second line"]
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_lab_greeting_client_against_greet(engine: str) -> None:
     with running_server("--engine", engine, "--mode", "greet") as server:
         lines = run_lab("greeting_client", server.host, str(server.port), "Hi, it's me")
@@ -41,7 +35,6 @@ def test_lab_greeting_client_against_greet(engine: str) -> None:
         server.wait_for_event("close", reason="greeted")
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_lab_udp_client_against_udp_echo(engine: str) -> None:
     with running_server("--engine", engine, "--udp") as server:
         assert run_lab("udp_client", server.host, str(server.port), "one", "two") == ["one", "two"]

@@ -20,13 +20,6 @@ from helpers.servers import (
     running_server,
 )
 
-ENGINES = ["asyncio", "threads"]
-
-
-@pytest.fixture(params=ENGINES, scope="module")
-def engine(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
 
 @pytest.fixture(scope="module")
 def echo_server(engine: str) -> Iterator[ServerHandle]:

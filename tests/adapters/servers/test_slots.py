@@ -7,13 +7,9 @@ socket for up to 2 s so it can read why (docs/listen.md); that drain must not ho
 
 from __future__ import annotations
 
-import pytest
 from helpers.servers import connect, peer_of, recv_line, running_server
 
-ENGINES = ["asyncio", "threads"]
 
-
-@pytest.mark.parametrize("engine", ENGINES)
 def test_the_slot_is_free_once_the_close_is_logged(engine: str) -> None:
     with running_server("--engine", engine, "--mode", "reply", "--max-clients", "1", "--max-line", "10") \
             as server, connect(server) as first:
@@ -27,7 +23,6 @@ def test_the_slot_is_free_once_the_close_is_logged(engine: str) -> None:
             assert server.of("refused") == []
 
 
-@pytest.mark.parametrize("engine", ENGINES)
 def test_a_client_that_quits_frees_its_slot_for_the_next(engine: str) -> None:
     with running_server("--engine", engine, "--mode", "reply", "--max-clients", "1") as server:
         for round_number in range(20):
