@@ -17,6 +17,7 @@ probe workers (4,096 ports or more).
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import locale
 import os
@@ -171,6 +172,7 @@ def _as_a_child(streams: list[io.TextIOWrapper], env: dict[str, str], args: list
         try:
             _await_threads(threads_before)
         finally:
+            gc.unfreeze()  # run() froze this process's objects for a fast exit; this process goes on
             common._state.clear()
             (sys.stdin, sys.stdout, sys.stderr, sys.__stdin__, sys.__stdout__, sys.__stderr__) = saved_streams
             os.environ.clear()
