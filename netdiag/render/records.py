@@ -100,6 +100,13 @@ def columns_table(columns: Sequence[Sequence[Any]], headers: Sequence[str]) -> s
     text = "".join(headers) + "".join("".join(column) for column in texts)
     if not (text.isascii() and text.isprintable()):
         return None
+    return lay_out(texts, headers)
+
+
+def lay_out(texts: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+    """``columns_table``'s layout of columns whose cells are already what it checks for: text of printable
+    ASCII without blanks at either end (a caller that knows its cells skips the checks: a pass over every
+    cell each, a third of the time at 20,000 rows)."""
     widths = [max(len(header) + 2, max(map(len, column)))
               for header, column in zip(headers, texts, strict=True)]
     line = "  ".join(f"%-{width}s" for width in widths)

@@ -24,7 +24,7 @@ from netdiag.core.protocols.text import neutralise
 from netdiag.core.sockets import SOCKET_FIELDS, SocketRow
 from netdiag.core.targets import endpoint_host, format_endpoint
 from netdiag.render.output import json_escape
-from netdiag.render.records import cell, columns_table, render_records, table_of
+from netdiag.render.records import cell, columns_table, lay_out, render_records, table_of
 from netdiag.render.style import no_style
 
 if TYPE_CHECKING:  # the summary and the watch load their modules when used: a plain listing never does
@@ -87,7 +87,9 @@ def render_sockets(rows: Sequence[SocketRow], fmt: str,
     if fmt == "json" and details is None:
         return _shown_json(_sockets_json(rows))
     if fmt == "table" and details is None and rows:
-        cells = _table_columns(rows)
+        cells, plain = _table_columns(rows)
+        if plain:  # every cell is printable ASCII text without blanks: the layout needs no checks
+            return lay_out(cells, TABLE_HEADERS)
         laid_out = columns_table(cells, TABLE_HEADERS)
         return laid_out if laid_out is not None else table_of(list(zip(*cells, strict=True)), TABLE_HEADERS)
     records = socket_records(rows, details)
@@ -168,8 +170,9 @@ def _shown(record: Mapping[str, Any]) -> dict[str, Any]:
     return {key: neutralise(value) if isinstance(value, str) else value for key, value in record.items()}
 
 
-def _table_columns(rows: Sequence[SocketRow]) -> list[list[Any]]:
-    """The columns of the table (``TABLE_COLUMNS``), every text through ``neutralise``.
+def _table_columns(rows: Sequence[SocketRow]) -> tuple[list[list[Any]], bool]:
+    """The columns of the table (``TABLE_COLUMNS``), every text through ``neutralise``, and whether they
+    are plain: all text, printable ASCII without blanks (the pids written too), as ``lay_out`` takes it.
 
     The common case at once: the columns are made straight from the rows, the endpoints as
     ``format_endpoint`` writes them (each address's host part made once, ``_Hosts``), and when all
@@ -183,10 +186,14 @@ def _table_columns(rows: Sequence[SocketRow]) -> list[list[Any]]:
             else r.remote_address or "*" for r in rows]
     protos, states = [r.proto for r in rows], [r.state for r in rows]
     processes = ["-" if r.process is None else r.process for r in rows]
-    if not "".join(chain(protos, states, local, peer, processes)).isprintable():
+    text = "".join(chain(protos, states, local, peer, processes))
+    if not text.isprintable():
         records = [_table_record(_shown(socket_record(row))) for row in rows]
-        return [[cell(record[column]) for record in records] for column in TABLE_COLUMNS]
-    return [protos, states, local, peer, ["-" if r.pid is None else r.pid for r in rows], processes]
+        return [[cell(record[column]) for record in records] for column in TABLE_COLUMNS], False
+    if text.isascii() and " " not in text:
+        pids = ["-" if r.pid is None else str(r.pid) for r in rows]
+        return [protos, states, local, peer, pids, processes], True
+    return [protos, states, local, peer, ["-" if r.pid is None else r.pid for r in rows], processes], False
 
 
 class _Hosts(dict[str | None, str]):

@@ -48,7 +48,11 @@ def test_wide_records_keep_the_stable_fields_first() -> None:
     assert record == {**socket_record(ROWS[0]), "user": "root", "cmdline": "python3 -m http.server"}
 
 
-@pytest.mark.parametrize("rows", [ROWS[:3], ROWS, [ROWS[3]]], ids=["shown-as-is", "mixed", "hostile"])
+SPACED = SocketRow("tcp", "ipv4", "127.0.0.1", 8001, None, None, "LISTEN", 99, " Web Content ")
+
+
+@pytest.mark.parametrize("rows", [ROWS[:3], [*ROWS[:3], SPACED], ROWS, [ROWS[3]]],
+                         ids=["shown-as-is", "blanks-in-a-name", "mixed", "hostile"])
 def test_table_is_every_field_neutralised_then_laid_out(rows: list[SocketRow]) -> None:
     """The table's shortcut for text shown as itself gives what neutralising each field gives."""
     records = []
