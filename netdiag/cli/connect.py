@@ -15,7 +15,8 @@ from netdiag.core.failures import NetworkFailure, UsageError
 from netdiag.core.targets import check_family, parse_endpoint, wanted_family
 
 if TYPE_CHECKING:
-    from netdiag.adapters.client import ClientEvent, Connection
+    from netdiag.adapters.client import Connection
+    from netdiag.core.client_events import ClientEvent
     from netdiag.render.connect_view import Tally
     from netdiag.render.output import Output
 

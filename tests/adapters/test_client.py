@@ -13,18 +13,9 @@ from typing import NoReturn
 
 import pytest
 
-from netdiag.adapters.client import (
-    ConnectFailure,
-    HalfClosed,
-    NoReply,
-    PeerClosed,
-    Received,
-    Sent,
-    Unsent,
-    exchange_messages,
-    open_connection,
-)
+from netdiag.adapters.client import ConnectFailure, exchange_messages, open_connection
 from netdiag.core.catalog import Cause
+from netdiag.core.client_events import HalfClosed, NoReply, PeerClosed, Received, Sent, Unsent
 from netdiag.core.failures import NetworkFailure
 
 

@@ -17,37 +17,13 @@ from netdiag.adapters.client.connection import (
     session_failure,
 )
 from netdiag.adapters.client.session import DEFAULT_SETTLE, exchange_messages, interactive_session
-from netdiag.core.client_events import (
-    ClientEvent,
-    HalfClosed,
-    LineEnding,
-    NoReply,
-    PeerClosed,
-    PeerKeepsSending,
-    PeerKeptOpen,
-    Received,
-    Sent,
-    TimeLimit,
-    Unsent,
-)
 
 __all__ = [
     "DEFAULT_SETTLE",
     "Attempt",
-    "ClientEvent",
     "ConnectFailure",
     "Connection",
-    "HalfClosed",
-    "LineEnding",
-    "NoReply",
-    "PeerClosed",
-    "PeerKeepsSending",
-    "PeerKeptOpen",
-    "Received",
-    "Sent",
-    "TimeLimit",
     "Timings",
-    "Unsent",
     "exchange_messages",
     "interactive_session",
     "open_connection",
