@@ -4,7 +4,7 @@ The meaning of the events (their kinds and fields) is ``netdiag.core.protocols.e
 writes them. The JSON form is a contract shared by tests and scripts (docs/listen.md, "JSON log"): one
 object per line, ``event`` first, ``time`` a Unix float, ``peer`` as ``host:port`` (``[v6]:port``). The
 human form is one line per event with a local timestamp, meant for a projector. The CLI hands one of
-the two functions to the event log (``LineFormat``), so the adapter that writes the lines never decides
+the two functions to the event log (its ``LineFormat``), so the adapter that writes the lines never decides
 their form.
 """
 
@@ -18,9 +18,6 @@ from typing import Any
 from netdiag.core.attempts import describe_attempt, describe_repeated
 from netdiag.core.protocols.events import EventKind
 from netdiag.core.targets import format_endpoint
-
-LineFormat = Callable[[EventKind, dict[str, Any]], str]
-"""``(kind, fields) -> line`` (no newline): ``json_line`` or ``human_line``."""
 
 
 def json_line(kind: EventKind, fields: dict[str, Any]) -> str:
