@@ -44,11 +44,12 @@ def gather_observations(
         return _replace(base, resolve_error=failure.reason.rstrip("."))
     routes = tuple(route_to(address) for address in addresses)
     mine = local_addresses()
-    local_target = any(is_loopback(effective_destination(a)) or a.split("%", 1)[0] in mine for a in addresses)
-    listeners, note = _listeners() if local_target else (None, None)
+
     def this_host(address: str) -> bool:
         return is_loopback(effective_destination(address)) or address.split("%", 1)[0] in mine
 
+    local_target = any(map(this_host, addresses))
+    listeners, note = _listeners() if local_target else (None, None)
     firewall = read_firewall(port, proto.value)
     if attempts is None:
         attempts = _attempts(host, addresses, port, proto, timeout, connect, this_host, payload)
