@@ -354,6 +354,12 @@ def diagnose(obs: Observations) -> Diagnosis:
     return first_verdict(obs, ((Cause.UNKNOWN, lambda _obs: reason),))
 
 
+UDP_OK = ("Reachable", "A UDP socket is bound to the port, so a datagram sent there is received. UDP has no "
+          "connection to accept; whether the server answers is up to it.")
+"""Heading and meaning of UDP's "ok": the catalog's ("Connected", "the server accepted the connection")
+are TCP's words."""
+
+
 def first_verdict(obs: Observations, rules: tuple[Rule, ...]) -> Diagnosis:
     for cause, rule in rules:
         reason = rule(obs)
@@ -366,7 +372,9 @@ def first_verdict(obs: Observations, rules: tuple[Rule, ...]) -> Diagnosis:
         then = (start_server_fix(obs),) if _blocked(cause) and nothing_listens_here(obs) else ()
         fixes = tuple(dict.fromkeys(specific_fixes(cause, obs) + generic + then))
         verdict = f"{entry.title}: {reason}" if cause != Cause.OK else reason
-        return Diagnosis(cause, verdict, _supporting_facts(obs, cause, reason), fixes, build_steps(obs))
+        title, meaning = UDP_OK if cause == Cause.OK and obs.proto == Proto.UDP else ("", "")
+        return Diagnosis(cause, verdict, _supporting_facts(obs, cause, reason), fixes, build_steps(obs),
+                         title=title, meaning=meaning)
     raise AssertionError("the last rule always speaks")  # pragma: no cover
 
 

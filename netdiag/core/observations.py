@@ -116,6 +116,10 @@ class Diagnosis:
     reasons: tuple[str, ...]
     fixes: tuple[str, ...]
     steps: tuple[Step, ...] = field(default=())
+    title: str = ""
+    """The verdict's heading; empty: the catalog's title of ``cause`` (UDP's "ok" is not "Connected")."""
+    meaning: str = ""
+    """What the verdict means; empty: the catalog's meaning of ``cause``."""
 
     @property
     def ok(self) -> bool:

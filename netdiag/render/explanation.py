@@ -50,7 +50,7 @@ def checklist_lines(obs: Observations, diagnosis: Diagnosis, *, style: Style = n
 def verdict_lines(diagnosis: Diagnosis, *, style: Style = no_style) -> list[str]:
     entry = explanation_for(diagnosis.cause)
     colour = ("green", "bold") if diagnosis.ok else ("red", "bold")
-    lines = [style(f"Verdict: {entry.title}  [cause: {diagnosis.cause.value}]", *colour)]
+    lines = [style(f"Verdict: {diagnosis.title or entry.title}  [cause: {diagnosis.cause.value}]", *colour)]
     lines.extend(f"  {reason}" for reason in diagnosis.reasons)
     if not diagnosis.ok:
         lines.append(f"  What it means: {entry.meaning}")
@@ -71,10 +71,10 @@ def diagnosis_record(obs: Observations, diagnosis: Diagnosis) -> dict[str, Any]:
         "addresses": list(obs.addresses),
         "cause": diagnosis.cause.value,
         "ok": diagnosis.ok,
-        "title": entry.title,
+        "title": diagnosis.title or entry.title,
         "verdict": diagnosis.verdict,
         "reasons": list(diagnosis.reasons),
-        "meaning": entry.meaning,
+        "meaning": diagnosis.meaning or entry.meaning,
         "fixes": list(diagnosis.fixes),
         "steps": [{"name": s.name, "status": s.status.value, "summary": s.summary, "details": list(s.details)}
                   for s in diagnosis.steps],

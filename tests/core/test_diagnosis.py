@@ -253,3 +253,12 @@ def test_near_ports_and_address_matching() -> None:
     assert serves(listener("::"), "127.0.0.1") and serves(listener("::"), "::1")
     assert not serves(listener("127.0.0.1"), "192.0.2.10")
     assert serves(listener("::ffff:127.0.0.1"), "127.0.0.1")
+
+
+def test_udp_ok_is_reachable_not_connected() -> None:
+    """UDP has no connection: its "ok" is headed and explained in UDP's words, TCP's keeps the catalog's."""
+    udp = diagnose(local(("127.0.0.1",), [(PortState.OPEN_FILTERED, Reason.NO_RESPONSE)],
+                         (listener("127.0.0.1", proto="udp"),), proto=Proto.UDP))
+    assert udp.cause is Cause.OK and udp.title == "Reachable" and "datagram" in udp.meaning
+    tcp = diagnose(local(("127.0.0.1",), [(PortState.OPEN, Reason.SYN_ACK)], (listener("127.0.0.1"),)))
+    assert tcp.cause is Cause.OK and (tcp.title, tcp.meaning) == ("", "")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from netdiag.core.diagnosis import diagnose
 from netdiag.core.error_text import read_error_text
 from netdiag.core.observations import FirewallObservation, Observations, RouteObservation
-from netdiag.core.probe import PortState, ProbeResult, Proto, Reason
+from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
+from netdiag.core.sockets import SocketRow
 from netdiag.render.explanation import (
     checklist_lines,
     diagnosis_record,
@@ -51,6 +54,18 @@ def test_diagnosis_record_keys_and_values() -> None:
                                    "rtt_ms": 0.1, "errno": 111, "icmp_from": None,
                                    "method": "connect"}]
     assert {step["status"] for step in record["steps"]} <= {"ok", "warning", "failed", "skipped"}
+
+
+def test_a_udp_ok_is_headed_reachable_in_text_and_json() -> None:
+    bound = ProbeResult("127.0.0.1", "127.0.0.1", 8000, Proto.UDP, PortState.OPEN, Reason.NO_LISTENER,
+                        None, None, method=ProbeMethod.SOCKET_TABLE)
+    obs = replace(REFUSED, proto=Proto.UDP, attempts=(bound,),
+                  listeners=(SocketRow("udp", "ipv4", "127.0.0.1", 8000, None, None, "UNCONN", 42, "lab"),))
+    diagnosis = diagnose(obs)
+    assert "Verdict: Reachable  [cause: ok]" in checklist_lines(obs, diagnosis)
+    record = diagnosis_record(obs, diagnosis)
+    assert record["title"] == "Reachable" and "datagram" in record["meaning"]
+    assert diagnosis_record(REFUSED, diagnose(REFUSED))["title"] == "Connection refused"
 
 
 def test_error_reading_text_and_record() -> None:
