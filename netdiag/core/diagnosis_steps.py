@@ -97,8 +97,9 @@ def _listeners_step(obs: Observations) -> Step:
                     f"({queue.queued} waiting, backlog {queue.backlog}): the server is not calling accept()",
                     details)
     if serving:
+        takes = "is bound and receives datagrams for" if serving[0].proto == "udp" else "listens and accepts"
         return Step("listeners", StepStatus.OK,
-                    f"{describe_row(serving[0])} listens and accepts {', '.join(obs.addresses)}", details)
+                    f"{describe_row(serving[0])} {takes} {', '.join(obs.addresses)}", details)
     if exact:
         v6only = {x.address for x in obs.table or () if x.v6only}
         where = ", ".join(format_endpoint(row.local_address, obs.port)

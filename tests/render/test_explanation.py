@@ -62,7 +62,9 @@ def test_a_udp_ok_is_headed_reachable_in_text_and_json() -> None:
     obs = replace(REFUSED, proto=Proto.UDP, attempts=(bound,),
                   listeners=(SocketRow("udp", "ipv4", "127.0.0.1", 8000, None, None, "UNCONN", 42, "lab"),))
     diagnosis = diagnose(obs)
-    assert "Verdict: Reachable  [cause: ok]" in checklist_lines(obs, diagnosis)
+    lines = checklist_lines(obs, diagnosis)
+    assert "Verdict: Reachable  [cause: ok]" in lines
+    assert any("is bound and receives datagrams for 127.0.0.1" in line for line in lines)
     record = diagnosis_record(obs, diagnosis)
     assert record["title"] == "Reachable" and "datagram" in record["meaning"]
     assert diagnosis_record(REFUSED, diagnose(REFUSED))["title"] == "Connection refused"
