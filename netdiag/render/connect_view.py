@@ -298,6 +298,5 @@ def done_record(connection: ConnectionFacts, problems: list[str]) -> dict[str, o
 
 
 def error_record(failure: NetworkFailure, attempts: Sequence[AttemptFacts]) -> dict[str, object]:
-    cause = failure.explanation.cause.value if failure.explanation else "unknown"
-    return {"event": "error", "cause": cause, "message": failure.message,
+    return {"event": "error", "cause": failure.cause.value if failure.cause else "unknown", "message": failure.message,
             "attempts": attempt_records(attempts)}
