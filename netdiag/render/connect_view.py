@@ -298,5 +298,5 @@ def done_record(connection: ConnectionFacts, problems: list[str]) -> dict[str, o
 
 
 def error_record(failure: NetworkFailure, attempts: Sequence[AttemptFacts]) -> dict[str, object]:
-    return {"event": "error", "cause": failure.cause.value if failure.cause else "unknown", "message": failure.message,
-            "attempts": attempt_records(attempts)}
+    return {"event": "error", "cause": failure.cause.value if failure.cause else "unknown",
+            "message": failure.message, "attempts": attempt_records(attempts)}
