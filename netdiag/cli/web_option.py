@@ -19,7 +19,7 @@ import typer
 from netdiag.cli.common import output
 from netdiag.cli.plain_coercion import PlainCoercionCommand
 from netdiag.cli.typer_shim import Context
-from netdiag.core.failures import UsageError
+from netdiag.core.failures import NetworkFailure, UsageError
 from netdiag.core.targets import parse_endpoint
 
 if TYPE_CHECKING:
@@ -67,10 +67,17 @@ def lecture_server(address: str | None, encode: Callable[[Any], str]) -> Iterato
         raise UsageError(f"--web takes HOST:PORT (for example 127.0.0.1:8080 or 0.0.0.0:8080), "
                          f"not {address!r}.") from exc
     from netdiag.adapters.web.process import LectureProcess
+    from netdiag.core.causes import Cause
     from netdiag.render.lecture import lecture_page
 
     server = LectureProcess(lecture_page(), encode, host=host, port=port)
-    server.start()
+    try:
+        server.start()
+    except NetworkFailure as failure:
+        if failure.cause is not Cause.ADDRESS_IN_USE:
+            raise
+        raise NetworkFailure(f"{failure.message} Leave the port out (--web alone picks a free one) or "
+                             "choose another.", explanation=failure.explanation, port=port) from failure
     out = output()
     try:
         if host in _WILDCARDS:

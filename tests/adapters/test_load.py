@@ -264,3 +264,14 @@ def test_a_server_that_never_answers_still_ends_the_run() -> None:
     assert load_record(report)["latency_ms"]["p50"] is None  # no request succeeded: no latency, not 0
     assert not report.interrupted
     assert report.elapsed <= plan.hard_stop + 1.0  # the bound is the feature: it stops by itself
+
+
+def test_a_timeout_is_counted_with_its_seconds_not_an_option_name() -> None:
+    """The adapter says what happened (no answer within 0.5 s); which option sets it is the CLI's word."""
+    from netdiag.adapters.load.clients import ClientTally, count_exception
+
+    tally = ClientTally()
+    count_exception(tally, TimeoutError(), "echo", 0.5)
+    count_exception(tally, ConnectionRefusedError(111, "Connection refused"), "connect", 0.5)
+    assert tally.errors == {ErrorKind.TIMEOUT: 1, ErrorKind.REFUSED: 1}
+    assert tally.first_error == "timeout: echo: no answer within 0.5 s"

@@ -243,5 +243,6 @@ def test_every_interface_only_when_asked_with_a_warning(private_loopback: Namesp
 def test_a_web_port_in_use_is_explained(listener: int) -> None:
     result = run_netdiag("sockets", "--watch", "--count", "1", "--web", f"127.0.0.1:{listener}")
     assert result.returncode == ExitStatus.NETWORK_SAID_NO, result.stderr
-    assert f"Cannot serve the lecture page on 127.0.0.1:{listener}: the port is in use" in result.stderr
+    assert f"Cannot serve the lecture page on 127.0.0.1:{listener}: the port is in use. Leave the port out " \
+           "(--web alone picks a free one) or choose another." in result.stderr
     assert "Traceback" not in result.stderr

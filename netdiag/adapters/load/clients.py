@@ -68,8 +68,9 @@ async def pace(plan: LoadPlan, start: float, sent: int) -> None:
 
 
 
-def count_exception(tally: ClientTally, exc: BaseException, during: str) -> None:
-    """Count an error met ``during`` connect, echo or udp by its kind (the report's columns)."""
+def count_exception(tally: ClientTally, exc: BaseException, during: str, timeout: float) -> None:
+    """Count an error met ``during`` connect, echo or udp by its kind (the report's columns); a timeout is
+    said with its number of seconds."""
     if during == "udp" and isinstance(exc, OSError) and exc.errno == errno.ECONNREFUSED:
         tally.error(ErrorKind.PORT_UNREACHABLE, "udp: ICMP port unreachable came back: no UDP socket is "
                                                 "bound to that port (any more)")
@@ -77,4 +78,4 @@ def count_exception(tally: ClientTally, exc: BaseException, during: str) -> None
         kind = error_kind_for_errno(exc.errno, udp=during == "udp")
         tally.error(kind, f"{during}: {exc.strerror or exc}")
     else:
-        tally.error(ErrorKind.TIMEOUT, f"{during}: no answer within the --timeout")
+        tally.error(ErrorKind.TIMEOUT, f"{during}: no answer within {timeout:g} s")

@@ -29,7 +29,7 @@ async def tcp_client(index: int, plan: LoadPlan, family: int, address: str, tall
                 reader, writer = await bounded(
                     asyncio.open_connection(address, plan.port, family=family), plan.timeout)
         except (OSError, asyncio.TimeoutError) as exc:
-            count_exception(tally, exc, "connect")
+            count_exception(tally, exc, "connect", plan.timeout)
             failures += 1
             await backoff(failures, deadline)
             continue
@@ -56,7 +56,7 @@ async def tcp_client(index: int, plan: LoadPlan, family: int, address: str, tall
                                           f"{exc.expected} echoed bytes")
             failures += 1
         except (OSError, asyncio.TimeoutError) as exc:
-            count_exception(tally, exc, "echo")
+            count_exception(tally, exc, "echo", plan.timeout)
             failures += 1
         finally:
             writer.close()

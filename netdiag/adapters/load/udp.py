@@ -66,12 +66,12 @@ async def udp_client(index: int, plan: LoadPlan, family: int, address: str, tall
             try:
                 echoed = await bounded(_next_reply(protocol, index, sequence, plan.size), plan.timeout)
             except asyncio.TimeoutError:
-                tally.error(ErrorKind.NO_ANSWER, "udp: no answer within the --timeout (the datagram or "
+                tally.error(ErrorKind.NO_ANSWER, f"udp: no answer within {plan.timeout:g} s (the datagram or "
                                                  "its echo was lost, or the server did not answer it)")
                 sequence += 1
                 continue
             except OSError as exc:
-                count_exception(tally, exc, "udp")
+                count_exception(tally, exc, "udp", plan.timeout)
                 sequence += 1
                 await backoff(1, deadline)
                 continue

@@ -282,8 +282,7 @@ class LectureServer:
 def _bind_failure(exc: OSError, host: str, port: int) -> NetworkFailure:
     where = f"Cannot serve the lecture page on {format_endpoint(host, port)}"
     if exc.errno == errno.EADDRINUSE:
-        return NetworkFailure(f"{where}: the port is in use. Leave the port out (--web alone picks a "
-                              "free one) or choose another.",
+        return NetworkFailure(f"{where}: the port is in use.",
                               explanation=explanation_for(Cause.ADDRESS_IN_USE, port=port))
     if exc.errno == errno.EADDRNOTAVAIL:
         return NetworkFailure(f"{where}: {host} is not an address of this machine.",
