@@ -261,7 +261,7 @@ def _open_or_explain(interface: str, bpf: str | None) -> Any:
             ) from exc
         if exc.errno == errno.ENETDOWN:
             raise UsageError(f"Interface {interface} is down, so nothing can be captured on it: bring it up "
-                             f"(sudo ip link set {interface} up) or choose another with --iface.") from exc
+                             f"(sudo ip link set {interface} up) or capture on another interface.") from exc
         raise PrivilegeError(f"Cannot capture on {interface}: {exc.strerror or exc}.") from exc
     except (ImportError, RuntimeError) as exc:
         raise PrivilegeError(f"Cannot capture on {interface}: scapy says: {exc}.") from exc
