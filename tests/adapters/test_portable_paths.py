@@ -17,7 +17,8 @@ from helpers.socket_set import controlled_sockets
 from netdiag.adapters import platform
 from netdiag.adapters.listing import list_sockets
 from netdiag.adapters.probing.engine import TcpScan
-from netdiag.adapters.probing.scan import ProbeJob, probe_udp, scan_tcp, worker_count
+from netdiag.adapters.probing.scan import ProbeJob, probe_udp, scan_tcp
+from netdiag.adapters.probing.workers import worker_count
 from netdiag.adapters.servers.accepting import Acceptor, Address
 from netdiag.core.probe import PortState, Reason
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from netdiag.adapters.probing.engine import Outcome, ProbeJob, Progress, Scan, TcpScan, UdpScan
-from netdiag.adapters.probing.workers import DEFAULT_CONCURRENCY, PARALLEL_FROM, run_scan, worker_count
+from netdiag.adapters.probing.workers import DEFAULT_CONCURRENCY, PARALLEL_FROM, run_scan
 from netdiag.core.payload import DEFAULT_PAYLOAD
 from netdiag.core.probe import ProbeMethod, ProbeResult, Proto
 
@@ -23,7 +23,6 @@ __all__ = [
     "scan_tcp",
     "scan_udp",
     "scan_udp_without_sending",
-    "worker_count",
 ]
 
 DEFAULT_TIMEOUT = 2.0

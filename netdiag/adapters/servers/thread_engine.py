@@ -18,6 +18,9 @@ so their stacks are ``STACK_SIZE``; a client whose thread cannot start is refuse
 ``--max-clients`` (``refused``, reason ``thread-limit``) and the server goes on.
 A burst of lines is worked through a slice at a time, and the client's thread steps aside between
 slices (``work_through``) so the others' threads run.
+
+This module is the server (accept loop, threads, shutdown, UDP); one client's thread, its reading and its
+chat deliveries are ``thread_connection``.
 """
 
 from __future__ import annotations

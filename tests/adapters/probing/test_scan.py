@@ -18,8 +18,8 @@ from netdiag.adapters.probing.scan import (
     probe_udp,
     scan_tcp,
     scan_udp_without_sending,
-    worker_count,
 )
+from netdiag.adapters.probing.workers import worker_count
 from netdiag.core.catalog import Cause
 from netdiag.core.failures import NetworkFailure
 from netdiag.core.probe import PortState, ProbeMethod, ProbeResult, Proto, Reason
